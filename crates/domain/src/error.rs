@@ -1,0 +1,53 @@
+//! The shared classification of failures.
+
+use std::fmt;
+
+/// What kind of failure an error is, independent of the layer that raised it.
+///
+/// Each library crate's error reports one of these; the web layer maps it to an HTTP status
+/// in exactly one place, so a missing resource is a 404 whether a repository or a parser
+/// noticed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The caller sent something malformed or out of bounds.
+    InvalidInput,
+    /// The resource does not exist, or belongs to someone else.
+    NotFound,
+    /// The request conflicts with the current state (a duplicate, a stale version).
+    Conflict,
+    /// The caller is not signed in or the credentials are invalid.
+    Unauthenticated,
+    /// The caller is signed in but may not do this.
+    Forbidden,
+    /// The caller sent too many requests; try again later.
+    RateLimited,
+    /// The caller's hour balance does not cover the work.
+    PaymentRequired,
+    /// A backing service (database, object store, Redis) is unreachable or overloaded.
+    Unavailable,
+    /// A bug or an unexpected state on our side.
+    Internal,
+}
+
+impl ErrorKind {
+    /// A stable snake_case name, used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid_input",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::PaymentRequired => "payment_required",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

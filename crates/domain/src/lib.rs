@@ -1,0 +1,16 @@
+//! Pure domain types of Variosync: identifiers, users, e-mail addresses, roles and the
+//! [`ErrorKind`] every layer reports. Later it also owns datasets, versions, series, the
+//! canonical Arrow schema, time parsing and hours.
+//!
+//! This crate must stay free of I/O: no tokio, no axum, no sqlx, no object storage. Everything
+//! in it is a value that can be checked by a unit test without a runtime.
+
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod users;
+
+pub use email::{Email, EmailError};
+pub use error::ErrorKind;
+pub use ids::{DatasetId, ExportId, ForecastId, UploadId, UserId};
+pub use users::{NewUser, Role, User};

@@ -1,0 +1,7 @@
+//! The data work on Arrow batches: profiling and per-column statistics, non-destructive
+//! cleaning operations, resampling, MinMaxLTTB downsampling for charts and time-window
+//! queries over Parquet that read only the row groups in range.
+//!
+//! It never touches HTTP, the metadata database or credentials; it receives readers and
+//! writers for objects and returns batches and statistics. The operations arrive with the
+//! ingest, chart and cleaning work.

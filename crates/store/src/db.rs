@@ -1,0 +1,168 @@
+//! The metadata database: SQLite by default, PostgreSQL in production.
+//!
+//! Both backends share one logical schema (with a migration folder each) and, wherever the
+//! dialects agree, one SQL text: repositories write a query once and [`dispatch!`] compiles
+//! it against each concrete pool. Concrete pools rather than `AnyPool` keep every type
+//! checked and every driver feature (row-level security, `SKIP LOCKED`) reachable.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::{Error, Result};
+use crate::settings::DatabaseSettings;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a readiness probe waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connection pool to one of the supported databases.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server.
+    Postgres(PgPool),
+}
+
+/// Runs the same expression against whichever pool a [`Database`] holds, binding the pool to
+/// `$pool`. Each arm is type-checked for its own driver, so one SQL text serves both backends
+/// wherever their dialects agree.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite($pool) => $body,
+            $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Database {
+    /// Connects to the database the settings name, or to the SQLite file in `data_dir`.
+    ///
+    /// Connecting is lazy for PostgreSQL (a server that is down at start-up is reported by
+    /// readiness and retried), eager for SQLite (a file that cannot be created is a
+    /// configuration error worth failing on at once).
+    pub async fn connect(settings: &DatabaseSettings, data_dir: &Path) -> Result<Self> {
+        let acquire_timeout = Duration::from_secs(settings.acquire_timeout_secs);
+        let url = settings
+            .url
+            .as_ref()
+            .map(|url| url.expose_secret().to_owned());
+        match url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let options = PgConnectOptions::from_str(&url).map_err(|error| Error::Config {
+                    key: "VARIOSYNC_DATABASE_URL",
+                    message: redact_cause(&error),
+                })?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(acquire_timeout)
+                    .connect_lazy_with(options.application_name("variosync"));
+                Ok(Self::Postgres(pool))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let options =
+                    SqliteConnectOptions::from_str(&url).map_err(|error| Error::Config {
+                        key: "VARIOSYNC_DATABASE_URL",
+                        message: redact_cause(&error),
+                    })?;
+                Self::open_sqlite(options, settings.max_connections, acquire_timeout).await
+            }
+            Some(_) => Err(Error::Config {
+                key: "VARIOSYNC_DATABASE_URL",
+                message: "expected a URL starting with postgres://, postgresql:// or sqlite:"
+                    .into(),
+            }),
+            None => {
+                tokio::fs::create_dir_all(data_dir)
+                    .await
+                    .map_err(|source| Error::Io {
+                        path: data_dir.display().to_string(),
+                        source,
+                    })?;
+                let options = SqliteConnectOptions::new().filename(data_dir.join("variosync.db"));
+                Self::open_sqlite(options, settings.max_connections, acquire_timeout).await
+            }
+        }
+    }
+
+    async fn open_sqlite(
+        options: SqliteConnectOptions,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self> {
+        // WAL lets readers proceed while a writer commits; the busy timeout turns writer
+        // contention between pooled connections into a short wait instead of an error.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// The backend's name as shown in logs and readiness reports.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies every migration not yet applied. Safe to run from several processes at once:
+    /// sqlx takes a database lock for the duration.
+    #[tracing::instrument(skip_all, fields(backend = self.backend()), err)]
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        let probe = async {
+            dispatch!(self, |pool| sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        };
+        tokio::time::timeout(PING_TIMEOUT, probe)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "the database",
+                after: PING_TIMEOUT,
+            })??;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for queries in progress.
+    pub async fn close(&self) {
+        dispatch!(self, |pool| pool.close().await)
+    }
+}
+
+/// Describes a URL parse failure without echoing the URL, which may hold a password.
+fn redact_cause(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Configuration(_) => "the URL cannot be parsed as a database URL".into(),
+        _ => "the URL is not usable".into(),
+    }
+}

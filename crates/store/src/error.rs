@@ -1,0 +1,93 @@
+//! The one error type of the storage layer.
+
+use std::time::Duration;
+
+use variosync_domain::ErrorKind;
+
+/// Shorthand for results of storage operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while storing or loading.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The metadata database refused or failed a query.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("applying database migrations failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The object store refused or failed an operation.
+    #[error("object storage error")]
+    ObjectStore(#[source] object_store::Error),
+    /// Redis refused or failed a command.
+    #[error("redis error")]
+    Redis(#[from] redis::RedisError),
+    /// An account with this address already exists.
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    /// The object does not exist.
+    #[error("object {0} not found")]
+    ObjectNotFound(String),
+    /// A setting cannot be used to reach a backend.
+    #[error("invalid {key}: {message}")]
+    Config {
+        /// The setting's name, e.g. `VARIOSYNC_DATABASE_URL`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A row read back from the database does not satisfy the domain's rules.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// A backend did not answer in time.
+    #[error("{what} did not answer within {after:?}")]
+    Timeout {
+        /// Which backend or operation.
+        what: &'static str,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// Preparing local storage on disk failed.
+    #[error("cannot prepare {path}")]
+    Io {
+        /// The path that could not be created or read.
+        path: String,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// How the layers above should treat this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::EmailTaken => ErrorKind::Conflict,
+            Self::ObjectNotFound(_) => ErrorKind::NotFound,
+            Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+            | Self::Redis(_)
+            | Self::Timeout { .. } => ErrorKind::Unavailable,
+            Self::ObjectStore(_) => ErrorKind::Unavailable,
+            Self::Database(_)
+            | Self::Migrate(_)
+            | Self::Config { .. }
+            | Self::Corrupt(_)
+            | Self::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+impl From<object_store::Error> for Error {
+    fn from(error: object_store::Error) -> Self {
+        match error {
+            object_store::Error::NotFound { path, .. } => Self::ObjectNotFound(path),
+            other => Self::ObjectStore(other),
+        }
+    }
+}

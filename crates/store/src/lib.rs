@@ -1,0 +1,32 @@
+//! Persistence for Variosync: the metadata repositories (SQLite by default, PostgreSQL in
+//! production), object storage with typed paths (a local directory by default, any
+//! S3-compatible store in production), and the cache, rate limiter and pub/sub that are
+//! in-process by default and Redis-backed when several replicas share them.
+//!
+//! Every backend pair sits behind one type or trait so that the layers above never know which
+//! one runs, and each pair is held to the same conformance tests. This crate knows nothing of
+//! HTTP, sessions or cookies; it never builds an object key or an SQL string from user text.
+
+pub mod backends;
+pub mod cache;
+pub mod db;
+pub mod error;
+pub mod objects;
+pub mod pubsub;
+pub mod rate_limit;
+pub mod redis_conn;
+pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod users;
+
+pub use backends::{Backends, Check, Readiness};
+pub use cache::{Cache, MemoryCache, RedisCache};
+pub use db::Database;
+pub use error::{Error, Result};
+pub use objects::{ExportFormat, ObjectInfo, ObjectKey, ObjectStorage};
+pub use pubsub::{Channel, MemoryPubSub, PubSub, RedisPubSub, Subscription};
+pub use rate_limit::{Decision, MemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};
+pub use redis_conn::RedisConnection;
+pub use settings::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
+pub use users::UserRepository;

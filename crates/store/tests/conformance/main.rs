@@ -1,0 +1,8 @@
+//! One test body per storage concern, run against every backend that implements it:
+//! SQLite and PostgreSQL, the local folder and a real S3 server over HTTP, memory and Redis.
+
+mod cache;
+mod objects;
+mod pubsub;
+mod rate_limit;
+mod users;
