@@ -1,1 +1,134 @@
-fn main() {}
+//! The `variosync` binary: command-line parsing and nothing else. Every command calls into
+//! `variosync-server`, which composes the application from its settings.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use variosync_server::{Application, DEFAULT_CONFIG, Settings, shutdown_signal, telemetry};
+
+/// Exit status for a configuration mistake, distinct from a failure at run time.
+const EXIT_CONFIG: u8 = 2;
+
+/// Variosync: a self-hostable platform for time-series and financial data.
+///
+/// Upload files of any common format, get clean versioned datasets, chart, clean, forecast
+/// and export them. With no configuration everything runs embedded in ./variosync-data
+/// (SQLite, local object storage, in-process cache); set VARIOSYNC_DATABASE_URL,
+/// VARIOSYNC_REDIS_URL and VARIOSYNC_S3_* to run on PostgreSQL, Redis and S3.
+#[derive(Debug, Parser)]
+#[command(name = "variosync", version, propagate_version = true)]
+struct Cli {
+    /// A TOML configuration file (see `variosync config default`). Environment variables
+    /// (VARIOSYNC_*) override what it says.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "VARIOSYNC_CONFIG",
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server: pages, HTTP API, /healthz, /readyz and /metrics.
+    ///
+    /// Creates the data directory and applies database migrations first. Listens on
+    /// 127.0.0.1:8080 unless VARIOSYNC_LISTEN says otherwise. Stops on Ctrl-C or SIGTERM,
+    /// letting requests in flight finish.
+    Serve,
+    /// Run a background worker that takes jobs from the shared queue.
+    ///
+    /// Start any number, on any machine that reaches the same database and object storage.
+    /// Stops on Ctrl-C or SIGTERM.
+    Worker,
+    /// Apply pending database migrations, then exit.
+    ///
+    /// `serve` and `worker` migrate on start-up too; this is for deployments that migrate
+    /// in a separate step.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a documented example configuration file with every setting and its default.
+    ///
+    /// Save it with `variosync config default > variosync.toml`, edit, and pass it with
+    /// --config.
+    Default,
+    /// Load and check the configuration, then print which backends it selects.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Config(ConfigCommand::Default) = cli.command {
+        print!("{DEFAULT_CONFIG}");
+        return ExitCode::SUCCESS;
+    }
+    let settings = match load_settings(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "exiting after an error");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(file: Option<&Path>) -> Result<Settings, variosync_server::SettingsError> {
+    let env: HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    Settings::load(file, &env)
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(&settings).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Worker => variosync_server::run_worker(&settings, shutdown_signal()).await,
+        Command::Migrate => {
+            let backend = variosync_server::migrate(&settings).await?;
+            println!("migrations applied ({backend})");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!("configuration is valid");
+            for line in settings.describe_backends() {
+                println!("  {line}");
+            }
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Default) => unreachable!("handled before loading settings"),
+    }
+}

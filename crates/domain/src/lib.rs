@@ -11,6 +11,6 @@ pub mod ids;
 pub mod users;
 
 pub use email::{Email, EmailError};
-pub use error::ErrorKind;
+pub use error::{ErrorKind, error_chain};
 pub use ids::{DatasetId, ExportId, ForecastId, UploadId, UserId};
 pub use users::{NewUser, Role, User};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
+use variosync_domain::error_chain;
 
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::db::Database;
@@ -133,18 +134,6 @@ async fn timed(
             }
         }
     }
-}
-
-/// The error and its causes on one line, for logs.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The outcome of probing every backend.

@@ -1,1 +1,38 @@
-//! web
+//! The only crate that knows HTTP: the router, middleware (request ids, request logs and
+//! metrics, timeouts, body limits, security headers, compression), health and readiness
+//! endpoints, Prometheus metrics, HTML pages and static assets; later the REST API under
+//! `/api/v1` with its OpenAPI description.
+//!
+//! Handlers are thin: extract, call one function of `store` (later `jobs`, `engine`), map the
+//! result. All errors leave through [`ApiError`], which owns the one mapping from
+//! [`variosync_domain::ErrorKind`] to HTTP status and the one JSON error shape. Nothing here
+//! opens connections or reads settings from the environment; the server hands in what it
+//! needs.
+
+mod assets;
+mod error;
+mod health;
+mod metrics;
+mod middleware;
+mod pages;
+mod settings;
+mod state;
+
+use axum::Router;
+
+pub use error::ApiError;
+pub use metrics::prometheus_handle;
+pub use settings::HttpSettings;
+pub use state::{AppState, BuildInfo};
+
+/// The whole HTTP surface of the service, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let settings = state.http.clone();
+    let routes = Router::new()
+        .merge(pages::router())
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(assets::router())
+        .fallback(error::not_found);
+    middleware::apply(routes, &settings).with_state(state)
+}

@@ -1,0 +1,101 @@
+//! The web application: built from settings, then run until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use variosync_store::Backends;
+use variosync_web::{AppState, BuildInfo};
+
+use crate::settings::Settings;
+
+/// A bound, migrated, ready-to-serve application.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: axum::Router,
+    backends: Backends,
+    grace: Duration,
+}
+
+impl Application {
+    /// Opens every backend, applies migrations and binds the listener. Port 0 picks a free
+    /// port (see [`Application::local_addr`]).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
+        let backends = Backends::open(&settings.store(), &settings.data_dir)
+            .await
+            .context("cannot open the storage backends")?;
+        backends
+            .db
+            .migrate()
+            .await
+            .context("cannot apply the database migrations")?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local_addr = listener
+            .local_addr()
+            .context("the listener has no local address")?;
+        let state = AppState {
+            backends: backends.clone(),
+            metrics: variosync_web::prometheus_handle(),
+            http: settings.http.clone(),
+            build: BuildInfo {
+                version: env!("CARGO_PKG_VERSION"),
+            },
+        };
+        Ok(Self {
+            listener,
+            local_addr,
+            router: variosync_web::router(state),
+            backends,
+            grace: Duration::from_secs(settings.shutdown_grace_secs),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The backends, for tests and for workers that share the runtime.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and lets requests
+    /// in flight finish for up to the grace period before closing what is left.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stopping = CancellationToken::new();
+        let trigger = stopping.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        tracing::info!(address = %self.local_addr, "listening on http://{}", self.local_addr);
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let grace = self.grace;
+        let deadline = async move {
+            stopping.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server.into_future() => result.context("the HTTP server failed")?,
+            () = deadline => tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still in flight after the grace period; closing them"
+            ),
+        }
+        self.backends.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

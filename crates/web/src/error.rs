@@ -1,0 +1,105 @@
+//! The one error type of the HTTP layer and the one JSON shape errors take.
+
+use axum::Json;
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+use variosync_domain::ErrorKind;
+
+/// An error on its way to the client: a kind (which fixes the status), a stable
+/// machine-readable code and a human message. Internal causes are logged where the error is
+/// made and never put in the message.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    kind: ErrorKind,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error of `kind` with a stable `code` such as `dataset_not_found`.
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status for the error's kind; the only place that decides it.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<variosync_store::Error> for ApiError {
+    fn from(error: variosync_store::Error) -> Self {
+        let kind = error.kind();
+        match kind {
+            ErrorKind::Internal | ErrorKind::Unavailable => {
+                tracing::error!(error = %variosync_domain::error_chain(&error), "storage failure");
+                let message = if kind == ErrorKind::Unavailable {
+                    "a backing service is unavailable; try again shortly"
+                } else {
+                    "something went wrong on our side; it has been logged"
+                };
+                Self::new(kind, kind.as_str(), message)
+            }
+            _ => Self::new(kind, kind.as_str(), error.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            message: &self.message,
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// The fallback for unknown routes: a JSON error for programs, a small page for browsers.
+pub(crate) async fn not_found(
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let wants_html = !uri.path().starts_with("/api/")
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        let page = crate::pages::not_found_page(uri.path());
+        return (StatusCode::NOT_FOUND, Html(page)).into_response();
+    }
+    ApiError::new(
+        ErrorKind::NotFound,
+        "route_not_found",
+        format!("there is no route for {method} {}", uri.path()),
+    )
+    .into_response()
+}

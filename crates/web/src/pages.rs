@@ -1,0 +1,48 @@
+//! Server-rendered HTML pages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/", get(landing))
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing<'a> {
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFound<'a> {
+    path: &'a str,
+}
+
+/// Renders a template, turning the (practically impossible) render failure into a logged 500.
+fn render(template: &impl Template) -> Result<String, askama::Error> {
+    template.render()
+}
+
+async fn landing(State(state): State<AppState>) -> Response {
+    match render(&Landing {
+        version: state.build.version,
+    }) {
+        Ok(page) => Html(page).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering the landing page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The page shown to a browser for an unknown address; `path` is escaped by the template.
+pub(crate) fn not_found_page(path: &str) -> String {
+    render(&NotFound { path }).unwrap_or_else(|_| "Not found".to_owned())
+}

@@ -1,0 +1,26 @@
+//! What every handler can reach.
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use variosync_store::Backends;
+
+use crate::settings::HttpSettings;
+
+/// The version and revision of the running build.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    /// The crate version, e.g. `0.1.0`.
+    pub version: &'static str,
+}
+
+/// Shared, cheaply cloned state of the web layer.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Databases, object storage, cache, limiter, pub/sub.
+    pub backends: Backends,
+    /// Renders the Prometheus exposition.
+    pub metrics: PrometheusHandle,
+    /// The HTTP layer's settings.
+    pub http: HttpSettings,
+    /// What build is running.
+    pub build: BuildInfo,
+}
