@@ -19,7 +19,7 @@ use variosync_web::HttpSettings;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Where the embedded database, local objects and outbox live.
+    /// Where the embedded database and local objects live.
     pub data_dir: PathBuf,
     /// The address the web server listens on.
     pub listen: SocketAddr,
@@ -123,7 +123,7 @@ pub const SETTINGS: &[SettingDoc] = &[
         kind: Kind::Text,
         default: "./variosync-data",
         expected: "a directory path",
-        about: "Folder for the embedded SQLite database, local objects and the mail outbox; created if missing.",
+        about: "Folder for the embedded SQLite database and local objects; created if missing.",
     },
     SettingDoc {
         key: "listen",
@@ -484,8 +484,11 @@ fn translate(error: &figment::Error, figment: &Figment, sources: &Sources<'_>) -
     use figment::error::Kind as FigmentKind;
     let key = error.path.join(".");
     if let FigmentKind::UnknownField(field, _) = &error.kind {
+        // figment's path may or may not already end with the unknown field.
         let full = if key.is_empty() {
             field.clone()
+        } else if error.path.last() == Some(field) {
+            key.clone()
         } else {
             format!("{key}.{field}")
         };

@@ -300,16 +300,18 @@ impl ObjectStorage {
         Ok(deleted.len())
     }
 
-    /// Checks that the store answers: a `HEAD` of a key that normally does not exist must
-    /// come back as "not found", which proves the bucket is reachable and the credentials work.
+    /// Checks that the store answers: listing a prefix that normally holds nothing must
+    /// succeed. A listing (unlike a `HEAD`, whose 404 cannot tell a missing key from a missing
+    /// bucket) proves the bucket exists and the credentials may read it.
     pub async fn ping(&self) -> Result<()> {
         let probe = StorePath::from("_variosync/readyz");
-        match tokio::time::timeout(PING_TIMEOUT, self.store.head(&probe)).await {
+        match tokio::time::timeout(PING_TIMEOUT, self.store.list_with_delimiter(Some(&probe))).await
+        {
             Err(_) => Err(Error::Timeout {
                 what: "the object store",
                 after: PING_TIMEOUT,
             }),
-            Ok(Ok(_) | Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(Error::ObjectStore(error)),
         }
     }

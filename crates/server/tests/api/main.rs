@@ -1,0 +1,5 @@
+//! Whole-application tests: the real server on a random port, talking to real backends.
+
+mod backends;
+mod helpers;
+mod http;
