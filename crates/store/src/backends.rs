@@ -43,28 +43,23 @@ impl Backends {
     pub async fn open(settings: &StoreSettings, data_dir: &Path) -> Result<Self> {
         let db = Database::connect(&settings.database, data_dir).await?;
         let objects = ObjectStorage::open(&settings.s3, data_dir)?;
-        let (cache, limiter, pubsub, redis): (
-            Arc<dyn Cache>,
-            Arc<dyn RateLimiter>,
-            Arc<dyn PubSub>,
-            Option<RedisConnection>,
-        ) = match &settings.redis.url {
-            Some(url) => {
-                let conn = RedisConnection::open(url, &settings.redis.key_prefix)?;
-                (
+        let redis = match &settings.redis.url {
+            Some(url) => Some(RedisConnection::open(url, &settings.redis.key_prefix)?),
+            None => None,
+        };
+        let (cache, limiter, pubsub): (Arc<dyn Cache>, Arc<dyn RateLimiter>, Arc<dyn PubSub>) =
+            match &redis {
+                Some(conn) => (
                     Arc::new(RedisCache::new(conn.clone())),
                     Arc::new(RedisRateLimiter::new(conn.clone())),
                     Arc::new(RedisPubSub::start(conn.clone()).await),
-                    Some(conn),
-                )
-            }
-            None => (
-                Arc::new(MemoryCache::new(MEMORY_CACHE_BYTES)),
-                Arc::new(MemoryRateLimiter::new()),
-                Arc::new(MemoryPubSub::new()),
-                None,
-            ),
-        };
+                ),
+                None => (
+                    Arc::new(MemoryCache::new(MEMORY_CACHE_BYTES)),
+                    Arc::new(MemoryRateLimiter::new()),
+                    Arc::new(MemoryPubSub::new()),
+                ),
+            };
         Ok(Self {
             db,
             objects,

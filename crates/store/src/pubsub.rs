@@ -109,11 +109,11 @@ impl MemoryPubSub {
             .channels
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = channels.get(channel) {
-            if sender.send(payload).is_err() {
-                // Every subscriber has gone: forget the channel so idle names do not pile up.
-                channels.remove(channel);
-            }
+        // When every subscriber has gone, forget the channel so idle names do not pile up.
+        if let Some(sender) = channels.get(channel)
+            && sender.send(payload).is_err()
+        {
+            channels.remove(channel);
         }
     }
 

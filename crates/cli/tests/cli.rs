@@ -1,0 +1,280 @@
+//! The binary as an operator uses it: exit codes, messages, signals.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use variosync_store::testing;
+
+const BIN: &str = env!("CARGO_BIN_EXE_variosync");
+
+/// The binary with no `VARIOSYNC_*` variable inherited from the test's environment, a fresh
+/// data directory and JSON logs (so tests can read them).
+fn variosync(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VARIOSYNC_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("VARIOSYNC_DATA_DIR", data_dir)
+        .env("VARIOSYNC_LISTEN", "127.0.0.1:0")
+        .env("VARIOSYNC_LOG_FORMAT", "json");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// A running process whose JSON log lines are read on a thread.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Running {
+    fn start(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(value);
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The first log line whose message contains `text`, within 60 s.
+    fn wait_for_log(&self, text: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line["message"].as_str().is_some_and(|m| m.contains(text)) => {
+                    return line;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no log line containing {text:?}");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status();
+        assert!(status.unwrap().success(), "kill -{name} failed");
+    }
+
+    /// The exit status, within `limit`.
+    fn wait(mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the process did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Starts `serve`, returns the process and its base URL.
+fn serve(command: &mut Command) -> (Running, String) {
+    let running = Running::start(command.arg("serve"));
+    let line = running.wait_for_log("listening on");
+    let address = line["address"]
+        .as_str()
+        .expect("the listening line names the address")
+        .to_owned();
+    (running, format!("http://{address}"))
+}
+
+#[test]
+fn a_bad_listen_address_exits_non_zero_with_one_line_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(variosync(dir.path())
+        .env("VARIOSYNC_LISTEN", "nonsense")
+        .arg("serve"));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("VARIOSYNC_LISTEN"), "{stderr}");
+    assert!(stderr.contains("\"nonsense\""), "{stderr}");
+    assert!(stderr.contains("expected"), "{stderr}");
+    assert!(
+        !dir.path().join("variosync.db").exists(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_creates_its_data_directory_answers_health_and_exits_zero_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("fresh-data");
+    let (running, base) = serve(&mut variosync(&data_dir));
+    assert!(data_dir.join("variosync.db").is_file());
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    running.signal("INT");
+    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, base) = serve(&mut variosync(dir.path()));
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    running.signal("TERM");
+    running.wait_for_log("received SIGTERM");
+    running.wait_for_log("stopped");
+    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_on_postgres_and_redis_from_the_environment() {
+    let Some(database) = testing::fresh_postgres().await else {
+        return;
+    };
+    let Some(redis) = testing::fresh_redis() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (running, base) = serve(
+        variosync(dir.path())
+            .env(
+                "VARIOSYNC_DATABASE_URL",
+                database.url.unwrap().expose_secret(),
+            )
+            .env("VARIOSYNC_REDIS_URL", redis.url.unwrap().expose_secret())
+            .env("VARIOSYNC_REDIS_KEY_PREFIX", &redis.key_prefix),
+    );
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    let backends: Vec<&str> = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(backends, ["postgres", "local", "redis"]);
+    assert!(
+        !dir.path().join("variosync.db").exists(),
+        "no SQLite file when PostgreSQL is configured"
+    );
+    running.signal("TERM");
+    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+}
+
+#[test]
+fn a_worker_starts_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(variosync(dir.path()).arg("worker"));
+    let started = running.wait_for_log("worker started");
+    assert!(
+        started["worker"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("w-"))
+    );
+    running.signal("TERM");
+    running.wait_for_log("worker stopped");
+    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+}
+
+#[test]
+fn migrate_creates_the_database_and_says_which_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(variosync(dir.path()).arg("migrate"));
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        "migrations applied (sqlite)"
+    );
+    assert!(dir.path().join("variosync.db").is_file());
+    let again = run(variosync(dir.path()).arg("migrate"));
+    assert!(
+        again.status.success(),
+        "migrating twice is harmless: {again:?}"
+    );
+}
+
+#[test]
+fn the_default_config_is_accepted_by_config_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(variosync(dir.path()).args(["config", "default"]));
+    assert!(output.status.success());
+    let config = dir.path().join("variosync.toml");
+    std::fs::write(&config, &output.stdout).unwrap();
+    let check = run(variosync(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"]));
+    assert!(check.status.success(), "{check:?}");
+    let report = String::from_utf8(check.stdout).unwrap();
+    assert!(report.starts_with("configuration is valid"), "{report}");
+    assert!(report.contains("database: SQLite"), "{report}");
+}
+
+#[test]
+fn a_typo_in_the_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("variosync.toml");
+    std::fs::write(&config, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let output = run(variosync(dir.path())
+        .env("VARIOSYNC_CONFIG", &config)
+        .args(["config", "check"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown setting `lisen`"), "{stderr}");
+}
+
+#[test]
+fn help_explains_every_command() {
+    let output = run(Command::new(BIN).arg("--help"));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for command in ["serve", "worker", "migrate", "config"] {
+        assert!(
+            help.contains(command),
+            "--help does not mention {command}: {help}"
+        );
+    }
+    for command in ["serve", "worker", "migrate"] {
+        let output = run(Command::new(BIN).args([command, "--help"]));
+        assert!(output.status.success());
+        assert!(
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .contains("SIGTERM")
+                || command == "migrate"
+        );
+    }
+}
