@@ -25,15 +25,11 @@ struct NotFound<'a> {
     path: &'a str,
 }
 
-/// Renders a template, turning the (practically impossible) render failure into a logged 500.
-fn render(template: &impl Template) -> Result<String, askama::Error> {
-    template.render()
-}
-
 async fn landing(State(state): State<AppState>) -> Response {
-    match render(&Landing {
+    let page = Landing {
         version: state.build.version,
-    }) {
+    };
+    match page.render() {
         Ok(page) => Html(page).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering the landing page failed");
@@ -44,5 +40,7 @@ async fn landing(State(state): State<AppState>) -> Response {
 
 /// The page shown to a browser for an unknown address; `path` is escaped by the template.
 pub(crate) fn not_found_page(path: &str) -> String {
-    render(&NotFound { path }).unwrap_or_else(|_| "Not found".to_owned())
+    NotFound { path }
+        .render()
+        .unwrap_or_else(|_| "Not found".to_owned())
 }
