@@ -25,15 +25,7 @@ impl Application {
     /// Opens every backend, applies migrations and binds the listener. Port 0 picks a free
     /// port (see [`Application::local_addr`]).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        crate::install_crypto_provider();
-        let backends = Backends::open(&settings.store(), &settings.data_dir)
-            .await
-            .context("cannot open the storage backends")?;
-        backends
-            .db
-            .migrate()
-            .await
-            .context("cannot apply the database migrations")?;
+        let backends = crate::startup::open_backends(settings).await?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

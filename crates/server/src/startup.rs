@@ -1,4 +1,5 @@
-//! Start-up of the worker process and of one-off maintenance commands.
+//! Start-up shared by the long-running processes, the worker process, and one-off
+//! maintenance commands.
 
 use anyhow::Context;
 use variosync_jobs::Worker;
@@ -11,19 +12,26 @@ pub async fn run_worker(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Workers may start before any web replica: they bring the schema up to date too.
+    let backends = open_backends(settings).await?;
+    Worker::new(backends.clone()).run(shutdown).await;
+    backends.close().await;
+    Ok(())
+}
+
+/// Opens every backend the settings name and applies pending migrations: what every
+/// long-running process does first.
+pub(crate) async fn open_backends(settings: &Settings) -> anyhow::Result<Backends> {
     crate::install_crypto_provider();
     let backends = Backends::open(&settings.store(), &settings.data_dir)
         .await
         .context("cannot open the storage backends")?;
-    // Workers may start before any web replica: they bring the schema up to date too.
     backends
         .db
         .migrate()
         .await
         .context("cannot apply the database migrations")?;
-    Worker::new(backends.clone()).run(shutdown).await;
-    backends.close().await;
-    Ok(())
+    Ok(backends)
 }
 
 /// Applies every pending migration; returns the backend's name.
