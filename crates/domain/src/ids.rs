@@ -79,6 +79,27 @@ define_id!(
     ForecastId
 );
 
+define_id!(
+    /// Identifies a signed-in browser session (not its secret token).
+    SessionId
+);
+define_id!(
+    /// Identifies a personal API key (not its secret).
+    ApiKeyId
+);
+define_id!(
+    /// Identifies a one-time e-mail token (verification, reset, magic link).
+    AuthTokenId
+);
+define_id!(
+    /// Identifies one row of the hour ledger.
+    LedgerEntryId
+);
+define_id!(
+    /// Identifies one row of the audit log.
+    AuditEntryId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

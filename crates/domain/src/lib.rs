@@ -5,12 +5,19 @@
 //! This crate must stay free of I/O: no tokio, no axum, no sqlx, no object storage. Everything
 //! in it is a value that can be checked by a unit test without a runtime.
 
+pub mod auth;
 pub mod email;
 pub mod error;
+pub mod hours;
 pub mod ids;
 pub mod users;
 
+pub use auth::{ApiScope, AuditAction, TokenPurpose, UnknownName};
 pub use email::{Email, EmailError};
 pub use error::{ErrorKind, error_chain};
-pub use ids::{DatasetId, ExportId, ForecastId, UploadId, UserId};
+pub use hours::Hours;
+pub use ids::{
+    ApiKeyId, AuditEntryId, AuthTokenId, DatasetId, ExportId, ForecastId, LedgerEntryId, SessionId,
+    UploadId, UserId,
+};
 pub use users::{NewUser, Role, User};

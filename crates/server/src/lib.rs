@@ -8,8 +8,8 @@
 mod app;
 pub mod settings;
 mod shutdown;
-pub mod telemetry;
 mod startup;
+pub mod telemetry;
 
 pub use app::Application;
 pub use settings::{DEFAULT_CONFIG, SETTINGS, Settings, SettingsError};

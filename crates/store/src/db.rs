@@ -46,6 +46,78 @@ macro_rules! dispatch {
     };
 }
 
+/// On whose behalf a query runs. Every repository function takes one; on PostgreSQL it becomes
+/// the transaction-local setting that row-level security checks, so even a query that forgot
+/// its user filter sees only the acting user's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Acting for one user: only their rows.
+    User(variosync_domain::UserId),
+    /// The server itself (sign-in look-ups, admin work, workers): every row. Callers that use
+    /// it must have authorised the operation already.
+    System,
+}
+
+impl Access {
+    /// The user whose rows a query is limited to, or `None` for system access. Queries
+    /// filter with `($n IS NULL OR user_id = $n)`: the repository-level half of tenancy,
+    /// which holds on SQLite too.
+    pub fn scope(self) -> Option<uuid::Uuid> {
+        match self {
+            Self::User(user) => Some(user.as_uuid()),
+            Self::System => None,
+        }
+    }
+}
+
+/// Runs `$body` inside a transaction with the access context applied, binding a connection
+/// to `$conn` (use it as `&mut *$conn`). Commits when the body finishes; an early return
+/// (`?`) rolls back. `write` transactions take SQLite's write lock up front, so that two
+/// writers never deadlock upgrading a read lock.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! transaction {
+    ($db:expr, $access:expr, $mode:ident, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite(pool) => {
+                let mut tx = pool.begin_with($crate::transaction!(@sqlite_begin $mode)).await?;
+                let result = {
+                    let $conn = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                result
+            }
+            $crate::db::Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                $crate::db::apply_access(&mut tx, $access).await?;
+                let result = {
+                    let $conn = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                result
+            }
+        }
+    };
+    (@sqlite_begin read) => { "BEGIN" };
+    (@sqlite_begin write) => { "BEGIN IMMEDIATE" };
+}
+
+/// Sets the PostgreSQL transaction-local settings that row-level security reads.
+pub async fn apply_access(conn: &mut sqlx::PgConnection, access: Access) -> Result<()> {
+    let (user, system) = match access {
+        Access::User(user) => (user.to_string(), ""),
+        Access::System => (String::new(), "on"),
+    };
+    sqlx::query("SELECT set_config('app.user_id', $1, true), set_config('app.system', $2, true)")
+        .bind(user)
+        .bind(system)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Database {
     /// Connects to the database the settings name, or to the SQLite file in `data_dir`.
     ///

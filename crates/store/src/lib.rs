@@ -22,7 +22,7 @@ pub mod users;
 
 pub use backends::{Backends, Check, Readiness};
 pub use cache::{Cache, MemoryCache, RedisCache};
-pub use db::Database;
+pub use db::{Access, Database};
 pub use error::{Error, Result};
 pub use objects::{ExportFormat, ObjectInfo, ObjectKey, ObjectStorage};
 pub use pubsub::{Channel, MemoryPubSub, PubSub, RedisPubSub, Subscription};

@@ -37,46 +37,43 @@ pub fn services_required() -> bool {
     std::env::var("VARIOSYNC_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
 }
 
-/// Creates a new, empty PostgreSQL database on the server of `VARIOSYNC_TEST_POSTGRES_URL`
-/// and returns settings pointing at it; `None` when the variable is unset (see
-/// [`service_url`]). Databases are named `variosync_test_*`; CI drops them afterwards.
+/// Creates a new, empty PostgreSQL database on the server of `VARIOSYNC_TEST_POSTGRES_URL`,
+/// owned by a new role that is neither superuser nor exempt from row-level security (as the
+/// application's role is in production), and returns settings that connect as that role;
+/// `None` when the variable is unset (see [`service_url`]). Databases and roles are named
+/// `variosync_test_*`; CI drops them afterwards.
 pub async fn fresh_postgres() -> Option<DatabaseSettings> {
     let admin_url = service_url("VARIOSYNC_TEST_POSTGRES_URL")?;
     let admin = PgConnectOptions::from_str(&admin_url)
         .expect("VARIOSYNC_TEST_POSTGRES_URL is not a PostgreSQL URL");
     let name = format!("variosync_test_{}", uuid::Uuid::new_v4().simple());
+    let password = uuid::Uuid::new_v4().simple().to_string();
     let mut conn = PgConnection::connect_with(&admin)
         .await
         .expect("cannot connect to VARIOSYNC_TEST_POSTGRES_URL");
-    // The name is generated here from hex digits only.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("cannot create a test database");
+    // Names and password are generated here from hex digits only.
+    for statement in [
+        format!(
+            "CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE \
+             PASSWORD '{password}'"
+        ),
+        format!("CREATE DATABASE {name} OWNER {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .expect("cannot create a test role and database");
+    }
     conn.close().await.ok();
-    let url = replace_database(&admin_url, &name);
+    let url = format!(
+        "postgres://{name}:{password}@{}:{}/{name}",
+        admin.get_host(),
+        admin.get_port()
+    );
     Some(DatabaseSettings {
         url: Some(SecretString::from(url)),
         ..DatabaseSettings::default()
     })
-}
-
-/// `url` with its path (the database name) replaced by `name`, query string kept.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..authority_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// Settings for the Redis of `VARIOSYNC_TEST_REDIS_URL` with a key prefix of its own, so
@@ -147,26 +144,5 @@ impl S3TestServer {
             task,
             _root: root,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::replace_database;
-
-    #[test]
-    fn the_database_name_is_replaced_and_everything_else_kept() {
-        assert_eq!(
-            replace_database("postgres://postgres@127.0.0.1:5432/test", "fresh"),
-            "postgres://postgres@127.0.0.1:5432/fresh"
-        );
-        assert_eq!(
-            replace_database("postgres://u:p@h/test?sslmode=disable", "fresh"),
-            "postgres://u:p@h/fresh?sslmode=disable"
-        );
-        assert_eq!(
-            replace_database("postgres://h:5432", "fresh"),
-            "postgres://h:5432/fresh"
-        );
     }
 }

@@ -31,7 +31,11 @@ async fn the_service_runs_ready_on_postgres_redis_and_s3() {
         ["database=postgres", "object_store=s3", "redis=redis"]
     );
     assert_eq!(
-        app.backends.users().count().await.unwrap(),
+        app.backends
+            .users()
+            .count(variosync_store::Access::System)
+            .await
+            .unwrap(),
         0,
         "migrations ran on PostgreSQL"
     );

@@ -48,7 +48,14 @@ async fn an_embedded_install_is_ready_and_keeps_its_files_in_the_data_directory(
     assert!(app.data_dir.path().join("variosync.db").is_file());
     assert!(app.data_dir.path().join("objects").is_dir());
     // Migrations ran at start-up: the users table exists.
-    assert_eq!(app.backends.users().count().await.unwrap(), 0);
+    assert_eq!(
+        app.backends
+            .users()
+            .count(variosync_store::Access::System)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
