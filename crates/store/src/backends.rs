@@ -16,6 +16,7 @@ use crate::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use crate::redis_conn::RedisConnection;
 use crate::settings::StoreSettings;
 use crate::users::UserRepository;
+use crate::{AuditLog, HourLedger};
 
 /// The in-process cache's budget for keys and values.
 const MEMORY_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -73,6 +74,16 @@ impl Backends {
     /// The accounts repository.
     pub fn users(&self) -> UserRepository {
         UserRepository::new(self.db.clone())
+    }
+
+    /// The hour ledger.
+    pub fn ledger(&self) -> HourLedger {
+        HourLedger::new(self.db.clone())
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> AuditLog {
+        AuditLog::new(self.db.clone())
     }
 
     /// Probes every configured backend concurrently.

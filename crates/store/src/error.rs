@@ -25,6 +25,15 @@ pub enum Error {
     /// An account with this address already exists.
     #[error("an account with this e-mail address already exists")]
     EmailTaken,
+    /// The balance does not cover the charge.
+    #[error("the hour balance does not cover this")]
+    InsufficientHours,
+    /// A ledger reason is empty or too long.
+    #[error("a reason of 1 to 500 characters is required")]
+    InvalidReason,
+    /// The record does not exist or belongs to someone else.
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// The object does not exist.
     #[error("object {0} not found")]
     ObjectNotFound(String),
@@ -63,6 +72,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::EmailTaken => ErrorKind::Conflict,
+            Self::InsufficientHours => ErrorKind::PaymentRequired,
+            Self::InvalidReason => ErrorKind::InvalidInput,
+            Self::NotFound(_) => ErrorKind::NotFound,
             Self::ObjectNotFound(_) => ErrorKind::NotFound,
             Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
             | Self::Redis(_)

@@ -7,10 +7,12 @@
 //! one runs, and each pair is held to the same conformance tests. This crate knows nothing of
 //! HTTP, sessions or cookies; it never builds an object key or an SQL string from user text.
 
+pub mod audit;
 pub mod backends;
 pub mod cache;
 pub mod db;
 pub mod error;
+pub mod ledger;
 pub mod objects;
 pub mod pubsub;
 pub mod rate_limit;
@@ -20,10 +22,12 @@ pub mod settings;
 pub mod testing;
 pub mod users;
 
+pub use audit::{AuditEntry, AuditFilter, AuditLog, NewAuditEntry};
 pub use backends::{Backends, Check, Readiness};
 pub use cache::{Cache, MemoryCache, RedisCache};
 pub use db::{Access, Database};
 pub use error::{Error, Result};
+pub use ledger::{HourLedger, LedgerEntry};
 pub use objects::{ExportFormat, ObjectInfo, ObjectKey, ObjectStorage};
 pub use pubsub::{Channel, MemoryPubSub, PubSub, RedisPubSub, Subscription};
 pub use rate_limit::{Decision, MemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};

@@ -1,0 +1,190 @@
+//! The hour ledger: an append-only record of every change to a user's prepaid hours, and the
+//! balance derived from it.
+//!
+//! Each change is one transaction that moves the balance row and appends the ledger row, so
+//! the two never disagree. The balance row's `CHECK (balance >= 0)` makes an overdraft fail
+//! inside the database, atomically: concurrent charges can never drive a balance below zero,
+//! whatever the interleaving.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use variosync_domain::{Hours, LedgerEntryId, UserId};
+
+use crate::db::{Access, Database};
+use crate::error::{Error, Result};
+use crate::transaction;
+use crate::users::now;
+
+/// The longest reason kept with an entry.
+pub const MAX_REASON_LEN: usize = 500;
+
+/// One change to a balance.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerEntry {
+    /// The entry's id.
+    pub id: LedgerEntryId,
+    /// Whose balance changed (`None` once the account is deleted).
+    pub user_id: Option<UserId>,
+    /// The change: positive for grants and purchases, negative for charges.
+    pub delta: Hours,
+    /// The balance right after this change.
+    pub balance: Hours,
+    /// Why, in words.
+    pub reason: String,
+    /// Who made the change, when it was a person (an admin's grant).
+    pub actor_id: Option<UserId>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: Uuid,
+    user_id: Option<Uuid>,
+    delta_micro: i64,
+    balance_micro: i64,
+    reason: String,
+    actor_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<EntryRow> for LedgerEntry {
+    fn from(row: EntryRow) -> Self {
+        Self {
+            id: LedgerEntryId::from_uuid(row.id),
+            user_id: row.user_id.map(UserId::from_uuid),
+            delta: Hours::from_micro(row.delta_micro),
+            balance: Hours::from_micro(row.balance_micro),
+            reason: row.reason,
+            actor_id: row.actor_id.map(UserId::from_uuid),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Reads and appends to the hour ledger.
+#[derive(Debug, Clone)]
+pub struct HourLedger {
+    db: Database,
+}
+
+impl HourLedger {
+    /// A ledger over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Adds `delta` (negative for a charge) to `user`'s balance and records why. Fails with
+    /// [`Error::InsufficientHours`] if the balance would go below zero; nothing is written
+    /// then.
+    #[tracing::instrument(skip_all, fields(user_id = %user, delta = %delta), err)]
+    pub async fn apply(
+        &self,
+        access: Access,
+        user: UserId,
+        delta: Hours,
+        reason: &str,
+        actor: Option<UserId>,
+    ) -> Result<LedgerEntry> {
+        if reason.trim().is_empty() || reason.chars().count() > MAX_REASON_LEN {
+            return Err(Error::InvalidReason);
+        }
+        if let Some(scope) = access.scope()
+            && scope != user.as_uuid()
+        {
+            return Err(Error::NotFound("user"));
+        }
+        let at = now();
+        let id = LedgerEntryId::new();
+        let entry = transaction!(&self.db, access, write, |conn| {
+            // Make sure the balance row exists (zero passes the check), then move it: the
+            // UPDATE takes the row lock, so concurrent changes apply one after the other and
+            // the CHECK sees each result. (An upsert would not do: SQLite checks the
+            // inserted candidate row before it notices the conflict.)
+            sqlx::query(
+                "INSERT INTO hour_balances (user_id, balance_micro, updated_at) VALUES ($1, 0, $2) \
+                 ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(user.as_uuid())
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map_err(|error| match &error {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    Error::NotFound("user")
+                }
+                _ => Error::from(error),
+            })?;
+            let balance: i64 = sqlx::query_scalar(
+                "UPDATE hour_balances SET balance_micro = balance_micro + $2, updated_at = $3 \
+                 WHERE user_id = $1 RETURNING balance_micro",
+            )
+            .bind(user.as_uuid())
+            .bind(delta.as_micro())
+            .bind(at)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|error| match &error {
+                sqlx::Error::Database(db) if db.is_check_violation() => Error::InsufficientHours,
+                _ => Error::from(error),
+            })?;
+            sqlx::query_as::<_, EntryRow>(
+                "INSERT INTO hour_ledger \
+                 (id, user_id, delta_micro, balance_micro, reason, actor_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 RETURNING id, user_id, delta_micro, balance_micro, reason, actor_id, created_at",
+            )
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(delta.as_micro())
+            .bind(balance)
+            .bind(reason.trim())
+            .bind(actor.map(|actor| actor.as_uuid()))
+            .bind(at)
+            .fetch_one(&mut *conn)
+            .await?
+        });
+        Ok(entry.into())
+    }
+
+    /// The user's current balance (zero if nothing was ever granted).
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn balance(&self, access: Access, user: UserId) -> Result<Hours> {
+        let micro: Option<i64> = transaction!(&self.db, access, read, |conn| {
+            sqlx::query_scalar(
+                "SELECT balance_micro FROM hour_balances \
+                 WHERE user_id = $1 AND ($2 IS NULL OR user_id = $2)",
+            )
+            .bind(user.as_uuid())
+            .bind(access.scope())
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        Ok(Hours::from_micro(micro.unwrap_or(0)))
+    }
+
+    /// The user's entries, newest first, older than `before` when given.
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn entries(
+        &self,
+        access: Access,
+        user: UserId,
+        before: Option<LedgerEntryId>,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>> {
+        let rows = transaction!(&self.db, access, read, |conn| {
+            sqlx::query_as::<_, EntryRow>(
+                "SELECT id, user_id, delta_micro, balance_micro, reason, actor_id, created_at \
+                 FROM hour_ledger WHERE user_id = $1 AND ($2 IS NULL OR user_id = $2) \
+                 AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+            )
+            .bind(user.as_uuid())
+            .bind(access.scope())
+            .bind(before.map(|id| id.as_uuid()))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?
+        });
+        Ok(rows.into_iter().map(LedgerEntry::from).collect())
+    }
+}
