@@ -16,7 +16,7 @@ use crate::rate_limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use crate::redis_conn::RedisConnection;
 use crate::settings::StoreSettings;
 use crate::users::UserRepository;
-use crate::{AuditLog, HourLedger};
+use crate::{ApiKeyRepository, AuditLog, AuthTokenRepository, HourLedger, SessionRepository};
 
 /// The in-process cache's budget for keys and values.
 const MEMORY_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -74,6 +74,21 @@ impl Backends {
     /// The accounts repository.
     pub fn users(&self) -> UserRepository {
         UserRepository::new(self.db.clone())
+    }
+
+    /// Browser sessions.
+    pub fn sessions(&self) -> SessionRepository {
+        SessionRepository::new(self.db.clone())
+    }
+
+    /// Personal API keys.
+    pub fn api_keys(&self) -> ApiKeyRepository {
+        ApiKeyRepository::new(self.db.clone())
+    }
+
+    /// One-time e-mail tokens.
+    pub fn auth_tokens(&self) -> AuthTokenRepository {
+        AuthTokenRepository::new(self.db.clone())
     }
 
     /// The hour ledger.

@@ -7,7 +7,9 @@
 //! one runs, and each pair is held to the same conformance tests. This crate knows nothing of
 //! HTTP, sessions or cookies; it never builds an object key or an SQL string from user text.
 
+pub mod api_keys;
 pub mod audit;
+pub mod auth_tokens;
 pub mod backends;
 pub mod cache;
 pub mod db;
@@ -17,12 +19,15 @@ pub mod objects;
 pub mod pubsub;
 pub mod rate_limit;
 pub mod redis_conn;
+pub mod sessions;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;
 
+pub use api_keys::{ApiKey, ApiKeyRepository, NewApiKey};
 pub use audit::{AuditEntry, AuditFilter, AuditLog, NewAuditEntry};
+pub use auth_tokens::{AuthToken, AuthTokenRepository, NewAuthToken};
 pub use backends::{Backends, Check, Readiness};
 pub use cache::{Cache, MemoryCache, RedisCache};
 pub use db::{Access, Database};
@@ -32,5 +37,6 @@ pub use objects::{ExportFormat, ObjectInfo, ObjectKey, ObjectStorage};
 pub use pubsub::{Channel, MemoryPubSub, PubSub, RedisPubSub, Subscription};
 pub use rate_limit::{Decision, MemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};
 pub use redis_conn::RedisConnection;
+pub use sessions::{NewSession, Session, SessionRepository};
 pub use settings::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 pub use users::UserRepository;

@@ -1,22 +1,9 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
-use variosync_domain::{AuditAction, Email, NewUser, Role, UserId};
+use variosync_domain::{AuditAction, UserId};
 use variosync_store::{Access, AuditFilter, AuditLog, Database, NewAuditEntry, UserRepository};
 
-use crate::backends;
-
-async fn user(db: &Database, email: &str) -> UserId {
-    let new = NewUser {
-        email: Email::parse(email).unwrap(),
-        password_hash: None,
-        role: Role::User,
-    };
-    UserRepository::new(db.clone())
-        .create(&new)
-        .await
-        .unwrap()
-        .id
-}
+use crate::backends::user;
 
 fn event(user: UserId, action: AuditAction) -> NewAuditEntry {
     NewAuditEntry {
@@ -140,16 +127,8 @@ async fn the_audit_log_conforms(db: Database) {
     assert!(rewrite.is_err(), "the audit log is append-only");
 }
 
-#[tokio::test]
-async fn the_audit_log_conforms_on_sqlite() {
-    let (_dir, db) = backends::sqlite().await;
-    the_audit_log_conforms(db).await;
-}
-
-#[tokio::test]
-async fn the_audit_log_conforms_on_postgres() {
-    let Some(db) = backends::postgres().await else {
-        return;
-    };
-    the_audit_log_conforms(db).await;
-}
+crate::on_each_database!(
+    the_audit_log_conforms,
+    the_audit_log_conforms_on_sqlite,
+    the_audit_log_conforms_on_postgres
+);

@@ -23,3 +23,37 @@ pub async fn postgres() -> Option<Database> {
     db.migrate().await.unwrap();
     Some(db)
 }
+
+/// Creates an account with this address and returns its id.
+pub async fn user(db: &Database, email: &str) -> variosync_domain::UserId {
+    let new = variosync_domain::NewUser {
+        email: variosync_domain::Email::parse(email).unwrap(),
+        password_hash: None,
+        role: variosync_domain::Role::User,
+    };
+    variosync_store::UserRepository::new(db.clone())
+        .create(&new)
+        .await
+        .unwrap()
+        .id
+}
+
+/// Generates the per-backend test functions for a conformance body.
+#[macro_export]
+macro_rules! on_each_database {
+    ($body:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let (_dir, db) = $crate::backends::sqlite().await;
+            $body(db).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(db) = $crate::backends::postgres().await else {
+                return;
+            };
+            $body(db).await;
+        }
+    };
+}

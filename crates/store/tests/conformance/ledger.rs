@@ -1,20 +1,7 @@
-use variosync_domain::{Email, ErrorKind, Hours, NewUser, Role, UserId};
+use variosync_domain::{ErrorKind, Hours};
 use variosync_store::{Access, Database, Error, HourLedger, UserRepository};
 
-use crate::backends;
-
-async fn user(db: &Database, email: &str) -> UserId {
-    let new = NewUser {
-        email: Email::parse(email).unwrap(),
-        password_hash: None,
-        role: Role::User,
-    };
-    UserRepository::new(db.clone())
-        .create(&new)
-        .await
-        .unwrap()
-        .id
-}
+use crate::backends::user;
 
 async fn the_hour_ledger_conforms(db: Database) {
     let ledger = HourLedger::new(db.clone());
@@ -182,16 +169,8 @@ async fn the_hour_ledger_conforms(db: Database) {
     assert!(rewrite.is_err(), "the ledger is append-only");
 }
 
-#[tokio::test]
-async fn the_hour_ledger_conforms_on_sqlite() {
-    let (_dir, db) = backends::sqlite().await;
-    the_hour_ledger_conforms(db).await;
-}
-
-#[tokio::test]
-async fn the_hour_ledger_conforms_on_postgres() {
-    let Some(db) = backends::postgres().await else {
-        return;
-    };
-    the_hour_ledger_conforms(db).await;
-}
+crate::on_each_database!(
+    the_hour_ledger_conforms,
+    the_hour_ledger_conforms_on_sqlite,
+    the_hour_ledger_conforms_on_postgres
+);

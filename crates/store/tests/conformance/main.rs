@@ -1,11 +1,14 @@
 //! One test body per storage concern, run against every backend that implements it:
 //! SQLite and PostgreSQL, the local folder and a real S3 server over HTTP, memory and Redis.
 
+mod api_keys;
 mod audit;
+mod auth_tokens;
 mod backends;
 mod cache;
 mod ledger;
 mod objects;
 mod pubsub;
 mod rate_limit;
+mod sessions;
 mod users;
