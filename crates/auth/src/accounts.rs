@@ -1,0 +1,449 @@
+//! Account operations: sign-up, sign-in, sessions, API keys, password changes and deletion.
+//! Every operation that matters for security leaves an audit entry.
+
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::json;
+use variosync_domain::{
+    ApiKeyId, ApiScope, AuditAction, Email, Hours, NewUser, Role, SessionId, User, UserId,
+};
+use variosync_store::{
+    Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewSession, ObjectKey, Session,
+};
+
+use crate::error::{Error, Result};
+use crate::password::{self, Password};
+use crate::secrets::{ApiKeySecret, SessionToken, digests_match};
+
+/// The longest name of an API key.
+const MAX_KEY_NAME_LEN: usize = 100;
+
+/// Policies of the accounts layer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsSettings {
+    /// A session unused for this many minutes ends.
+    pub session_idle_minutes: u64,
+    /// A session ends this many hours after sign-in, however much it is used.
+    pub session_lifetime_hours: u64,
+    /// Hours granted to every new account.
+    pub free_grant_hours: f64,
+}
+
+impl Default for AccountsSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 7 * 24 * 60,
+            session_lifetime_hours: 30 * 24,
+            free_grant_hours: 1.0,
+        }
+    }
+}
+
+impl AccountsSettings {
+    fn idle(&self) -> Duration {
+        Duration::minutes(i64::try_from(self.session_idle_minutes).unwrap_or(i64::MAX / 60_000))
+    }
+
+    fn lifetime(&self) -> Duration {
+        Duration::hours(i64::try_from(self.session_lifetime_hours).unwrap_or(i64::MAX / 3_600_000))
+    }
+}
+
+/// Where a request came from, for sessions and the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The client's user agent.
+    pub user_agent: Option<String>,
+}
+
+/// The outcome of signing up or in: the account, its new session, and the session's secret
+/// for the cookie (shown to the client once).
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The account.
+    pub user: User,
+    /// The new session.
+    pub session: Session,
+    /// The cookie's secret.
+    pub token: SessionToken,
+}
+
+/// The accounts service.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    backends: Backends,
+    settings: AccountsSettings,
+}
+
+impl Accounts {
+    /// The service over `backends` with `settings`.
+    pub fn new(backends: Backends, settings: AccountsSettings) -> Self {
+        Self { backends, settings }
+    }
+
+    async fn audit(
+        &self,
+        access: Access,
+        user: Option<UserId>,
+        action: AuditAction,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let entry = NewAuditEntry {
+            user_id: user,
+            actor_id: None,
+            action,
+            detail,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+        };
+        self.backends.audit().record(access, entry).await?;
+        Ok(())
+    }
+
+    async fn open_session(&self, user: User, client: &ClientInfo) -> Result<SignedIn> {
+        let token = SessionToken::generate();
+        let session = self
+            .backends
+            .sessions()
+            .create(NewSession {
+                user_id: user.id,
+                token_hash: token.digest(),
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
+                lifetime: self.settings.lifetime(),
+            })
+            .await?;
+        Ok(SignedIn {
+            user,
+            session,
+            token,
+        })
+    }
+
+    /// Creates an account with a password, grants the free hours and signs it in.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password, email.as_str())?;
+        let hash = password::hash(&password).await?;
+        let user = self
+            .backends
+            .users()
+            .create(&NewUser {
+                email,
+                password_hash: Some(hash),
+                role: Role::User,
+            })
+            .await?;
+        let access = Access::User(user.id);
+        if let Some(grant) = Hours::from_hours_f64(self.settings.free_grant_hours)
+            && grant > Hours::ZERO
+        {
+            self.backends
+                .ledger()
+                .apply(access, user.id, grant, "free hours for a new account", None)
+                .await?;
+        }
+        self.audit(
+            access,
+            Some(user.id),
+            AuditAction::SignUp,
+            client,
+            json!({ "method": "password" }),
+        )
+        .await?;
+        self.open_session(user, client).await
+    }
+
+    /// Signs in with address and password. A wrong address and a wrong password look the
+    /// same to the caller, and take the same time.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let Ok(email) = Email::parse(email) else {
+            password::verify(password, None).await?;
+            return Err(Error::WrongCredentials);
+        };
+        let users = self.backends.users();
+        let user = users.find_by_email(Access::System, &email).await?;
+        let stored = match &user {
+            Some(user) => users.password_hash(Access::User(user.id), user.id).await?,
+            None => None,
+        };
+        let matched = password::verify(password, stored.as_deref()).await?;
+        let user_id = user.as_ref().map(|u| u.id);
+        let Some(user) = user.filter(|_| matched) else {
+            let access = user_id.map_or(Access::System, Access::User);
+            self.audit(
+                access,
+                user_id,
+                AuditAction::SignInFailed,
+                client,
+                json!({ "method": "password" }),
+            )
+            .await?;
+            return Err(Error::WrongCredentials);
+        };
+        if !user.is_active() {
+            return Err(Error::Disabled);
+        }
+        self.audit(
+            Access::User(user.id),
+            Some(user.id),
+            AuditAction::SignIn,
+            client,
+            json!({ "method": "password" }),
+        )
+        .await?;
+        self.open_session(user, client).await
+    }
+
+    /// The account and live session a cookie's secret belongs to; `None` for an unknown,
+    /// revoked, expired or idle session, or a disabled account.
+    pub async fn authenticate_session(&self, token: &str) -> Result<Option<(User, Session)>> {
+        let Some(token) = SessionToken::parse(token) else {
+            return Ok(None);
+        };
+        let Some(session) = self
+            .backends
+            .sessions()
+            .touch_live(&token.digest(), self.settings.idle())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user = self
+            .backends
+            .users()
+            .find_by_id(Access::User(session.user_id), session.user_id)
+            .await?;
+        Ok(user.filter(User::is_active).map(|user| (user, session)))
+    }
+
+    /// Ends the current session.
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn sign_out(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let access = Access::User(user);
+        if self
+            .backends
+            .sessions()
+            .revoke(access, user, session)
+            .await?
+        {
+            self.audit(access, Some(user), AuditAction::SignOut, client, json!({}))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The user's live sessions.
+    pub async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
+        Ok(self
+            .backends
+            .sessions()
+            .list(Access::User(user), user)
+            .await?)
+    }
+
+    /// Revokes one of the user's sessions; `false` if it is not theirs or not live.
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let access = Access::User(user);
+        let revoked = self
+            .backends
+            .sessions()
+            .revoke(access, user, session)
+            .await?;
+        if revoked {
+            self.audit(
+                access,
+                Some(user),
+                AuditAction::SessionRevoked,
+                client,
+                json!({ "session_id": session }),
+            )
+            .await?;
+        }
+        Ok(revoked)
+    }
+
+    /// Creates an API key; the returned secret is shown to the user once and never stored.
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn create_api_key(
+        &self,
+        user: UserId,
+        name: &str,
+        scope: ApiScope,
+        client: &ClientInfo,
+    ) -> Result<(ApiKey, ApiKeySecret)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_KEY_NAME_LEN {
+            return Err(Error::InvalidKeyName);
+        }
+        let secret = ApiKeySecret::generate();
+        let key = self
+            .backends
+            .api_keys()
+            .create(NewApiKey {
+                user_id: user,
+                name: name.to_owned(),
+                prefix: secret.prefix().to_owned(),
+                secret_hash: secret.digest(),
+                scope,
+            })
+            .await?;
+        let detail = json!({ "key_id": key.id, "prefix": key.prefix, "scope": scope });
+        self.audit(
+            Access::User(user),
+            Some(user),
+            AuditAction::ApiKeyCreated,
+            client,
+            detail,
+        )
+        .await?;
+        Ok((key, secret))
+    }
+
+    /// The account and key an `Authorization: Bearer` API key belongs to; `None` for a
+    /// malformed, unknown, revoked or wrong key, or a disabled account.
+    pub async fn authenticate_api_key(&self, text: &str) -> Result<Option<(User, ApiKey)>> {
+        let Some(secret) = ApiKeySecret::parse(text) else {
+            return Ok(None);
+        };
+        let Some((key, stored)) = self
+            .backends
+            .api_keys()
+            .use_by_prefix(secret.prefix())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if !digests_match(&secret.digest(), &stored) {
+            return Ok(None);
+        }
+        let user = self
+            .backends
+            .users()
+            .find_by_id(Access::User(key.user_id), key.user_id)
+            .await?;
+        Ok(user.filter(User::is_active).map(|user| (user, key)))
+    }
+
+    /// The user's API keys.
+    pub async fn api_keys(&self, user: UserId) -> Result<Vec<ApiKey>> {
+        Ok(self
+            .backends
+            .api_keys()
+            .list(Access::User(user), user)
+            .await?)
+    }
+
+    /// Revokes one of the user's keys; `false` if it is not theirs or already revoked.
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn revoke_api_key(
+        &self,
+        user: UserId,
+        key: ApiKeyId,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let access = Access::User(user);
+        let Some(key) = self.backends.api_keys().revoke(access, user, key).await? else {
+            return Ok(false);
+        };
+        let detail = json!({ "key_id": key.id, "prefix": key.prefix });
+        self.audit(
+            access,
+            Some(user),
+            AuditAction::ApiKeyRevoked,
+            client,
+            detail,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Changes the password after checking the current one, and ends every other session.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id), err)]
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        keep: Option<SessionId>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let access = Access::User(user.id);
+        let users = self.backends.users();
+        let stored = users.password_hash(access, user.id).await?;
+        if !password::verify(current, stored.as_deref()).await? {
+            return Err(Error::WrongCredentials);
+        }
+        let new = Password::parse(new, user.email.as_str())?;
+        users
+            .set_password_hash(access, user.id, &password::hash(&new).await?)
+            .await?;
+        let ended = self
+            .backends
+            .sessions()
+            .revoke_all(access, user.id, keep)
+            .await?;
+        self.audit(
+            access,
+            Some(user.id),
+            AuditAction::PasswordChanged,
+            client,
+            json!({ "sessions_ended": ended }),
+        )
+        .await
+    }
+
+    /// Deletes the account and everything it owns: objects first (so that a failure leaves
+    /// the account able to retry), then the rows. Audit and ledger rows stay, anonymised.
+    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<()> {
+        let access = Access::User(user);
+        let objects = self
+            .backends
+            .objects
+            .delete_prefix(&ObjectKey::user_prefix(user))
+            .await?;
+        self.audit(
+            access,
+            Some(user),
+            AuditAction::AccountDeleted,
+            client,
+            json!({ "objects_deleted": objects }),
+        )
+        .await?;
+        self.backends.users().delete(access, user).await?;
+        Ok(())
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AccountsSettings {
+        &self.settings
+    }
+}

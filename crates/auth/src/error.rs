@@ -1,0 +1,50 @@
+//! The one error type of the accounts layer.
+
+use variosync_domain::ErrorKind;
+
+/// Shorthand for results of account operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in an account operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The password does not meet the strength rule.
+    #[error("{0}")]
+    WeakPassword(&'static str),
+    /// The e-mail address is not acceptable.
+    #[error(transparent)]
+    InvalidEmail(#[from] variosync_domain::EmailError),
+    /// Wrong address or password; deliberately does not say which.
+    #[error("the e-mail address or password is wrong")]
+    WrongCredentials,
+    /// The account has been disabled by an admin.
+    #[error("this account is disabled")]
+    Disabled,
+    /// A key name is empty or too long.
+    #[error("a key name of 1 to 100 characters is required")]
+    InvalidKeyName,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] variosync_store::Error),
+    /// A blocking task (password hashing) could not finish.
+    #[error("a background task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// Hashing failed in a way that signals a bug or a corrupt stored hash.
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+impl Error {
+    /// How the layers above should treat this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::WeakPassword(_) | Self::InvalidEmail(_) | Self::InvalidKeyName => {
+                ErrorKind::InvalidInput
+            }
+            Self::WrongCredentials => ErrorKind::Unauthenticated,
+            Self::Disabled => ErrorKind::Forbidden,
+            Self::Store(error) => error.kind(),
+            Self::Task(_) | Self::Hashing => ErrorKind::Internal,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Accounts logic that is not HTTP: password rules and hashing, secret tokens and API keys,
+//! sign-up, sign-in, sessions and keys, each step recorded in the audit log.
+//!
+//! It sits on `store` and knows nothing of cookies, headers or CSRF, which belong to `web`.
+//! Secrets (passwords, tokens, keys) pass through here and are never logged: they are
+//! hashed before storage, compared in constant time, and their types redact themselves in
+//! `Debug`.
+
+pub mod accounts;
+pub mod error;
+pub mod password;
+pub mod secrets;
+
+pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
+pub use error::{Error, Result};
+pub use password::Password;
+pub use secrets::{ApiKeySecret, SessionToken};
