@@ -117,11 +117,7 @@ impl Accounts {
                 lifetime: self.settings.lifetime(),
             })
             .await?;
-        Ok(SignedIn {
-            user,
-            session,
-            token,
-        })
+        Ok(SignedIn { user, session, token })
     }
 
     /// Creates an account with a password, grants the free hours and signs it in.
@@ -138,11 +134,7 @@ impl Accounts {
         let user = self
             .backends
             .users()
-            .create(&NewUser {
-                email,
-                password_hash: Some(hash),
-                role: Role::User,
-            })
+            .create(&NewUser { email, password_hash: Some(hash), role: Role::User })
             .await?;
         let access = Access::User(user.id);
         if let Some(grant) = Hours::from_hours_f64(self.settings.free_grant_hours)
@@ -217,11 +209,8 @@ impl Accounts {
         let Some(token) = SessionToken::parse(token) else {
             return Ok(None);
         };
-        let Some(session) = self
-            .backends
-            .sessions()
-            .touch_live(&token.digest(), self.settings.idle())
-            .await?
+        let Some(session) =
+            self.backends.sessions().touch_live(&token.digest(), self.settings.idle()).await?
         else {
             return Ok(None);
         };
@@ -242,25 +231,15 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<()> {
         let access = Access::User(user);
-        if self
-            .backends
-            .sessions()
-            .revoke(access, user, session)
-            .await?
-        {
-            self.audit(access, Some(user), AuditAction::SignOut, client, json!({}))
-                .await?;
+        if self.backends.sessions().revoke(access, user, session).await? {
+            self.audit(access, Some(user), AuditAction::SignOut, client, json!({})).await?;
         }
         Ok(())
     }
 
     /// The user's live sessions.
     pub async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
-        Ok(self
-            .backends
-            .sessions()
-            .list(Access::User(user), user)
-            .await?)
+        Ok(self.backends.sessions().list(Access::User(user), user).await?)
     }
 
     /// Revokes one of the user's sessions; `false` if it is not theirs or not live.
@@ -272,11 +251,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<bool> {
         let access = Access::User(user);
-        let revoked = self
-            .backends
-            .sessions()
-            .revoke(access, user, session)
-            .await?;
+        let revoked = self.backends.sessions().revoke(access, user, session).await?;
         if revoked {
             self.audit(
                 access,
@@ -316,14 +291,8 @@ impl Accounts {
             })
             .await?;
         let detail = json!({ "key_id": key.id, "prefix": key.prefix, "scope": scope });
-        self.audit(
-            Access::User(user),
-            Some(user),
-            AuditAction::ApiKeyCreated,
-            client,
-            detail,
-        )
-        .await?;
+        self.audit(Access::User(user), Some(user), AuditAction::ApiKeyCreated, client, detail)
+            .await?;
         Ok((key, secret))
     }
 
@@ -333,32 +302,20 @@ impl Accounts {
         let Some(secret) = ApiKeySecret::parse(text) else {
             return Ok(None);
         };
-        let Some((key, stored)) = self
-            .backends
-            .api_keys()
-            .use_by_prefix(secret.prefix())
-            .await?
+        let Some((key, stored)) = self.backends.api_keys().use_by_prefix(secret.prefix()).await?
         else {
             return Ok(None);
         };
         if !digests_match(&secret.digest(), &stored) {
             return Ok(None);
         }
-        let user = self
-            .backends
-            .users()
-            .find_by_id(Access::User(key.user_id), key.user_id)
-            .await?;
+        let user = self.backends.users().find_by_id(Access::User(key.user_id), key.user_id).await?;
         Ok(user.filter(User::is_active).map(|user| (user, key)))
     }
 
     /// The user's API keys.
     pub async fn api_keys(&self, user: UserId) -> Result<Vec<ApiKey>> {
-        Ok(self
-            .backends
-            .api_keys()
-            .list(Access::User(user), user)
-            .await?)
+        Ok(self.backends.api_keys().list(Access::User(user), user).await?)
     }
 
     /// Revokes one of the user's keys; `false` if it is not theirs or already revoked.
@@ -374,14 +331,7 @@ impl Accounts {
             return Ok(false);
         };
         let detail = json!({ "key_id": key.id, "prefix": key.prefix });
-        self.audit(
-            access,
-            Some(user),
-            AuditAction::ApiKeyRevoked,
-            client,
-            detail,
-        )
-        .await?;
+        self.audit(access, Some(user), AuditAction::ApiKeyRevoked, client, detail).await?;
         Ok(true)
     }
 
@@ -402,14 +352,8 @@ impl Accounts {
             return Err(Error::WrongCredentials);
         }
         let new = Password::parse(new, user.email.as_str())?;
-        users
-            .set_password_hash(access, user.id, &password::hash(&new).await?)
-            .await?;
-        let ended = self
-            .backends
-            .sessions()
-            .revoke_all(access, user.id, keep)
-            .await?;
+        users.set_password_hash(access, user.id, &password::hash(&new).await?).await?;
+        let ended = self.backends.sessions().revoke_all(access, user.id, keep).await?;
         self.audit(
             access,
             Some(user.id),
@@ -425,11 +369,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user_id = %user), err)]
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<()> {
         let access = Access::User(user);
-        let objects = self
-            .backends
-            .objects
-            .delete_prefix(&ObjectKey::user_prefix(user))
-            .await?;
+        let objects = self.backends.objects.delete_prefix(&ObjectKey::user_prefix(user)).await?;
         self.audit(
             access,
             Some(user),

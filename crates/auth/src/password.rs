@@ -58,33 +58,23 @@ impl Password {
     pub fn parse(candidate: &str, email: &str) -> Result<Self> {
         let length = candidate.chars().count();
         if length < MIN_LEN {
-            return Err(Error::WeakPassword(
-                "the password must have at least 10 characters",
-            ));
+            return Err(Error::WeakPassword("the password must have at least 10 characters"));
         }
         if length > MAX_LEN {
-            return Err(Error::WeakPassword(
-                "the password must have at most 256 characters",
-            ));
+            return Err(Error::WeakPassword("the password must have at most 256 characters"));
         }
         let mut chars = candidate.chars();
         let first = chars.next();
         if chars.all(|c| Some(c) == first) {
-            return Err(Error::WeakPassword(
-                "the password must not repeat a single character",
-            ));
+            return Err(Error::WeakPassword("the password must not repeat a single character"));
         }
         let lowered = candidate.to_lowercase();
         if COMMON.contains(&lowered.as_str()) {
-            return Err(Error::WeakPassword(
-                "this password is too common; choose another",
-            ));
+            return Err(Error::WeakPassword("this password is too common; choose another"));
         }
         let local = email.split('@').next().unwrap_or_default().to_lowercase();
         if lowered == email.to_lowercase() || (!local.is_empty() && lowered == local) {
-            return Err(Error::WeakPassword(
-                "the password must not be your e-mail address",
-            ));
+            return Err(Error::WeakPassword("the password must not be your e-mail address"));
         }
         Ok(Self(candidate.to_owned()))
     }
@@ -127,9 +117,7 @@ pub async fn verify(candidate: &str, stored: Option<&str>) -> Result<bool> {
     };
     let candidate = candidate.to_owned();
     let matched = tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(candidate.as_bytes(), hash.as_str())
-            .is_ok()
+        Argon2::default().verify_password(candidate.as_bytes(), hash.as_str()).is_ok()
     })
     .await?;
     Ok(real && matched)
@@ -154,10 +142,7 @@ mod tests {
             assert!(error.contains(reason), "{weak}: {error}");
         }
         assert!(Password::parse(&"x".repeat(100).replace("xx", "xy"), email).is_ok());
-        assert!(
-            Password::parse(&"xy".repeat(200), email).is_err(),
-            "over 256 characters"
-        );
+        assert!(Password::parse(&"xy".repeat(200), email).is_err(), "over 256 characters");
     }
 
     #[test]

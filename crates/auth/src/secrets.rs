@@ -48,9 +48,7 @@ impl SessionToken {
     /// before it reaches the database.
     pub fn parse(text: &str) -> Option<Self> {
         (text.len() == 43
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         .then(|| Self(text.to_owned()))
     }
 
@@ -90,10 +88,7 @@ impl ApiKeySecret {
         let mut prefix = [0u8; PREFIX_LEN / 2];
         rand::rng().fill_bytes(&mut prefix);
         let prefix = prefix.iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            prefix,
-            secret: random_text(32),
-        }
+        Self { prefix, secret: random_text(32) }
     }
 
     /// A key received from a client; `None` if it cannot be one of ours.
@@ -101,14 +96,10 @@ impl ApiKeySecret {
         let rest = text.strip_prefix(KEY_MARK)?;
         let (prefix, secret) = rest.split_at_checked(PREFIX_LEN)?;
         let secret = secret.strip_prefix('_')?;
-        let prefix_ok = prefix
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let prefix_ok = prefix.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         let secret_ok = SessionToken::parse(secret).is_some();
-        (prefix_ok && secret_ok).then(|| Self {
-            prefix: prefix.to_owned(),
-            secret: secret.to_owned(),
-        })
+        (prefix_ok && secret_ok)
+            .then(|| Self { prefix: prefix.to_owned(), secret: secret.to_owned() })
     }
 
     /// The visible prefix.

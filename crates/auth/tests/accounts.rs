@@ -9,33 +9,19 @@ use variosync_store::{Access, AuditFilter, Backends, ObjectKey, testing};
 const PASSWORD: &str = "correct horse battery";
 
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("192.0.2.10".into()),
-        user_agent: Some("test-agent".into()),
-    }
+    ClientInfo { ip: Some("192.0.2.10".into()), user_agent: Some("test-agent".into()) }
 }
 
 async fn open(settings: StoreSettings) -> (TempDir, Accounts, Backends) {
     let dir = tempfile::tempdir().unwrap();
     let backends = Backends::open(&settings, dir.path()).await.unwrap();
     backends.db.migrate().await.unwrap();
-    (
-        dir,
-        Accounts::new(backends.clone(), AccountsSettings::default()),
-        backends,
-    )
+    (dir, Accounts::new(backends.clone(), AccountsSettings::default()), backends)
 }
 
 async fn actions(backends: &Backends, user: variosync_domain::UserId) -> Vec<AuditAction> {
-    let filter = AuditFilter {
-        limit: 100,
-        ..AuditFilter::default()
-    };
-    let mut entries = backends
-        .audit()
-        .list(Access::User(user), &filter)
-        .await
-        .unwrap();
+    let filter = AuditFilter { limit: 100, ..AuditFilter::default() };
+    let mut entries = backends.audit().list(Access::User(user), &filter).await.unwrap();
     entries.reverse();
     entries.into_iter().map(|e| e.action).collect()
 }
@@ -45,154 +31,63 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     let c = client();
 
     // Sign-up: account, free hour, session, audit entry.
-    let ada = accounts
-        .sign_up("Ada@Example.com", PASSWORD, &c)
-        .await
-        .unwrap();
+    let ada = accounts.sign_up("Ada@Example.com", PASSWORD, &c).await.unwrap();
     assert_eq!(ada.user.email.as_str(), "ada@example.com");
     assert_eq!(
-        backends
-            .ledger()
-            .balance(Access::User(ada.user.id), ada.user.id)
-            .await
-            .unwrap(),
+        backends.ledger().balance(Access::User(ada.user.id), ada.user.id).await.unwrap(),
         Hours::from_micro(1_000_000)
     );
-    let (who, session) = accounts
-        .authenticate_session(ada.token.expose())
-        .await
-        .unwrap()
-        .unwrap();
+    let (who, session) = accounts.authenticate_session(ada.token.expose()).await.unwrap().unwrap();
     assert_eq!((who.id, session.id), (ada.user.id, ada.session.id));
     assert_eq!(session.ip.as_deref(), Some("192.0.2.10"));
 
-    let weak = accounts
-        .sign_up("bob@example.com", "short", &c)
-        .await
-        .unwrap_err();
+    let weak = accounts.sign_up("bob@example.com", "short", &c).await.unwrap_err();
     assert_eq!(weak.kind(), ErrorKind::InvalidInput);
-    let taken = accounts
-        .sign_up("ada@example.com", PASSWORD, &c)
-        .await
-        .unwrap_err();
+    let taken = accounts.sign_up("ada@example.com", PASSWORD, &c).await.unwrap_err();
     assert_eq!(taken.kind(), ErrorKind::Conflict);
 
     // Sign-in: wrong password and unknown address are the same error.
-    let wrong = accounts
-        .sign_in("ada@example.com", "not the password", &c)
-        .await
-        .unwrap_err();
+    let wrong = accounts.sign_in("ada@example.com", "not the password", &c).await.unwrap_err();
     assert!(matches!(wrong, Error::WrongCredentials));
-    let unknown = accounts
-        .sign_in("nobody@example.com", PASSWORD, &c)
-        .await
-        .unwrap_err();
+    let unknown = accounts.sign_in("nobody@example.com", PASSWORD, &c).await.unwrap_err();
     assert_eq!(unknown.to_string(), wrong.to_string());
-    let again = accounts
-        .sign_in("ADA@example.com", PASSWORD, &c)
-        .await
-        .unwrap();
-    assert_ne!(
-        again.session.id, ada.session.id,
-        "a new session id on every sign-in"
-    );
+    let again = accounts.sign_in("ADA@example.com", PASSWORD, &c).await.unwrap();
+    assert_ne!(again.session.id, ada.session.id, "a new session id on every sign-in");
     assert_ne!(again.token, ada.token);
 
     // Sessions: listed, revoked at once, sign-out.
     assert_eq!(accounts.sessions(ada.user.id).await.unwrap().len(), 2);
-    assert!(
-        accounts
-            .revoke_session(ada.user.id, again.session.id, &c)
-            .await
-            .unwrap()
-    );
-    assert!(
-        accounts
-            .authenticate_session(again.token.expose())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        accounts
-            .authenticate_session("not-a-token")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(accounts.revoke_session(ada.user.id, again.session.id, &c).await.unwrap());
+    assert!(accounts.authenticate_session(again.token.expose()).await.unwrap().is_none());
+    assert!(accounts.authenticate_session("not-a-token").await.unwrap().is_none());
 
     // API keys: shown once, found by the whole key only, revoked at once.
-    let (key, secret) = accounts
-        .create_api_key(ada.user.id, "notebook", ApiScope::Read, &c)
-        .await
-        .unwrap();
-    let (owner, used) = accounts
-        .authenticate_api_key(&secret.expose())
-        .await
-        .unwrap()
-        .unwrap();
+    let (key, secret) =
+        accounts.create_api_key(ada.user.id, "notebook", ApiScope::Read, &c).await.unwrap();
+    let (owner, used) = accounts.authenticate_api_key(&secret.expose()).await.unwrap().unwrap();
     assert_eq!((owner.id, used.id), (ada.user.id, key.id));
     let forged = format!("vsk_{}_{}", key.prefix, "A".repeat(43));
     assert!(
-        accounts
-            .authenticate_api_key(&forged)
-            .await
-            .unwrap()
-            .is_none(),
+        accounts.authenticate_api_key(&forged).await.unwrap().is_none(),
         "right prefix, wrong secret"
     );
     assert!(matches!(
-        accounts
-            .create_api_key(ada.user.id, "  ", ApiScope::Read, &c)
-            .await,
+        accounts.create_api_key(ada.user.id, "  ", ApiScope::Read, &c).await,
         Err(Error::InvalidKeyName)
     ));
 
     // Another user can touch none of it.
-    let grace = accounts
-        .sign_up("grace@example.com", PASSWORD, &c)
-        .await
-        .unwrap();
-    assert!(
-        !accounts
-            .revoke_api_key(grace.user.id, key.id, &c)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !accounts
-            .revoke_session(grace.user.id, ada.session.id, &c)
-            .await
-            .unwrap()
-    );
+    let grace = accounts.sign_up("grace@example.com", PASSWORD, &c).await.unwrap();
+    assert!(!accounts.revoke_api_key(grace.user.id, key.id, &c).await.unwrap());
+    assert!(!accounts.revoke_session(grace.user.id, ada.session.id, &c).await.unwrap());
     assert!(accounts.api_keys(grace.user.id).await.unwrap().is_empty());
-    assert!(
-        accounts
-            .authenticate_api_key(&secret.expose())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(accounts.authenticate_api_key(&secret.expose()).await.unwrap().is_some());
 
-    assert!(
-        accounts
-            .revoke_api_key(ada.user.id, key.id, &c)
-            .await
-            .unwrap()
-    );
-    assert!(
-        accounts
-            .authenticate_api_key(&secret.expose())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(accounts.revoke_api_key(ada.user.id, key.id, &c).await.unwrap());
+    assert!(accounts.authenticate_api_key(&secret.expose()).await.unwrap().is_none());
 
     // A password change checks the old one and ends the other sessions.
-    let other = accounts
-        .sign_in("ada@example.com", PASSWORD, &c)
-        .await
-        .unwrap();
+    let other = accounts.sign_in("ada@example.com", PASSWORD, &c).await.unwrap();
     let refused = accounts
         .change_password(
             &ada.user,
@@ -204,71 +99,23 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
         .await;
     assert!(matches!(refused, Err(Error::WrongCredentials)));
     accounts
-        .change_password(
-            &ada.user,
-            PASSWORD,
-            "a new long password",
-            Some(ada.session.id),
-            &c,
-        )
+        .change_password(&ada.user, PASSWORD, "a new long password", Some(ada.session.id), &c)
         .await
         .unwrap();
-    assert!(
-        accounts
-            .authenticate_session(other.token.expose())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        accounts
-            .authenticate_session(ada.token.expose())
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        accounts
-            .sign_in("ada@example.com", PASSWORD, &c)
-            .await
-            .is_err()
-    );
-    accounts
-        .sign_in("ada@example.com", "a new long password", &c)
-        .await
-        .unwrap();
+    assert!(accounts.authenticate_session(other.token.expose()).await.unwrap().is_none());
+    assert!(accounts.authenticate_session(ada.token.expose()).await.unwrap().is_some());
+    assert!(accounts.sign_in("ada@example.com", PASSWORD, &c).await.is_err());
+    accounts.sign_in("ada@example.com", "a new long password", &c).await.unwrap();
 
     // A disabled account cannot sign in, and its sessions stop working.
-    backends
-        .users()
-        .set_disabled(Access::System, grace.user.id, true)
-        .await
-        .unwrap();
-    let disabled = accounts
-        .sign_in("grace@example.com", PASSWORD, &c)
-        .await
-        .unwrap_err();
+    backends.users().set_disabled(Access::System, grace.user.id, true).await.unwrap();
+    let disabled = accounts.sign_in("grace@example.com", PASSWORD, &c).await.unwrap_err();
     assert_eq!(disabled.kind(), ErrorKind::Forbidden);
-    assert!(
-        accounts
-            .authenticate_session(grace.token.expose())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(accounts.authenticate_session(grace.token.expose()).await.unwrap().is_none());
 
     // Sign-out.
-    accounts
-        .sign_out(ada.user.id, ada.session.id, &c)
-        .await
-        .unwrap();
-    assert!(
-        accounts
-            .authenticate_session(ada.token.expose())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    accounts.sign_out(ada.user.id, ada.session.id, &c).await.unwrap();
+    assert!(accounts.authenticate_session(ada.token.expose()).await.unwrap().is_none());
 
     assert_eq!(
         actions(&backends, ada.user.id).await,
@@ -291,28 +138,13 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     let upload = ObjectKey::user_prefix(ada.user.id);
     backends
         .objects
-        .put(
-            &ObjectKey::upload(ada.user.id, variosync_domain::UploadId::new()),
-            "x".into(),
-        )
+        .put(&ObjectKey::upload(ada.user.id, variosync_domain::UploadId::new()), "x".into())
         .await
         .unwrap();
     accounts.delete_account(ada.user.id, &c).await.unwrap();
     assert!(backends.objects.list(&upload).await.unwrap().is_empty());
-    assert!(
-        backends
-            .users()
-            .find_by_id(Access::System, ada.user.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        accounts
-            .sign_in("ada@example.com", "a new long password", &c)
-            .await
-            .is_err()
-    );
+    assert!(backends.users().find_by_id(Access::System, ada.user.id).await.unwrap().is_none());
+    assert!(accounts.sign_in("ada@example.com", "a new long password", &c).await.is_err());
     let all = backends
         .audit()
         .list(
@@ -339,9 +171,5 @@ async fn accounts_work_end_to_end_on_postgres() {
     let Some(database) = testing::fresh_postgres().await else {
         return;
     };
-    accounts_work_end_to_end(StoreSettings {
-        database,
-        ..StoreSettings::default()
-    })
-    .await;
+    accounts_work_end_to_end(StoreSettings { database, ..StoreSettings::default() }).await;
 }

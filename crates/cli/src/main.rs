@@ -22,13 +22,7 @@ const EXIT_CONFIG: u8 = 2;
 struct Cli {
     /// A TOML configuration file (see `variosync config default`). Environment variables
     /// (VARIOSYNC_*) override what it says.
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "VARIOSYNC_CONFIG",
-        value_name = "FILE"
-    )]
+    #[arg(long, short, global = true, env = "VARIOSYNC_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -83,10 +77,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -29,10 +29,7 @@ fn variosync(data_dir: &Path) -> Command {
 }
 
 fn run(command: &mut Command) -> Output {
-    command
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
+    command.stdin(Stdio::null()).output().expect("the binary runs")
 }
 
 /// A running process whose JSON log lines are read on a thread.
@@ -77,9 +74,8 @@ impl Running {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status();
+        let status =
+            Command::new("kill").args([format!("-{name}"), self.child.id().to_string()]).status();
         assert!(status.unwrap().success(), "kill -{name} failed");
     }
 
@@ -103,29 +99,22 @@ impl Running {
 fn serve(command: &mut Command) -> (Running, String) {
     let running = Running::start(command.arg("serve"));
     let line = running.wait_for_log("listening on");
-    let address = line["address"]
-        .as_str()
-        .expect("the listening line names the address")
-        .to_owned();
+    let address =
+        line["address"].as_str().expect("the listening line names the address").to_owned();
     (running, format!("http://{address}"))
 }
 
 #[test]
 fn a_bad_listen_address_exits_non_zero_with_one_line_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(variosync(dir.path())
-        .env("VARIOSYNC_LISTEN", "nonsense")
-        .arg("serve"));
+    let output = run(variosync(dir.path()).env("VARIOSYNC_LISTEN", "nonsense").arg("serve"));
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("VARIOSYNC_LISTEN"), "{stderr}");
     assert!(stderr.contains("\"nonsense\""), "{stderr}");
     assert!(stderr.contains("expected"), "{stderr}");
-    assert!(
-        !dir.path().join("variosync.db").exists(),
-        "nothing was created"
-    );
+    assert!(!dir.path().join("variosync.db").exists(), "nothing was created");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,13 +135,7 @@ async fn serve_creates_its_data_directory_answers_health_and_exits_zero_on_sigin
 async fn serve_exits_zero_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (running, base) = serve(&mut variosync(dir.path()));
-    assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
     running.signal("TERM");
     running.wait_for_log("received SIGTERM");
     running.wait_for_log("stopped");
@@ -170,22 +153,15 @@ async fn serve_runs_on_postgres_and_redis_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let (running, base) = serve(
         variosync(dir.path())
-            .env(
-                "VARIOSYNC_DATABASE_URL",
-                database.url.unwrap().expose_secret(),
-            )
+            .env("VARIOSYNC_DATABASE_URL", database.url.unwrap().expose_secret())
             .env("VARIOSYNC_REDIS_URL", redis.url.unwrap().expose_secret())
             .env("VARIOSYNC_REDIS_KEY_PREFIX", &redis.key_prefix),
     );
     let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
-    let backends: Vec<&str> = body["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["backend"].as_str().unwrap())
-        .collect();
+    let backends: Vec<&str> =
+        body["checks"].as_array().unwrap().iter().map(|c| c["backend"].as_str().unwrap()).collect();
     assert_eq!(backends, ["postgres", "local", "redis"]);
     assert!(
         !dir.path().join("variosync.db").exists(),
@@ -200,11 +176,7 @@ fn a_worker_starts_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let running = Running::start(variosync(dir.path()).arg("worker"));
     let started = running.wait_for_log("worker started");
-    assert!(
-        started["worker"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("w-"))
-    );
+    assert!(started["worker"].as_str().is_some_and(|id| id.starts_with("w-")));
     running.signal("TERM");
     running.wait_for_log("worker stopped");
     assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
@@ -215,16 +187,10 @@ fn migrate_creates_the_database_and_says_which_backend() {
     let dir = tempfile::tempdir().unwrap();
     let output = run(variosync(dir.path()).arg("migrate"));
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap().trim(),
-        "migrations applied (sqlite)"
-    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), "migrations applied (sqlite)");
     assert!(dir.path().join("variosync.db").is_file());
     let again = run(variosync(dir.path()).arg("migrate"));
-    assert!(
-        again.status.success(),
-        "migrating twice is harmless: {again:?}"
-    );
+    assert!(again.status.success(), "migrating twice is harmless: {again:?}");
 }
 
 #[test]
@@ -234,10 +200,7 @@ fn the_default_config_is_accepted_by_config_check() {
     assert!(output.status.success());
     let config = dir.path().join("variosync.toml");
     std::fs::write(&config, &output.stdout).unwrap();
-    let check = run(variosync(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .args(["config", "check"]));
+    let check = run(variosync(dir.path()).arg("--config").arg(&config).args(["config", "check"]));
     assert!(check.status.success(), "{check:?}");
     let report = String::from_utf8(check.stdout).unwrap();
     assert!(report.starts_with("configuration is valid"), "{report}");
@@ -249,9 +212,8 @@ fn a_typo_in_the_config_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("variosync.toml");
     std::fs::write(&config, "lisen = \"127.0.0.1:1\"\n").unwrap();
-    let output = run(variosync(dir.path())
-        .env("VARIOSYNC_CONFIG", &config)
-        .args(["config", "check"]));
+    let output =
+        run(variosync(dir.path()).env("VARIOSYNC_CONFIG", &config).args(["config", "check"]));
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("unknown setting `lisen`"), "{stderr}");
@@ -262,19 +224,13 @@ fn help_explains_every_command() {
     let output = run(Command::new(BIN).arg("--help"));
     let help = String::from_utf8(output.stdout).unwrap();
     for command in ["serve", "worker", "migrate", "config"] {
-        assert!(
-            help.contains(command),
-            "--help does not mention {command}: {help}"
-        );
+        assert!(help.contains(command), "--help does not mention {command}: {help}");
     }
     for command in ["serve", "worker", "migrate"] {
         let output = run(Command::new(BIN).args([command, "--help"]));
         assert!(output.status.success());
         assert!(
-            String::from_utf8(output.stdout)
-                .unwrap()
-                .contains("SIGTERM")
-                || command == "migrate"
+            String::from_utf8(output.stdout).unwrap().contains("SIGTERM") || command == "migrate"
         );
     }
 }

@@ -113,10 +113,7 @@ mod tests {
         assert_eq!(Email::parse("a@b@example.com"), Err(EmailError::Shape));
         assert_eq!(Email::parse("ada@localhost"), Err(EmailError::Domain));
         assert_eq!(Email::parse("ada@-bad.com"), Err(EmailError::Domain));
-        assert_eq!(
-            Email::parse("ada lovelace@example.com"),
-            Err(EmailError::Whitespace)
-        );
+        assert_eq!(Email::parse("ada lovelace@example.com"), Err(EmailError::Whitespace));
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert_eq!(Email::parse(&long_local), Err(EmailError::LocalTooLong));
         let long = format!("a@{}.com", "b".repeat(260));

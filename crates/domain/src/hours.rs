@@ -113,10 +113,7 @@ mod tests {
         assert_eq!(Hours::from_millis_ceil(0), Hours::ZERO);
         assert_eq!(Hours::from_millis_ceil(1), Hours::from_micro(1));
         assert_eq!(Hours::from_millis_ceil(36), Hours::from_micro(10));
-        assert_eq!(
-            Hours::from_millis_ceil(3_600_000),
-            Hours::from_micro(1_000_000)
-        );
+        assert_eq!(Hours::from_millis_ceil(3_600_000), Hours::from_micro(1_000_000));
     }
 
     #[test]
@@ -129,9 +126,6 @@ mod tests {
     fn decimal_hours_convert_exactly_at_micro_precision() {
         assert_eq!(Hours::from_hours_f64(0.1), Some(Hours::from_micro(100_000)));
         assert_eq!(Hours::from_hours_f64(f64::NAN), None);
-        assert_eq!(
-            Hours::from_micro(-3) + Hours::from_micro(5),
-            Hours::from_micro(2)
-        );
+        assert_eq!(Hours::from_micro(-3) + Hours::from_micro(5), Hours::from_micro(2));
     }
 }

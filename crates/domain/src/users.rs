@@ -93,10 +93,7 @@ impl fmt::Debug for NewUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewUser")
             .field("email", &self.email)
-            .field(
-                "password_hash",
-                &self.password_hash.as_ref().map(|_| "[redacted]"),
-            )
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
             .field("role", &self.role)
             .finish()
     }

@@ -33,10 +33,7 @@ pub struct Worker {
 impl Worker {
     /// A worker that will take jobs from `backends`' queue.
     pub fn new(backends: Backends) -> Self {
-        Self {
-            id: WorkerId::generate(),
-            backends,
-        }
+        Self { id: WorkerId::generate(), backends }
     }
 
     /// This worker's id.

@@ -29,16 +29,18 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let local_addr = listener
-            .local_addr()
-            .context("the listener has no local address")?;
+        let local_addr = listener.local_addr().context("the listener has no local address")?;
         let state = AppState {
             backends: backends.clone(),
             metrics: variosync_web::prometheus_handle(),
             http: settings.http.clone(),
-            build: BuildInfo {
-                version: env!("CARGO_PKG_VERSION"),
-            },
+            build: BuildInfo { version: env!("CARGO_PKG_VERSION") },
+            accounts: variosync_auth::Accounts::new(backends.clone(), settings.accounts.clone()),
+            trusted_proxies: variosync_web::parse_ranges(&settings.trusted_proxies)
+                .map_err(anyhow::Error::msg)
+                .context("VARIOSYNC_TRUSTED_PROXIES")?
+                .into(),
+            rate_limits: settings.rate_limit.clone(),
         };
         Ok(Self {
             listener,
@@ -72,7 +74,8 @@ impl Application {
             trigger.cancel();
         });
         tracing::info!(address = %self.local_addr, "listening on http://{}", self.local_addr);
-        let server = axum::serve(self.listener, self.router)
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service)
             .with_graceful_shutdown(stopping.clone().cancelled_owned());
         let grace = self.grace;
         let deadline = async move {

@@ -12,8 +12,9 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use variosync_auth::AccountsSettings;
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
-use variosync_web::HttpSettings;
+use variosync_web::{HttpSettings, RateLimitSettings};
 
 /// Everything the binary can be configured with.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,13 @@ pub struct Settings {
     pub s3: S3Settings,
     /// Redis.
     pub redis: RedisSettings,
+    /// Proxies (comma-separated addresses or ranges) whose `X-Forwarded-For` and
+    /// `CF-Connecting-IP` headers are believed.
+    pub trusted_proxies: String,
+    /// Accounts and sessions.
+    pub accounts: AccountsSettings,
+    /// Request quotas.
+    pub rate_limit: RateLimitSettings,
 }
 
 impl Default for Settings {
@@ -48,6 +56,9 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             s3: S3Settings::default(),
             redis: RedisSettings::default(),
+            trusted_proxies: String::new(),
+            accounts: AccountsSettings::default(),
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }
@@ -64,10 +75,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".to_owned(),
-        }
+        Self { format: LogFormat::Text, level: "info".to_owned() }
     }
 }
 
@@ -92,6 +100,8 @@ pub enum Kind {
     Integer,
     /// `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
     Bool,
+    /// A decimal number.
+    Decimal,
 }
 
 /// One documented setting.
@@ -251,6 +261,48 @@ pub const SETTINGS: &[SettingDoc] = &[
         expected: "a short name",
         about: "Prefix of every Redis key and channel, so deployments can share one Redis.",
     },
+    SettingDoc {
+        key: "trusted_proxies",
+        kind: Kind::Text,
+        default: "(unset: no proxy is trusted)",
+        expected: "comma-separated IP addresses or ranges such as 10.0.0.0/8,127.0.0.1",
+        about: "Load balancers or CDNs whose X-Forwarded-For / CF-Connecting-IP headers give the client's address.",
+    },
+    SettingDoc {
+        key: "accounts.session_idle_minutes",
+        kind: Kind::Integer,
+        default: "10080",
+        expected: "a whole number of minutes, at least 1",
+        about: "A browser session unused this long ends (default one week).",
+    },
+    SettingDoc {
+        key: "accounts.session_lifetime_hours",
+        kind: Kind::Integer,
+        default: "720",
+        expected: "a whole number of hours, at least 1",
+        about: "A browser session ends this long after sign-in however much it is used (default 30 days).",
+    },
+    SettingDoc {
+        key: "accounts.free_grant_hours",
+        kind: Kind::Decimal,
+        default: "1",
+        expected: "a number of hours between 0 and 10000",
+        about: "Compute hours granted to every new account.",
+    },
+    SettingDoc {
+        key: "rate_limit.auth_per_minute",
+        kind: Kind::Integer,
+        default: "10",
+        expected: "a whole number, at least 1",
+        about: "Sign-in and sign-up requests per minute from one client address; more get 429.",
+    },
+    SettingDoc {
+        key: "rate_limit.api_per_minute",
+        kind: Kind::Integer,
+        default: "600",
+        expected: "a whole number, at least 1",
+        about: "API requests per minute per user; more get 429 with Retry-After.",
+    },
 ];
 
 /// The documented example configuration printed by `variosync config default`.
@@ -275,6 +327,7 @@ impl std::error::Error for SettingsError {}
 enum EnvValue {
     Text(String),
     Integer(u64),
+    Decimal(f64),
     Bool(bool),
 }
 
@@ -290,10 +343,7 @@ struct Sources<'a> {
 
 impl Sources<'_> {
     fn env_value(&self, doc: &SettingDoc) -> Option<&str> {
-        self.env
-            .get(&doc.env_var())
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.env.get(&doc.env_var()).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// `VARIOSYNC_X` when the environment set it, else the key in the file.
@@ -321,6 +371,9 @@ fn parse_env(doc: &SettingDoc, raw: &str) -> Option<EnvValue> {
     match doc.kind {
         Kind::Text | Kind::Secret => Some(EnvValue::Text(raw.to_owned())),
         Kind::Integer => raw.trim().parse().ok().map(EnvValue::Integer),
+        Kind::Decimal => {
+            raw.trim().parse().ok().filter(|v: &f64| v.is_finite()).map(EnvValue::Decimal)
+        }
         Kind::Bool => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Some(EnvValue::Bool(true)),
             "false" | "0" | "no" | "off" => Some(EnvValue::Bool(false)),
@@ -351,9 +404,8 @@ impl Settings {
                 figment = figment.merge(Serialized::default(doc.key, value));
             }
         }
-        let settings: Settings = figment
-            .extract()
-            .map_err(|error| translate(&error, &figment, &sources))?;
+        let settings: Settings =
+            figment.extract().map_err(|error| translate(&error, &figment, &sources))?;
         settings.validate(&sources)?;
         Ok(settings)
     }
@@ -374,26 +426,17 @@ impl Settings {
                 "database: SQLite (from VARIOSYNC_DATABASE_URL)".to_owned()
             }
             Some(_) => "database: PostgreSQL (VARIOSYNC_DATABASE_URL)".to_owned(),
-            None => format!(
-                "database: SQLite at {}",
-                self.data_dir.join("variosync.db").display()
-            ),
+            None => format!("database: SQLite at {}", self.data_dir.join("variosync.db").display()),
         };
         let objects = match &self.s3.bucket {
             Some(bucket) => format!(
                 "objects: S3 bucket {bucket} at {}",
                 self.s3.endpoint.as_deref().unwrap_or("AWS")
             ),
-            None => format!(
-                "objects: local folder {}",
-                self.data_dir.join("objects").display()
-            ),
+            None => format!("objects: local folder {}", self.data_dir.join("objects").display()),
         };
         let redis = if self.redis.url.is_some() {
-            format!(
-                "cache, rate limits, pub/sub: Redis (key prefix {})",
-                self.redis.key_prefix
-            )
+            format!("cache, rate limits, pub/sub: Redis (key prefix {})", self.redis.key_prefix)
         } else {
             "cache, rate limits, pub/sub: in-process".to_owned()
         };
@@ -438,18 +481,10 @@ impl Settings {
             )?;
         }
         if let Some(endpoint) = &self.s3.endpoint {
-            check(
-                has_scheme(endpoint, &["http://", "https://"]),
-                "s3.endpoint",
-                endpoint,
-            )?;
+            check(has_scheme(endpoint, &["http://", "https://"]), "s3.endpoint", endpoint)?;
         }
         if let Some(url) = &self.http.public_url {
-            check(
-                has_scheme(url, &["http://", "https://"]),
-                "http.public_url",
-                url,
-            )?;
+            check(has_scheme(url, &["http://", "https://"]), "http.public_url", url)?;
         }
         check(
             self.http.body_limit_bytes >= 1024,
@@ -465,6 +500,38 @@ impl Settings {
             tracing_subscriber::EnvFilter::try_new(&self.log.level).is_ok(),
             "log.level",
             &self.log.level,
+        )?;
+        check(
+            variosync_web::parse_ranges(&self.trusted_proxies).is_ok(),
+            "trusted_proxies",
+            &self.trusted_proxies,
+        )?;
+        let accounts = &self.accounts;
+        check(
+            accounts.session_idle_minutes >= 1,
+            "accounts.session_idle_minutes",
+            &accounts.session_idle_minutes.to_string(),
+        )?;
+        check(
+            accounts.session_lifetime_hours >= 1,
+            "accounts.session_lifetime_hours",
+            &accounts.session_lifetime_hours.to_string(),
+        )?;
+        check(
+            accounts.free_grant_hours.is_finite()
+                && (0.0..=10_000.0).contains(&accounts.free_grant_hours),
+            "accounts.free_grant_hours",
+            &accounts.free_grant_hours.to_string(),
+        )?;
+        check(
+            self.rate_limit.auth_per_minute >= 1,
+            "rate_limit.auth_per_minute",
+            &self.rate_limit.auth_per_minute.to_string(),
+        )?;
+        check(
+            self.rate_limit.api_per_minute >= 1,
+            "rate_limit.api_per_minute",
+            &self.rate_limit.api_per_minute.to_string(),
         )?;
         let bucket = self.s3.bucket.as_deref();
         let half_credentials =
@@ -492,10 +559,7 @@ fn translate(error: &figment::Error, figment: &Figment, sources: &Sources<'_>) -
         } else {
             format!("{key}.{field}")
         };
-        let place = sources
-            .file
-            .map(|f| format!(" in {}", f.display()))
-            .unwrap_or_default();
+        let place = sources.file.map(|f| format!(" in {}", f.display())).unwrap_or_default();
         return SettingsError(format!(
             "unknown setting `{full}`{place}: `variosync config default` lists every setting"
         ));
@@ -517,10 +581,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     fn file(text: &str) -> tempfile::NamedTempFile {
@@ -544,10 +605,8 @@ mod tests {
     fn the_environment_wins_over_the_file_which_wins_over_defaults() {
         let config =
             file("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/data\"\n[log]\nformat = \"json\"\n");
-        let vars = env(&[
-            ("VARIOSYNC_LISTEN", "127.0.0.1:7000"),
-            ("VARIOSYNC_S3_PATH_STYLE", "yes"),
-        ]);
+        let vars =
+            env(&[("VARIOSYNC_LISTEN", "127.0.0.1:7000"), ("VARIOSYNC_S3_PATH_STYLE", "yes")]);
         let settings = Settings::load(Some(config.path()), &vars).unwrap();
         assert_eq!(settings.listen, "127.0.0.1:7000".parse().unwrap());
         assert_eq!(settings.data_dir, PathBuf::from("/srv/data"));
@@ -564,22 +623,19 @@ mod tests {
             ("database.url", _) => "postgres://u:p@db/variosync",
             ("redis.url", _) => "redis://cache:6379/1",
             ("s3.endpoint" | "http.public_url", _) => "https://example.com",
+            ("trusted_proxies", _) => "10.0.0.0/8",
             (_, Kind::Integer) => "4096",
+            (_, Kind::Decimal) => "2.5",
             (_, Kind::Bool) => "true",
             _ => "custom-value",
         };
-        let vars: HashMap<String, String> = SETTINGS
-            .iter()
-            .map(|doc| (doc.env_var(), sample(doc).to_owned()))
-            .collect();
+        let vars: HashMap<String, String> =
+            SETTINGS.iter().map(|doc| (doc.env_var(), sample(doc).to_owned())).collect();
         let settings = Settings::load(None, &vars).unwrap();
         let shown = format!("{settings:?}");
         assert_eq!(settings.listen, "10.0.0.1:1234".parse().unwrap());
         assert_eq!(settings.database.max_connections, 4096);
-        assert_eq!(
-            settings.http.public_url.as_deref(),
-            Some("https://example.com")
-        );
+        assert_eq!(settings.http.public_url.as_deref(), Some("https://example.com"));
         assert_eq!(settings.s3.access_key_id.as_deref(), Some("custom-value"));
         assert_eq!(settings.redis.key_prefix, "custom-value");
         assert!(settings.s3.path_style);
@@ -610,18 +666,10 @@ mod tests {
     #[test]
     fn a_bad_value_in_the_file_names_the_key_and_the_file() {
         let config = file("[database]\nmax_connections = \"many\"\n");
-        let error = Settings::load(Some(config.path()), &HashMap::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.starts_with("invalid setting `database.max_connections` in "),
-            "{error}"
-        );
+        let error = Settings::load(Some(config.path()), &HashMap::new()).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting `database.max_connections` in "), "{error}");
         assert!(error.contains("\"many\""), "{error}");
-        assert!(
-            error.ends_with("expected a whole number, at least 1"),
-            "{error}"
-        );
+        assert!(error.ends_with("expected a whole number, at least 1"), "{error}");
     }
 
     #[test]
@@ -629,10 +677,7 @@ mod tests {
         let error = Settings::load(None, &env(&[("VARIOSYNC_DATABASE_MAX_CONNECTIONS", "ten")]))
             .unwrap_err()
             .to_string();
-        assert!(
-            error.contains("VARIOSYNC_DATABASE_MAX_CONNECTIONS = \"ten\""),
-            "{error}"
-        );
+        assert!(error.contains("VARIOSYNC_DATABASE_MAX_CONNECTIONS = \"ten\""), "{error}");
         let error = Settings::load(None, &env(&[("VARIOSYNC_S3_PATH_STYLE", "maybe")]))
             .unwrap_err()
             .to_string();
@@ -647,10 +692,7 @@ mod tests {
     fn a_bad_secret_is_reported_without_echoing_it() {
         let vars = env(&[("VARIOSYNC_DATABASE_URL", "mysql://root:hunter2@db/x")]);
         let error = Settings::load(None, &vars).unwrap_err().to_string();
-        assert!(
-            error.starts_with("invalid setting VARIOSYNC_DATABASE_URL = (hidden)"),
-            "{error}"
-        );
+        assert!(error.starts_with("invalid setting VARIOSYNC_DATABASE_URL = (hidden)"), "{error}");
         assert!(!error.contains("hunter2"));
     }
 
@@ -663,55 +705,34 @@ mod tests {
         ]);
         let settings = Settings::load(None, &vars).unwrap();
         assert_eq!(settings.s3.access_key_id.as_deref(), Some("12345"));
-        assert_eq!(
-            settings.s3.secret_access_key.unwrap().expose_secret(),
-            "00012345"
-        );
+        assert_eq!(settings.s3.secret_access_key.unwrap().expose_secret(), "00012345");
     }
 
     #[test]
     fn unknown_keys_in_the_file_are_rejected_by_name() {
         let config = file("[databse]\nurl = \"x\"\n");
-        let error = Settings::load(Some(config.path()), &HashMap::new())
-            .unwrap_err()
-            .to_string();
+        let error = Settings::load(Some(config.path()), &HashMap::new()).unwrap_err().to_string();
         assert!(error.starts_with("unknown setting `databse`"), "{error}");
         let config = file("[log]\nfromat = \"json\"\n");
-        let error = Settings::load(Some(config.path()), &HashMap::new())
-            .unwrap_err()
-            .to_string();
+        let error = Settings::load(Some(config.path()), &HashMap::new()).unwrap_err().to_string();
         assert!(error.starts_with("unknown setting `log.fromat`"), "{error}");
     }
 
     #[test]
     fn a_missing_or_malformed_file_is_reported_on_one_line() {
-        let error = Settings::load(
-            Some(Path::new("/nonexistent/variosync.toml")),
-            &HashMap::new(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            error.contains("/nonexistent/variosync.toml does not exist"),
-            "{error}"
-        );
-        let config = file("listen = \n");
-        let error = Settings::load(Some(config.path()), &HashMap::new())
+        let error = Settings::load(Some(Path::new("/nonexistent/variosync.toml")), &HashMap::new())
             .unwrap_err()
             .to_string();
+        assert!(error.contains("/nonexistent/variosync.toml does not exist"), "{error}");
+        let config = file("listen = \n");
+        let error = Settings::load(Some(config.path()), &HashMap::new()).unwrap_err().to_string();
         assert!(!error.contains('\n'), "{error}");
-        assert!(
-            error.contains(&config.path().display().to_string()),
-            "{error}"
-        );
+        assert!(error.contains(&config.path().display().to_string()), "{error}");
     }
 
     #[test]
     fn half_a_pair_of_s3_credentials_is_rejected() {
-        let vars = env(&[
-            ("VARIOSYNC_S3_BUCKET", "b"),
-            ("VARIOSYNC_S3_ACCESS_KEY_ID", "id"),
-        ]);
+        let vars = env(&[("VARIOSYNC_S3_BUCKET", "b"), ("VARIOSYNC_S3_ACCESS_KEY_ID", "id")]);
         let error = Settings::load(None, &vars).unwrap_err().to_string();
         assert!(error.contains("must be set together"), "{error}");
     }

@@ -26,11 +26,7 @@ pub(crate) async fn open_backends(settings: &Settings) -> anyhow::Result<Backend
     let backends = Backends::open(&settings.store(), &settings.data_dir)
         .await
         .context("cannot open the storage backends")?;
-    backends
-        .db
-        .migrate()
-        .await
-        .context("cannot apply the database migrations")?;
+    backends.db.migrate().await.context("cannot apply the database migrations")?;
     Ok(backends)
 }
 
@@ -40,9 +36,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<&'static str> {
     let db = Database::connect(&settings.database, &settings.data_dir)
         .await
         .context("cannot open the database")?;
-    db.migrate()
-        .await
-        .context("cannot apply the database migrations")?;
+    db.migrate().await.context("cannot apply the database migrations")?;
     db.close().await;
     Ok(db.backend())
 }

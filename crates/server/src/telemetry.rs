@@ -20,10 +20,7 @@ pub fn init(settings: &LogSettings) {
             .try_init(),
         LogFormat::Json => registry
             .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
+                tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true),
             )
             .try_init(),
     };

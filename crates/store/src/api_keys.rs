@@ -144,8 +144,7 @@ impl ApiKeyRepository {
                 .fetch_optional(&mut *conn)
                 .await?
         });
-        row.map(|row| Ok((ApiKey::try_from(row.key)?, row.secret_hash)))
-            .transpose()
+        row.map(|row| Ok((ApiKey::try_from(row.key)?, row.secret_hash))).transpose()
     }
 
     /// The user's keys, revoked ones included, newest first.

@@ -61,14 +61,7 @@ impl Backends {
                     Arc::new(MemoryPubSub::new()),
                 ),
             };
-        Ok(Self {
-            db,
-            objects,
-            cache,
-            limiter,
-            pubsub,
-            redis,
-        })
+        Ok(Self { db, objects, cache, limiter, pubsub, redis })
     }
 
     /// The accounts repository.
@@ -112,14 +105,9 @@ impl Backends {
             }
         };
         let (database, objects, redis) = tokio::join!(database, objects, redis);
-        let checks: Vec<Check> = [Some(database), Some(objects), redis]
-            .into_iter()
-            .flatten()
-            .collect();
-        Readiness {
-            ready: checks.iter().all(|check| check.ok),
-            checks,
-        }
+        let checks: Vec<Check> =
+            [Some(database), Some(objects), redis].into_iter().flatten().collect();
+        Readiness { ready: checks.iter().all(|check| check.ok), checks }
     }
 
     /// Closes pools, waiting for work in progress.
@@ -137,22 +125,10 @@ async fn timed(
     let result = probe.await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
-        Ok(()) => Check {
-            name,
-            backend,
-            ok: true,
-            latency_ms,
-            error: None,
-        },
+        Ok(()) => Check { name, backend, ok: true, latency_ms, error: None },
         Err(error) => {
             tracing::warn!(check = name, error = %error_chain(&error), "readiness check failed");
-            Check {
-                name,
-                backend,
-                ok: false,
-                latency_ms,
-                error: Some(error.to_string()),
-            }
+            Check { name, backend, ok: false, latency_ms, error: Some(error.to_string()) }
         }
     }
 }

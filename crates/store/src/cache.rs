@@ -55,9 +55,7 @@ pub struct MemoryCache {
 
 impl fmt::Debug for MemoryCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryCache")
-            .field("entries", &self.inner.entry_count())
-            .finish()
+        f.debug_struct("MemoryCache").field("entries", &self.inner.entry_count()).finish()
     }
 }
 
@@ -82,9 +80,7 @@ impl Cache for MemoryCache {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<()> {
-        self.inner
-            .insert(key.to_owned(), Entry { value, ttl })
-            .await;
+        self.inner.insert(key.to_owned(), Entry { value, ttl }).await;
         Ok(())
     }
 

@@ -126,10 +126,7 @@ impl Database {
     /// configuration error worth failing on at once).
     pub async fn connect(settings: &DatabaseSettings, data_dir: &Path) -> Result<Self> {
         let acquire_timeout = Duration::from_secs(settings.acquire_timeout_secs);
-        let url = settings
-            .url
-            .as_ref()
-            .map(|url| url.expose_secret().to_owned());
+        let url = settings.url.as_ref().map(|url| url.expose_secret().to_owned());
         match url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let options = PgConnectOptions::from_str(&url).map_err(|error| Error::Config {
@@ -143,11 +140,9 @@ impl Database {
                 Ok(Self::Postgres(pool))
             }
             Some(url) if url.starts_with("sqlite:") => {
-                let options =
-                    SqliteConnectOptions::from_str(&url).map_err(|error| Error::Config {
-                        key: "VARIOSYNC_DATABASE_URL",
-                        message: redact_cause(&error),
-                    })?;
+                let options = SqliteConnectOptions::from_str(&url).map_err(|error| {
+                    Error::Config { key: "VARIOSYNC_DATABASE_URL", message: redact_cause(&error) }
+                })?;
                 Self::open_sqlite(options, settings.max_connections, acquire_timeout).await
             }
             Some(_) => Err(Error::Config {
@@ -158,10 +153,7 @@ impl Database {
             None => {
                 tokio::fs::create_dir_all(data_dir)
                     .await
-                    .map_err(|source| Error::Io {
-                        path: data_dir.display().to_string(),
-                        source,
-                    })?;
+                    .map_err(|source| Error::Io { path: data_dir.display().to_string(), source })?;
                 let options = SqliteConnectOptions::new().filename(data_dir.join("variosync.db"));
                 Self::open_sqlite(options, settings.max_connections, acquire_timeout).await
             }
@@ -211,17 +203,11 @@ impl Database {
     /// Checks that the database answers a trivial query.
     pub async fn ping(&self) -> Result<()> {
         let probe = async {
-            dispatch!(self, |pool| sqlx::query("SELECT 1")
-                .execute(pool)
-                .await
-                .map(|_| ()))
+            dispatch!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
         };
         tokio::time::timeout(PING_TIMEOUT, probe)
             .await
-            .map_err(|_| Error::Timeout {
-                what: "the database",
-                after: PING_TIMEOUT,
-            })??;
+            .map_err(|_| Error::Timeout { what: "the database", after: PING_TIMEOUT })??;
         Ok(())
     }
 

@@ -69,9 +69,7 @@ impl ObjectKey {
 
     /// The folder holding every part of one dataset version.
     pub fn dataset_version_prefix(user: UserId, dataset: DatasetId, version: u32) -> Self {
-        Self(StorePath::from(format!(
-            "users/{user}/datasets/{dataset}/v{version}"
-        )))
+        Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}")))
     }
 
     /// A staged upload, before it becomes a dataset.
@@ -81,17 +79,12 @@ impl ObjectKey {
 
     /// An exported file.
     pub fn export(user: UserId, export: ExportId, format: ExportFormat) -> Self {
-        Self(StorePath::from(format!(
-            "users/{user}/exports/{export}.{}",
-            format.extension()
-        )))
+        Self(StorePath::from(format!("users/{user}/exports/{export}.{}", format.extension())))
     }
 
     /// A forecast result.
     pub fn forecast(user: UserId, forecast: ForecastId) -> Self {
-        Self(StorePath::from(format!(
-            "users/{user}/forecasts/{forecast}.parquet"
-        )))
+        Self(StorePath::from(format!("users/{user}/forecasts/{forecast}.parquet")))
     }
 
     /// Everything a user owns, for listing and for deleting an account.
@@ -124,11 +117,7 @@ pub struct ObjectInfo {
 
 impl From<object_store::ObjectMeta> for ObjectInfo {
     fn from(meta: object_store::ObjectMeta) -> Self {
-        Self {
-            key: meta.location.to_string(),
-            size: meta.size,
-            last_modified: meta.last_modified,
-        }
+        Self { key: meta.location.to_string(), size: meta.size, last_modified: meta.last_modified }
     }
 }
 
@@ -141,9 +130,7 @@ pub struct ObjectStorage {
 
 impl fmt::Debug for ObjectStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectStorage")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("ObjectStorage").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -159,15 +146,10 @@ impl ObjectStorage {
 
     /// A store rooted at a local directory.
     pub fn local(root: &Path) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|source| Error::Io {
-            path: root.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(root)
+            .map_err(|source| Error::Io { path: root.display().to_string(), source })?;
         let store = LocalFileSystem::new_with_prefix(root)?;
-        Ok(Self {
-            store: Arc::new(store),
-            backend: "local",
-        })
+        Ok(Self { store: Arc::new(store), backend: "local" })
     }
 
     fn s3(bucket: &str, settings: &S3Settings) -> Result<Self> {
@@ -178,9 +160,8 @@ impl ObjectStorage {
         if let Some(endpoint) = &settings.endpoint {
             // Plain HTTP is for a store on the same host or network (MinIO in a compose file);
             // it is allowed only when the endpoint says so explicitly.
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
+            builder =
+                builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
         if let Some(key_id) = &settings.access_key_id {
             builder = builder.with_access_key_id(key_id);
@@ -188,14 +169,10 @@ impl ObjectStorage {
         if let Some(secret) = &settings.secret_access_key {
             builder = builder.with_secret_access_key(secret.expose_secret());
         }
-        let store = builder.build().map_err(|error| Error::Config {
-            key: "VARIOSYNC_S3_*",
-            message: error.to_string(),
-        })?;
-        Ok(Self {
-            store: Arc::new(store),
-            backend: "s3",
-        })
+        let store = builder
+            .build()
+            .map_err(|error| Error::Config { key: "VARIOSYNC_S3_*", message: error.to_string() })?;
+        Ok(Self { store: Arc::new(store), backend: "s3" })
     }
 
     /// `local` or `s3`.
@@ -206,9 +183,7 @@ impl ObjectStorage {
     /// Writes a whole object at once; for small objects.
     #[tracing::instrument(skip_all, fields(key = %key), err)]
     pub async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<()> {
-        self.store
-            .put(&key.0, PutPayload::from_bytes(bytes))
-            .await?;
+        self.store.put(&key.0, PutPayload::from_bytes(bytes)).await?;
         Ok(())
     }
 
@@ -286,17 +261,9 @@ impl ObjectStorage {
     /// Deletes every object under a prefix; returns how many were deleted.
     #[tracing::instrument(skip_all, fields(prefix = %prefix), err)]
     pub async fn delete_prefix(&self, prefix: &ObjectKey) -> Result<usize> {
-        let locations = self
-            .store
-            .list(Some(&prefix.0))
-            .map_ok(|meta| meta.location)
-            .boxed();
-        let deleted: Vec<StorePath> = self
-            .store
-            .delete_stream(locations)
-            .map_err(Error::from)
-            .try_collect()
-            .await?;
+        let locations = self.store.list(Some(&prefix.0)).map_ok(|meta| meta.location).boxed();
+        let deleted: Vec<StorePath> =
+            self.store.delete_stream(locations).map_err(Error::from).try_collect().await?;
         Ok(deleted.len())
     }
 
@@ -307,10 +274,7 @@ impl ObjectStorage {
         let probe = StorePath::from("_variosync/readyz");
         match tokio::time::timeout(PING_TIMEOUT, self.store.list_with_delimiter(Some(&probe))).await
         {
-            Err(_) => Err(Error::Timeout {
-                what: "the object store",
-                after: PING_TIMEOUT,
-            }),
+            Err(_) => Err(Error::Timeout { what: "the object store", after: PING_TIMEOUT }),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(Error::ObjectStore(error)),
         }

@@ -105,10 +105,7 @@ impl MemoryPubSub {
     }
 
     fn send(&self, channel: &str, payload: Bytes) {
-        let mut channels = self
-            .channels
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // When every subscriber has gone, forget the channel so idle names do not pile up.
         if let Some(sender) = channels.get(channel)
             && sender.send(payload).is_err()
@@ -118,10 +115,7 @@ impl MemoryPubSub {
     }
 
     fn receiver(&self, channel: &str) -> broadcast::Receiver<Bytes> {
-        let mut channels = self
-            .channels
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         channels
             .entry(channel.to_owned())
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
@@ -140,9 +134,7 @@ impl MemoryPubSub {
             };
             async move { item }
         });
-        Subscription {
-            inner: stream.boxed(),
-        }
+        Subscription { inner: stream.boxed() }
     }
 }
 
@@ -185,9 +177,7 @@ impl Drop for Listener {
 
 impl fmt::Debug for RedisPubSub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisPubSub")
-            .field("conn", &self.conn)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisPubSub").field("conn", &self.conn).finish_non_exhaustive()
     }
 }
 
@@ -205,11 +195,7 @@ impl RedisPubSub {
         let task = tokio::spawn(listen(conn.clone(), hub.clone(), subscribed_tx));
         let mut ready = subscribed.clone();
         let _ = tokio::time::timeout(FIRST_SUBSCRIBE_WAIT, ready.wait_for(|on| *on)).await;
-        Self {
-            conn,
-            hub,
-            listener: Arc::new(Listener { task, subscribed }),
-        }
+        Self { conn, hub, listener: Arc::new(Listener { task, subscribed }) }
     }
 
     /// Whether the listener currently holds its Redis subscription.

@@ -111,15 +111,8 @@ impl MemoryRateLimiter {
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, quota: Quota) -> Result<Decision> {
-        let now = duration_micros(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default(),
-        );
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = duration_micros(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.len() >= SWEEP_THRESHOLD {
             // A TAT in the past means the key is back to a full burst: forgetting it is exact.
             state.retain(|_, tat| *tat > now);
@@ -159,19 +152,14 @@ pub struct RedisRateLimiter {
 
 impl fmt::Debug for RedisRateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRateLimiter")
-            .field("conn", &self.conn)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisRateLimiter").field("conn", &self.conn).finish_non_exhaustive()
     }
 }
 
 impl RedisRateLimiter {
     /// A limiter in `conn`'s key space.
     pub fn new(conn: RedisConnection) -> Self {
-        Self {
-            conn,
-            script: redis::Script::new(GCRA_SCRIPT),
-        }
+        Self { conn, script: redis::Script::new(GCRA_SCRIPT) }
     }
 }
 

@@ -28,9 +28,7 @@ pub struct RedisConnection {
 impl fmt::Debug for RedisConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The client holds the URL, which may hold a password.
-        f.debug_struct("RedisConnection")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisConnection").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
@@ -47,11 +45,7 @@ impl RedisConnection {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-        Ok(Self {
-            client,
-            manager,
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self { client, manager, prefix: prefix.to_owned() })
     }
 
     /// A handle for sending commands; cheap to clone.
@@ -76,16 +70,11 @@ impl RedisConnection {
         let probe = ping.query_async::<String>(&mut conn);
         let reply = tokio::time::timeout(RESPONSE_TIMEOUT + CONNECT_TIMEOUT, probe)
             .await
-            .map_err(|_| Error::Timeout {
-                what: "redis",
-                after: RESPONSE_TIMEOUT,
-            })??;
+            .map_err(|_| Error::Timeout { what: "redis", after: RESPONSE_TIMEOUT })??;
         if reply == "PONG" {
             Ok(())
         } else {
-            Err(Error::Corrupt(format!(
-                "redis answered PING with {reply:?}"
-            )))
+            Err(Error::Corrupt(format!("redis answered PING with {reply:?}")))
         }
     }
 }

@@ -95,9 +95,8 @@ impl SessionRepository {
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id), err)]
     pub async fn create(&self, new: NewSession) -> Result<Session> {
         let at = now();
-        let user_agent = new
-            .user_agent
-            .map(|a| a.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
+        let user_agent =
+            new.user_agent.map(|a| a.chars().take(MAX_USER_AGENT_LEN).collect::<String>());
         const SQL: &str = concat!(
             "INSERT INTO sessions (id, user_id, token_hash, ip, user_agent, created_at, \
              last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING ",

@@ -33,11 +33,7 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self {
-            url: None,
-            max_connections: 10,
-            acquire_timeout_secs: 5,
-        }
+        Self { url: None, max_connections: 10, acquire_timeout_secs: 5 }
     }
 }
 
@@ -86,9 +82,6 @@ pub struct RedisSettings {
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self {
-            url: None,
-            key_prefix: "variosync".to_owned(),
-        }
+        Self { url: None, key_prefix: "variosync".to_owned() }
     }
 }

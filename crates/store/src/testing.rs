@@ -65,15 +65,9 @@ pub async fn fresh_postgres() -> Option<DatabaseSettings> {
             .expect("cannot create a test role and database");
     }
     conn.close().await.ok();
-    let url = format!(
-        "postgres://{name}:{password}@{}:{}/{name}",
-        admin.get_host(),
-        admin.get_port()
-    );
-    Some(DatabaseSettings {
-        url: Some(SecretString::from(url)),
-        ..DatabaseSettings::default()
-    })
+    let url =
+        format!("postgres://{name}:{password}@{}:{}/{name}", admin.get_host(), admin.get_port());
+    Some(DatabaseSettings { url: Some(SecretString::from(url)), ..DatabaseSettings::default() })
 }
 
 /// Settings for the Redis of `VARIOSYNC_TEST_REDIS_URL` with a key prefix of its own, so
@@ -117,16 +111,13 @@ impl S3TestServer {
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("cannot bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("cannot bind");
         let addr = listener.local_addr().expect("no local address");
         let task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
             while let Ok((socket, _)) = listener.accept().await {
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
+                let conn =
+                    http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                 tokio::spawn(conn);
             }
         });
@@ -138,11 +129,6 @@ impl S3TestServer {
             access_key_id: Some(ACCESS_KEY.to_owned()),
             secret_access_key: Some(SecretString::from(SECRET_KEY)),
         };
-        Self {
-            settings,
-            addr,
-            task,
-            _root: root,
-        }
+        Self { settings, addr, task, _root: root }
     }
 }

@@ -99,11 +99,8 @@ impl UserRepository {
     /// The account with this id, if `access` may see it.
     #[tracing::instrument(skip_all, fields(user_id = %id), err)]
     pub async fn find_by_id(&self, access: Access, id: UserId) -> Result<Option<User>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            columns!(),
-            " FROM users WHERE id = $1 AND ($2 IS NULL OR id = $2)"
-        );
+        const SQL: &str =
+            concat!("SELECT ", columns!(), " FROM users WHERE id = $1 AND ($2 IS NULL OR id = $2)");
         let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, UserRow>(SQL)
                 .bind(id.as_uuid())
@@ -202,13 +199,7 @@ impl UserRepository {
              updated_at = $4 WHERE id = $1 AND ($2 IS NULL OR id = $2) RETURNING ",
             columns!()
         );
-        self.update_one(
-            access,
-            SQL,
-            id,
-            vec![Param::Bool(disabled), Param::Time(now())],
-        )
-        .await
+        self.update_one(access, SQL, id, vec![Param::Bool(disabled), Param::Time(now())]).await
     }
 
     /// Changes an account's role.
@@ -235,8 +226,7 @@ impl UserRepository {
              WHERE id = $1 AND ($2 IS NULL OR id = $2) RETURNING ",
             columns!()
         );
-        self.update_one(access, SQL, id, vec![Param::Time(now())])
-            .await
+        self.update_one(access, SQL, id, vec![Param::Time(now())]).await
     }
 
     /// Replaces the sign-in address with one whose ownership was just confirmed.
@@ -302,9 +292,8 @@ impl UserRepository {
         params: Vec<Param>,
     ) -> Result<Option<User>> {
         let row = transaction!(&self.db, access, write, |conn| {
-            let mut query = sqlx::query_as::<_, UserRow>(sql)
-                .bind(id.as_uuid())
-                .bind(access.scope());
+            let mut query =
+                sqlx::query_as::<_, UserRow>(sql).bind(id.as_uuid()).bind(access.scope());
             for param in params {
                 query = match param {
                     Param::Text(text) => query.bind(text),

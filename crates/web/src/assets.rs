@@ -15,22 +15,10 @@ const CACHE_CONTROL: &str = "public, max-age=86400";
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/static/app.css",
-            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
-        )
-        .route(
-            "/favicon.svg",
-            get(|| async { asset("image/svg+xml", FAVICON_SVG) }),
-        )
+        .route("/static/app.css", get(|| async { asset("text/css; charset=utf-8", APP_CSS) }))
+        .route("/favicon.svg", get(|| async { asset("image/svg+xml", FAVICON_SVG) }))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, CACHE_CONTROL),
-        ],
-        body,
-    )
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, CACHE_CONTROL)], body)
 }

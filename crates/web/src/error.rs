@@ -14,6 +14,7 @@ pub struct ApiError {
     kind: ErrorKind,
     code: &'static str,
     message: String,
+    retry_after: Option<std::time::Duration>,
 }
 
 #[derive(Serialize)]
@@ -25,10 +26,17 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// An error of `kind` with a stable `code` such as `dataset_not_found`.
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, code, message: message.into(), retry_after: None }
+    }
+
+    /// Too many requests; the client may retry after `wait` (sent as `Retry-After`).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let seconds = retry_after_secs(wait);
         Self {
-            kind,
-            code,
-            message: message.into(),
+            kind: ErrorKind::RateLimited,
+            code: "rate_limited",
+            message: format!("too many requests; try again in {seconds} s"),
+            retry_after: Some(wait),
         }
     }
 
@@ -66,18 +74,67 @@ impl From<variosync_store::Error> for ApiError {
                 };
                 Self::new(kind, kind.as_str(), message)
             }
-            _ => Self::new(kind, kind.as_str(), error.to_string()),
+            _ => {
+                let code = match &error {
+                    variosync_store::Error::EmailTaken => "email_taken",
+                    variosync_store::Error::InsufficientHours => "insufficient_hours",
+                    _ => kind.as_str(),
+                };
+                Self::new(kind, code, error.to_string())
+            }
         }
+    }
+}
+
+impl From<variosync_auth::Error> for ApiError {
+    fn from(error: variosync_auth::Error) -> Self {
+        match error {
+            variosync_auth::Error::Store(store) => store.into(),
+            other => {
+                let kind = other.kind();
+                if kind == ErrorKind::Internal {
+                    tracing::error!(error = %variosync_domain::error_chain(&other), "accounts failure");
+                    return Self::new(
+                        kind,
+                        "internal",
+                        "something went wrong on our side; it has been logged",
+                    );
+                }
+                let code = match &other {
+                    variosync_auth::Error::WeakPassword(_) => "weak_password",
+                    variosync_auth::Error::InvalidEmail(_) => "invalid_email",
+                    variosync_auth::Error::WrongCredentials => "wrong_credentials",
+                    variosync_auth::Error::Disabled => "account_disabled",
+                    variosync_auth::Error::InvalidKeyName => "invalid_key_name",
+                    _ => kind.as_str(),
+                };
+                Self::new(kind, code, other.to_string())
+            }
+        }
+    }
+}
+
+/// Whole seconds to wait, rounded up and at least one.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            code: self.code,
-            message: &self.message,
-        };
-        (self.status(), Json(body)).into_response()
+        let body = ErrorBody { code: self.code, message: &self.message };
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after_secs(wait)));
+        }
+        response
     }
 }
 

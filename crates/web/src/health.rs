@@ -11,9 +11,7 @@ use variosync_store::Check;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 #[derive(Serialize)]
@@ -25,10 +23,7 @@ struct Liveness {
 /// The process is up and serving; says nothing about its backends, so an orchestrator does
 /// not restart a healthy process because the database blipped.
 async fn healthz(State(state): State<AppState>) -> Json<Liveness> {
-    Json(Liveness {
-        status: "ok",
-        version: state.build.version,
-    })
+    Json(Liveness { status: "ok", version: state.build.version })
 }
 
 #[derive(Serialize)]
@@ -42,23 +37,12 @@ struct ReadinessBody {
 /// Every configured backend answers: 200 when all do, 503 naming those that do not.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let readiness = state.backends.readiness().await;
-    let failed: Vec<&'static str> = readiness
-        .checks
-        .iter()
-        .filter(|check| !check.ok)
-        .map(|check| check.name)
-        .collect();
+    let failed: Vec<&'static str> =
+        readiness.checks.iter().filter(|check| !check.ok).map(|check| check.name).collect();
     let (status, word) = if readiness.ready {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
-    (
-        status,
-        Json(ReadinessBody {
-            status: word,
-            failed,
-            checks: readiness.checks,
-        }),
-    )
+    (status, Json(ReadinessBody { status: word, failed, checks: readiness.checks }))
 }

@@ -9,20 +9,25 @@
 //! opens connections or reads settings from the environment; the server hands in what it
 //! needs.
 
+mod api;
 mod assets;
+mod client;
 mod error;
 mod health;
 mod metrics;
 mod middleware;
 mod pages;
+mod session;
 mod settings;
 mod state;
 
 use axum::Router;
 
+pub use client::{IpRange, parse_ranges};
 pub use error::ApiError;
 pub use metrics::prometheus_handle;
-pub use settings::HttpSettings;
+pub use session::{CSRF_HEADER, SESSION_COOKIE};
+pub use settings::{HttpSettings, RateLimitSettings};
 pub use state::{AppState, BuildInfo};
 
 /// The whole HTTP surface of the service, with its middleware.
@@ -33,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(assets::router())
+        .merge(api::router(&state))
         .fallback(error::not_found);
     middleware::apply(routes, &settings).with_state(state)
 }

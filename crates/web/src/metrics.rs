@@ -12,9 +12,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::state::AppState;
 
 /// Latency buckets in seconds: fine below 100 ms where most requests land, coarse above.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// The process-wide recorder's handle. The `metrics` macros write to one global recorder, so
 /// it is installed once and shared by every server in the process (tests run several).
@@ -49,11 +48,5 @@ pub(crate) fn router() -> Router<AppState> {
 
 async fn render(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.run_upkeep();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

@@ -35,28 +35,17 @@ pub(crate) fn apply(router: Router<AppState>, settings: &HttpSettings) -> Router
     let mut router = router
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=()",
-        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
     ] {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        router = router
+            .layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     if settings.is_https() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -72,12 +61,8 @@ pub(crate) fn apply(router: Router<AppState>, settings: &HttpSettings) -> Router
         .layer(CatchPanicLayer::custom(|_panic| {
             // The panic message went to the log through the panic hook; the client learns
             // only that it was our fault.
-            ApiError::new(
-                ErrorKind::Internal,
-                "internal",
-                "something went wrong on our side",
-            )
-            .into_response()
+            ApiError::new(ErrorKind::Internal, "internal", "something went wrong on our side")
+                .into_response()
         }))
 }
 
@@ -113,11 +98,7 @@ async fn observe(request: Request<Body>, next: Next) -> Response {
     } else {
         tracing::info!(status, latency_ms, "request finished");
     }
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
         .record(elapsed.as_secs_f64());

@@ -26,9 +26,7 @@ struct NotFound<'a> {
 }
 
 async fn landing(State(state): State<AppState>) -> Response {
-    let page = Landing {
-        version: state.build.version,
-    };
+    let page = Landing { version: state.build.version };
     match page.render() {
         Ok(page) => Html(page).into_response(),
         Err(error) => {
@@ -40,7 +38,5 @@ async fn landing(State(state): State<AppState>) -> Response {
 
 /// The page shown to a browser for an unknown address; `path` is escaped by the template.
 pub(crate) fn not_found_page(path: &str) -> String {
-    NotFound { path }
-        .render()
-        .unwrap_or_else(|_| "Not found".to_owned())
+    NotFound { path }.render().unwrap_or_else(|_| "Not found".to_owned())
 }

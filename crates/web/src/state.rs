@@ -3,7 +3,8 @@
 use metrics_exporter_prometheus::PrometheusHandle;
 use variosync_store::Backends;
 
-use crate::settings::HttpSettings;
+use crate::client::IpRange;
+use crate::settings::{HttpSettings, RateLimitSettings};
 
 /// The version and revision of the running build.
 #[derive(Debug, Clone)]
@@ -23,4 +24,10 @@ pub struct AppState {
     pub http: HttpSettings,
     /// What build is running.
     pub build: BuildInfo,
+    /// Accounts: sign-up, sign-in, sessions, keys.
+    pub accounts: variosync_auth::Accounts,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: std::sync::Arc<[IpRange]>,
+    /// Request quotas.
+    pub rate_limits: RateLimitSettings,
 }

@@ -26,23 +26,13 @@ async fn the_service_runs_ready_on_postgres_redis_and_s3() {
     .await;
     let (status, body) = app.readiness().await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(check_backends(&body), ["database=postgres", "object_store=s3", "redis=redis"]);
     assert_eq!(
-        check_backends(&body),
-        ["database=postgres", "object_store=s3", "redis=redis"]
-    );
-    assert_eq!(
-        app.backends
-            .users()
-            .count(variosync_store::Access::System)
-            .await
-            .unwrap(),
+        app.backends.users().count(variosync_store::Access::System).await.unwrap(),
         0,
         "migrations ran on PostgreSQL"
     );
-    assert!(
-        !app.data_dir.path().join("variosync.db").exists(),
-        "no SQLite file was made"
-    );
+    assert!(!app.data_dir.path().join("variosync.db").exists(), "no SQLite file was made");
 }
 
 #[tokio::test]
@@ -124,10 +114,8 @@ async fn readiness_follows_redis_going_away_and_coming_back_without_a_restart() 
         "the private redis-server did not come up"
     );
     let app = spawn_app_with(|settings| {
-        settings.redis = RedisSettings {
-            url: Some(url.clone().into()),
-            key_prefix: "restart-test".into(),
-        };
+        settings.redis =
+            RedisSettings { url: Some(url.clone().into()), key_prefix: "restart-test".into() };
     })
     .await;
     assert_eq!(app.readiness().await.0, StatusCode::OK);

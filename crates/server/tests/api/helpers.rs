@@ -25,10 +25,7 @@ fn init_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if let Ok(level) = std::env::var("TEST_LOG") {
-            telemetry::init(&LogSettings {
-                format: LogFormat::Text,
-                level,
-            });
+            telemetry::init(&LogSettings { format: LogFormat::Text, level });
         }
     });
 }
@@ -50,9 +47,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
-    let app = Application::build(&settings)
-        .await
-        .expect("the application builds");
+    let app = Application::build(&settings).await.expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     let backends = app.backends().clone();
     let (stop, stopped) = oneshot::channel();
@@ -63,23 +58,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");
-    TestApp {
-        address,
-        client,
-        backends,
-        stop: Some(stop),
-        server,
-        data_dir,
-    }
+    TestApp { address, client, backends, stop: Some(stop), server, data_dir }
 }
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request sent")
     }
 
     /// `/readyz`: its status and its JSON body.
@@ -94,9 +78,7 @@ impl TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.server)
-            .await
-            .expect("the server task does not panic")
+        (&mut self.server).await.expect("the server task does not panic")
     }
 }
 
@@ -117,11 +99,96 @@ pub fn check_backends(body: &Value) -> Vec<String> {
         .expect("`checks` is a list")
         .iter()
         .map(|check| {
-            format!(
-                "{}={}",
-                check["name"].as_str().unwrap(),
-                check["backend"].as_str().unwrap()
-            )
+            format!("{}={}", check["name"].as_str().unwrap(), check["backend"].as_str().unwrap())
         })
         .collect()
+}
+
+/// A signed-in browser: its session cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+    pub user_id: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Signs up through the API and returns the signed-in browser.
+    pub async fn sign_up(&self, email: &str) -> Browser {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/signup"))
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "sign-up of {email}");
+        Self::browser(response).await
+    }
+
+    /// Signs in through the API.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/signin"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn browser(response: reqwest::Response) -> Browser {
+        let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
+        Browser {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A request as a signed-in browser, with the CSRF token.
+    pub fn as_browser(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        browser: &Browser,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("cookie", &browser.cookie)
+            .header("x-csrf-token", &browser.csrf)
+    }
+
+    /// A request with an API key.
+    pub fn with_key(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// Creates an API key as `browser` and returns its secret and id.
+    pub async fn create_key(&self, browser: &Browser, scope: &str) -> (String, String) {
+        let response = self
+            .as_browser(reqwest::Method::POST, "/api/v1/api-keys", browser)
+            .json(&serde_json::json!({ "name": "test key", "scope": scope }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["secret"].as_str().unwrap().to_owned(),
+            body["key"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
 }

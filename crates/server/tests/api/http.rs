@@ -12,12 +12,7 @@ async fn the_landing_page_says_what_the_service_is() {
     let app = spawn_app().await;
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(response.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     let page = response.text().await.unwrap();
     assert!(page.contains("Variosync"));
     assert!(page.contains("time-series"));
@@ -41,21 +36,11 @@ async fn an_embedded_install_is_ready_and_keeps_its_files_in_the_data_directory(
     let (status, body) = app.readiness().await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ok");
-    assert_eq!(
-        check_backends(&body),
-        ["database=sqlite", "object_store=local"]
-    );
+    assert_eq!(check_backends(&body), ["database=sqlite", "object_store=local"]);
     assert!(app.data_dir.path().join("variosync.db").is_file());
     assert!(app.data_dir.path().join("objects").is_dir());
     // Migrations ran at start-up: the users table exists.
-    assert_eq!(
-        app.backends
-            .users()
-            .count(variosync_store::Access::System)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.backends.users().count(variosync_store::Access::System).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -73,11 +58,7 @@ async fn an_unreachable_redis_makes_the_service_unready_and_is_named() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "unavailable");
     assert_eq!(failed_checks(&body), ["redis"]);
-    assert_eq!(
-        app.get("/healthz").await.status(),
-        StatusCode::OK,
-        "liveness is unaffected"
-    );
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "liveness is unaffected");
 }
 
 #[tokio::test]
@@ -87,29 +68,15 @@ async fn metrics_count_requests_by_route_template_and_report_the_build() {
     app.get("/no/such/page").await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(response.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"}"#),
         "{text}"
     );
-    assert!(
-        text.contains(r#"route="<unmatched>",status="404""#),
-        "{text}"
-    );
-    assert!(
-        !text.contains("/no/such/page"),
-        "raw paths never become labels"
-    );
-    assert!(
-        text.contains("http_request_duration_seconds_bucket"),
-        "{text}"
-    );
+    assert!(text.contains(r#"route="<unmatched>",status="404""#), "{text}");
+    assert!(!text.contains("/no/such/page"), "raw paths never become labels");
+    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains(&format!(
         r#"variosync_build_info{{version="{}"}} 1"#,
         env!("CARGO_PKG_VERSION")
@@ -120,10 +87,7 @@ async fn metrics_count_requests_by_route_template_and_report_the_build() {
 async fn every_response_carries_a_request_id_and_security_headers() {
     let app = spawn_app().await;
     let generated = app.get("/healthz").await;
-    let id = generated.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(id.len(), 36, "a UUID is generated: {id}");
 
     let echoed = app
@@ -139,10 +103,7 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
     assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
+        headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'")
     );
     assert!(
         headers.get("strict-transport-security").is_none(),
@@ -157,12 +118,7 @@ async fn an_https_public_url_turns_on_hsts() {
     })
     .await;
     let response = app.get("/healthz").await;
-    assert!(
-        response.headers()["strict-transport-security"]
-            .to_str()
-            .unwrap()
-            .contains("max-age=")
-    );
+    assert!(response.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
 }
 
 #[tokio::test]
@@ -172,12 +128,7 @@ async fn unknown_routes_answer_json_to_programs_and_a_page_to_browsers() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "route_not_found");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("/api/v1/nothing-here")
-    );
+    assert!(body["message"].as_str().unwrap().contains("/api/v1/nothing-here"));
 
     let page = app
         .client
@@ -196,21 +147,9 @@ async fn unknown_routes_answer_json_to_programs_and_a_page_to_browsers() {
 async fn request_bodies_over_the_limit_are_refused() {
     let app = spawn_app_with(|settings| settings.http.body_limit_bytes = 1024).await;
     let url = format!("{}/healthz", app.address);
-    let too_big = app
-        .client
-        .post(&url)
-        .body(vec![b'x'; 1025])
-        .send()
-        .await
-        .unwrap();
+    let too_big = app.client.post(&url).body(vec![b'x'; 1025]).send().await.unwrap();
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let small = app
-        .client
-        .post(&url)
-        .body(vec![b'x'; 10])
-        .send()
-        .await
-        .unwrap();
+    let small = app.client.post(&url).body(vec![b'x'; 10]).send().await.unwrap();
     assert_eq!(small.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -220,8 +159,5 @@ async fn stopping_the_server_closes_the_port_cleanly() {
     let address = app.address.clone();
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     app.stop().await.expect("a clean stop");
-    assert!(
-        reqwest::get(format!("{address}/healthz")).await.is_err(),
-        "nothing listens any more"
-    );
+    assert!(reqwest::get(format!("{address}/healthz")).await.is_err(), "nothing listens any more");
 }

@@ -1,5 +1,6 @@
 //! Whole-application tests: the real server on a random port, talking to real backends.
 
+mod accounts;
 mod backends;
 mod helpers;
 mod http;

@@ -21,53 +21,22 @@ async fn api_keys_conform(db: Database) {
     assert_eq!(key.scope, ApiScope::Read);
     assert_eq!(key.last_used_at, None);
 
-    let (used, hash) = keys
-        .use_by_prefix("3fa9c2d1e0b7")
-        .await
-        .unwrap()
-        .expect("found by prefix");
+    let (used, hash) = keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().expect("found by prefix");
     assert_eq!(used.id, key.id);
     assert_eq!(hash, vec![7; 32]);
     assert!(used.last_used_at.is_some(), "the use is recorded");
     assert!(keys.use_by_prefix("000000000000").await.unwrap().is_none());
 
     assert_eq!(keys.list(Access::User(ada), ada).await.unwrap().len(), 1);
-    assert!(
-        keys.list(Access::User(grace), ada)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        keys.revoke(Access::User(grace), ada, key.id).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        keys.revoke(Access::User(grace), grace, key.id)
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(keys.list(Access::User(grace), ada).await.unwrap().is_empty());
+    assert_eq!(keys.revoke(Access::User(grace), ada, key.id).await.unwrap(), None);
+    assert_eq!(keys.revoke(Access::User(grace), grace, key.id).await.unwrap(), None);
 
-    let revoked = keys
-        .revoke(Access::User(ada), ada, key.id)
-        .await
-        .unwrap()
-        .expect("revoked");
+    let revoked = keys.revoke(Access::User(ada), ada, key.id).await.unwrap().expect("revoked");
     assert!(revoked.revoked_at.is_some());
-    assert!(
-        keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().is_none(),
-        "refused at once"
-    );
-    assert_eq!(
-        keys.revoke(Access::User(ada), ada, key.id).await.unwrap(),
-        None,
-        "only once"
-    );
-    assert_eq!(
-        keys.list(Access::User(ada), ada).await.unwrap()[0].revoked_at,
-        revoked.revoked_at
-    );
+    assert!(keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().is_none(), "refused at once");
+    assert_eq!(keys.revoke(Access::User(ada), ada, key.id).await.unwrap(), None, "only once");
+    assert_eq!(keys.list(Access::User(ada), ada).await.unwrap()[0].revoked_at, revoked.revoked_at);
 }
 
 crate::on_each_database!(

@@ -24,91 +24,48 @@ async fn auth_tokens_conform(db: Database) {
     let ada = user(&db, "ada@example.com").await;
     let fifteen_minutes = Duration::minutes(15);
 
-    let issued = tokens
-        .issue(token(
-            Some(ada),
-            TokenPurpose::MagicLink,
-            1,
-            fifteen_minutes,
-        ))
-        .await
-        .unwrap();
+    let issued =
+        tokens.issue(token(Some(ada), TokenPurpose::MagicLink, 1, fifteen_minutes)).await.unwrap();
     assert_eq!(issued.user_id, Some(ada));
 
     assert_eq!(
-        tokens
-            .consume(TokenPurpose::ResetPassword, &[1; 32])
-            .await
-            .unwrap(),
+        tokens.consume(TokenPurpose::ResetPassword, &[1; 32]).await.unwrap(),
         None,
         "wrong purpose"
     );
-    let used = tokens
-        .consume(TokenPurpose::MagicLink, &[1; 32])
-        .await
-        .unwrap()
-        .expect("works once");
+    let used =
+        tokens.consume(TokenPurpose::MagicLink, &[1; 32]).await.unwrap().expect("works once");
     assert_eq!(used.id, issued.id);
     assert_eq!(used.email.as_str(), "ada@example.com");
     assert_eq!(
-        tokens
-            .consume(TokenPurpose::MagicLink, &[1; 32])
-            .await
-            .unwrap(),
+        tokens.consume(TokenPurpose::MagicLink, &[1; 32]).await.unwrap(),
         None,
         "and never again"
     );
 
     tokens
-        .issue(token(
-            Some(ada),
-            TokenPurpose::ResetPassword,
-            2,
-            Duration::seconds(-1),
-        ))
+        .issue(token(Some(ada), TokenPurpose::ResetPassword, 2, Duration::seconds(-1)))
         .await
         .unwrap();
     assert_eq!(
-        tokens
-            .consume(TokenPurpose::ResetPassword, &[2; 32])
-            .await
-            .unwrap(),
+        tokens.consume(TokenPurpose::ResetPassword, &[2; 32]).await.unwrap(),
         None,
         "expired"
     );
 
     // A link for an address without an account.
-    let anonymous = tokens
-        .issue(token(None, TokenPurpose::MagicLink, 3, fifteen_minutes))
-        .await
-        .unwrap();
+    let anonymous =
+        tokens.issue(token(None, TokenPurpose::MagicLink, 3, fifteen_minutes)).await.unwrap();
     assert_eq!(anonymous.user_id, None);
-    assert!(
-        tokens
-            .consume(TokenPurpose::MagicLink, &[3; 32])
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(tokens.consume(TokenPurpose::MagicLink, &[3; 32]).await.unwrap().is_some());
 
     // Two concurrent uses of one token: exactly one wins.
-    tokens
-        .issue(token(
-            Some(ada),
-            TokenPurpose::VerifyEmail,
-            4,
-            fifteen_minutes,
-        ))
-        .await
-        .unwrap();
+    tokens.issue(token(Some(ada), TokenPurpose::VerifyEmail, 4, fifteen_minutes)).await.unwrap();
     let (a, b) = tokio::join!(
         tokens.consume(TokenPurpose::VerifyEmail, &[4; 32]),
         tokens.consume(TokenPurpose::VerifyEmail, &[4; 32])
     );
-    assert_eq!(
-        usize::from(a.unwrap().is_some()) + usize::from(b.unwrap().is_some()),
-        1
-    );
+    assert_eq!(usize::from(a.unwrap().is_some()) + usize::from(b.unwrap().is_some()), 1);
 }
 
 crate::on_each_database!(

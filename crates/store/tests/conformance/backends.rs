@@ -7,9 +7,7 @@ use variosync_store::{Database, testing};
 /// A migrated SQLite database in a fresh folder (kept as long as the folder lives).
 pub async fn sqlite() -> (TempDir, Database) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&DatabaseSettings::default(), dir.path())
-        .await
-        .unwrap();
+    let db = Database::connect(&DatabaseSettings::default(), dir.path()).await.unwrap();
     db.migrate().await.unwrap();
     (dir, db)
 }
@@ -17,9 +15,7 @@ pub async fn sqlite() -> (TempDir, Database) {
 /// A migrated fresh PostgreSQL database, when `VARIOSYNC_TEST_POSTGRES_URL` is set.
 pub async fn postgres() -> Option<Database> {
     let settings = testing::fresh_postgres().await?;
-    let db = Database::connect(&settings, std::path::Path::new("."))
-        .await
-        .unwrap();
+    let db = Database::connect(&settings, std::path::Path::new(".")).await.unwrap();
     db.migrate().await.unwrap();
     Some(db)
 }
@@ -31,11 +27,7 @@ pub async fn user(db: &Database, email: &str) -> variosync_domain::UserId {
         password_hash: None,
         role: variosync_domain::Role::User,
     };
-    variosync_store::UserRepository::new(db.clone())
-        .create(&new)
-        .await
-        .unwrap()
-        .id
+    variosync_store::UserRepository::new(db.clone()).create(&new).await.unwrap().id
 }
 
 /// Generates the per-backend test functions for a conformance body.

@@ -14,58 +14,32 @@ async fn object_storage_conforms(store: ObjectStorage) {
 
     let missing = store.get(&small).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound, "got {missing:?}");
-    assert_eq!(
-        store.head(&small).await.unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(store.head(&small).await.unwrap_err().kind(), ErrorKind::NotFound);
 
-    store
-        .put(&small, Bytes::from_static(b"ts,value\n2024-01-01,1\n"))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get(&small).await.unwrap(),
-        Bytes::from_static(b"ts,value\n2024-01-01,1\n")
-    );
+    store.put(&small, Bytes::from_static(b"ts,value\n2024-01-01,1\n")).await.unwrap();
+    assert_eq!(store.get(&small).await.unwrap(), Bytes::from_static(b"ts,value\n2024-01-01,1\n"));
     assert_eq!(store.head(&small).await.unwrap().size, 22);
-    assert_eq!(
-        store.get_range(&small, 3..8).await.unwrap(),
-        Bytes::from_static(b"value")
-    );
+    assert_eq!(store.get_range(&small, 3..8).await.unwrap(), Bytes::from_static(b"value"));
 
     // A streamed write of several parts reads back byte for byte.
     let big = ObjectKey::dataset_part(user, DatasetId::new(), 1, 0);
     let chunks: Vec<Bytes> = (0u8..5).map(|i| Bytes::from(vec![i; CHUNK])).collect();
     let expected: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
     let written = store
-        .put_stream(
-            &big,
-            stream::iter(chunks.clone().into_iter().map(Ok::<_, Error>)),
-        )
+        .put_stream(&big, stream::iter(chunks.clone().into_iter().map(Ok::<_, Error>)))
         .await
         .unwrap();
     assert_eq!(written, expected.len() as u64);
-    let read: Vec<Bytes> = store
-        .get_stream(&big)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let read: Vec<Bytes> = store.get_stream(&big).await.unwrap().try_collect().await.unwrap();
     assert_eq!(read.concat(), expected);
 
     // A stream that fails midway leaves no object behind.
     let failed = ObjectKey::upload(user, UploadId::new());
     let broken = stream::iter(chunks.into_iter().map(Ok::<_, Error>))
         .take(2)
-        .chain(stream::once(async {
-            Err(Error::Corrupt("the client went away".into()))
-        }));
+        .chain(stream::once(async { Err(Error::Corrupt("the client went away".into())) }));
     assert!(store.put_stream(&failed, Box::pin(broken)).await.is_err());
-    assert_eq!(
-        store.head(&failed).await.unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(store.head(&failed).await.unwrap_err().kind(), ErrorKind::NotFound);
 
     let mut listed: Vec<String> = store
         .list(&ObjectKey::user_prefix(user))
@@ -78,33 +52,12 @@ async fn object_storage_conforms(store: ObjectStorage) {
     let mut keys = vec![small.to_string(), big.to_string()];
     keys.sort();
     assert_eq!(listed, keys);
-    assert!(
-        store
-            .list(&ObjectKey::user_prefix(UserId::new()))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list(&ObjectKey::user_prefix(UserId::new())).await.unwrap().is_empty());
 
     store.delete(&small).await.unwrap();
-    store
-        .delete(&small)
-        .await
-        .expect("deleting a missing object is not an error");
-    assert_eq!(
-        store
-            .delete_prefix(&ObjectKey::user_prefix(user))
-            .await
-            .unwrap(),
-        1
-    );
-    assert!(
-        store
-            .list(&ObjectKey::user_prefix(user))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    store.delete(&small).await.expect("deleting a missing object is not an error");
+    assert_eq!(store.delete_prefix(&ObjectKey::user_prefix(user)).await.unwrap(), 1);
+    assert!(store.list(&ObjectKey::user_prefix(user)).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -22,18 +22,9 @@ async fn pubsub_conforms(publisher: &dyn PubSub, subscriber: &dyn PubSub) {
     let mut second = subscriber.subscribe(&jobs).await.unwrap();
     let mut other = subscriber.subscribe(&library).await.unwrap();
 
-    publisher
-        .publish(&jobs, Bytes::from_static(b"progress 10%"))
-        .await
-        .unwrap();
-    publisher
-        .publish(&jobs, Bytes::from_static(b"progress 20%"))
-        .await
-        .unwrap();
-    publisher
-        .publish(&library, Bytes::from_static(b"dataset added"))
-        .await
-        .unwrap();
+    publisher.publish(&jobs, Bytes::from_static(b"progress 10%")).await.unwrap();
+    publisher.publish(&jobs, Bytes::from_static(b"progress 20%")).await.unwrap();
+    publisher.publish(&library, Bytes::from_static(b"dataset added")).await.unwrap();
 
     assert_eq!(next(&mut first).await, Bytes::from_static(b"progress 10%"));
     assert_eq!(next(&mut first).await, Bytes::from_static(b"progress 20%"));
@@ -42,10 +33,7 @@ async fn pubsub_conforms(publisher: &dyn PubSub, subscriber: &dyn PubSub) {
     assert_eq!(next(&mut other).await, Bytes::from_static(b"dataset added"));
 
     publisher
-        .publish(
-            &Channel::user(UserId::new(), "jobs"),
-            Bytes::from_static(b"nobody listens"),
-        )
+        .publish(&Channel::user(UserId::new(), "jobs"), Bytes::from_static(b"nobody listens"))
         .await
         .expect("publishing to a channel without subscribers is not an error");
 }
@@ -80,12 +68,7 @@ async fn deployments_with_different_prefixes_do_not_hear_each_other() {
     let theirs = RedisPubSub::start(RedisConnection::open(url, &theirs_prefix).unwrap()).await;
     let channel = Channel::parse("broadcast").unwrap();
     let mut listening = ours.subscribe(&channel).await.unwrap();
-    theirs
-        .publish(&channel, Bytes::from_static(b"theirs"))
-        .await
-        .unwrap();
-    ours.publish(&channel, Bytes::from_static(b"ours"))
-        .await
-        .unwrap();
+    theirs.publish(&channel, Bytes::from_static(b"theirs")).await.unwrap();
+    ours.publish(&channel, Bytes::from_static(b"ours")).await.unwrap();
     assert_eq!(next(&mut listening).await, Bytes::from_static(b"ours"));
 }

@@ -51,10 +51,7 @@ async fn concurrent_requests_on_redis_never_exceed_the_quota() {
     let conn = RedisConnection::open(settings.url.as_ref().unwrap(), &settings.key_prefix).unwrap();
     let quota = Quota::new(10, Duration::from_secs(60)).unwrap();
     // Two limiters stand for two replicas sharing the same Redis.
-    let replicas = [
-        RedisRateLimiter::new(conn.clone()),
-        RedisRateLimiter::new(conn),
-    ];
+    let replicas = [RedisRateLimiter::new(conn.clone()), RedisRateLimiter::new(conn)];
     let checks = (0..50).map(|i| replicas[i % 2].check("shared", quota));
     let allowed = futures::future::join_all(checks)
         .await

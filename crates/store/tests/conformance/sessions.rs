@@ -20,120 +20,49 @@ async fn sessions_conform(db: Database) {
     let grace = user(&db, "grace@example.com").await;
     let idle = Duration::minutes(30);
 
-    let laptop = sessions
-        .create(new_session(ada, 1, Duration::days(7)))
-        .await
-        .unwrap();
-    let phone = sessions
-        .create(new_session(ada, 2, Duration::days(7)))
-        .await
-        .unwrap();
-    let graces = sessions
-        .create(new_session(grace, 3, Duration::days(7)))
-        .await
-        .unwrap();
+    let laptop = sessions.create(new_session(ada, 1, Duration::days(7))).await.unwrap();
+    let phone = sessions.create(new_session(ada, 2, Duration::days(7))).await.unwrap();
+    let graces = sessions.create(new_session(grace, 3, Duration::days(7))).await.unwrap();
     assert_eq!(laptop.user_id, ada);
 
-    let found = sessions
-        .touch_live(&[1; 32], idle)
-        .await
-        .unwrap()
-        .expect("a live session");
+    let found = sessions.touch_live(&[1; 32], idle).await.unwrap().expect("a live session");
     assert_eq!(found.id, laptop.id);
     assert!(found.last_seen_at >= laptop.last_seen_at);
-    assert_eq!(
-        sessions.touch_live(&[9; 32], idle).await.unwrap(),
-        None,
-        "unknown secret"
-    );
+    assert_eq!(sessions.touch_live(&[9; 32], idle).await.unwrap(), None, "unknown secret");
 
-    let listed: Vec<SessionId> = sessions
-        .list(Access::User(ada), ada)
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let listed: Vec<SessionId> =
+        sessions.list(Access::User(ada), ada).await.unwrap().iter().map(|s| s.id).collect();
     assert_eq!(listed.len(), 2);
     assert!(listed.contains(&laptop.id) && listed.contains(&phone.id));
     assert!(
-        sessions
-            .list(Access::User(grace), ada)
-            .await
-            .unwrap()
-            .is_empty(),
+        sessions.list(Access::User(grace), ada).await.unwrap().is_empty(),
         "not grace's to see"
     );
 
     // Revocation takes effect at once, and only the owner can do it.
-    assert!(
-        !sessions
-            .revoke(Access::User(grace), ada, phone.id)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !sessions
-            .revoke(Access::User(grace), grace, phone.id)
-            .await
-            .unwrap()
-    );
-    assert!(
-        sessions
-            .revoke(Access::User(ada), ada, phone.id)
-            .await
-            .unwrap()
-    );
+    assert!(!sessions.revoke(Access::User(grace), ada, phone.id).await.unwrap());
+    assert!(!sessions.revoke(Access::User(grace), grace, phone.id).await.unwrap());
+    assert!(sessions.revoke(Access::User(ada), ada, phone.id).await.unwrap());
     assert_eq!(sessions.touch_live(&[2; 32], idle).await.unwrap(), None);
-    assert!(
-        !sessions
-            .revoke(Access::User(ada), ada, phone.id)
-            .await
-            .unwrap(),
-        "already revoked"
-    );
+    assert!(!sessions.revoke(Access::User(ada), ada, phone.id).await.unwrap(), "already revoked");
 
     // Expired, absolutely or by idling, is as good as gone.
-    sessions
-        .create(new_session(ada, 4, Duration::seconds(-1)))
-        .await
-        .unwrap();
+    sessions.create(new_session(ada, 4, Duration::seconds(-1))).await.unwrap();
     assert_eq!(sessions.touch_live(&[4; 32], idle).await.unwrap(), None);
     assert_eq!(
-        sessions
-            .touch_live(&[1; 32], Duration::zero())
-            .await
-            .unwrap(),
+        sessions.touch_live(&[1; 32], Duration::zero()).await.unwrap(),
         None,
         "idle too long"
     );
 
-    sessions
-        .create(new_session(ada, 5, Duration::days(7)))
-        .await
-        .unwrap();
-    assert_eq!(
-        sessions
-            .revoke_all(Access::User(ada), ada, Some(laptop.id))
-            .await
-            .unwrap(),
-        1
-    );
-    assert!(
-        sessions.touch_live(&[1; 32], idle).await.unwrap().is_some(),
-        "the kept session lives"
-    );
+    sessions.create(new_session(ada, 5, Duration::days(7))).await.unwrap();
+    assert_eq!(sessions.revoke_all(Access::User(ada), ada, Some(laptop.id)).await.unwrap(), 1);
+    assert!(sessions.touch_live(&[1; 32], idle).await.unwrap().is_some(), "the kept session lives");
     assert_eq!(sessions.touch_live(&[5; 32], idle).await.unwrap(), None);
-    assert!(
-        sessions.touch_live(&[3; 32], idle).await.unwrap().is_some(),
-        "grace's is untouched"
-    );
+    assert!(sessions.touch_live(&[3; 32], idle).await.unwrap().is_some(), "grace's is untouched");
 
     // Deleting the account ends its sessions.
-    UserRepository::new(db.clone())
-        .delete(Access::User(grace), grace)
-        .await
-        .unwrap();
+    UserRepository::new(db.clone()).delete(Access::User(grace), grace).await.unwrap();
     assert_eq!(sessions.touch_live(&[3; 32], idle).await.unwrap(), None);
     let _ = graces;
 }

@@ -1,0 +1,127 @@
+//! Sign-up, sign-in and sign-out with a password.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use variosync_auth::SignedIn;
+use variosync_domain::{ErrorKind, User};
+use variosync_store::Quota;
+
+use crate::client::{Client, client_ip};
+use crate::error::ApiError;
+use crate::session::{CurrentUser, clear_session_cookie, csrf_token, session_cookie};
+use crate::state::AppState;
+
+pub(super) fn router(state: &AppState) -> Router<AppState> {
+    let limited = Router::new()
+        .route("/auth/signup", post(sign_up))
+        .route("/auth/signin", post(sign_in))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_ip));
+    limited.route("/auth/signout", post(sign_out))
+}
+
+/// Throttles the credential endpoints per client address, on the shared limiter.
+async fn limit_by_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let ip = client_ip(&parts, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    if let Some(quota) =
+        Quota::new(state.rate_limits.auth_per_minute, std::time::Duration::from_secs(60))
+    {
+        match state.backends.limiter.check(&format!("auth:{ip}"), quota).await {
+            Ok(decision) if !decision.allowed => {
+                return ApiError::rate_limited(decision.retry_after).into_response();
+            }
+            Ok(_) => {}
+            // Failing closed: without the limiter, credential guessing would be unbounded.
+            Err(error) => return ApiError::from(error).into_response(),
+        }
+    }
+    if let Err(error) = check_origin(&parts.headers) {
+        return error.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Refuses a cross-site form post to the credential endpoints (login CSRF): when a browser
+/// sends `Origin`, its host must be the one the request is addressed to.
+fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
+        return Ok(());
+    };
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "cross_origin",
+            "requests from another site are refused",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct SignedInBody {
+    user: User,
+    session_id: variosync_domain::SessionId,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    /// Send back as `X-CSRF-Token` on every state-changing request made with the cookie.
+    csrf_token: String,
+}
+
+fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response {
+    let max_age = (signed.session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    let cookie = session_cookie(signed.token.expose(), max_age, state.http.is_https());
+    let body = SignedInBody {
+        csrf_token: csrf_token(signed.token.expose()),
+        session_id: signed.session.id,
+        expires_at: signed.session.expires_at,
+        user: signed.user,
+    };
+    (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn sign_up(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    let signed = state.accounts.sign_up(&form.email, &form.password, &client).await?;
+    Ok(signed_in(&state, StatusCode::CREATED, signed))
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    let signed = state.accounts.sign_in(&form.email, &form.password, &client).await?;
+    Ok(signed_in(&state, StatusCode::OK, signed))
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn sign_out(
+    State(state): State<AppState>,
+    Client(client): Client,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    if let Some(session) = current.session_id() {
+        state.accounts.sign_out(current.user.id, session, &client).await?;
+    }
+    let cookie = clear_session_cookie(state.http.is_https());
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}

@@ -1,0 +1,180 @@
+//! Authentication of requests: the session cookie (with its CSRF check) or an API key, as
+//! one extractor, [`CurrentUser`], so no handler repeats the checks.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use variosync_domain::{ApiKeyId, ApiScope, ErrorKind, Role, SessionId, User};
+use variosync_store::Quota;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The cookie that carries the session's secret.
+pub const SESSION_COOKIE: &str = "vs_session";
+/// The header a browser sends the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a session, derived from its secret: a page can embed it, an attacker's
+/// page cannot read it (same-origin policy), and the server needs to store nothing.
+pub fn csrf_token(session_secret: &str) -> String {
+    let digest =
+        Sha256::new().chain_update(b"variosync csrf v1:").chain_update(session_secret).finalize();
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// The value of one cookie in a request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A `Set-Cookie` value for the session: HttpOnly, SameSite=Lax, Secure unless the service
+/// is reached over plain HTTP (a local install), and a max-age of the session's lifetime.
+pub fn session_cookie(secret: &str, max_age_secs: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    )
+}
+
+/// A `Set-Cookie` value that removes the session cookie.
+pub fn clear_session_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session.
+    Session {
+        /// The session.
+        id: SessionId,
+    },
+    /// A personal API key.
+    ApiKey {
+        /// The key.
+        id: ApiKeyId,
+        /// What it may do.
+        scope: ApiScope,
+    },
+}
+
+/// The signed-in user of a request. Extracting it authenticates the request, checks CSRF for
+/// cookie-authenticated changes, checks an API key's scope against the method, and applies
+/// the per-user API rate limit.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The account.
+    pub user: User,
+    /// How it signed in.
+    pub credential: Credential,
+}
+
+impl CurrentUser {
+    /// The session id, when signed in by cookie.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self.credential {
+            Credential::Session { id } => Some(id),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+
+    /// Refuses unless the user is an admin (and, for a key, the key has admin scope).
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        let key_allows = match self.credential {
+            Credential::ApiKey { scope, .. } => scope.allows(ApiScope::Admin),
+            Credential::Session { .. } => true,
+        };
+        if self.user.role == Role::Admin && key_allows {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorKind::Forbidden, "admin_only", "this needs an admin account"))
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::new(ErrorKind::Unauthenticated, "unauthenticated", message)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let current = authenticate(parts, state).await?;
+        let quota =
+            Quota::new(state.rate_limits.api_per_minute, std::time::Duration::from_secs(60));
+        if let Some(quota) = quota {
+            let decision =
+                state.backends.limiter.check(&format!("api:{}", current.user.id), quota).await?;
+            if !decision.allowed {
+                return Err(ApiError::rate_limited(decision.retry_after));
+            }
+        }
+        Ok(current)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
+    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
+        let bearer = authorization
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                unauthenticated("the Authorization header must be `Bearer <API key>`")
+            })?;
+        let (user, key) = state
+            .accounts
+            .authenticate_api_key(bearer)
+            .await?
+            .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
+        let needed = if is_safe(&parts.method) { ApiScope::Read } else { ApiScope::Write };
+        if !key.scope.allows(needed) {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "insufficient_scope",
+                format!("this API key has the {} scope; this request needs {needed}", key.scope),
+            ));
+        }
+        return Ok(CurrentUser {
+            user,
+            credential: Credential::ApiKey { id: key.id, scope: key.scope },
+        });
+    }
+    let secret = cookie(&parts.headers, SESSION_COOKIE)
+        .ok_or_else(|| unauthenticated("sign in, or send an API key as `Authorization: Bearer`"))?;
+    let (user, session) = state
+        .accounts
+        .authenticate_session(secret)
+        .await?
+        .ok_or_else(|| unauthenticated("the session has ended; sign in again"))?;
+    if !is_safe(&parts.method) {
+        let sent = parts.headers.get(CSRF_HEADER).map(|value| value.as_bytes()).unwrap_or_default();
+        let expected = csrf_token(secret);
+        if !bool::from(sent.ct_eq(expected.as_bytes())) {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "csrf_failed",
+                "the request lacks the session's CSRF token (header X-CSRF-Token)",
+            ));
+        }
+    }
+    Ok(CurrentUser { user, credential: Credential::Session { id: session.id } })
+}
