@@ -76,32 +76,40 @@ CREATE INDEX audit_log_user ON audit_log (user_id, created_at);
 CREATE INDEX audit_log_created ON audit_log (created_at);
 
 -- Append-only tables refuse updates and deletes, except the anonymisation that clearing a
--- deleted account's ids performs.
-CREATE FUNCTION refuse_history_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+-- deleted account's ids performs. One function per table: PL/pgSQL caches each expression's
+-- plan for the row type it first saw.
+CREATE FUNCTION refuse_ledger_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        IF TG_TABLE_NAME = 'audit_log'
-           AND (NEW.user_id IS NULL OR NEW.user_id IS NOT DISTINCT FROM OLD.user_id)
-           AND (NEW.actor_id IS NULL OR NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id)
-           AND NEW.action = OLD.action AND NEW.detail = OLD.detail
-           AND NEW.created_at = OLD.created_at THEN
-            RETURN NEW;
-        END IF;
-        IF TG_TABLE_NAME = 'hour_ledger'
-           AND (NEW.user_id IS NULL OR NEW.user_id IS NOT DISTINCT FROM OLD.user_id)
-           AND (NEW.actor_id IS NULL OR NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id)
-           AND NEW.delta_micro = OLD.delta_micro AND NEW.balance_micro = OLD.balance_micro
-           AND NEW.reason = OLD.reason AND NEW.created_at = OLD.created_at THEN
-            RETURN NEW;
-        END IF;
+    IF TG_OP = 'UPDATE'
+       AND (NEW.user_id IS NULL OR NEW.user_id IS NOT DISTINCT FROM OLD.user_id)
+       AND (NEW.actor_id IS NULL OR NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id)
+       AND NEW.id = OLD.id AND NEW.delta_micro = OLD.delta_micro
+       AND NEW.balance_micro = OLD.balance_micro AND NEW.reason = OLD.reason
+       AND NEW.created_at = OLD.created_at THEN
+        RETURN NEW;
     END IF;
-    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION 'hour_ledger is append-only' USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 CREATE TRIGGER hour_ledger_append_only BEFORE UPDATE OR DELETE ON hour_ledger
-    FOR EACH ROW EXECUTE FUNCTION refuse_history_rewrite();
+    FOR EACH ROW EXECUTE FUNCTION refuse_ledger_rewrite();
+
+CREATE FUNCTION refuse_audit_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND (NEW.user_id IS NULL OR NEW.user_id IS NOT DISTINCT FROM OLD.user_id)
+       AND (NEW.actor_id IS NULL OR NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id)
+       AND NEW.id = OLD.id AND NEW.action = OLD.action AND NEW.detail = OLD.detail
+       AND NEW.ip IS NOT DISTINCT FROM OLD.ip
+       AND NEW.user_agent IS NOT DISTINCT FROM OLD.user_agent
+       AND NEW.created_at = OLD.created_at THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION refuse_history_rewrite();
+    FOR EACH ROW EXECUTE FUNCTION refuse_audit_rewrite();
 
 -- Row-level security. The application sets, per transaction, either app.user_id (the acting
 -- user: only their rows are visible or writable) or app.system = 'on' (sign-in look-ups,
