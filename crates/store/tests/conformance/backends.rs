@@ -49,3 +49,11 @@ macro_rules! on_each_database {
         }
     };
 }
+
+/// Runs one statement with system access (every row visible), as a bug or an intruder
+/// with the application's connection would; returns the rows it changed.
+pub async fn execute_as_system(db: &Database, sql: &'static str) -> variosync_store::Result<u64> {
+    Ok(variosync_store::transaction!(db, variosync_store::Access::System, write, |conn| {
+        sqlx::query(sql).execute(&mut *conn).await?.rows_affected()
+    }))
+}
