@@ -5,13 +5,16 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::json;
 use variosync_domain::{
-    ApiKeyId, ApiScope, AuditAction, Email, Hours, NewUser, Role, SessionId, User, UserId,
+    ApiKeyId, ApiScope, AuditAction, Email, Hours, NewUser, Role, SessionId, TokenPurpose, User,
+    UserId,
 };
 use variosync_store::{
-    Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewSession, ObjectKey, Session,
+    Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewAuthToken, NewSession, ObjectKey,
+    Session,
 };
 
 use crate::error::{Error, Result};
+use crate::mail::{Mail, Mailer};
 use crate::password::{self, Password};
 use crate::secrets::{ApiKeySecret, SessionToken, digests_match};
 
@@ -71,17 +74,282 @@ pub struct SignedIn {
     pub token: SessionToken,
 }
 
+/// How long an e-mailed link works.
+fn link_lifetime(purpose: TokenPurpose) -> Duration {
+    match purpose {
+        TokenPurpose::MagicLink => Duration::minutes(15),
+        TokenPurpose::ResetPassword => Duration::hours(1),
+        TokenPurpose::VerifyEmail | TokenPurpose::ChangeEmail => Duration::days(2),
+    }
+}
+
 /// The accounts service.
 #[derive(Debug, Clone)]
 pub struct Accounts {
     backends: Backends,
     settings: AccountsSettings,
+    mailer: Mailer,
+    /// Where links in e-mails point, e.g. `https://data.example.com` (no trailing slash).
+    base_url: String,
 }
 
 impl Accounts {
-    /// The service over `backends` with `settings`.
-    pub fn new(backends: Backends, settings: AccountsSettings) -> Self {
-        Self { backends, settings }
+    /// The service over `backends`, sending mail with `mailer` whose links start with
+    /// `base_url`.
+    pub fn new(
+        backends: Backends,
+        settings: AccountsSettings,
+        mailer: Mailer,
+        base_url: &str,
+    ) -> Self {
+        Self { backends, settings, mailer, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// Issues a one-time token and e-mails its link.
+    async fn send_link(
+        &self,
+        user: Option<UserId>,
+        purpose: TokenPurpose,
+        to: &Email,
+        subject: &str,
+        intro: &str,
+    ) -> Result<()> {
+        let token = SessionToken::generate();
+        self.backends
+            .auth_tokens()
+            .issue(NewAuthToken {
+                user_id: user,
+                purpose,
+                token_hash: token.digest(),
+                email: to.clone(),
+                lifetime: link_lifetime(purpose),
+            })
+            .await?;
+        let path = match purpose {
+            TokenPurpose::VerifyEmail => "verify-email",
+            TokenPurpose::ResetPassword => "reset-password",
+            TokenPurpose::MagicLink => "magic-link",
+            TokenPurpose::ChangeEmail => "change-email",
+        };
+        let link = format!("{}/{path}?token={}", self.base_url, token.expose());
+        let minutes = link_lifetime(purpose).num_minutes();
+        let validity = if minutes < 120 {
+            format!("{minutes} minutes")
+        } else {
+            format!("{} hours", minutes / 60)
+        };
+        let body = format!(
+            "{intro}\n\n{link}\n\nThe link works once, for {validity}. If you did not ask for \
+             this, ignore this message.\n\n-- Variosync\n"
+        );
+        self.mailer.send(&Mail { to: to.clone(), subject: subject.to_owned(), body, link }).await
+    }
+
+    /// Uses up a token of `purpose`; the error says only that the link is not valid.
+    async fn consume(
+        &self,
+        purpose: TokenPurpose,
+        token: &str,
+    ) -> Result<variosync_store::AuthToken> {
+        let token = SessionToken::parse(token).ok_or(Error::InvalidToken)?;
+        self.backends
+            .auth_tokens()
+            .consume(purpose, &token.digest())
+            .await?
+            .ok_or(Error::InvalidToken)
+    }
+
+    /// Confirms the address of an account from the link sent at sign-up.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<User> {
+        let token = self.consume(TokenPurpose::VerifyEmail, token).await?;
+        let user_id = token.user_id.ok_or(Error::InvalidToken)?;
+        let access = Access::User(user_id);
+        let user =
+            self.backends.users().find_by_id(access, user_id).await?.ok_or(Error::InvalidToken)?;
+        if user.email != token.email {
+            // The address changed since the link was sent: it proves nothing about the new one.
+            return Err(Error::InvalidToken);
+        }
+        let user = self
+            .backends
+            .users()
+            .mark_email_verified(access, user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        self.audit(access, Some(user_id), AuditAction::EmailVerified, client, json!({})).await?;
+        Ok(user)
+    }
+
+    /// Sends a password-reset link if the address has an account. Answers the same either
+    /// way, so the endpoint cannot be used to find out who has an account.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        if let Some(user) = self.backends.users().find_by_email(Access::System, &email).await?
+            && user.is_active()
+        {
+            self.send_link(
+                Some(user.id),
+                TokenPurpose::ResetPassword,
+                &user.email,
+                "Reset your Variosync password",
+                "Someone asked to reset the password of your Variosync account. To choose a new \
+                 password, open:",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password from a reset link, and ends every session of the account.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        // Check what can be checked before the link is used up, so a refused password does
+        // not cost the user their link.
+        Password::parse(new_password, "")?;
+        let token = self.consume(TokenPurpose::ResetPassword, token).await?;
+        let user_id = token.user_id.ok_or(Error::InvalidToken)?;
+        let access = Access::User(user_id);
+        let password = Password::parse(new_password, token.email.as_str())?;
+        let hash = password::hash(&password).await?;
+        if !self.backends.users().set_password_hash(access, user_id, &hash).await? {
+            return Err(Error::InvalidToken);
+        }
+        let ended = self.backends.sessions().revoke_all(access, user_id, None).await?;
+        // Following the link proves the address too.
+        self.backends.users().mark_email_verified(access, user_id).await?;
+        self.audit(
+            access,
+            Some(user_id),
+            AuditAction::PasswordReset,
+            client,
+            json!({ "sessions_ended": ended }),
+        )
+        .await
+    }
+
+    /// Sends a sign-in link. For an address without an account the link creates one when
+    /// followed. Answers the same either way.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn request_magic_link(&self, email: &str) -> Result<()> {
+        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        let user = self.backends.users().find_by_email(Access::System, &email).await?;
+        if user.as_ref().is_some_and(|user| !user.is_active()) {
+            return Ok(());
+        }
+        self.send_link(
+            user.map(|user| user.id),
+            TokenPurpose::MagicLink,
+            &email,
+            "Your Variosync sign-in link",
+            "To sign in to Variosync, open:",
+        )
+        .await
+    }
+
+    /// Signs in with a magic link (creating the account if the address has none), once.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn sign_in_with_link(&self, token: &str, client: &ClientInfo) -> Result<SignedIn> {
+        let token = self.consume(TokenPurpose::MagicLink, token).await?;
+        let users = self.backends.users();
+        let existing = match token.user_id {
+            Some(id) => users.find_by_id(Access::User(id), id).await?,
+            None => users.find_by_email(Access::System, &token.email).await?,
+        };
+        let user = match existing {
+            Some(user) => user,
+            None => {
+                let user = users
+                    .create(&NewUser {
+                        email: token.email.clone(),
+                        password_hash: None,
+                        role: Role::User,
+                    })
+                    .await?;
+                self.welcome(&user, client, "magic_link").await?;
+                user
+            }
+        };
+        if !user.is_active() {
+            return Err(Error::Disabled);
+        }
+        let access = Access::User(user.id);
+        let user = users.mark_email_verified(access, user.id).await?.unwrap_or(user);
+        self.audit(
+            access,
+            Some(user.id),
+            AuditAction::SignIn,
+            client,
+            json!({ "method": "magic_link" }),
+        )
+        .await?;
+        self.open_session(user, client).await
+    }
+
+    /// Sends a confirmation link to a new address; the address changes when it is followed.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id), err)]
+    pub async fn request_email_change(
+        &self,
+        user: &User,
+        new_email: &str,
+        password: &str,
+    ) -> Result<()> {
+        let stored = self.backends.users().password_hash(Access::User(user.id), user.id).await?;
+        if stored.is_some() && !password::verify(password, stored.as_deref()).await? {
+            return Err(Error::WrongCredentials);
+        }
+        let new_email = Email::parse(new_email)?;
+        if self.backends.users().find_by_email(Access::System, &new_email).await?.is_some() {
+            return Err(variosync_store::Error::EmailTaken.into());
+        }
+        self.send_link(
+            Some(user.id),
+            TokenPurpose::ChangeEmail,
+            &new_email,
+            "Confirm your new Variosync address",
+            "To make this the sign-in address of your Variosync account, open:",
+        )
+        .await
+    }
+
+    /// Changes the address from a confirmation link.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<User> {
+        let token = self.consume(TokenPurpose::ChangeEmail, token).await?;
+        let user_id = token.user_id.ok_or(Error::InvalidToken)?;
+        let access = Access::User(user_id);
+        let before =
+            self.backends.users().find_by_id(access, user_id).await?.ok_or(Error::InvalidToken)?;
+        let user = self
+            .backends
+            .users()
+            .set_email(access, user_id, &token.email)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let detail = json!({ "from": before.email, "to": user.email });
+        self.audit(access, Some(user_id), AuditAction::EmailChanged, client, detail).await?;
+        Ok(user)
+    }
+
+    /// What every new account gets: the free hours and a sign-up entry.
+    async fn welcome(&self, user: &User, client: &ClientInfo, method: &str) -> Result<()> {
+        let access = Access::User(user.id);
+        if let Some(grant) = Hours::from_hours_f64(self.settings.free_grant_hours)
+            && grant > Hours::ZERO
+        {
+            self.backends
+                .ledger()
+                .apply(access, user.id, grant, "free hours for a new account", None)
+                .await?;
+        }
+        self.audit(access, Some(user.id), AuditAction::SignUp, client, json!({ "method": method }))
+            .await
     }
 
     async fn audit(
@@ -136,21 +404,13 @@ impl Accounts {
             .users()
             .create(&NewUser { email, password_hash: Some(hash), role: Role::User })
             .await?;
-        let access = Access::User(user.id);
-        if let Some(grant) = Hours::from_hours_f64(self.settings.free_grant_hours)
-            && grant > Hours::ZERO
-        {
-            self.backends
-                .ledger()
-                .apply(access, user.id, grant, "free hours for a new account", None)
-                .await?;
-        }
-        self.audit(
-            access,
+        self.welcome(&user, client, "password").await?;
+        self.send_link(
             Some(user.id),
-            AuditAction::SignUp,
-            client,
-            json!({ "method": "password" }),
+            TokenPurpose::VerifyEmail,
+            &user.email,
+            "Confirm your Variosync address",
+            "Welcome to Variosync. To confirm that this address is yours, open:",
         )
         .await?;
         self.open_session(user, client).await

@@ -23,6 +23,15 @@ pub enum Error {
     /// A key name is empty or too long.
     #[error("a key name of 1 to 100 characters is required")]
     InvalidKeyName,
+    /// A mail setting cannot be used.
+    #[error("invalid mail setting: {0}")]
+    MailConfig(&'static str),
+    /// A message could not be delivered to the SMTP server or the outbox.
+    #[error("sending mail failed: {0}")]
+    MailSend(String),
+    /// The token is wrong, used or expired.
+    #[error("this link is invalid or has expired; ask for a new one")]
+    InvalidToken,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
@@ -44,7 +53,9 @@ impl Error {
             Self::WrongCredentials => ErrorKind::Unauthenticated,
             Self::Disabled => ErrorKind::Forbidden,
             Self::Store(error) => error.kind(),
-            Self::Task(_) | Self::Hashing => ErrorKind::Internal,
+            Self::InvalidToken => ErrorKind::InvalidInput,
+            Self::MailSend(_) => ErrorKind::Unavailable,
+            Self::Task(_) | Self::Hashing | Self::MailConfig(_) => ErrorKind::Internal,
         }
     }
 }

@@ -8,10 +8,12 @@
 
 pub mod accounts;
 pub mod error;
+pub mod mail;
 pub mod password;
 pub mod secrets;
 
 pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
 pub use error::{Error, Result};
+pub use mail::{Mail, MailSettings, Mailer};
 pub use password::Password;
 pub use secrets::{ApiKeySecret, SessionToken};

@@ -1,7 +1,7 @@
 //! The accounts service on both metadata backends.
 
 use tempfile::TempDir;
-use variosync_auth::{Accounts, AccountsSettings, ClientInfo, Error};
+use variosync_auth::{Accounts, AccountsSettings, ClientInfo, Error, MailSettings, Mailer};
 use variosync_domain::{ApiScope, AuditAction, ErrorKind, Hours};
 use variosync_store::settings::StoreSettings;
 use variosync_store::{Access, AuditFilter, Backends, ObjectKey, testing};
@@ -16,7 +16,10 @@ async fn open(settings: StoreSettings) -> (TempDir, Accounts, Backends) {
     let dir = tempfile::tempdir().unwrap();
     let backends = Backends::open(&settings, dir.path()).await.unwrap();
     backends.db.migrate().await.unwrap();
-    (dir, Accounts::new(backends.clone(), AccountsSettings::default()), backends)
+    let mailer = Mailer::from_settings(None, &MailSettings::default(), dir.path()).unwrap();
+    let accounts =
+        Accounts::new(backends.clone(), AccountsSettings::default(), mailer, "http://variosync.test");
+    (dir, accounts, backends)
 }
 
 async fn actions(backends: &Backends, user: variosync_domain::UserId) -> Vec<AuditAction> {
@@ -27,7 +30,7 @@ async fn actions(backends: &Backends, user: variosync_domain::UserId) -> Vec<Aud
 }
 
 async fn accounts_work_end_to_end(settings: StoreSettings) {
-    let (_dir, accounts, backends) = open(settings).await;
+    let (dir, accounts, backends) = open(settings).await;
     let c = client();
 
     // Sign-up: account, free hour, session, audit entry.
@@ -40,6 +43,13 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     let (who, session) = accounts.authenticate_session(ada.token.expose()).await.unwrap().unwrap();
     assert_eq!((who.id, session.id), (ada.user.id, ada.session.id));
     assert_eq!(session.ip.as_deref(), Some("192.0.2.10"));
+
+    // The confirmation link works once.
+    assert!(ada.user.email_verified_at.is_none());
+    let token = last_link(dir.path(), "verify-email");
+    let verified = accounts.verify_email(&token, &c).await.unwrap();
+    assert!(verified.email_verified_at.is_some());
+    assert!(matches!(accounts.verify_email(&token, &c).await, Err(Error::InvalidToken)));
 
     let weak = accounts.sign_up("bob@example.com", "short", &c).await.unwrap_err();
     assert_eq!(weak.kind(), ErrorKind::InvalidInput);
@@ -121,6 +131,7 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
         actions(&backends, ada.user.id).await,
         [
             AuditAction::SignUp,
+            AuditAction::EmailVerified,
             AuditAction::SignInFailed,
             AuditAction::SignIn,
             AuditAction::SessionRevoked,
@@ -159,6 +170,89 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
         .unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].user_id, None, "anonymised");
+}
+
+/// The token of the newest message in the outbox whose link goes to `/{page}`.
+pub fn last_link(data_dir: &std::path::Path, page: &str) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    files.sort();
+    let needle = format!("/{page}?token=");
+    for file in files.iter().rev() {
+        // Undo quoted-printable soft breaks and escapes, should the body use them.
+        let text = std::fs::read_to_string(file).unwrap().replace("=\r\n", "").replace("=3D", "=");
+        if let Some(start) = text.find(&needle) {
+            return text[start + needle.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        }
+    }
+    panic!("no message links to /{page}");
+}
+
+async fn email_flows_work(settings: StoreSettings) {
+    let (dir, accounts, backends) = open(settings).await;
+    let c = client();
+    let ada = accounts.sign_up("ada@example.com", PASSWORD, &c).await.unwrap();
+
+    // Password reset: the same answer for unknown addresses; the link works once and ends
+    // every session.
+    accounts.request_password_reset("nobody@example.com").await.unwrap();
+    accounts.request_password_reset("not an address").await.unwrap();
+    accounts.request_password_reset("ada@example.com").await.unwrap();
+    let token = last_link(dir.path(), "reset-password");
+    let weak = accounts.reset_password(&token, "short", &c).await.unwrap_err();
+    assert_eq!(weak.kind(), ErrorKind::InvalidInput);
+    // A refused password leaves the link usable.
+    accounts.reset_password(&token, "a brand new passphrase", &c).await.unwrap();
+    assert!(accounts.authenticate_session(ada.token.expose()).await.unwrap().is_none());
+    assert!(matches!(accounts.reset_password(&token, "yet another passphrase", &c).await, Err(Error::InvalidToken)));
+    accounts.sign_in("ada@example.com", "a brand new passphrase", &c).await.unwrap();
+
+    // Magic links: once, and they create an account for a new address.
+    accounts.request_magic_link("ada@example.com").await.unwrap();
+    let token = last_link(dir.path(), "magic-link");
+    let signed = accounts.sign_in_with_link(&token, &c).await.unwrap();
+    assert_eq!(signed.user.id, ada.user.id);
+    assert!(accounts.sign_in_with_link(&token, &c).await.is_err(), "never twice");
+    accounts.request_magic_link("newcomer@example.com").await.unwrap();
+    let token = last_link(dir.path(), "magic-link");
+    let newcomer = accounts.sign_in_with_link(&token, &c).await.unwrap();
+    assert_eq!(newcomer.user.email.as_str(), "newcomer@example.com");
+    assert!(newcomer.user.email_verified_at.is_some(), "following the link proves the address");
+    assert_eq!(
+        backends.ledger().balance(Access::User(newcomer.user.id), newcomer.user.id).await.unwrap(),
+        Hours::from_micro(1_000_000)
+    );
+
+    // Change of address: confirmed from the new address.
+    let user = backends.users().find_by_id(Access::System, ada.user.id).await.unwrap().unwrap();
+    let wrong = accounts.request_email_change(&user, "ada@lovelace.org", "wrong").await;
+    assert!(matches!(wrong, Err(Error::WrongCredentials)));
+    let taken = accounts.request_email_change(&user, "newcomer@example.com", "a brand new passphrase").await;
+    assert_eq!(taken.unwrap_err().kind(), ErrorKind::Conflict);
+    accounts.request_email_change(&user, "ada@lovelace.org", "a brand new passphrase").await.unwrap();
+    let token = last_link(dir.path(), "change-email");
+    let moved = accounts.confirm_email_change(&token, &c).await.unwrap();
+    assert_eq!(moved.email.as_str(), "ada@lovelace.org");
+    accounts.sign_in("ada@lovelace.org", "a brand new passphrase", &c).await.unwrap();
+
+    let entries = actions(&backends, ada.user.id).await;
+    for expected in [AuditAction::PasswordReset, AuditAction::EmailChanged] {
+        assert!(entries.contains(&expected), "{expected} missing from {entries:?}");
+    }
+}
+
+#[tokio::test]
+async fn email_flows_work_on_sqlite() {
+    email_flows_work(StoreSettings::default()).await;
+}
+
+#[tokio::test]
+async fn email_flows_work_on_postgres() {
+    let Some(database) = testing::fresh_postgres().await else { return };
+    email_flows_work(StoreSettings { database, ..StoreSettings::default() }).await;
 }
 
 #[tokio::test]

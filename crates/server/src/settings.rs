@@ -12,7 +12,8 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use variosync_auth::AccountsSettings;
+use secrecy::SecretString;
+use variosync_auth::{AccountsSettings, MailSettings};
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
 
@@ -43,6 +44,10 @@ pub struct Settings {
     pub accounts: AccountsSettings,
     /// Request quotas.
     pub rate_limit: RateLimitSettings,
+    /// The SMTP server for outgoing mail; unset means the outbox folder.
+    pub smtp_url: Option<SecretString>,
+    /// Outgoing mail.
+    pub mail: MailSettings,
 }
 
 impl Default for Settings {
@@ -59,6 +64,8 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             accounts: AccountsSettings::default(),
             rate_limit: RateLimitSettings::default(),
+            smtp_url: None,
+            mail: MailSettings::default(),
         }
     }
 }
@@ -303,6 +310,27 @@ pub const SETTINGS: &[SettingDoc] = &[
         expected: "a whole number, at least 1",
         about: "API requests per minute per user; more get 429 with Retry-After.",
     },
+    SettingDoc {
+        key: "smtp_url",
+        kind: Kind::Secret,
+        default: "(unset: mail goes to data_dir/outbox as .eml files)",
+        expected: "a URL such as smtps://user:password@mail.example.com:465 or smtp://host:587?tls=required",
+        about: "SMTP server for sign-up confirmations, password resets and sign-in links.",
+    },
+    SettingDoc {
+        key: "mail.from",
+        kind: Kind::Text,
+        default: "Variosync <noreply@localhost>",
+        expected: "a mailbox such as Variosync <noreply@example.com>",
+        about: "Sender of outgoing mail.",
+    },
+    SettingDoc {
+        key: "mail.log_outbox_links",
+        kind: Kind::Bool,
+        default: "true",
+        expected: "true or false",
+        about: "Without SMTP, also log each message's link (handy on a laptop; turn off where logs are shared).",
+    },
 ];
 
 /// The documented example configuration printed by `variosync config default`.
@@ -533,6 +561,16 @@ impl Settings {
             "rate_limit.api_per_minute",
             &self.rate_limit.api_per_minute.to_string(),
         )?;
+        if let Some(url) = &self.smtp_url {
+            let url = url.expose_secret();
+            check(has_scheme(url, &["smtp://", "smtps://"]), "smtp_url", url)?;
+        }
+        check(
+            variosync_auth::Mailer::from_settings(self.smtp_url.as_ref(), &self.mail, &self.data_dir)
+                .is_ok(),
+            if self.smtp_url.is_some() { "smtp_url" } else { "mail.from" },
+            &self.mail.from,
+        )?;
         let bucket = self.s3.bucket.as_deref();
         let half_credentials =
             self.s3.access_key_id.is_some() != self.s3.secret_access_key.is_some();
@@ -624,6 +662,8 @@ mod tests {
             ("redis.url", _) => "redis://cache:6379/1",
             ("s3.endpoint" | "http.public_url", _) => "https://example.com",
             ("trusted_proxies", _) => "10.0.0.0/8",
+            ("smtp_url", _) => "smtps://u:p@mail.example.com:465",
+            ("mail.from", _) => "Data <data@example.com>",
             (_, Kind::Integer) => "4096",
             (_, Kind::Decimal) => "2.5",
             (_, Kind::Bool) => "true",
