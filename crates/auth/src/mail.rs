@@ -24,10 +24,7 @@ pub struct MailSettings {
 
 impl Default for MailSettings {
     fn default() -> Self {
-        Self {
-            from: "Variosync <noreply@localhost>".to_owned(),
-            log_outbox_links: true,
-        }
+        Self { from: "Variosync <noreply@localhost>".to_owned(), log_outbox_links: true }
     }
 }
 
@@ -82,6 +79,18 @@ impl fmt::Debug for Mailer {
 }
 
 impl Mailer {
+    /// Checks the settings without connecting or starting anything (no runtime needed):
+    /// the sender parses as a mailbox and the SMTP URL, if any, as an SMTP URL.
+    pub fn check(smtp_url: Option<&secrecy::SecretString>, settings: &MailSettings) -> Result<()> {
+        use secrecy::ExposeSecret;
+        settings.from.parse::<Mailbox>().map_err(|_| Error::MailConfig("VARIOSYNC_MAIL_FROM"))?;
+        if let Some(url) = smtp_url {
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                .map_err(|_| Error::MailConfig("VARIOSYNC_SMTP_URL"))?;
+        }
+        Ok(())
+    }
+
     /// SMTP through `smtp_url` (`smtps://user:password@host:465`,
     /// `smtp://host:587?tls=required`) when given, otherwise the outbox in `data_dir/outbox`.
     pub fn from_settings(

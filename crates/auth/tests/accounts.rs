@@ -17,8 +17,12 @@ async fn open(settings: StoreSettings) -> (TempDir, Accounts, Backends) {
     let backends = Backends::open(&settings, dir.path()).await.unwrap();
     backends.db.migrate().await.unwrap();
     let mailer = Mailer::from_settings(None, &MailSettings::default(), dir.path()).unwrap();
-    let accounts =
-        Accounts::new(backends.clone(), AccountsSettings::default(), mailer, "http://variosync.test");
+    let accounts = Accounts::new(
+        backends.clone(),
+        AccountsSettings::default(),
+        mailer,
+        "http://variosync.test",
+    );
     (dir, accounts, backends)
 }
 
@@ -173,22 +177,8 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
 }
 
 /// The token of the newest message in the outbox whose link goes to `/{page}`.
-pub fn last_link(data_dir: &std::path::Path, page: &str) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
-        .collect();
-    files.sort();
-    let needle = format!("/{page}?token=");
-    for file in files.iter().rev() {
-        // Undo quoted-printable soft breaks and escapes, should the body use them.
-        let text = std::fs::read_to_string(file).unwrap().replace("=\r\n", "").replace("=3D", "=");
-        if let Some(start) = text.find(&needle) {
-            return text[start + needle.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-        }
-    }
-    panic!("no message links to /{page}");
+fn last_link(data_dir: &std::path::Path, page: &str) -> String {
+    testing::last_outbox_link(data_dir, page)
 }
 
 async fn email_flows_work(settings: StoreSettings) {
@@ -207,7 +197,10 @@ async fn email_flows_work(settings: StoreSettings) {
     // A refused password leaves the link usable.
     accounts.reset_password(&token, "a brand new passphrase", &c).await.unwrap();
     assert!(accounts.authenticate_session(ada.token.expose()).await.unwrap().is_none());
-    assert!(matches!(accounts.reset_password(&token, "yet another passphrase", &c).await, Err(Error::InvalidToken)));
+    assert!(matches!(
+        accounts.reset_password(&token, "yet another passphrase", &c).await,
+        Err(Error::InvalidToken)
+    ));
     accounts.sign_in("ada@example.com", "a brand new passphrase", &c).await.unwrap();
 
     // Magic links: once, and they create an account for a new address.
@@ -230,9 +223,14 @@ async fn email_flows_work(settings: StoreSettings) {
     let user = backends.users().find_by_id(Access::System, ada.user.id).await.unwrap().unwrap();
     let wrong = accounts.request_email_change(&user, "ada@lovelace.org", "wrong").await;
     assert!(matches!(wrong, Err(Error::WrongCredentials)));
-    let taken = accounts.request_email_change(&user, "newcomer@example.com", "a brand new passphrase").await;
+    let taken = accounts
+        .request_email_change(&user, "newcomer@example.com", "a brand new passphrase")
+        .await;
     assert_eq!(taken.unwrap_err().kind(), ErrorKind::Conflict);
-    accounts.request_email_change(&user, "ada@lovelace.org", "a brand new passphrase").await.unwrap();
+    accounts
+        .request_email_change(&user, "ada@lovelace.org", "a brand new passphrase")
+        .await
+        .unwrap();
     let token = last_link(dir.path(), "change-email");
     let moved = accounts.confirm_email_change(&token, &c).await.unwrap();
     assert_eq!(moved.email.as_str(), "ada@lovelace.org");

@@ -44,11 +44,7 @@ impl Application {
                     &settings.data_dir,
                 )
                 .context("cannot set up outgoing mail")?,
-                &settings
-                    .http
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{local_addr}")),
+                &settings.http.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}")),
             ),
             trusted_proxies: variosync_web::parse_ranges(&settings.trusted_proxies)
                 .map_err(anyhow::Error::msg)

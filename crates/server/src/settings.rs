@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use variosync_auth::{AccountsSettings, MailSettings};
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
@@ -566,8 +566,7 @@ impl Settings {
             check(has_scheme(url, &["smtp://", "smtps://"]), "smtp_url", url)?;
         }
         check(
-            variosync_auth::Mailer::from_settings(self.smtp_url.as_ref(), &self.mail, &self.data_dir)
-                .is_ok(),
+            variosync_auth::Mailer::check(self.smtp_url.as_ref(), &self.mail).is_ok(),
             if self.smtp_url.is_some() { "smtp_url" } else { "mail.from" },
             &self.mail.from,
         )?;

@@ -132,3 +132,30 @@ impl S3TestServer {
         Self { settings, addr, task, _root: root }
     }
 }
+
+/// The token in the newest message of `data_dir/outbox` whose link goes to `/{page}`
+/// (mail written without an SMTP server). Panics if there is none.
+pub fn last_outbox_link(data_dir: &std::path::Path, page: &str) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
+        .expect("an outbox folder")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    // Names start with the time written, so name order is age order.
+    files.sort();
+    let needle = format!("/{page}?token=");
+    for file in files.iter().rev() {
+        // Undo quoted-printable soft breaks and escapes, should the body use them.
+        let text = std::fs::read_to_string(file)
+            .expect("a readable message")
+            .replace("=\r\n", "")
+            .replace("=3D", "=");
+        if let Some(start) = text.find(&needle) {
+            return text[start + needle.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+        }
+    }
+    panic!("no message in the outbox links to /{page}");
+}

@@ -106,6 +106,7 @@ impl From<variosync_auth::Error> for ApiError {
                     variosync_auth::Error::WrongCredentials => "wrong_credentials",
                     variosync_auth::Error::Disabled => "account_disabled",
                     variosync_auth::Error::InvalidKeyName => "invalid_key_name",
+                    variosync_auth::Error::InvalidToken => "invalid_token",
                     _ => kind.as_str(),
                 };
                 Self::new(kind, code, other.to_string())

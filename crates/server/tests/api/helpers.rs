@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use variosync_server::settings::{LogFormat, LogSettings};
-use variosync_server::{Application, Settings, telemetry};
+use tracing_subscriber::Layer;
+use variosync_server::{Application, Settings};
 use variosync_store::Backends;
 
 pub struct TestApp {
@@ -20,13 +20,42 @@ pub struct TestApp {
     pub data_dir: TempDir,
 }
 
-/// Logs are silent unless `TEST_LOG` is set (then its value is the filter, e.g. `debug`).
+/// Everything the application logs during the tests, for tests that check what logs must
+/// never contain.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the application's logs at DEBUG into memory; with `TEST_LOG` set (a filter such
+/// as `debug`), also prints them.
 fn init_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        if let Ok(level) = std::env::var("TEST_LOG") {
-            telemetry::init(&LogSettings { format: LogFormat::Text, level });
-        }
+        let capture = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .with_filter(tracing_subscriber::EnvFilter::new("variosync=debug,variosync_web=debug,variosync_auth=debug,variosync_store=debug,variosync_server=debug,info"));
+        let print = std::env::var("TEST_LOG").ok().map(|level| {
+            tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::EnvFilter::new(level))
+        });
+        let _ = tracing_subscriber::registry().with(capture).with(print).try_init();
     });
 }
 

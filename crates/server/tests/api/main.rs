@@ -2,5 +2,6 @@
 
 mod accounts;
 mod backends;
+mod email;
 mod helpers;
 mod http;

@@ -18,6 +18,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me).delete(delete_account))
         .route("/me/password", post(change_password))
+        .route("/me/email", post(request_email_change))
 }
 
 #[derive(Serialize)]
@@ -67,4 +68,22 @@ async fn delete_account(
     state.accounts.delete_account(current.user.id, &client).await?;
     let cookie = clear_session_cookie(state.http.is_https());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+#[derive(Deserialize)]
+struct EmailChange {
+    new_email: String,
+    /// The current password, when the account has one.
+    #[serde(default)]
+    password: String,
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn request_email_change(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Json(change): Json<EmailChange>,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.request_email_change(&current.user, &change.new_email, &change.password).await?;
+    Ok(StatusCode::ACCEPTED)
 }

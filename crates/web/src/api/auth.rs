@@ -20,6 +20,12 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
     let limited = Router::new()
         .route("/auth/signup", post(sign_up))
         .route("/auth/signin", post(sign_in))
+        .route("/auth/password-reset", post(request_reset))
+        .route("/auth/password-reset/confirm", post(confirm_reset))
+        .route("/auth/magic-link", post(request_magic_link))
+        .route("/auth/magic-link/confirm", post(confirm_magic_link))
+        .route("/auth/verify-email", post(verify_email))
+        .route("/auth/email-change/confirm", post(confirm_email_change))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_ip));
     limited.route("/auth/signout", post(sign_out))
 }
@@ -124,4 +130,87 @@ async fn sign_out(
     }
     let cookie = clear_session_cookie(state.http.is_https());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+#[derive(Deserialize)]
+struct Address {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct Reset {
+    token: String,
+    new_password: String,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    message: &'static str,
+}
+
+/// The same answer whether or not the address has an account.
+fn link_sent() -> Response {
+    let message = "if the address can receive it, a link is on its way";
+    (StatusCode::ACCEPTED, Json(Accepted { message })).into_response()
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn request_reset(
+    State(state): State<AppState>,
+    Json(form): Json<Address>,
+) -> Result<Response, ApiError> {
+    state.accounts.request_password_reset(&form.email).await?;
+    Ok(link_sent())
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn confirm_reset(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Reset>,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.reset_password(&form.token, &form.new_password, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn request_magic_link(
+    State(state): State<AppState>,
+    Json(form): Json<Address>,
+) -> Result<Response, ApiError> {
+    state.accounts.request_magic_link(&form.email).await?;
+    Ok(link_sent())
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn confirm_magic_link(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Token>,
+) -> Result<Response, ApiError> {
+    let signed = state.accounts.sign_in_with_link(&form.token, &client).await?;
+    Ok(signed_in(&state, StatusCode::OK, signed))
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn verify_email(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Token>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.accounts.verify_email(&form.token, &client).await?))
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Token>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.accounts.confirm_email_change(&form.token, &client).await?))
 }
