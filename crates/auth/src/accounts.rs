@@ -86,7 +86,7 @@ fn link_lifetime(purpose: TokenPurpose) -> Duration {
 /// The accounts service.
 #[derive(Debug, Clone)]
 pub struct Accounts {
-    backends: Backends,
+    pub(crate) backends: Backends,
     settings: AccountsSettings,
     mailer: Mailer,
     /// Where links in e-mails point, e.g. `https://data.example.com` (no trailing slash).
@@ -105,15 +105,13 @@ impl Accounts {
         Self { backends, settings, mailer, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 
-    /// Issues a one-time token and e-mails its link.
-    async fn send_link(
+    /// Issues a one-time token and returns the link that uses it.
+    pub(crate) async fn issue_link(
         &self,
         user: Option<UserId>,
         purpose: TokenPurpose,
         to: &Email,
-        subject: &str,
-        intro: &str,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let token = SessionToken::generate();
         self.backends
             .auth_tokens()
@@ -131,7 +129,19 @@ impl Accounts {
             TokenPurpose::MagicLink => "magic-link",
             TokenPurpose::ChangeEmail => "change-email",
         };
-        let link = format!("{}/{path}?token={}", self.base_url, token.expose());
+        Ok(format!("{}/{path}?token={}", self.base_url, token.expose()))
+    }
+
+    /// Issues a one-time token and e-mails its link.
+    async fn send_link(
+        &self,
+        user: Option<UserId>,
+        purpose: TokenPurpose,
+        to: &Email,
+        subject: &str,
+        intro: &str,
+    ) -> Result<()> {
+        let link = self.issue_link(user, purpose, to).await?;
         let minutes = link_lifetime(purpose).num_minutes();
         let validity = if minutes < 120 {
             format!("{minutes} minutes")
@@ -338,7 +348,12 @@ impl Accounts {
     }
 
     /// What every new account gets: the free hours and a sign-up entry.
-    async fn welcome(&self, user: &User, client: &ClientInfo, method: &str) -> Result<()> {
+    pub(crate) async fn welcome(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        method: &str,
+    ) -> Result<()> {
         let access = Access::User(user.id);
         if let Some(grant) = Hours::from_hours_f64(self.settings.free_grant_hours)
             && grant > Hours::ZERO
@@ -352,7 +367,7 @@ impl Accounts {
             .await
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         access: Access,
         user: Option<UserId>,

@@ -32,6 +32,9 @@ pub enum Error {
     /// The token is wrong, used or expired.
     #[error("this link is invalid or has expired; ask for a new one")]
     InvalidToken,
+    /// An admin tried to disable or demote their own account.
+    #[error("an admin cannot disable or demote their own account")]
+    SelfLockout,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
@@ -52,6 +55,7 @@ impl Error {
             }
             Self::WrongCredentials => ErrorKind::Unauthenticated,
             Self::Disabled => ErrorKind::Forbidden,
+            Self::SelfLockout => ErrorKind::Conflict,
             Self::Store(error) => error.kind(),
             Self::InvalidToken => ErrorKind::InvalidInput,
             Self::MailSend(_) => ErrorKind::Unavailable,

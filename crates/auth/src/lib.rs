@@ -7,6 +7,7 @@
 //! `Debug`.
 
 pub mod accounts;
+mod admin;
 pub mod error;
 pub mod mail;
 pub mod password;

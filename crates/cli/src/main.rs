@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use variosync_domain::Role;
 use variosync_server::{Application, DEFAULT_CONFIG, Settings, shutdown_signal, telemetry};
 
 /// Exit status for a configuration mistake, distinct from a failure at run time.
@@ -50,6 +51,26 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Administer accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an account and print a one-time sign-in link for it.
+    ///
+    /// This is how the first admin gets in: `variosync admin create-user --email
+    /// you@example.com --admin`. The link works once, for 15 minutes; after signing in, set
+    /// a password in the account settings or keep signing in by e-mailed link.
+    CreateUser {
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +139,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             for line in settings.describe_backends() {
                 println!("  {line}");
             }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser { email, admin }) => {
+            let role = if admin { Role::Admin } else { Role::User };
+            let (user, link) = variosync_server::create_user(&settings, &email, role).await?;
+            println!("created {} {} ({})", user.role, user.email, user.id);
+            println!("one-time sign-in link, valid for 15 minutes:");
+            println!("  {link}");
             Ok(())
         }
         Command::Config(ConfigCommand::Default) => unreachable!("handled before loading settings"),

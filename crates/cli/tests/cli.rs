@@ -234,3 +234,41 @@ fn help_explains_every_command() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_create_user_prints_a_one_time_link_that_signs_the_admin_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(variosync(dir.path()).args([
+        "admin",
+        "create-user",
+        "--email",
+        "Root@Example.com",
+        "--admin",
+    ]));
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("created admin root@example.com"), "{stdout}");
+    let link = stdout.lines().find_map(|line| line.trim().strip_prefix("http://")).expect("a link");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+
+    let (running, base) = serve(&mut variosync(dir.path()));
+    let client = reqwest::Client::new();
+    let confirm = |token: String| {
+        client
+            .post(format!("{base}/api/v1/auth/magic-link/confirm"))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+    };
+    let signed = confirm(token.clone()).await.unwrap();
+    assert_eq!(signed.status(), 200);
+    let body: Value = signed.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(confirm(token).await.unwrap().status(), 400, "the link works once");
+
+    let duplicate =
+        run(variosync(dir.path()).args(["admin", "create-user", "--email", "root@example.com"]));
+    assert_eq!(duplicate.status.code(), Some(1));
+    assert!(String::from_utf8(duplicate.stderr).unwrap().contains("already exists"));
+    running.signal("TERM");
+    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+}

@@ -35,17 +35,11 @@ impl Application {
             metrics: variosync_web::prometheus_handle(),
             http: settings.http.clone(),
             build: BuildInfo { version: env!("CARGO_PKG_VERSION") },
-            accounts: variosync_auth::Accounts::new(
-                backends.clone(),
-                settings.accounts.clone(),
-                variosync_auth::Mailer::from_settings(
-                    settings.smtp_url.as_ref(),
-                    &settings.mail,
-                    &settings.data_dir,
-                )
-                .context("cannot set up outgoing mail")?,
-                &settings.http.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}")),
-            ),
+            accounts: crate::startup::accounts(
+                settings,
+                &backends,
+                &crate::startup::base_url(settings, local_addr),
+            )?,
             trusted_proxies: variosync_web::parse_ranges(&settings.trusted_proxies)
                 .map_err(anyhow::Error::msg)
                 .context("VARIOSYNC_TRUSTED_PROXIES")?

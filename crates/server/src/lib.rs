@@ -14,7 +14,7 @@ pub mod telemetry;
 pub use app::Application;
 pub use settings::{DEFAULT_CONFIG, SETTINGS, Settings, SettingsError};
 pub use shutdown::shutdown_signal;
-pub use startup::{migrate, run_worker};
+pub use startup::{create_user, migrate, run_worker};
 
 /// Installs the process-wide TLS crypto provider (aws-lc-rs) before any TLS client starts.
 /// Several dependencies can bring a provider; naming one avoids a start-up ambiguity.

@@ -40,3 +40,39 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<&'static str> {
     db.close().await;
     Ok(db.backend())
 }
+
+/// The address people reach the service at: `http.public_url`, or the listen address.
+pub(crate) fn base_url(settings: &Settings, local_addr: std::net::SocketAddr) -> String {
+    settings.http.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"))
+}
+
+/// The accounts service over `backends`, mailing as the settings say.
+pub(crate) fn accounts(
+    settings: &Settings,
+    backends: &Backends,
+    base_url: &str,
+) -> anyhow::Result<variosync_auth::Accounts> {
+    let mailer = variosync_auth::Mailer::from_settings(
+        settings.smtp_url.as_ref(),
+        &settings.mail,
+        &settings.data_dir,
+    )
+    .context("cannot set up outgoing mail")?;
+    Ok(variosync_auth::Accounts::new(backends.clone(), settings.accounts.clone(), mailer, base_url))
+}
+
+/// Creates an account from the command line and returns it with a one-time sign-in link.
+pub async fn create_user(
+    settings: &Settings,
+    email: &str,
+    role: variosync_domain::Role,
+) -> anyhow::Result<(variosync_domain::User, String)> {
+    let backends = open_backends(settings).await?;
+    let accounts = accounts(settings, &backends, &base_url(settings, settings.listen))?;
+    let created = accounts
+        .create_user_with_link(email, role)
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", variosync_domain::error_chain(&error)))?;
+    backends.close().await;
+    Ok(created)
+}

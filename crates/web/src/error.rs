@@ -78,6 +78,8 @@ impl From<variosync_store::Error> for ApiError {
                 let code = match &error {
                     variosync_store::Error::EmailTaken => "email_taken",
                     variosync_store::Error::InsufficientHours => "insufficient_hours",
+                    variosync_store::Error::InvalidReason => "invalid_reason",
+                    variosync_store::Error::NotFound("user") => "user_not_found",
                     _ => kind.as_str(),
                 };
                 Self::new(kind, code, error.to_string())
@@ -107,6 +109,7 @@ impl From<variosync_auth::Error> for ApiError {
                     variosync_auth::Error::Disabled => "account_disabled",
                     variosync_auth::Error::InvalidKeyName => "invalid_key_name",
                     variosync_auth::Error::InvalidToken => "invalid_token",
+                    variosync_auth::Error::SelfLockout => "self_lockout",
                     _ => kind.as_str(),
                 };
                 Self::new(kind, code, other.to_string())

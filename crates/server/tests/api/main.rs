@@ -1,6 +1,7 @@
 //! Whole-application tests: the real server on a random port, talking to real backends.
 
 mod accounts;
+mod admin;
 mod backends;
 mod email;
 mod helpers;

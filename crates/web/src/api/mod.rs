@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`. One resource per module, each with its own router.
 
 mod account;
+mod admin;
 mod api_keys;
 mod audit;
 mod auth;
@@ -18,7 +19,8 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(sessions::router())
         .merge(api_keys::router())
         .merge(audit::router())
-        .merge(hours::router());
+        .merge(hours::router())
+        .merge(admin::router());
     Router::new().nest("/api/v1", v1)
 }
 
