@@ -55,6 +55,11 @@ impl ApiError {
         }
     }
 
+    /// The human message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The machine-readable code.
     pub fn code(&self) -> &'static str {
         self.code

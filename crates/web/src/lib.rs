@@ -20,6 +20,7 @@ mod pages;
 mod session;
 mod settings;
 mod state;
+mod throttle;
 
 use axum::Router;
 
@@ -34,7 +35,7 @@ pub use state::{AppState, BuildInfo};
 pub fn router(state: AppState) -> Router {
     let settings = state.http.clone();
     let routes = Router::new()
-        .merge(pages::router())
+        .merge(pages::router(&state))
         .merge(health::router())
         .merge(metrics::router())
         .merge(assets::router())

@@ -6,3 +6,4 @@ mod backends;
 mod email;
 mod helpers;
 mod http;
+mod pages;

@@ -1,17 +1,16 @@
 //! Sign-up, sign-in and sign-out with a password.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use variosync_auth::SignedIn;
-use variosync_domain::{ErrorKind, User};
-use variosync_store::Quota;
+use variosync_domain::User;
 
-use crate::client::{Client, client_ip};
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::{CurrentUser, clear_session_cookie, csrf_token, session_cookie};
 use crate::state::AppState;
@@ -26,50 +25,8 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/magic-link/confirm", post(confirm_magic_link))
         .route("/auth/verify-email", post(verify_email))
         .route("/auth/email-change/confirm", post(confirm_email_change))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_ip));
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip));
     limited.route("/auth/signout", post(sign_out))
-}
-
-/// Throttles the credential endpoints per client address, on the shared limiter.
-async fn limit_by_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let ip = client_ip(&parts, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    if let Some(quota) =
-        Quota::new(state.rate_limits.auth_per_minute, std::time::Duration::from_secs(60))
-    {
-        match state.backends.limiter.check(&format!("auth:{ip}"), quota).await {
-            Ok(decision) if !decision.allowed => {
-                return ApiError::rate_limited(decision.retry_after).into_response();
-            }
-            Ok(_) => {}
-            // Failing closed: without the limiter, credential guessing would be unbounded.
-            Err(error) => return ApiError::from(error).into_response(),
-        }
-    }
-    if let Err(error) = check_origin(&parts.headers) {
-        return error.into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
-}
-
-/// Refuses a cross-site form post to the credential endpoints (login CSRF): when a browser
-/// sends `Origin`, its host must be the one the request is addressed to.
-fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
-        return Ok(());
-    };
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    if origin_host.eq_ignore_ascii_case(host) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorKind::Forbidden,
-            "cross_origin",
-            "requests from another site are refused",
-        ))
-    }
 }
 
 #[derive(Deserialize)]

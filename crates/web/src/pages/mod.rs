@@ -9,8 +9,22 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/", get(landing))
+mod account;
+mod auth;
+
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    Router::new().route("/", get(landing)).merge(auth::router(state)).merge(account::router())
+}
+
+/// Renders a template as an HTML response; a render failure (a bug) becomes a logged 500.
+pub(crate) fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(page) => Html(page).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering a page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 #[derive(Template)]
@@ -26,14 +40,7 @@ struct NotFound<'a> {
 }
 
 async fn landing(State(state): State<AppState>) -> Response {
-    let page = Landing { version: state.build.version };
-    match page.render() {
-        Ok(page) => Html(page).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "rendering the landing page failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    render(&Landing { version: state.build.version })
 }
 
 /// The page shown to a browser for an unknown address; `path` is escaped by the template.

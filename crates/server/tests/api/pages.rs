@@ -1,0 +1,130 @@
+//! The HTML account pages, driven as a browser without JavaScript would: forms, cookies,
+//! redirects and the CSRF field.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+
+/// The value of the hidden `csrf_token` field on a page.
+fn csrf_field(html: &str) -> String {
+    let start = html.find("name=\"csrf_token\" value=\"").expect("a CSRF field") + 25;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response.headers()[SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn form(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = app.client.post(app.url(path)).form(fields);
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
+    let response = app.client.get(app.url(path)).header(COOKIE, cookie).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms() {
+    let app = spawn_app().await;
+    let signin = app.get("/signin").await;
+    assert_eq!(signin.status(), StatusCode::OK);
+    assert!(signin.text().await.unwrap().contains("action=\"/signin\""));
+
+    let weak =
+        form(&app, "/signup", None, &[("email", "ada@example.com"), ("password", "short")]).await;
+    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+    let html = weak.text().await.unwrap();
+    assert!(html.contains("at least 10 characters"), "the error is shown next to the form");
+    assert!(html.contains("value=\"ada@example.com\""), "the address is kept");
+
+    let created =
+        form(&app, "/signup", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    assert_eq!(created.headers()[LOCATION], "/account");
+    let cookie = session_cookie(&created);
+
+    let (status, html) = page(&app, "/account", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("ada@example.com") && html.contains("1.000000 h"));
+    let csrf = csrf_field(&html);
+
+    let forged = form(
+        &app,
+        "/account/api-keys",
+        Some(&cookie),
+        &[("csrf_token", "forged"), ("name", "k"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let key = form(
+        &app,
+        "/account/api-keys",
+        Some(&cookie),
+        &[("csrf_token", &csrf), ("name", "laptop"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(key.status(), StatusCode::CREATED);
+    let html = key.text().await.unwrap();
+    assert!(html.contains("shown this once") && html.contains("vsk_"));
+
+    let out = form(&app, "/account/signout", Some(&cookie), &[("csrf_token", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = app.client.get(app.url("/account")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "signed out: sent to the sign-in page");
+    assert_eq!(after.headers()[LOCATION], "/signin");
+
+    let wrong =
+        form(&app, "/signin", None, &[("email", "ada@example.com"), ("password", "not it at all")])
+            .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let back =
+        form(&app, "/signin", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_e_mailed_link_opens_a_page_whose_button_uses_it_once() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let sent = form(&app, "/magic-link/request", None, &[("email", "ada@example.com")]).await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert!(sent.text().await.unwrap().contains("a link is on its way"));
+    let token = variosync_store::testing::last_outbox_link(app.data_dir.path(), "magic-link");
+
+    // Opening the link (as a mail scanner would) does not use it up.
+    let opened = app.get(&format!("/magic-link?token={token}")).await;
+    assert_eq!(opened.status(), StatusCode::OK);
+    assert!(opened.text().await.unwrap().contains(&format!("value=\"{token}\"")));
+    let signed = form(&app, "/magic-link", None, &[("token", &token)]).await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&app, "/account", &session_cookie(&signed)).await;
+    assert_eq!(status, StatusCode::OK);
+    let reused = form(&app, "/magic-link", None, &[("token", &token)]).await;
+    assert_eq!(reused.status(), StatusCode::GONE);
+
+    // Password reset through the pages.
+    form(&app, "/forgot-password", None, &[("email", "ada@example.com")]).await;
+    let token = variosync_store::testing::last_outbox_link(app.data_dir.path(), "reset-password");
+    let reset = form(
+        &app,
+        "/reset-password",
+        None,
+        &[("token", &token), ("new_password", "a fresh passphrase")],
+    )
+    .await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert!(reset.text().await.unwrap().contains("Password changed"));
+    assert_eq!(app.sign_in("ada@example.com", "a fresh passphrase").await.status(), StatusCode::OK);
+}

@@ -1,0 +1,304 @@
+//! The sign-in, sign-up and e-mailed-link pages: plain HTML forms that work without
+//! JavaScript. Links from e-mails open a page with one button, so that mail scanners that
+//! fetch links do not use up single-use tokens.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::render;
+use crate::client::Client;
+use crate::session::session_cookie;
+use crate::state::AppState;
+
+pub(super) fn router(state: &AppState) -> Router<AppState> {
+    let forms = Router::new()
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signup", get(signup_page).post(signup))
+        .route("/magic-link/request", axum::routing::post(request_magic_link))
+        .route("/forgot-password", get(forgot_page).post(forgot))
+        .route("/reset-password", get(reset_page).post(reset))
+        .route("/magic-link", get(magic_page).post(magic))
+        .route("/verify-email", get(verify_page).post(verify))
+        .route("/change-email", get(change_email_page).post(change_email));
+    forms.route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip))
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignIn<'a> {
+    email: &'a str,
+    error: Option<String>,
+    notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUp<'a> {
+    email: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct Forgot;
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct Reset<'a> {
+    token: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct Confirm<'a> {
+    heading: &'a str,
+    action: &'a str,
+    button: &'a str,
+    token: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(super) struct Message<'a> {
+    pub(super) heading: &'a str,
+    pub(super) message: &'a str,
+    pub(super) next: &'a str,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct Address {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    token: String,
+    new_password: String,
+}
+
+/// A page with a status; render failures become a plain 500.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    (status, render(template)).into_response()
+}
+
+/// Signs the browser in and sends it to its account page.
+fn signed_in(state: &AppState, signed: variosync_auth::SignedIn) -> Response {
+    let max_age = (signed.session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    let cookie = session_cookie(signed.token.expose(), max_age, state.http.is_https());
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/account")).into_response()
+}
+
+/// The status and message shown for a refused form.
+fn refusal(error: variosync_auth::Error) -> (StatusCode, String) {
+    let error = crate::ApiError::from(error);
+    (error.status(), error.message().to_owned())
+}
+
+async fn signin_page() -> Response {
+    page(StatusCode::OK, &SignIn { email: "", error: None, notice: None })
+}
+
+async fn signin(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<Credentials>,
+) -> Response {
+    match state.accounts.sign_in(&form.email, &form.password, &client).await {
+        Ok(signed) => signed_in(&state, signed),
+        Err(error) => {
+            let (status, message) = refusal(error);
+            page(status, &SignIn { email: &form.email, error: Some(message), notice: None })
+        }
+    }
+}
+
+async fn signup_page() -> Response {
+    page(StatusCode::OK, &SignUp { email: "", error: None })
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<Credentials>,
+) -> Response {
+    match state.accounts.sign_up(&form.email, &form.password, &client).await {
+        Ok(signed) => signed_in(&state, signed),
+        Err(error) => {
+            let (status, message) = refusal(error);
+            page(status, &SignUp { email: &form.email, error: Some(message) })
+        }
+    }
+}
+
+const LINK_SENT: &str = "If the address can receive it, a link is on its way. It works once.";
+
+async fn request_magic_link(State(state): State<AppState>, Form(form): Form<Address>) -> Response {
+    match state.accounts.request_magic_link(&form.email).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            &SignIn { email: &form.email, error: None, notice: Some(LINK_SENT) },
+        ),
+        Err(error) => {
+            let (status, message) = refusal(error);
+            page(status, &SignIn { email: &form.email, error: Some(message), notice: None })
+        }
+    }
+}
+
+async fn forgot_page() -> Response {
+    page(StatusCode::OK, &Forgot)
+}
+
+async fn forgot(State(state): State<AppState>, Form(form): Form<Address>) -> Response {
+    match state.accounts.request_password_reset(&form.email).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            &Message { heading: "Check your mail", message: LINK_SENT, next: "/signin" },
+        ),
+        Err(error) => {
+            let (status, message) = refusal(error);
+            page(
+                status,
+                &Message {
+                    heading: "Something went wrong",
+                    message: &message,
+                    next: "/forgot-password",
+                },
+            )
+        }
+    }
+}
+
+async fn reset_page(Query(query): Query<TokenQuery>) -> Response {
+    page(StatusCode::OK, &Reset { token: &query.token, error: None })
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<ResetForm>,
+) -> Response {
+    match state.accounts.reset_password(&form.token, &form.new_password, &client).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            &Message {
+                heading: "Password changed",
+                message: "Your password is set, and every session was signed out. Sign in with the new password.",
+                next: "/signin",
+            },
+        ),
+        Err(error) => {
+            let (status, message) = refusal(error);
+            page(status, &Reset { token: &form.token, error: Some(message) })
+        }
+    }
+}
+
+async fn magic_page(Query(query): Query<TokenQuery>) -> Response {
+    let confirm = Confirm {
+        heading: "Sign in",
+        action: "/magic-link",
+        button: "Sign in",
+        token: &query.token,
+        error: None,
+    };
+    page(StatusCode::OK, &confirm)
+}
+
+async fn magic(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    match state.accounts.sign_in_with_link(&form.token, &client).await {
+        Ok(signed) => signed_in(&state, signed),
+        Err(error) => link_failed(error),
+    }
+}
+
+async fn verify_page(Query(query): Query<TokenQuery>) -> Response {
+    let confirm = Confirm {
+        heading: "Confirm your address",
+        action: "/verify-email",
+        button: "Confirm",
+        token: &query.token,
+        error: None,
+    };
+    page(StatusCode::OK, &confirm)
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    match state.accounts.verify_email(&form.token, &client).await {
+        Ok(_) => page(
+            StatusCode::OK,
+            &Message {
+                heading: "Address confirmed",
+                message: "Thank you: your address is confirmed.",
+                next: "/account",
+            },
+        ),
+        Err(error) => link_failed(error),
+    }
+}
+
+async fn change_email_page(Query(query): Query<TokenQuery>) -> Response {
+    let confirm = Confirm {
+        heading: "Confirm your new address",
+        action: "/change-email",
+        button: "Use this address",
+        token: &query.token,
+        error: None,
+    };
+    page(StatusCode::OK, &confirm)
+}
+
+async fn change_email(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    match state.accounts.confirm_email_change(&form.token, &client).await {
+        Ok(_) => page(
+            StatusCode::OK,
+            &Message {
+                heading: "Address changed",
+                message: "Sign in with your new address from now on.",
+                next: "/account",
+            },
+        ),
+        Err(error) => link_failed(error),
+    }
+}
+
+fn link_failed(error: variosync_auth::Error) -> Response {
+    let (status, message) = refusal(error);
+    let status = if status == StatusCode::BAD_REQUEST { StatusCode::GONE } else { status };
+    page(
+        status,
+        &Message { heading: "This link cannot be used", message: &message, next: "/signin" },
+    )
+}
