@@ -444,6 +444,8 @@ impl Accounts {
             password::verify(password, None).await?;
             return Err(Error::WrongCredentials);
         };
+        let cache = self.backends.cache.as_ref();
+        crate::backoff::check(cache, &email).await?;
         let users = self.backends.users();
         let user = users.find_by_email(Access::System, &email).await?;
         let stored = match &user {
@@ -453,6 +455,7 @@ impl Accounts {
         let matched = password::verify(password, stored.as_deref()).await?;
         let user_id = user.as_ref().map(|u| u.id);
         let Some(user) = user.filter(|_| matched) else {
+            crate::backoff::record_failure(cache, &email).await?;
             let access = user_id.map_or(Access::System, Access::User);
             self.audit(
                 access,
@@ -467,6 +470,7 @@ impl Accounts {
         if !user.is_active() {
             return Err(Error::Disabled);
         }
+        crate::backoff::clear(cache, &email).await?;
         self.audit(
             Access::User(user.id),
             Some(user.id),

@@ -17,6 +17,9 @@ pub enum Error {
     /// Wrong address or password; deliberately does not say which.
     #[error("the e-mail address or password is wrong")]
     WrongCredentials,
+    /// Too many failed sign-ins for this account: wait before trying again.
+    #[error("too many failed sign-ins for this account; try again in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     /// The account has been disabled by an admin.
     #[error("this account is disabled")]
     Disabled,
@@ -55,6 +58,7 @@ impl Error {
             }
             Self::WrongCredentials => ErrorKind::Unauthenticated,
             Self::Disabled => ErrorKind::Forbidden,
+            Self::TooManyAttempts(_) => ErrorKind::RateLimited,
             Self::SelfLockout => ErrorKind::Conflict,
             Self::Store(error) => error.kind(),
             Self::InvalidToken => ErrorKind::InvalidInput,

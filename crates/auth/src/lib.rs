@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod admin;
+mod backoff;
 pub mod error;
 pub mod mail;
 pub mod password;

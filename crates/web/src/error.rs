@@ -97,6 +97,12 @@ impl From<variosync_auth::Error> for ApiError {
     fn from(error: variosync_auth::Error) -> Self {
         match error {
             variosync_auth::Error::Store(store) => store.into(),
+            variosync_auth::Error::TooManyAttempts(wait) => {
+                let mut error = Self::rate_limited(wait);
+                error.message =
+                    format!("too many failed sign-ins for this account; {}", error.message);
+                error
+            }
             other => {
                 let kind = other.kind();
                 if kind == ErrorKind::Internal {

@@ -220,10 +220,11 @@ async fn the_accounts_api_works_on_postgres() {
 async fn the_eleventh_sign_in_attempt_in_a_minute_gets_429_with_retry_after() {
     let app = spawn_app().await;
     for attempt in 1..=10 {
-        let response = app.sign_in("nobody@example.com", "wrong password!").await;
+        let response =
+            app.sign_in(&format!("nobody{attempt}@example.com"), "wrong password!").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
-    let limited = app.sign_in("nobody@example.com", "wrong password!").await;
+    let limited = app.sign_in("nobody11@example.com", "wrong password!").await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After: {retry_after}");
@@ -317,4 +318,31 @@ async fn an_admin_sees_everyones_audit_entries_and_a_user_only_their_own() {
         .await
         .unwrap();
     assert!(snooping.as_array().unwrap().iter().all(|e| e["user_id"] == grace.user_id.as_str()));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_to_one_account_make_it_wait_longer_and_longer() {
+    // A generous per-address quota, so that only the per-account back-off is in play.
+    let app = spawn_app_with(|settings| settings.rate_limit.auth_per_minute = 100).await;
+    app.sign_up("ada@example.com").await;
+    for attempt in 1..=5 {
+        let response = app.sign_in("ada@example.com", "wrong password!").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt} is free");
+    }
+    // Now even the right password must wait.
+    let waiting = app.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(waiting.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(waiting.headers().contains_key("retry-after"));
+    let body: Value = waiting.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("failed sign-ins for this account"));
+    // Other accounts are unaffected.
+    app.sign_up("grace@example.com").await;
+    assert_eq!(app.sign_in("grace@example.com", PASSWORD).await.status(), StatusCode::OK);
+    // After the wait (one second after five failures), the right password works and resets.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.sign_in("ada@example.com", "wrong password!").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
