@@ -13,9 +13,11 @@ pub mod error;
 pub mod mail;
 pub mod password;
 pub mod secrets;
+pub mod tokens;
 
 pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
 pub use error::{Error, Result};
 pub use mail::{Mail, MailSettings, Mailer};
 pub use password::Password;
 pub use secrets::{ApiKeySecret, SessionToken};
+pub use tokens::{AccessToken, AccessTokens, Origin};

@@ -45,6 +45,9 @@ impl Application {
                 .context("VARIOSYNC_TRUSTED_PROXIES")?
                 .into(),
             rate_limits: settings.rate_limit.clone(),
+            tokens: variosync_auth::AccessTokens::load(&backends)
+                .await
+                .context("cannot load the access-token signing key")?,
         };
         Ok(Self {
             listener,

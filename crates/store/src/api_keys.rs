@@ -147,6 +147,17 @@ impl ApiKeyRepository {
         row.map(|row| Ok((ApiKey::try_from(row.key)?, row.secret_hash))).transpose()
     }
 
+    /// Whether the key exists and is not revoked (for tokens minted from it).
+    pub async fn is_live(&self, id: ApiKeyId) -> Result<bool> {
+        let live: i64 = transaction!(&self.db, Access::System, read, |conn| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id.as_uuid())
+                .fetch_one(&mut *conn)
+                .await?
+        });
+        Ok(live > 0)
+    }
+
     /// The user's keys, revoked ones included, newest first.
     #[tracing::instrument(skip_all, fields(user_id = %user), err)]
     pub async fn list(&self, access: Access, user: UserId) -> Result<Vec<ApiKey>> {

@@ -84,6 +84,11 @@ impl Backends {
         AuthTokenRepository::new(self.db.clone())
     }
 
+    /// Secrets the server keeps for itself.
+    pub fn server_secrets(&self) -> crate::ServerSecrets {
+        crate::ServerSecrets::new(self.db.clone())
+    }
+
     /// The hour ledger.
     pub fn ledger(&self) -> HourLedger {
         HourLedger::new(self.db.clone())

@@ -19,6 +19,7 @@ pub mod objects;
 pub mod pubsub;
 pub mod rate_limit;
 pub mod redis_conn;
+pub mod server_secrets;
 pub mod sessions;
 pub mod settings;
 #[cfg(feature = "testing")]
@@ -37,6 +38,7 @@ pub use objects::{ExportFormat, ObjectInfo, ObjectKey, ObjectStorage};
 pub use pubsub::{Channel, MemoryPubSub, PubSub, RedisPubSub, Subscription};
 pub use rate_limit::{Decision, MemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};
 pub use redis_conn::RedisConnection;
+pub use server_secrets::ServerSecrets;
 pub use sessions::{NewSession, Session, SessionRepository};
 pub use settings::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 pub use users::UserRepository;

@@ -143,6 +143,22 @@ impl SessionRepository {
         Ok(row.map(Session::from))
     }
 
+    /// Whether the session is live: not revoked and not past its absolute expiry (for tokens
+    /// minted from it).
+    pub async fn is_live(&self, id: SessionId) -> Result<bool> {
+        let live: i64 = transaction!(&self.db, Access::System, read, |conn| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sessions WHERE id = $1 AND revoked_at IS NULL \
+                 AND expires_at > $2",
+            )
+            .bind(id.as_uuid())
+            .bind(now())
+            .fetch_one(&mut *conn)
+            .await?
+        });
+        Ok(live > 0)
+    }
+
     /// The user's live sessions, newest first.
     #[tracing::instrument(skip_all, fields(user_id = %user), err)]
     pub async fn list(&self, access: Access, user: UserId) -> Result<Vec<Session>> {

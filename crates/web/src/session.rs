@@ -68,6 +68,11 @@ pub enum Credential {
         /// What it may do.
         scope: ApiScope,
     },
+    /// A short-lived access token minted from a key or a session.
+    AccessToken {
+        /// What it may do.
+        scope: ApiScope,
+    },
 }
 
 /// The signed-in user of a request. Extracting it authenticates the request, checks CSRF for
@@ -86,17 +91,21 @@ impl CurrentUser {
     pub fn session_id(&self) -> Option<SessionId> {
         match self.credential {
             Credential::Session { id } => Some(id),
-            Credential::ApiKey { .. } => None,
+            Credential::ApiKey { .. } | Credential::AccessToken { .. } => None,
+        }
+    }
+
+    /// What the credential may do (a session may do everything its user may).
+    pub fn scope(&self) -> ApiScope {
+        match self.credential {
+            Credential::Session { .. } => ApiScope::Admin,
+            Credential::ApiKey { scope, .. } | Credential::AccessToken { scope } => scope,
         }
     }
 
     /// Refuses unless the user is an admin (and, for a key, the key has admin scope).
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        let key_allows = match self.credential {
-            Credential::ApiKey { scope, .. } => scope.allows(ApiScope::Admin),
-            Credential::Session { .. } => true,
-        };
-        if self.user.role == Role::Admin && key_allows {
+        if self.user.role == Role::Admin && self.scope().allows(ApiScope::Admin) {
             Ok(())
         } else {
             Err(ApiError::new(ErrorKind::Forbidden, "admin_only", "this needs an admin account"))
@@ -138,25 +147,41 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                unauthenticated("the Authorization header must be `Bearer <API key>`")
+                unauthenticated(
+                    "the Authorization header must be `Bearer <API key or access token>`",
+                )
             })?;
-        let (user, key) = state
-            .accounts
-            .authenticate_api_key(bearer)
-            .await?
-            .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
-        let needed = if is_safe(&parts.method) { ApiScope::Read } else { ApiScope::Write };
-        if !key.scope.allows(needed) {
+        let (user, credential) = if bearer.starts_with("vsk_") {
+            let (user, key) = state
+                .accounts
+                .authenticate_api_key(bearer)
+                .await?
+                .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
+            (user, Credential::ApiKey { id: key.id, scope: key.scope })
+        } else {
+            let (user, scope) =
+                state.tokens.verify(&state.backends, bearer).await?.ok_or_else(|| {
+                    unauthenticated("the access token is invalid, expired or revoked")
+                })?;
+            (user, Credential::AccessToken { scope })
+        };
+        let current = CurrentUser { user, credential };
+        // Minting an access token changes nothing: any key may, and the token keeps its scope.
+        // (Inside the nested `/api/v1` router the path arrives without its prefix.)
+        let mints_token = parts.uri.path() == "/auth/token";
+        let needed =
+            if is_safe(&parts.method) || mints_token { ApiScope::Read } else { ApiScope::Write };
+        if !current.scope().allows(needed) {
             return Err(ApiError::new(
                 ErrorKind::Forbidden,
                 "insufficient_scope",
-                format!("this API key has the {} scope; this request needs {needed}", key.scope),
+                format!(
+                    "this credential has the {} scope; this request needs {needed}",
+                    current.scope()
+                ),
             ));
         }
-        return Ok(CurrentUser {
-            user,
-            credential: Credential::ApiKey { id: key.id, scope: key.scope },
-        });
+        return Ok(current);
     }
     let secret = cookie(&parts.headers, SESSION_COOKIE)
         .ok_or_else(|| unauthenticated("sign in, or send an API key as `Authorization: Bearer`"))?;

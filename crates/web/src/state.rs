@@ -30,4 +30,6 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<[IpRange]>,
     /// Request quotas.
     pub rate_limits: RateLimitSettings,
+    /// Signs and checks short-lived access tokens.
+    pub tokens: variosync_auth::AccessTokens,
 }

@@ -7,3 +7,4 @@ mod email;
 mod helpers;
 mod http;
 mod pages;
+mod tokens;

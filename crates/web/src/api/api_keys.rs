@@ -45,9 +45,7 @@ async fn create(
     Json(new): Json<NewKey>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     // A key can never do more than the key that made it.
-    if let crate::session::Credential::ApiKey { scope, .. } = current.credential
-        && !scope.allows(new.scope)
-    {
+    if !current.scope().allows(new.scope) {
         return Err(ApiError::new(
             ErrorKind::Forbidden,
             "insufficient_scope",

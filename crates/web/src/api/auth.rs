@@ -26,7 +26,7 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/verify-email", post(verify_email))
         .route("/auth/email-change/confirm", post(confirm_email_change))
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip));
-    limited.route("/auth/signout", post(sign_out))
+    limited.route("/auth/signout", post(sign_out)).route("/auth/token", post(issue_token))
 }
 
 #[derive(Deserialize)]
@@ -170,4 +170,33 @@ async fn confirm_email_change(
     Json(form): Json<Token>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.accounts.confirm_email_change(&form.token, &client).await?))
+}
+
+/// Mints a short-lived access token from the API key or session of the request. The token
+/// carries the key's scope (an admin's session gives admin scope, a user's session write)
+/// and stops working when that key or session is revoked.
+#[tracing::instrument(skip_all, err)]
+async fn issue_token(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Json<variosync_auth::AccessToken>, ApiError> {
+    use crate::session::Credential;
+    use variosync_auth::Origin;
+    use variosync_domain::{ApiScope, ErrorKind, Role};
+    let (origin, scope) = match current.credential {
+        Credential::ApiKey { id, scope } => (Origin::ApiKey(id), scope),
+        Credential::Session { id } => {
+            let scope =
+                if current.user.role == Role::Admin { ApiScope::Admin } else { ApiScope::Write };
+            (Origin::Session(id), scope)
+        }
+        Credential::AccessToken { .. } => {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "token_from_token",
+                "mint access tokens from an API key or a session, not from another token",
+            ));
+        }
+    };
+    Ok(Json(state.tokens.mint(current.user.id, scope, origin)?))
 }
