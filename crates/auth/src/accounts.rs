@@ -661,6 +661,52 @@ impl Accounts {
         Ok(())
     }
 
+    /// The account a verified external token belongs to: the one linked to its identity, or
+    /// the one with its address if the issuer verified it (then linked), or a new one. `None`
+    /// for an invalid token, a new identity without a verified address, or a disabled account.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn authenticate_external(
+        &self,
+        verifier: &crate::ExternalJwt,
+        token: &str,
+    ) -> Result<Option<User>> {
+        let Some(claims) = verifier.verify(token).await? else { return Ok(None) };
+        let identities = self.backends.identities();
+        let users = self.backends.users();
+        let user = match identities.find_user(verifier.issuer(), &claims.sub).await? {
+            Some(id) => users.find_by_id(Access::User(id), id).await?,
+            None => {
+                let verified = claims.email_verified.unwrap_or(verifier.trusts_email());
+                let Some(email) =
+                    claims.email.as_deref().and_then(|e| Email::parse(e).ok()).filter(|_| verified)
+                else {
+                    tracing::info!(
+                        "refused an external token: new identity without a verified address"
+                    );
+                    return Ok(None);
+                };
+                let user = match users.find_by_email(Access::System, &email).await? {
+                    Some(user) => user,
+                    None => {
+                        let new =
+                            NewUser { email: email.clone(), password_hash: None, role: Role::User };
+                        let user = users.create(&new).await?;
+                        let client =
+                            ClientInfo { ip: None, user_agent: Some("external token".into()) };
+                        self.welcome(&user, &client, "external_jwt").await?;
+                        users
+                            .mark_email_verified(Access::User(user.id), user.id)
+                            .await?
+                            .unwrap_or(user)
+                    }
+                };
+                identities.link(user.id, verifier.issuer(), &claims.sub, Some(&email)).await?;
+                Some(user)
+            }
+        };
+        Ok(user.filter(User::is_active))
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &AccountsSettings {
         &self.settings

@@ -38,6 +38,12 @@ pub enum Error {
     /// An admin tried to disable or demote their own account.
     #[error("an admin cannot disable or demote their own account")]
     SelfLockout,
+    /// The external-JWT settings cannot be used.
+    #[error("invalid external JWT settings: {0}")]
+    ExternalConfig(&'static str),
+    /// The external issuer's published keys could not be fetched.
+    #[error("cannot fetch the external issuer's keys: {0}")]
+    ExternalKeys(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
@@ -62,7 +68,8 @@ impl Error {
             Self::SelfLockout => ErrorKind::Conflict,
             Self::Store(error) => error.kind(),
             Self::InvalidToken => ErrorKind::InvalidInput,
-            Self::MailSend(_) => ErrorKind::Unavailable,
+            Self::MailSend(_) | Self::ExternalKeys(_) => ErrorKind::Unavailable,
+            Self::ExternalConfig(_) => ErrorKind::Internal,
             Self::Task(_) | Self::Hashing | Self::MailConfig(_) => ErrorKind::Internal,
         }
     }

@@ -10,6 +10,7 @@ pub mod accounts;
 mod admin;
 mod backoff;
 pub mod error;
+pub mod external;
 pub mod mail;
 pub mod password;
 pub mod secrets;
@@ -17,6 +18,7 @@ pub mod tokens;
 
 pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
 pub use error::{Error, Result};
+pub use external::{ExternalJwt, ExternalJwtSettings};
 pub use mail::{Mail, MailSettings, Mailer};
 pub use password::Password;
 pub use secrets::{ApiKeySecret, SessionToken};

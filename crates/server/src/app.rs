@@ -45,6 +45,9 @@ impl Application {
                 .context("VARIOSYNC_TRUSTED_PROXIES")?
                 .into(),
             rate_limits: settings.rate_limit.clone(),
+            external_jwt: variosync_auth::ExternalJwt::from_settings(&settings.external_jwt)
+                .context("VARIOSYNC_EXTERNAL_JWT_*")?
+                .map(std::sync::Arc::new),
             tokens: variosync_auth::AccessTokens::load(&backends)
                 .await
                 .context("cannot load the access-token signing key")?,

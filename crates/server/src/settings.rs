@@ -13,7 +13,7 @@ use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use variosync_auth::{AccountsSettings, MailSettings};
+use variosync_auth::{AccountsSettings, ExternalJwtSettings, MailSettings};
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
 
@@ -48,6 +48,8 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Bearer tokens from an external issuer (Supabase Auth, an OIDC provider).
+    pub external_jwt: ExternalJwtSettings,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             smtp_url: None,
             mail: MailSettings::default(),
+            external_jwt: ExternalJwtSettings::default(),
         }
     }
 }
@@ -331,6 +334,41 @@ pub const SETTINGS: &[SettingDoc] = &[
         expected: "true or false",
         about: "Without SMTP, also log each message's link (handy on a laptop; turn off where logs are shared).",
     },
+    SettingDoc {
+        key: "external_jwt.issuer",
+        kind: Kind::Text,
+        default: "(unset: external tokens are refused)",
+        expected: "the issuer URL the tokens carry in `iss`",
+        about: "Accept bearer JWTs from this issuer, e.g. https://<project>.supabase.co/auth/v1, mapped to local accounts.",
+    },
+    SettingDoc {
+        key: "external_jwt.audience",
+        kind: Kind::Text,
+        default: "(unset)",
+        expected: "the audience the tokens carry in `aud`",
+        about: "Required `aud` of external tokens (Supabase: authenticated).",
+    },
+    SettingDoc {
+        key: "external_jwt.jwks_url",
+        kind: Kind::Text,
+        default: "(unset)",
+        expected: "an https:// URL of a JWKS document",
+        about: "Where the issuer publishes its signing keys (RS256, ES256, EdDSA...).",
+    },
+    SettingDoc {
+        key: "external_jwt.hs256_secret",
+        kind: Kind::Secret,
+        default: "(unset)",
+        expected: "the issuer's shared HS256 secret",
+        about: "A shared HS256 secret instead of published keys (Supabase's JWT secret).",
+    },
+    SettingDoc {
+        key: "external_jwt.trust_email",
+        kind: Kind::Bool,
+        default: "false",
+        expected: "true or false",
+        about: "Treat the token's email as verified without an email_verified claim (Supabase with confirmations on).",
+    },
 ];
 
 /// The documented example configuration printed by `variosync config default`.
@@ -570,6 +608,12 @@ impl Settings {
             if self.smtp_url.is_some() { "smtp_url" } else { "mail.from" },
             &self.mail.from,
         )?;
+        if let Err(error) = variosync_auth::ExternalJwt::from_settings(&self.external_jwt) {
+            return Err(SettingsError(error.to_string()));
+        }
+        if let Some(url) = &self.external_jwt.jwks_url {
+            check(has_scheme(url, &["http://", "https://"]), "external_jwt.jwks_url", url)?;
+        }
         let bucket = self.s3.bucket.as_deref();
         let half_credentials =
             self.s3.access_key_id.is_some() != self.s3.secret_access_key.is_some();
@@ -663,6 +707,8 @@ mod tests {
             ("trusted_proxies", _) => "10.0.0.0/8",
             ("smtp_url", _) => "smtps://u:p@mail.example.com:465",
             ("mail.from", _) => "Data <data@example.com>",
+            ("external_jwt.jwks_url", _) => "https://issuer.example.com/jwks",
+            ("external_jwt.hs256_secret", _) => "",
             (_, Kind::Integer) => "4096",
             (_, Kind::Decimal) => "2.5",
             (_, Kind::Bool) => "true",

@@ -89,6 +89,11 @@ impl Backends {
         crate::ServerSecrets::new(self.db.clone())
     }
 
+    /// Identities at external issuers.
+    pub fn identities(&self) -> crate::IdentityRepository {
+        crate::IdentityRepository::new(self.db.clone())
+    }
+
     /// The hour ledger.
     pub fn ledger(&self) -> HourLedger {
         HourLedger::new(self.db.clone())

@@ -73,6 +73,8 @@ pub enum Credential {
         /// What it may do.
         scope: ApiScope,
     },
+    /// A bearer token from the configured external issuer; it may read and write.
+    External,
 }
 
 /// The signed-in user of a request. Extracting it authenticates the request, checks CSRF for
@@ -91,7 +93,9 @@ impl CurrentUser {
     pub fn session_id(&self) -> Option<SessionId> {
         match self.credential {
             Credential::Session { id } => Some(id),
-            Credential::ApiKey { .. } | Credential::AccessToken { .. } => None,
+            Credential::ApiKey { .. } | Credential::AccessToken { .. } | Credential::External => {
+                None
+            }
         }
     }
 
@@ -99,6 +103,7 @@ impl CurrentUser {
     pub fn scope(&self) -> ApiScope {
         match self.credential {
             Credential::Session { .. } => ApiScope::Admin,
+            Credential::External => ApiScope::Write,
             Credential::ApiKey { scope, .. } | Credential::AccessToken { scope } => scope,
         }
     }
@@ -159,11 +164,21 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
                 .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
             (user, Credential::ApiKey { id: key.id, scope: key.scope })
         } else {
-            let (user, scope) =
-                state.tokens.verify(&state.backends, bearer).await?.ok_or_else(|| {
-                    unauthenticated("the access token is invalid, expired or revoked")
-                })?;
-            (user, Credential::AccessToken { scope })
+            match state.tokens.verify(&state.backends, bearer).await? {
+                Some((user, scope)) => (user, Credential::AccessToken { scope }),
+                None => {
+                    let external = match &state.external_jwt {
+                        Some(verifier) => {
+                            state.accounts.authenticate_external(verifier, bearer).await?
+                        }
+                        None => None,
+                    };
+                    let user = external.ok_or_else(|| {
+                        unauthenticated("the access token is invalid, expired or revoked")
+                    })?;
+                    (user, Credential::External)
+                }
+            }
         };
         let current = CurrentUser { user, credential };
         // Minting an access token changes nothing: any key may, and the token keeps its scope.

@@ -32,4 +32,6 @@ pub struct AppState {
     pub rate_limits: RateLimitSettings,
     /// Signs and checks short-lived access tokens.
     pub tokens: variosync_auth::AccessTokens,
+    /// Checks bearer tokens from an external issuer, when one is configured.
+    pub external_jwt: Option<std::sync::Arc<variosync_auth::ExternalJwt>>,
 }

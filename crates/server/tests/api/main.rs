@@ -4,6 +4,7 @@ mod accounts;
 mod admin;
 mod backends;
 mod email;
+mod external;
 mod helpers;
 mod http;
 mod pages;

@@ -190,7 +190,7 @@ async fn issue_token(
                 if current.user.role == Role::Admin { ApiScope::Admin } else { ApiScope::Write };
             (Origin::Session(id), scope)
         }
-        Credential::AccessToken { .. } => {
+        Credential::AccessToken { .. } | Credential::External => {
             return Err(ApiError::new(
                 ErrorKind::Forbidden,
                 "token_from_token",
