@@ -671,18 +671,29 @@ impl Accounts {
         token: &str,
     ) -> Result<Option<User>> {
         let Some(claims) = verifier.verify(token).await? else { return Ok(None) };
+        let verified = claims.email_verified.unwrap_or(verifier.trusts_email());
+        self.user_for_identity(verifier.issuer(), &claims, verified, "external_jwt").await
+    }
+
+    /// The account of an identity at an external issuer: the one linked to it, or the one
+    /// with its address when the issuer verified the address (then linked), or a new one.
+    /// `None` for a new identity without a verified address, or a disabled account.
+    pub(crate) async fn user_for_identity(
+        &self,
+        issuer: &str,
+        claims: &crate::external::ExternalClaims,
+        verified: bool,
+        method: &str,
+    ) -> Result<Option<User>> {
         let identities = self.backends.identities();
         let users = self.backends.users();
-        let user = match identities.find_user(verifier.issuer(), &claims.sub).await? {
+        let user = match identities.find_user(issuer, &claims.sub).await? {
             Some(id) => users.find_by_id(Access::User(id), id).await?,
             None => {
-                let verified = claims.email_verified.unwrap_or(verifier.trusts_email());
                 let Some(email) =
                     claims.email.as_deref().and_then(|e| Email::parse(e).ok()).filter(|_| verified)
                 else {
-                    tracing::info!(
-                        "refused an external token: new identity without a verified address"
-                    );
+                    tracing::info!(method, "refused a new identity without a verified address");
                     return Ok(None);
                 };
                 let user = match users.find_by_email(Access::System, &email).await? {
@@ -691,20 +702,37 @@ impl Accounts {
                         let new =
                             NewUser { email: email.clone(), password_hash: None, role: Role::User };
                         let user = users.create(&new).await?;
-                        let client =
-                            ClientInfo { ip: None, user_agent: Some("external token".into()) };
-                        self.welcome(&user, &client, "external_jwt").await?;
+                        let client = ClientInfo { ip: None, user_agent: Some(method.to_owned()) };
+                        self.welcome(&user, &client, method).await?;
                         users
                             .mark_email_verified(Access::User(user.id), user.id)
                             .await?
                             .unwrap_or(user)
                     }
                 };
-                identities.link(user.id, verifier.issuer(), &claims.sub, Some(&email)).await?;
+                identities.link(user.id, issuer, &claims.sub, Some(&email)).await?;
                 Some(user)
             }
         };
         Ok(user.filter(User::is_active))
+    }
+
+    /// Opens a session for an account that proved itself elsewhere (OpenID Connect).
+    pub(crate) async fn sign_in_verified(
+        &self,
+        user: User,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let access = Access::User(user.id);
+        self.audit(access, Some(user.id), AuditAction::SignIn, client, json!({ "method": method }))
+            .await?;
+        self.open_session(user, client).await
+    }
+
+    /// Where the service is reached, for links and redirect URIs.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// The settings in force.

@@ -44,6 +44,9 @@ pub enum Error {
     /// The external issuer's published keys could not be fetched.
     #[error("cannot fetch the external issuer's keys: {0}")]
     ExternalKeys(String),
+    /// An OpenID Connect sign-in could not complete.
+    #[error("the sign-in with the identity provider failed: {0}")]
+    Oidc(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
@@ -65,6 +68,7 @@ impl Error {
             Self::WrongCredentials => ErrorKind::Unauthenticated,
             Self::Disabled => ErrorKind::Forbidden,
             Self::TooManyAttempts(_) => ErrorKind::RateLimited,
+            Self::Oidc(_) => ErrorKind::Unauthenticated,
             Self::SelfLockout => ErrorKind::Conflict,
             Self::Store(error) => error.kind(),
             Self::InvalidToken => ErrorKind::InvalidInput,

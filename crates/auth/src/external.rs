@@ -45,6 +45,9 @@ pub struct ExternalClaims {
     /// Whether the issuer verified the address.
     #[serde(default)]
     pub email_verified: Option<bool>,
+    /// The value the client sent to bind an ID token to its sign-in (OpenID Connect).
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 enum Keys {

@@ -48,6 +48,9 @@ impl Application {
             external_jwt: variosync_auth::ExternalJwt::from_settings(&settings.external_jwt)
                 .context("VARIOSYNC_EXTERNAL_JWT_*")?
                 .map(std::sync::Arc::new),
+            oidc: variosync_auth::Oidc::from_settings(&settings.oidc)
+                .context("VARIOSYNC_OIDC_*")?
+                .map(std::sync::Arc::new),
             tokens: variosync_auth::AccessTokens::load(&backends)
                 .await
                 .context("cannot load the access-token signing key")?,

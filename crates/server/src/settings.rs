@@ -13,7 +13,7 @@ use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use variosync_auth::{AccountsSettings, ExternalJwtSettings, MailSettings};
+use variosync_auth::{AccountsSettings, ExternalJwtSettings, MailSettings, OidcSettings};
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
 
@@ -50,6 +50,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Bearer tokens from an external issuer (Supabase Auth, an OIDC provider).
     pub external_jwt: ExternalJwtSettings,
+    /// Sign-in with an OpenID Connect provider.
+    pub oidc: OidcSettings,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             smtp_url: None,
             mail: MailSettings::default(),
             external_jwt: ExternalJwtSettings::default(),
+            oidc: OidcSettings::default(),
         }
     }
 }
@@ -369,6 +372,34 @@ pub const SETTINGS: &[SettingDoc] = &[
         expected: "true or false",
         about: "Treat the token's email as verified without an email_verified claim (Supabase with confirmations on).",
     },
+    SettingDoc {
+        key: "oidc.issuer",
+        kind: Kind::Text,
+        default: "(unset: no provider button)",
+        expected: "the provider's issuer URL (its discovery document is below it)",
+        about: "OpenID Connect provider people may sign in with (Google, Keycloak, Authentik, Auth0...).",
+    },
+    SettingDoc {
+        key: "oidc.client_id",
+        kind: Kind::Text,
+        default: "(unset)",
+        expected: "the client id registered at the provider",
+        about: "Client id; register {public_url}/auth/oidc/callback as its redirect URI.",
+    },
+    SettingDoc {
+        key: "oidc.client_secret",
+        kind: Kind::Secret,
+        default: "(unset)",
+        expected: "the client secret",
+        about: "Client secret at the provider.",
+    },
+    SettingDoc {
+        key: "oidc.name",
+        kind: Kind::Text,
+        default: "(unset)",
+        expected: "a short label",
+        about: "The provider's name on the sign-in button.",
+    },
 ];
 
 /// The documented example configuration printed by `variosync config default`.
@@ -611,6 +642,9 @@ impl Settings {
         if let Err(error) = variosync_auth::ExternalJwt::from_settings(&self.external_jwt) {
             return Err(SettingsError(error.to_string()));
         }
+        if let Err(error) = variosync_auth::Oidc::from_settings(&self.oidc) {
+            return Err(SettingsError(error.to_string()));
+        }
         if let Some(url) = &self.external_jwt.jwks_url {
             check(has_scheme(url, &["http://", "https://"]), "external_jwt.jwks_url", url)?;
         }
@@ -709,6 +743,7 @@ mod tests {
             ("mail.from", _) => "Data <data@example.com>",
             ("external_jwt.jwks_url", _) => "https://issuer.example.com/jwks",
             ("external_jwt.hs256_secret", _) => "",
+            ("oidc.issuer", _) => "https://accounts.example.com",
             (_, Kind::Integer) => "4096",
             (_, Kind::Decimal) => "2.5",
             (_, Kind::Bool) => "true",

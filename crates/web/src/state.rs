@@ -34,4 +34,6 @@ pub struct AppState {
     pub tokens: variosync_auth::AccessTokens,
     /// Checks bearer tokens from an external issuer, when one is configured.
     pub external_jwt: Option<std::sync::Arc<variosync_auth::ExternalJwt>>,
+    /// The OpenID Connect provider people may sign in with, when one is configured.
+    pub oidc: Option<std::sync::Arc<variosync_auth::Oidc>>,
 }

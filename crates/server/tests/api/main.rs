@@ -7,5 +7,6 @@ mod email;
 mod external;
 mod helpers;
 mod http;
+mod oidc;
 mod pages;
 mod tokens;

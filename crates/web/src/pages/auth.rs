@@ -35,6 +35,8 @@ struct SignIn<'a> {
     email: &'a str,
     error: Option<String>,
     notice: Option<&'a str>,
+    /// The label of the identity-provider button, when one is configured.
+    provider: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -114,8 +116,16 @@ fn refusal(error: variosync_auth::Error) -> (StatusCode, String) {
     (error.status(), error.message().to_owned())
 }
 
-async fn signin_page() -> Response {
-    page(StatusCode::OK, &SignIn { email: "", error: None, notice: None })
+/// The label of the identity-provider button, when one is configured.
+fn provider(state: &AppState) -> Option<&str> {
+    state.oidc.as_deref().map(variosync_auth::Oidc::name)
+}
+
+async fn signin_page(State(state): State<AppState>) -> Response {
+    page(
+        StatusCode::OK,
+        &SignIn { email: "", error: None, notice: None, provider: provider(&state) },
+    )
 }
 
 async fn signin(
@@ -127,7 +137,15 @@ async fn signin(
         Ok(signed) => signed_in(&state, signed),
         Err(error) => {
             let (status, message) = refusal(error);
-            page(status, &SignIn { email: &form.email, error: Some(message), notice: None })
+            page(
+                status,
+                &SignIn {
+                    email: &form.email,
+                    error: Some(message),
+                    notice: None,
+                    provider: provider(&state),
+                },
+            )
         }
     }
 }
@@ -156,11 +174,24 @@ async fn request_magic_link(State(state): State<AppState>, Form(form): Form<Addr
     match state.accounts.request_magic_link(&form.email).await {
         Ok(()) => page(
             StatusCode::OK,
-            &SignIn { email: &form.email, error: None, notice: Some(LINK_SENT) },
+            &SignIn {
+                email: &form.email,
+                error: None,
+                notice: Some(LINK_SENT),
+                provider: provider(&state),
+            },
         ),
         Err(error) => {
             let (status, message) = refusal(error);
-            page(status, &SignIn { email: &form.email, error: Some(message), notice: None })
+            page(
+                status,
+                &SignIn {
+                    email: &form.email,
+                    error: Some(message),
+                    notice: None,
+                    provider: provider(&state),
+                },
+            )
         }
     }
 }

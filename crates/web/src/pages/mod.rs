@@ -11,9 +11,14 @@ use crate::state::AppState;
 
 mod account;
 mod auth;
+mod oidc;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new().route("/", get(landing)).merge(auth::router(state)).merge(account::router())
+    Router::new()
+        .route("/", get(landing))
+        .merge(auth::router(state))
+        .merge(account::router())
+        .merge(oidc::router())
 }
 
 /// Renders a template as an HTML response; a render failure (a bug) becomes a logged 500.
