@@ -48,6 +48,13 @@ pub fn session_cookie(secret: &str, max_age_secs: i64, secure: bool) -> String {
     )
 }
 
+/// The `Set-Cookie` value for a fresh sign-in: the session's secret, living as long as the
+/// session may.
+pub fn cookie_for(signed: &variosync_auth::SignedIn, secure: bool) -> String {
+    let max_age = (signed.session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    session_cookie(signed.token.expose(), max_age, secure)
+}
+
 /// A `Set-Cookie` value that removes the session cookie.
 pub fn clear_session_cookie(secure: bool) -> String {
     session_cookie("", 0, secure)

@@ -12,7 +12,7 @@ use variosync_domain::User;
 
 use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::{CurrentUser, clear_session_cookie, csrf_token, session_cookie};
+use crate::session::{CurrentUser, clear_session_cookie, cookie_for, csrf_token};
 use crate::state::AppState;
 
 pub(super) fn router(state: &AppState) -> Router<AppState> {
@@ -45,8 +45,7 @@ struct SignedInBody {
 }
 
 fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response {
-    let max_age = (signed.session.expires_at - chrono::Utc::now()).num_seconds().max(0);
-    let cookie = session_cookie(signed.token.expose(), max_age, state.http.is_https());
+    let cookie = cookie_for(&signed, state.http.is_https());
     let body = SignedInBody {
         csrf_token: csrf_token(signed.token.expose()),
         session_id: signed.session.id,

@@ -152,6 +152,12 @@ async fn account_page(
     (status, render(&page)).into_response()
 }
 
+/// The account page again, with the reason an action was refused.
+async fn refused(state: &AppState, current: &PageUser, error: variosync_auth::Error) -> Response {
+    let error = crate::ApiError::from(error);
+    account_page(state, current, error.status(), Some(error.message().to_owned()), None, None).await
+}
+
 async fn show(State(state): State<AppState>, current: PageUser) -> Response {
     account_page(&state, &current, StatusCode::OK, None, None, None).await
 }
@@ -215,18 +221,7 @@ async fn create_key(
             account_page(&state, &current, StatusCode::CREATED, None, None, Some(secret.expose()))
                 .await
         }
-        Err(error) => {
-            let error = crate::ApiError::from(error);
-            account_page(
-                &state,
-                &current,
-                error.status(),
-                Some(error.message().to_owned()),
-                None,
-                None,
-            )
-            .await
-        }
+        Err(error) => refused(&state, &current, error).await,
     }
 }
 
@@ -279,18 +274,7 @@ async fn change_password(
             let notice = "Password changed; your other sessions were signed out.".to_owned();
             account_page(&state, &current, StatusCode::OK, None, Some(notice), None).await
         }
-        Err(error) => {
-            let error = crate::ApiError::from(error);
-            account_page(
-                &state,
-                &current,
-                error.status(),
-                Some(error.message().to_owned()),
-                None,
-                None,
-            )
-            .await
-        }
+        Err(error) => refused(&state, &current, error).await,
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::render;
 use crate::client::Client;
-use crate::session::session_cookie;
+use crate::session::cookie_for;
 use crate::state::AppState;
 
 pub(super) fn router(state: &AppState) -> Router<AppState> {
@@ -64,7 +64,6 @@ struct Confirm<'a> {
     action: &'a str,
     button: &'a str,
     token: &'a str,
-    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -105,8 +104,7 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
 
 /// Signs the browser in and sends it to its account page.
 fn signed_in(state: &AppState, signed: variosync_auth::SignedIn) -> Response {
-    let max_age = (signed.session.expires_at - chrono::Utc::now()).num_seconds().max(0);
-    let cookie = session_cookie(signed.token.expose(), max_age, state.http.is_https());
+    let cookie = cookie_for(&signed, state.http.is_https());
     ([(header::SET_COOKIE, cookie)], Redirect::to("/account")).into_response()
 }
 
@@ -246,14 +244,7 @@ async fn reset(
 }
 
 async fn magic_page(Query(query): Query<TokenQuery>) -> Response {
-    let confirm = Confirm {
-        heading: "Sign in",
-        action: "/magic-link",
-        button: "Sign in",
-        token: &query.token,
-        error: None,
-    };
-    page(StatusCode::OK, &confirm)
+    confirm_page("Sign in", "/magic-link", "Sign in", &query.token)
 }
 
 async fn magic(
@@ -268,14 +259,7 @@ async fn magic(
 }
 
 async fn verify_page(Query(query): Query<TokenQuery>) -> Response {
-    let confirm = Confirm {
-        heading: "Confirm your address",
-        action: "/verify-email",
-        button: "Confirm",
-        token: &query.token,
-        error: None,
-    };
-    page(StatusCode::OK, &confirm)
+    confirm_page("Confirm your address", "/verify-email", "Confirm", &query.token)
 }
 
 async fn verify(
@@ -297,14 +281,7 @@ async fn verify(
 }
 
 async fn change_email_page(Query(query): Query<TokenQuery>) -> Response {
-    let confirm = Confirm {
-        heading: "Confirm your new address",
-        action: "/change-email",
-        button: "Use this address",
-        token: &query.token,
-        error: None,
-    };
-    page(StatusCode::OK, &confirm)
+    confirm_page("Confirm your new address", "/change-email", "Use this address", &query.token)
 }
 
 async fn change_email(
@@ -323,6 +300,11 @@ async fn change_email(
         ),
         Err(error) => link_failed(error),
     }
+}
+
+/// The page an e-mailed link opens: one button that posts the token.
+fn confirm_page(heading: &str, action: &str, button: &str, token: &str) -> Response {
+    page(StatusCode::OK, &Confirm { heading, action, button, token })
 }
 
 fn link_failed(error: variosync_auth::Error) -> Response {

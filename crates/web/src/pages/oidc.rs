@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::Message;
 use super::render;
 use crate::client::Client;
-use crate::session::{cookie, session_cookie};
+use crate::session::{cookie, cookie_for};
 use crate::state::AppState;
 
 const STATE_COOKIE: &str = "vs_oidc_state";
@@ -77,8 +77,7 @@ async fn callback(
     let kept = cookie(&headers, STATE_COOKIE);
     match oidc.finish(&state.accounts, code, returned, kept, &client).await {
         Ok(Some(signed)) => {
-            let max_age = (signed.session.expires_at - chrono::Utc::now()).num_seconds().max(0);
-            let session = session_cookie(signed.token.expose(), max_age, state.http.is_https());
+            let session = cookie_for(&signed, state.http.is_https());
             let cleared =
                 format!("{STATE_COOKIE}=; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=0");
             let mut response = Redirect::to("/account").into_response();
