@@ -133,6 +133,20 @@ impl S3TestServer {
     }
 }
 
+/// The token of the first link to `/{page}` in a raw e-mail message, whatever its transfer
+/// encoding (quoted-printable soft breaks and escapes are undone).
+pub fn link_token(message: &str, page: &str) -> Option<String> {
+    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let needle = format!("/{page}?token=");
+    let start = text.find(&needle)? + needle.len();
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
 /// The token in the newest message of `data_dir/outbox` whose link goes to `/{page}`
 /// (mail written without an SMTP server). Panics if there is none.
 pub fn last_outbox_link(data_dir: &std::path::Path, page: &str) -> String {
@@ -143,19 +157,9 @@ pub fn last_outbox_link(data_dir: &std::path::Path, page: &str) -> String {
         .collect();
     // Names start with the time written, so name order is age order.
     files.sort();
-    let needle = format!("/{page}?token=");
-    for file in files.iter().rev() {
-        // Undo quoted-printable soft breaks and escapes, should the body use them.
-        let text = std::fs::read_to_string(file)
-            .expect("a readable message")
-            .replace("=\r\n", "")
-            .replace("=3D", "=");
-        if let Some(start) = text.find(&needle) {
-            return text[start + needle.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect();
-        }
-    }
-    panic!("no message in the outbox links to /{page}");
+    files
+        .iter()
+        .rev()
+        .find_map(|file| link_token(&std::fs::read_to_string(file).ok()?, page))
+        .unwrap_or_else(|| panic!("no message in the outbox links to /{page}"))
 }

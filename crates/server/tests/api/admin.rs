@@ -13,8 +13,18 @@ async fn make_admin(app: &TestApp, browser: &Browser) {
 }
 
 #[tokio::test]
-async fn admins_list_disable_enable_and_grant_hours_and_users_cannot() {
-    let app = spawn_app().await;
+async fn admins_list_disable_enable_and_grant_hours_and_users_cannot_on_sqlite() {
+    admins_list_disable_enable_and_grant_hours_and_users_cannot(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn admins_list_disable_enable_and_grant_hours_and_users_cannot_on_postgres() {
+    let Some(database) = variosync_store::testing::fresh_postgres().await else { return };
+    let app = crate::helpers::spawn_app_with(|settings| settings.database = database).await;
+    admins_list_disable_enable_and_grant_hours_and_users_cannot(app).await;
+}
+
+async fn admins_list_disable_enable_and_grant_hours_and_users_cannot(app: TestApp) {
     let admin = app.sign_up("admin@example.com").await;
     let ada = app.sign_up("ada@example.com").await;
 

@@ -9,4 +9,5 @@ mod helpers;
 mod http;
 mod oidc;
 mod pages;
+mod smtp;
 mod tokens;

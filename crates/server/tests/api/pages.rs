@@ -36,8 +36,18 @@ async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms() {
-    let app = spawn_app().await;
+async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms_on_sqlite() {
+    a_person_signs_up_manages_keys_and_signs_out_with_plain_forms(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms_on_postgres() {
+    let Some(database) = variosync_store::testing::fresh_postgres().await else { return };
+    let app = crate::helpers::spawn_app_with(|settings| settings.database = database).await;
+    a_person_signs_up_manages_keys_and_signs_out_with_plain_forms(app).await;
+}
+
+async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms(app: TestApp) {
     let signin = app.get("/signin").await;
     assert_eq!(signin.status(), StatusCode::OK);
     assert!(signin.text().await.unwrap().contains("action=\"/signin\""));
