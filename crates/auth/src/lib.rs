@@ -11,15 +11,18 @@ mod admin;
 mod backoff;
 pub mod error;
 pub mod external;
+pub mod github;
 pub mod mail;
 pub mod oidc;
 pub mod password;
+mod pending;
 pub mod secrets;
 pub mod tokens;
 
 pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
 pub use error::{Error, Result};
 pub use external::{ExternalJwt, ExternalJwtSettings};
+pub use github::{Github, GithubSettings};
 pub use mail::{Mail, MailSettings, Mailer};
 pub use oidc::{Oidc, OidcSettings, Started};
 pub use password::Password;

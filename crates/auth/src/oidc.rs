@@ -7,21 +7,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
 use tokio::sync::OnceCell;
 
 use crate::accounts::{Accounts, ClientInfo, SignedIn};
 use crate::error::{Error, Result};
 use crate::external::{ExternalJwt, ExternalJwtSettings};
-use crate::secrets::SessionToken;
-
-/// How long a started sign-in may take to come back.
-const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
+use crate::pending::Pending;
 
 /// Settings of the OpenID Connect provider.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,13 +39,6 @@ struct Discovery {
     jwks_uri: String,
     #[serde(default)]
     userinfo_endpoint: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Pending {
-    verifier: String,
-    nonce: String,
-    redirect_uri: String,
 }
 
 #[derive(Deserialize)]
@@ -146,14 +132,7 @@ impl Oidc {
     /// shared cache (any replica may receive the callback) and returns the provider's URL.
     pub async fn start(&self, accounts: &Accounts, redirect_uri: &str) -> Result<Started> {
         let (discovery, _) = self.discovery().await?;
-        let state = SessionToken::generate().expose().to_owned();
-        let verifier = SessionToken::generate().expose().to_owned();
-        let nonce = SessionToken::generate().expose().to_owned();
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        let pending =
-            Pending { verifier, nonce: nonce.clone(), redirect_uri: redirect_uri.to_owned() };
-        let bytes = Bytes::from(serde_json::to_vec(&pending).unwrap_or_default());
-        accounts.backends.cache.set(&format!("oidc:{state}"), bytes, PENDING_LIFETIME).await?;
+        let begun = Pending::begin(accounts.backends.cache.as_ref(), "oidc", redirect_uri).await?;
         let mut url = reqwest::Url::parse(&discovery.authorization_endpoint)
             .map_err(|_| fail("the authorization endpoint is not a URL"))?;
         url.query_pairs_mut()
@@ -161,11 +140,11 @@ impl Oidc {
             .append_pair("client_id", self.settings.client_id.as_deref().unwrap_or_default())
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("scope", "openid email")
-            .append_pair("state", &state)
-            .append_pair("nonce", &nonce)
-            .append_pair("code_challenge", &challenge)
+            .append_pair("state", &begun.state)
+            .append_pair("nonce", &begun.pending.nonce)
+            .append_pair("code_challenge", &begun.challenge)
             .append_pair("code_challenge_method", "S256");
-        Ok(Started { url: url.into(), state })
+        Ok(Started { url: url.into(), state: begun.state })
     }
 
     /// Finishes a sign-in from the provider's redirect. `cookie_state` is the state the
@@ -178,16 +157,8 @@ impl Oidc {
         cookie_state: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Option<SignedIn>> {
-        if cookie_state != Some(state) {
-            return Err(fail("the sign-in did not start in this browser"));
-        }
-        let key = format!("oidc:{state}");
-        let cache = &accounts.backends.cache;
         let pending =
-            cache.get(&key).await?.ok_or_else(|| fail("the sign-in expired; start again"))?;
-        cache.delete(&key).await?;
-        let pending: Pending =
-            serde_json::from_slice(&pending).map_err(|_| fail("corrupt pending sign-in"))?;
+            Pending::take(accounts.backends.cache.as_ref(), "oidc", state, cookie_state).await?;
         let (discovery, verifier) = self.discovery().await?;
         let tokens: TokenResponse = self
             .client

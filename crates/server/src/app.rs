@@ -51,6 +51,9 @@ impl Application {
             oidc: variosync_auth::Oidc::from_settings(&settings.oidc)
                 .context("VARIOSYNC_OIDC_*")?
                 .map(std::sync::Arc::new),
+            github: variosync_auth::Github::from_settings(&settings.github)
+                .context("VARIOSYNC_GITHUB_*")?
+                .map(std::sync::Arc::new),
             tokens: variosync_auth::AccessTokens::load(&backends)
                 .await
                 .context("cannot load the access-token signing key")?,

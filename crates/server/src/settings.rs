@@ -13,7 +13,9 @@ use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use variosync_auth::{AccountsSettings, ExternalJwtSettings, MailSettings, OidcSettings};
+use variosync_auth::{
+    AccountsSettings, ExternalJwtSettings, GithubSettings, MailSettings, OidcSettings,
+};
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
 
@@ -52,6 +54,8 @@ pub struct Settings {
     pub external_jwt: ExternalJwtSettings,
     /// Sign-in with an OpenID Connect provider.
     pub oidc: OidcSettings,
+    /// Sign-in with GitHub.
+    pub github: GithubSettings,
 }
 
 impl Default for Settings {
@@ -72,6 +76,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             external_jwt: ExternalJwtSettings::default(),
             oidc: OidcSettings::default(),
+            github: GithubSettings::default(),
         }
     }
 }
@@ -400,6 +405,34 @@ pub const SETTINGS: &[SettingDoc] = &[
         expected: "a short label",
         about: "The provider's name on the sign-in button.",
     },
+    SettingDoc {
+        key: "github.client_id",
+        kind: Kind::Text,
+        default: "(unset: no GitHub button)",
+        expected: "the OAuth app's client id",
+        about: "GitHub OAuth app for sign-in; its callback URL is {public_url}/auth/github/callback.",
+    },
+    SettingDoc {
+        key: "github.client_secret",
+        kind: Kind::Secret,
+        default: "(unset)",
+        expected: "the OAuth app's client secret",
+        about: "GitHub OAuth app secret.",
+    },
+    SettingDoc {
+        key: "github.web_url",
+        kind: Kind::Text,
+        default: "https://github.com",
+        expected: "an http:// or https:// URL",
+        about: "Where people authorize: GitHub, or a GitHub Enterprise Server.",
+    },
+    SettingDoc {
+        key: "github.api_url",
+        kind: Kind::Text,
+        default: "https://api.github.com",
+        expected: "an http:// or https:// URL",
+        about: "GitHub's REST API (https://HOST/api/v3 for GitHub Enterprise Server).",
+    },
 ];
 
 /// The documented example configuration printed by `variosync config default`.
@@ -645,6 +678,19 @@ impl Settings {
         if let Err(error) = variosync_auth::Oidc::from_settings(&self.oidc) {
             return Err(SettingsError(error.to_string()));
         }
+        if let Err(error) = variosync_auth::Github::from_settings(&self.github) {
+            return Err(SettingsError(error.to_string()));
+        }
+        check(
+            has_scheme(&self.github.web_url, &["http://", "https://"]),
+            "github.web_url",
+            &self.github.web_url,
+        )?;
+        check(
+            has_scheme(&self.github.api_url, &["http://", "https://"]),
+            "github.api_url",
+            &self.github.api_url,
+        )?;
         if let Some(url) = &self.external_jwt.jwks_url {
             check(has_scheme(url, &["http://", "https://"]), "external_jwt.jwks_url", url)?;
         }
@@ -744,6 +790,7 @@ mod tests {
             ("external_jwt.jwks_url", _) => "https://issuer.example.com/jwks",
             ("external_jwt.hs256_secret", _) => "",
             ("oidc.issuer", _) => "https://accounts.example.com",
+            ("github.web_url" | "github.api_url", _) => "https://github.example.com",
             (_, Kind::Integer) => "4096",
             (_, Kind::Decimal) => "2.5",
             (_, Kind::Bool) => "true",

@@ -36,4 +36,6 @@ pub struct AppState {
     pub external_jwt: Option<std::sync::Arc<variosync_auth::ExternalJwt>>,
     /// The OpenID Connect provider people may sign in with, when one is configured.
     pub oidc: Option<std::sync::Arc<variosync_auth::Oidc>>,
+    /// The GitHub OAuth app people may sign in with, when one is configured.
+    pub github: Option<std::sync::Arc<variosync_auth::Github>>,
 }

@@ -5,6 +5,7 @@ mod admin;
 mod backends;
 mod email;
 mod external;
+mod github;
 mod helpers;
 mod http;
 mod oidc;

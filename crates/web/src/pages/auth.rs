@@ -37,6 +37,8 @@ struct SignIn<'a> {
     notice: Option<&'a str>,
     /// The label of the identity-provider button, when one is configured.
     provider: Option<&'a str>,
+    /// Whether to offer GitHub.
+    github: bool,
 }
 
 #[derive(Template)]
@@ -122,7 +124,13 @@ fn provider(state: &AppState) -> Option<&str> {
 async fn signin_page(State(state): State<AppState>) -> Response {
     page(
         StatusCode::OK,
-        &SignIn { email: "", error: None, notice: None, provider: provider(&state) },
+        &SignIn {
+            email: "",
+            error: None,
+            notice: None,
+            provider: provider(&state),
+            github: state.github.is_some(),
+        },
     )
 }
 
@@ -142,6 +150,7 @@ async fn signin(
                     error: Some(message),
                     notice: None,
                     provider: provider(&state),
+                    github: state.github.is_some(),
                 },
             )
         }
@@ -177,6 +186,7 @@ async fn request_magic_link(State(state): State<AppState>, Form(form): Form<Addr
                 error: None,
                 notice: Some(LINK_SENT),
                 provider: provider(&state),
+                github: state.github.is_some(),
             },
         ),
         Err(error) => {
@@ -188,6 +198,7 @@ async fn request_magic_link(State(state): State<AppState>, Form(form): Form<Addr
                     error: Some(message),
                     notice: None,
                     provider: provider(&state),
+                    github: state.github.is_some(),
                 },
             )
         }

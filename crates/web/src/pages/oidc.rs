@@ -1,7 +1,8 @@
-//! Sign-in with the configured OpenID Connect provider: a redirect out, a callback in.
+//! Sign-in with an external provider (the configured OpenID Connect provider, or GitHub):
+//! a redirect out, a callback in. The `state` is bound to the browser by a cookie.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -13,14 +14,32 @@ use crate::client::Client;
 use crate::session::{cookie, cookie_for};
 use crate::state::AppState;
 
-const STATE_COOKIE: &str = "vs_oidc_state";
+const STATE_COOKIE: &str = "vs_signin_state";
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/auth/oidc/start", get(start)).route("/auth/oidc/callback", get(callback))
+    Router::new()
+        .route("/auth/{provider}/start", get(start))
+        .route("/auth/{provider}/callback", get(callback))
 }
 
-fn callback_url(state: &AppState) -> String {
-    format!("{}/auth/oidc/callback", state.accounts.base_url())
+/// A configured provider, by its path segment.
+enum Provider<'a> {
+    Oidc(&'a variosync_auth::Oidc),
+    Github(&'a variosync_auth::Github),
+}
+
+impl<'a> Provider<'a> {
+    fn find(state: &'a AppState, name: &str) -> Option<(Self, &'static str)> {
+        match name {
+            "oidc" => state.oidc.as_deref().map(|p| (Self::Oidc(p), "oidc")),
+            "github" => state.github.as_deref().map(|p| (Self::Github(p), "github")),
+            _ => None,
+        }
+    }
+}
+
+fn callback_url(state: &AppState, name: &str) -> String {
+    format!("{}/auth/{name}/callback", state.accounts.base_url())
 }
 
 fn failed(status: StatusCode, message: &str) -> Response {
@@ -28,24 +47,29 @@ fn failed(status: StatusCode, message: &str) -> Response {
     (status, render(&page)).into_response()
 }
 
-async fn start(State(state): State<AppState>) -> Response {
-    let Some(oidc) = &state.oidc else {
-        return failed(StatusCode::NOT_FOUND, "no identity provider is configured");
+async fn start(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some((provider, name)) = Provider::find(&state, &name) else {
+        return failed(StatusCode::NOT_FOUND, "this sign-in provider is not configured");
     };
-    match oidc.start(&state.accounts, &callback_url(&state)).await {
+    let redirect_uri = callback_url(&state, name);
+    let started = match provider {
+        Provider::Oidc(oidc) => oidc.start(&state.accounts, &redirect_uri).await,
+        Provider::Github(github) => github.start(&state.accounts, &redirect_uri).await,
+    };
+    match started {
         Ok(started) => {
             let secure = if state.http.is_https() { "; Secure" } else { "" };
             let binding = format!(
-                "{STATE_COOKIE}={}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=600{secure}",
+                "{STATE_COOKIE}={}; Path=/auth/{name}; HttpOnly; SameSite=Lax; Max-Age=600{secure}",
                 started.state
             );
             ([(header::SET_COOKIE, binding)], Redirect::to(&started.url)).into_response()
         }
         Err(error) => {
-            tracing::warn!(error = %variosync_domain::error_chain(&error), "cannot start an OIDC sign-in");
+            tracing::warn!(error = %variosync_domain::error_chain(&error), provider = name, "cannot start a sign-in");
             failed(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the identity provider cannot be reached; try again later",
+                "the sign-in provider cannot be reached; try again later",
             )
         }
     }
@@ -61,25 +85,32 @@ struct Callback {
 async fn callback(
     State(state): State<AppState>,
     Client(client): Client,
+    Path(name): Path<String>,
     headers: HeaderMap,
     Query(query): Query<Callback>,
 ) -> Response {
-    let Some(oidc) = &state.oidc else {
-        return failed(StatusCode::NOT_FOUND, "no identity provider is configured");
+    let Some((provider, name)) = Provider::find(&state, &name) else {
+        return failed(StatusCode::NOT_FOUND, "this sign-in provider is not configured");
     };
     let (Some(code), Some(returned)) = (query.code.as_deref(), query.state.as_deref()) else {
         let reason = query.error.as_deref().unwrap_or("the provider sent no code");
         return failed(
             StatusCode::UNAUTHORIZED,
-            &format!("the identity provider refused: {reason}"),
+            &format!("the sign-in provider refused: {reason}"),
         );
     };
     let kept = cookie(&headers, STATE_COOKIE);
-    match oidc.finish(&state.accounts, code, returned, kept, &client).await {
+    let finished = match provider {
+        Provider::Oidc(oidc) => oidc.finish(&state.accounts, code, returned, kept, &client).await,
+        Provider::Github(github) => {
+            github.finish(&state.accounts, code, returned, kept, &client).await
+        }
+    };
+    match finished {
         Ok(Some(signed)) => {
             let session = cookie_for(&signed, state.http.is_https());
             let cleared =
-                format!("{STATE_COOKIE}=; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=0");
+                format!("{STATE_COOKIE}=; Path=/auth/{name}; HttpOnly; SameSite=Lax; Max-Age=0");
             let mut response = Redirect::to("/account").into_response();
             response
                 .headers_mut()
@@ -91,10 +122,10 @@ async fn callback(
         }
         Ok(None) => failed(
             StatusCode::FORBIDDEN,
-            "the identity provider has not verified your address, so it cannot be linked to an account",
+            "the sign-in provider has not verified your address, so it cannot be linked to an account",
         ),
         Err(error) => {
-            tracing::info!(error = %variosync_domain::error_chain(&error), "an OIDC sign-in failed");
+            tracing::info!(error = %variosync_domain::error_chain(&error), provider = name, "a sign-in failed");
             failed(StatusCode::UNAUTHORIZED, &error.to_string())
         }
     }
