@@ -98,16 +98,35 @@ async fn start_github() -> String {
     url
 }
 
+fn use_github(settings: &mut variosync_server::Settings, github: &str) {
+    settings.github.client_id = Some(CLIENT_ID.into());
+    settings.github.client_secret = Some(CLIENT_SECRET.into());
+    settings.github.web_url = github.to_owned();
+    settings.github.api_url = github.to_owned();
+}
+
 #[tokio::test]
-async fn people_sign_in_with_github_through_its_verified_primary_address() {
+async fn people_sign_in_with_github_through_its_verified_primary_address_on_sqlite() {
+    let github = start_github().await;
+    let app = spawn_app_with(|settings| use_github(settings, &github)).await;
+    people_sign_in_with_github_through_its_verified_primary_address(app).await;
+}
+
+#[tokio::test]
+async fn people_sign_in_with_github_through_its_verified_primary_address_on_postgres() {
+    let Some(database) = variosync_store::testing::fresh_postgres().await else { return };
     let github = start_github().await;
     let app = spawn_app_with(|settings| {
-        settings.github.client_id = Some(CLIENT_ID.into());
-        settings.github.client_secret = Some(CLIENT_SECRET.into());
-        settings.github.web_url = github.clone();
-        settings.github.api_url = github.clone();
+        use_github(settings, &github);
+        settings.database = database;
     })
     .await;
+    people_sign_in_with_github_through_its_verified_primary_address(app).await;
+}
+
+async fn people_sign_in_with_github_through_its_verified_primary_address(
+    app: crate::helpers::TestApp,
+) {
     assert!(app.get("/signin").await.text().await.unwrap().contains("Sign in with GitHub"));
     let ada = app.sign_up("ada@example.com").await;
 

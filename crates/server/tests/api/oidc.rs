@@ -106,7 +106,19 @@ async fn sign_in_through_provider(
 }
 
 #[tokio::test]
-async fn people_sign_in_with_an_openid_connect_provider() {
+async fn people_sign_in_with_an_openid_connect_provider_on_sqlite() {
+    people_sign_in_with_an_openid_connect_provider(None).await;
+}
+
+#[tokio::test]
+async fn people_sign_in_with_an_openid_connect_provider_on_postgres() {
+    let Some(database) = variosync_store::testing::fresh_postgres().await else { return };
+    people_sign_in_with_an_openid_connect_provider(Some(database)).await;
+}
+
+async fn people_sign_in_with_an_openid_connect_provider(
+    database: Option<variosync_store::settings::DatabaseSettings>,
+) {
     let port = free_port();
     let Some(provider) = start_provider(&format!("http://127.0.0.1:{port}/auth/oidc/callback"))
     else {
@@ -118,6 +130,9 @@ async fn people_sign_in_with_an_openid_connect_provider() {
         settings.oidc.client_id = Some(CLIENT_ID.into());
         settings.oidc.client_secret = Some(CLIENT_SECRET.into());
         settings.oidc.name = "Test Provider".into();
+        if let Some(database) = database {
+            settings.database = database;
+        }
     })
     .await;
     let signin = app.get("/signin").await.text().await.unwrap();

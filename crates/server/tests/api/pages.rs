@@ -89,19 +89,41 @@ async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms(app: Test
     let html = key.text().await.unwrap();
     assert!(html.contains("shown this once") && html.contains("vsk_"));
 
+    let change = form(
+        &app,
+        "/account/email",
+        Some(&cookie),
+        &[("csrf_token", &csrf), ("new_email", "ada@lovelace.org"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(change.status(), StatusCode::OK);
+    assert!(change.text().await.unwrap().contains("confirmation link is on its way"));
+    let token = variosync_store::testing::last_outbox_link(app.data_dir.path(), "change-email");
+    let confirmed = form(&app, "/change-email", None, &[("token", &token)]).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let (_, html) = page(&app, "/account", &cookie).await;
+    assert!(html.contains("ada@lovelace.org"));
+
     let out = form(&app, "/account/signout", Some(&cookie), &[("csrf_token", &csrf)]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let after = app.client.get(app.url("/account")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::SEE_OTHER, "signed out: sent to the sign-in page");
     assert_eq!(after.headers()[LOCATION], "/signin");
 
-    let wrong =
-        form(&app, "/signin", None, &[("email", "ada@example.com"), ("password", "not it at all")])
-            .await;
+    let wrong = form(
+        &app,
+        "/signin",
+        None,
+        &[("email", "ada@lovelace.org"), ("password", "not it at all")],
+    )
+    .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let back =
-        form(&app, "/signin", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+        form(&app, "/signin", None, &[("email", "ada@lovelace.org"), ("password", PASSWORD)]).await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    let old =
+        form(&app, "/signin", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old address no longer signs in");
 }
 
 #[tokio::test]

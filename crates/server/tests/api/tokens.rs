@@ -17,8 +17,18 @@ async fn mint(app: &TestApp, request: reqwest::RequestBuilder) -> String {
 }
 
 #[tokio::test]
-async fn an_access_token_works_like_its_key_and_dies_with_it() {
-    let app = spawn_app().await;
+async fn an_access_token_works_like_its_key_and_dies_with_it_on_sqlite() {
+    an_access_token_works_like_its_key_and_dies_with_it(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn an_access_token_works_like_its_key_and_dies_with_it_on_postgres() {
+    let Some(database) = variosync_store::testing::fresh_postgres().await else { return };
+    let app = spawn_app_with(|settings| settings.database = database).await;
+    an_access_token_works_like_its_key_and_dies_with_it(app).await;
+}
+
+async fn an_access_token_works_like_its_key_and_dies_with_it(app: TestApp) {
     let ada = app.sign_up("ada@example.com").await;
     let (key, key_id) = app.create_key(&ada, "read").await;
     let token = mint(&app, app.with_key(Method::POST, "/api/v1/auth/token", &key)).await;

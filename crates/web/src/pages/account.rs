@@ -26,6 +26,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/account/api-keys", post(create_key))
         .route("/account/api-keys/{id}/revoke", post(revoke_key))
         .route("/account/password", post(change_password))
+        .route("/account/email", post(change_email))
         .route("/account/delete", post(delete))
 }
 
@@ -298,5 +299,32 @@ async fn delete(
         )
             .into_response(),
         Err(error) => crate::ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    csrf_token: String,
+    new_email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn change_email(
+    State(state): State<AppState>,
+    current: PageUser,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    if !current.csrf_ok(&form.csrf_token) {
+        return stale_form();
+    }
+    match state.accounts.request_email_change(&current.user, &form.new_email, &form.password).await
+    {
+        Ok(()) => {
+            let notice = "A confirmation link is on its way to the new address; the change happens when you open it.";
+            account_page(&state, &current, StatusCode::OK, None, Some(notice.to_owned()), None)
+                .await
+        }
+        Err(error) => refused(&state, &current, error).await,
     }
 }
