@@ -42,4 +42,37 @@ impl HttpSettings {
     pub fn is_https(&self) -> bool {
         self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
+
+    /// Whether cookies must be `Secure`: whenever the service is reached anywhere but on this
+    /// machine (a public address that is HTTPS, or any host other than localhost).
+    pub fn secure_cookies(&self) -> bool {
+        let Some(url) = self.public_url.as_deref() else { return false };
+        let authority =
+            url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+        let local = authority.starts_with("[::1]")
+            || authority.split(':').next() == Some("localhost")
+            || authority.starts_with("127.");
+        self.is_https() || !local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(url: &str) -> HttpSettings {
+        HttpSettings { public_url: Some(url.to_owned()), ..HttpSettings::default() }
+    }
+
+    #[test]
+    fn cookies_are_secure_everywhere_but_on_this_machine() {
+        assert!(!HttpSettings::default().secure_cookies());
+        assert!(!at("http://localhost:8080").secure_cookies());
+        assert!(!at("http://127.0.0.1:8080").secure_cookies());
+        assert!(at("https://data.example.com").secure_cookies());
+        assert!(at("http://data.example.com").secure_cookies());
+        assert!(at("https://localhost").secure_cookies());
+        assert!(!at("http://[::1]:8080").secure_cookies());
+        assert!(at("http://[2001:db8::1]:8080").secure_cookies());
+    }
 }

@@ -66,7 +66,7 @@ async fn delete_account(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     state.accounts.delete_account(current.user.id, &client).await?;
-    let cookie = clear_session_cookie(state.http.is_https());
+    let cookie = clear_session_cookie(state.http.secure_cookies());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

@@ -45,7 +45,7 @@ struct SignedInBody {
 }
 
 fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response {
-    let cookie = cookie_for(&signed, state.http.is_https());
+    let cookie = cookie_for(&signed, state.http.secure_cookies());
     let body = SignedInBody {
         csrf_token: csrf_token(signed.token.expose()),
         session_id: signed.session.id,
@@ -84,7 +84,7 @@ async fn sign_out(
     if let Some(session) = current.session_id() {
         state.accounts.sign_out(current.user.id, session, &client).await?;
     }
-    let cookie = clear_session_cookie(state.http.is_https());
+    let cookie = clear_session_cookie(state.http.secure_cookies());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

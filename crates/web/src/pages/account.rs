@@ -180,7 +180,10 @@ async fn sign_out(
     if let Err(error) = state.accounts.sign_out(current.user.id, current.session, &client).await {
         return crate::ApiError::from(error).into_response();
     }
-    ([(header::SET_COOKIE, clear_session_cookie(state.http.is_https()))], Redirect::to("/signin"))
+    (
+        [(header::SET_COOKIE, clear_session_cookie(state.http.secure_cookies()))],
+        Redirect::to("/signin"),
+    )
         .into_response()
 }
 
@@ -290,7 +293,7 @@ async fn delete(
     }
     match state.accounts.delete_account(current.user.id, &client).await {
         Ok(()) => (
-            [(header::SET_COOKIE, clear_session_cookie(state.http.is_https()))],
+            [(header::SET_COOKIE, clear_session_cookie(state.http.secure_cookies()))],
             render(&super::auth::Message {
                 heading: "Account deleted",
                 message: "Your account and its data are gone.",

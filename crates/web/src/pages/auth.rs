@@ -106,7 +106,7 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
 
 /// Signs the browser in and sends it to its account page.
 fn signed_in(state: &AppState, signed: variosync_auth::SignedIn) -> Response {
-    let cookie = cookie_for(&signed, state.http.is_https());
+    let cookie = cookie_for(&signed, state.http.secure_cookies());
     ([(header::SET_COOKIE, cookie)], Redirect::to("/account")).into_response()
 }
 

@@ -58,7 +58,7 @@ async fn start(State(state): State<AppState>, Path(name): Path<String>) -> Respo
     };
     match started {
         Ok(started) => {
-            let secure = if state.http.is_https() { "; Secure" } else { "" };
+            let secure = if state.http.secure_cookies() { "; Secure" } else { "" };
             let binding = format!(
                 "{STATE_COOKIE}={}; Path=/auth/{name}; HttpOnly; SameSite=Lax; Max-Age=600{secure}",
                 started.state
@@ -108,7 +108,7 @@ async fn callback(
     };
     match finished {
         Ok(Some(signed)) => {
-            let session = cookie_for(&signed, state.http.is_https());
+            let session = cookie_for(&signed, state.http.secure_cookies());
             let cleared =
                 format!("{STATE_COOKIE}=; Path=/auth/{name}; HttpOnly; SameSite=Lax; Max-Age=0");
             let mut response = Redirect::to("/account").into_response();
