@@ -200,7 +200,7 @@ pub const SETTINGS: &[SettingDoc] = &[
         kind: Kind::Text,
         default: "(unset)",
         expected: "an http:// or https:// URL",
-        about: "Address people reach the service at, e.g. https://data.example.com. HTTPS turns on HSTS.",
+        about: "Address people reach the service at, e.g. https://data.example.com: the base of e-mailed links and sign-in callbacks. HTTPS turns on HSTS; any host but localhost makes cookies Secure.",
     },
     SettingDoc {
         key: "database.url",
