@@ -3,5 +3,11 @@
 //! Arrow IPC, Excel, Avro, InfluxDB line protocol, and the compression wrappers around them.
 //!
 //! This crate does no network and no database access: it turns bytes into batches and back,
-//! with limits on every input and errors that name the line and column at fault. The readers
-//! arrive with the ingest work; until then the crate holds only this contract.
+//! with limits on every input and errors that name the line and column at fault. So far it
+//! holds the text-level understanding the readers share: character encodings, the dialect
+//! of delimited text, numbers as people write them, and what column names mean.
+
+pub mod columns;
+pub mod dialect;
+pub mod encoding;
+pub mod numbers;
