@@ -5,9 +5,11 @@
 //! This crate does no network and no database access: it turns bytes into batches and back,
 //! with limits on every input and errors that name the line and column at fault. So far it
 //! holds the text-level understanding the readers share: character encodings, the dialect
-//! of delimited text, numbers as people write them, and what column names mean.
+//! of delimited text, numbers as people write them, what column names mean, and the proposed
+//! mapping of a table (time, series and value columns).
 
 pub mod columns;
 pub mod dialect;
 pub mod encoding;
+pub mod mapping;
 pub mod numbers;

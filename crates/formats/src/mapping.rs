@@ -1,0 +1,231 @@
+//! The proposed reading of a table: which column (or pair of columns) holds the time and in
+//! what format, which holds the series, and what the other columns are. Made from names
+//! first and content second; every choice is a plain value the person can override.
+
+use variosync_domain::time::{TimeFormat, detect};
+
+use crate::columns::{Role, deduplicate, role, sanitize};
+use crate::numbers::{DecimalMark, detect_decimal_mark, is_null, parse_number};
+
+/// Where the timestamps come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// One column.
+    Column {
+        /// The column's position.
+        index: usize,
+        /// How it is written.
+        format: TimeFormat,
+    },
+    /// A date column and a time-of-day column (Stooq, MetaTrader).
+    DateAndTime {
+        /// The date column's position.
+        date: usize,
+        /// The time column's position.
+        time: usize,
+        /// How the date is written.
+        format: TimeFormat,
+    },
+}
+
+impl TimeSource {
+    fn uses(&self, index: usize) -> bool {
+        match *self {
+            Self::Column { index: i, .. } => i == index,
+            Self::DateAndTime { date, time, .. } => date == index || time == index,
+        }
+    }
+}
+
+/// The type a value column is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Whole numbers (volumes, counts).
+    Integer,
+    /// Decimal numbers.
+    Float,
+    /// Anything else.
+    Text,
+}
+
+/// A column that becomes a value column of the dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueColumn {
+    /// Its position in the file.
+    pub index: usize,
+    /// Its name in the dataset: the canonical name of a recognised field, else the file's
+    /// name made safe; unique.
+    pub name: String,
+    /// How it is read.
+    pub kind: ValueKind,
+}
+
+/// The proposed reading of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// Where the time comes from.
+    pub time: TimeSource,
+    /// The series column, when rows belong to several series.
+    pub series: Option<usize>,
+    /// Every other column.
+    pub values: Vec<ValueColumn>,
+    /// The decimal mark of the numeric columns.
+    pub decimal: DecimalMark,
+    /// Things the person should check (an ambiguous date order, empty columns).
+    pub warnings: Vec<String>,
+}
+
+/// Why no reading can be proposed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// No column holds timestamps.
+    #[error(
+        "no column holds timestamps: name one (for example `date` or `timestamp`) or choose it in the mapping"
+    )]
+    NoTimeColumn,
+    /// The table has no rows to learn from.
+    #[error("the table has no rows")]
+    NoRows,
+}
+
+fn column<'a>(rows: &'a [Vec<String>], index: usize) -> impl Iterator<Item = &'a str> + Clone {
+    rows.iter().filter_map(move |row| row.get(index)).map(String::as_str).filter(|v| !is_null(v))
+}
+
+/// Proposes how to read a table with these column names and sample rows.
+pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, MappingError> {
+    if rows.is_empty() {
+        return Err(MappingError::NoRows);
+    }
+    let roles: Vec<Option<Role>> = names.iter().map(|name| role(name)).collect();
+    let find = |wanted: Role| roles.iter().position(|r| *r == Some(wanted));
+    let detected = |index: usize| detect(column(rows, index), false).ok();
+    let mut warnings = Vec::new();
+
+    let time = {
+        let date = find(Role::Date);
+        let clock = find(Role::TimeOfDay).or_else(|| date.and(find(Role::Timestamp)));
+        match (date, clock) {
+            (Some(date), Some(time)) => detected(date)
+                .map(|found| (TimeSource::DateAndTime { date, time, format: found.format }, found)),
+            _ => None,
+        }
+        .or_else(|| {
+            // A named time column, then the first column whose content reads as dates
+            // (numbers count only when the name says they are times).
+            let named = [Role::Timestamp, Role::Date].into_iter().filter_map(find);
+            let by_content = (0..names.len()).filter(|i| roles[*i].is_none());
+            named.chain(by_content).find_map(|index| {
+                let found = detected(index)?;
+                let numeric =
+                    matches!(found.format, TimeFormat::Epoch(_) | TimeFormat::ExcelSerial);
+                (!numeric || roles[index].is_some())
+                    .then_some((TimeSource::Column { index, format: found.format }, found))
+            })
+        })
+    };
+    let Some((time, found)) = time else { return Err(MappingError::NoTimeColumn) };
+    if found.ambiguous {
+        warnings.push(
+            "the dates read both day-first and month-first; they were read day-first: check, or choose the order"
+                .to_owned(),
+        );
+    }
+
+    let decimal = detect_decimal_mark(
+        (0..names.len()).filter(|i| !time.uses(*i)).flat_map(|i| column(rows, i)),
+    );
+    let numeric = |index: usize| column(rows, index).all(|v| parse_number(v, decimal).is_some());
+    let series = (0..names.len())
+        .filter(|i| roles[*i] == Some(Role::Series) && !time.uses(*i))
+        .find(|i| column(rows, *i).next().is_some() && !numeric(*i));
+
+    let mut values = Vec::new();
+    for index in (0..names.len()).filter(|i| !time.uses(*i) && Some(*i) != series) {
+        let mut cells = column(rows, index).peekable();
+        let kind = if cells.peek().is_none() {
+            warnings.push(format!("column `{}` has no values in the sample", names[index]));
+            ValueKind::Float
+        } else if numeric(index) {
+            let whole = column(rows, index).all(|v| {
+                parse_number(v, decimal).is_some_and(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+            });
+            let is_price = matches!(roles[index], Some(Role::Field(field)) if field.name() != "volume" && field.name() != "open_interest");
+            if whole && !is_price { ValueKind::Integer } else { ValueKind::Float }
+        } else {
+            ValueKind::Text
+        };
+        let name = match roles[index] {
+            Some(Role::Field(field)) => field.name().to_owned(),
+            _ => sanitize(&names[index]),
+        };
+        values.push(ValueColumn { index, name, kind });
+    }
+    let mut unique: Vec<String> = values.iter().map(|v| v.name.clone()).collect();
+    deduplicate(&mut unique);
+    for (value, name) in values.iter_mut().zip(unique) {
+        value.name = name;
+    }
+    Ok(Proposal { time, series, values, decimal, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut lines =
+            text.lines().map(|line| line.split(',').map(str::to_owned).collect::<Vec<_>>());
+        let names = lines.next().unwrap();
+        (names, lines.collect())
+    }
+
+    #[test]
+    fn a_long_table_of_several_series_is_understood() {
+        let (names, rows) = table(
+            "symbol,date,close,volume\nAAPL,2024-01-02,185.6,82488700\nMSFT,2024-01-02,370.9,25258600\n",
+        );
+        let proposal = propose(&names, &rows).unwrap();
+        assert_eq!(proposal.time, TimeSource::Column { index: 1, format: TimeFormat::Iso });
+        assert_eq!(proposal.series, Some(0));
+        assert_eq!(
+            proposal.values,
+            [
+                ValueColumn { index: 2, name: "close".into(), kind: ValueKind::Float },
+                ValueColumn { index: 3, name: "volume".into(), kind: ValueKind::Integer },
+            ]
+        );
+        assert!(proposal.warnings.is_empty());
+    }
+
+    #[test]
+    fn an_unnamed_time_column_is_found_by_its_content() {
+        let (names, rows) = table("month,passengers\n1949-01-01,112\n1949-02-01,118\n");
+        let proposal = propose(&names, &rows).unwrap();
+        assert_eq!(proposal.time, TimeSource::Column { index: 0, format: TimeFormat::Iso });
+        assert_eq!(proposal.series, None);
+        assert_eq!(proposal.values[0].name, "passengers");
+    }
+
+    #[test]
+    fn ambiguous_dates_and_empty_columns_are_reported() {
+        let (names, rows) = table("date,value,notes\n01/02/2024,1,\n03/04/2024,2,\n");
+        let proposal = propose(&names, &rows).unwrap();
+        assert_eq!(proposal.warnings.len(), 2, "{:?}", proposal.warnings);
+        assert!(proposal.warnings[0].contains("day-first and month-first"));
+        assert!(proposal.warnings[1].contains("`notes` has no values"));
+    }
+
+    #[test]
+    fn a_table_without_times_says_so() {
+        let (names, rows) = table("a,b\nx,1\ny,2\n");
+        assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
+        let (names, _) = table("a,b\n");
+        assert_eq!(propose(&names, &[]), Err(MappingError::NoRows));
+        // Plain numbers are not taken for times unless the name says so.
+        let (names, rows) = table("count,value\n1700000000,1\n1700000060,2\n");
+        assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
+        let (names, rows) = table("timestamp,value\n1700000000,1\n1700000060,2\n");
+        assert!(propose(&names, &rows).is_ok());
+    }
+}

@@ -1,0 +1,69 @@
+//! The common downloads, read as a person would drop them in: encoding, dialect and the
+//! proposed mapping all come out right.
+
+use variosync_domain::time::{TimeFormat, Zone, parse_date_and_time};
+use variosync_formats::dialect::{Delimiter, sniff, split_line};
+use variosync_formats::encoding::decode;
+use variosync_formats::mapping::{Proposal, TimeSource, ValueKind, propose};
+
+fn read(name: &str) -> (Vec<String>, Vec<Vec<String>>, Proposal) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let bytes = std::fs::read(path).unwrap();
+    let (text, _) = decode(&bytes);
+    let dialect = sniff(&text).unwrap();
+    assert_eq!(dialect.delimiter, Delimiter::Char(b','), "{name}");
+    assert!(dialect.has_header, "{name}");
+    let mut lines = text.lines().map(|line| split_line(line, dialect.delimiter));
+    let names = lines.next().unwrap();
+    let rows: Vec<Vec<String>> = lines.collect();
+    let proposal = propose(&names, &rows).unwrap();
+    (names, rows, proposal)
+}
+
+fn value_names(proposal: &Proposal) -> Vec<&str> {
+    proposal.values.iter().map(|v| v.name.as_str()).collect()
+}
+
+#[test]
+fn a_long_table_of_six_stocks_reads_with_its_symbol_column() {
+    let (_, _, proposal) = read("stocks_daily_head.csv");
+    assert_eq!(proposal.series, Some(0));
+    assert_eq!(proposal.time, TimeSource::Column { index: 1, format: TimeFormat::Iso });
+    assert_eq!(value_names(&proposal), ["open", "high", "low", "close", "volume", "adj_close"]);
+    assert_eq!(proposal.values[4].kind, ValueKind::Integer);
+}
+
+#[test]
+fn a_yahoo_download_reads_as_one_ohlcv_series() {
+    let (_, _, proposal) = read("yahoo_aapl_head.csv");
+    assert_eq!(proposal.series, None);
+    assert_eq!(value_names(&proposal), ["open", "high", "low", "close", "adj_close", "volume"]);
+}
+
+#[test]
+fn a_stooq_download_reads_its_separate_date_and_time_columns() {
+    let (_, rows, proposal) = read("stooq_nflx_head.txt");
+    assert_eq!(proposal.series, Some(0));
+    let TimeSource::DateAndTime { date, time, format } = proposal.time else {
+        panic!("expected separate date and time columns, got {:?}", proposal.time);
+    };
+    assert_eq!((date, time, format), (2, 3, TimeFormat::Compact));
+    let first = parse_date_and_time(&rows[0][date], &rows[0][time], format, &Zone::Utc).unwrap();
+    assert_eq!(first.to_rfc3339(), "2022-07-14T00:00:00+00:00");
+    assert_eq!(
+        value_names(&proposal),
+        ["PER", "open", "high", "low", "close", "volume", "open_interest"]
+    );
+    assert_eq!(proposal.values[0].kind, ValueKind::Text);
+}
+
+#[test]
+fn m4_and_airline_data_read_with_their_ids_and_unnamed_months() {
+    let (_, _, m4) = read("m4_hourly_head.csv");
+    assert_eq!(m4.series, Some(0));
+    assert_eq!(m4.time, TimeSource::Column { index: 1, format: TimeFormat::Iso });
+    assert_eq!(value_names(&m4), ["value"]);
+    let (_, _, air) = read("air_passengers.csv");
+    assert_eq!(air.time, TimeSource::Column { index: 0, format: TimeFormat::Iso });
+    assert_eq!(value_names(&air), ["passengers"]);
+}
