@@ -88,7 +88,7 @@ pub enum MappingError {
     NoRows,
 }
 
-fn column<'a>(rows: &'a [Vec<String>], index: usize) -> impl Iterator<Item = &'a str> + Clone {
+fn column(rows: &[Vec<String>], index: usize) -> impl Iterator<Item = &str> + Clone {
     rows.iter().filter_map(move |row| row.get(index)).map(String::as_str).filter(|v| !is_null(v))
 }
 
