@@ -161,3 +161,30 @@ async fn stopping_the_server_closes_the_port_cleanly() {
     app.stop().await.expect("a clean stop");
     assert!(reqwest::get(format!("{address}/healthz")).await.is_err(), "nothing listens any more");
 }
+
+#[tokio::test]
+async fn a_request_in_flight_when_shutdown_begins_still_gets_its_answer() {
+    let app = spawn_app().await;
+    // A sign-in whose body arrives slowly: the request is in flight when the stop comes.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let request = app
+        .client
+        .post(format!("{}/api/v1/auth/signin", app.address))
+        .header("content-type", "application/json")
+        .body(body)
+        .send();
+    let in_flight = tokio::spawn(request);
+    sender.send(Ok(br#"{"email":"ada@example.com","#.to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!stopping.is_finished(), "the server waits for the request in flight");
+
+    sender.send(Ok(br#""password":"correct horse battery"}"#.to_vec())).await.unwrap();
+    drop(sender);
+    let response = in_flight.await.unwrap().expect("the request in flight is answered");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "answered, as no such account exists");
+    stopping.await.unwrap().expect("then the server stops cleanly");
+}
