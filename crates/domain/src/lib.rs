@@ -10,6 +10,7 @@ pub mod email;
 pub mod error;
 pub mod hours;
 pub mod ids;
+pub mod schema;
 pub mod time;
 pub mod users;
 

@@ -13,3 +13,4 @@ pub mod dialect;
 pub mod encoding;
 pub mod mapping;
 pub mod numbers;
+pub mod table;

@@ -67,3 +67,33 @@ fn m4_and_airline_data_read_with_their_ids_and_unnamed_months() {
     assert_eq!(air.time, TimeSource::Column { index: 0, format: TimeFormat::Iso });
     assert_eq!(value_names(&air), ["passengers"]);
 }
+
+#[test]
+fn every_fixture_reads_whole_into_the_canonical_table_in_strict_mode() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, TimestampMicrosecondType};
+    use variosync_formats::table::{Mode, TableBuilder};
+
+    for (name, series, first_ts) in [
+        ("stocks_daily_head.csv", "META", "2013-01-02T00:00:00+00:00"),
+        ("yahoo_aapl_head.csv", "yahoo_aapl_head", "2021-09-27T00:00:00+00:00"),
+        ("stooq_nflx_head.txt", "NFLX.US", "2022-07-14T00:00:00+00:00"),
+        ("m4_hourly_head.csv", "H10", "2015-07-01T12:00:00+00:00"),
+        ("air_passengers.csv", "air_passengers", "1949-01-01T00:00:00+00:00"),
+    ] {
+        let (names, rows, proposal) = read(name);
+        let stem = name.split('.').next().unwrap();
+        let mut builder = TableBuilder::new(&proposal, &names, Zone::Utc, Mode::Strict, stem);
+        for (i, row) in rows.iter().enumerate() {
+            builder.push(i + 2, row).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let batch = builder.finish().unwrap();
+        assert_eq!(batch.num_rows(), rows.len(), "{name}");
+        let keys = batch.column(0).as_dictionary::<Int32Type>();
+        let label = keys.values().as_string::<i32>().value(keys.keys().value(0) as usize);
+        assert_eq!(label, series, "{name}");
+        let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>().value(0);
+        let first = chrono::DateTime::from_timestamp_micros(ts).unwrap().to_rfc3339();
+        assert_eq!(first, first_ts, "{name}");
+    }
+}

@@ -1,0 +1,352 @@
+//! Rows of text, read with a [`Proposal`], into record batches of the canonical schema.
+//!
+//! In strict mode the first bad value stops the reading with its line, column, value and
+//! what was expected. In lenient mode a row with a bad value is set aside whole (never half
+//! of it) as a reject, with the same details, and reading goes on.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, SchemaRef};
+use variosync_domain::schema::{TS_ZONE, canonical_schema};
+use variosync_domain::time::{Zone, parse_date_and_time};
+
+use crate::mapping::{Proposal, TimeSource, ValueKind};
+use crate::numbers::{DecimalMark, is_null, parse_number};
+
+/// What to do with a bad value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stop at the first bad value.
+    Strict,
+    /// Set the row aside and go on.
+    Lenient,
+}
+
+/// One value that could not be read, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The 1-based line of the file.
+    pub line: usize,
+    /// The column's name in the file.
+    pub column: String,
+    /// The value, shortened to 100 characters.
+    pub value: String,
+    /// What was expected there.
+    pub expected: String,
+}
+
+/// Why reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A value cannot be read (strict mode).
+    #[error("line {}, column `{}`: {:?} is not {}", .0.line, .0.column, .0.value, .0.expected)]
+    BadValue(Reject),
+    /// Assembling the columns failed (a bug).
+    #[error("building the table failed")]
+    Arrow(#[from] ArrowError),
+}
+
+enum Values {
+    Integer(Int64Builder),
+    Float(Float64Builder),
+    Text(StringBuilder),
+}
+
+enum Cell<'a> {
+    Integer(Option<i64>),
+    Float(Option<f64>),
+    Text(Option<&'a str>),
+}
+
+/// Builds the canonical table from rows.
+pub struct TableBuilder {
+    proposal: Proposal,
+    names: Vec<String>,
+    zone: Zone,
+    mode: Mode,
+    default_series: String,
+    schema: SchemaRef,
+    series: StringDictionaryBuilder<Int32Type>,
+    ts: TimestampMicrosecondBuilder,
+    values: Vec<Values>,
+    rejects: Vec<Reject>,
+    rows: usize,
+}
+
+impl std::fmt::Debug for TableBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableBuilder").field("rows", &self.rows).finish_non_exhaustive()
+    }
+}
+
+fn shortened(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+impl TableBuilder {
+    /// A builder for a file with column `names`, read as `proposal` says; naive times are in
+    /// `zone`; rows without a series column belong to `default_series` (the file's name).
+    pub fn new(
+        proposal: &Proposal,
+        names: &[String],
+        zone: Zone,
+        mode: Mode,
+        default_series: &str,
+    ) -> Self {
+        let schema = canonical_schema(proposal.values.iter().map(|value| {
+            let data_type = match value.kind {
+                ValueKind::Integer => DataType::Int64,
+                ValueKind::Float => DataType::Float64,
+                ValueKind::Text => DataType::Utf8,
+            };
+            (value.name.clone(), data_type)
+        }));
+        let values = proposal
+            .values
+            .iter()
+            .map(|value| match value.kind {
+                ValueKind::Integer => Values::Integer(Int64Builder::new()),
+                ValueKind::Float => Values::Float(Float64Builder::new()),
+                ValueKind::Text => Values::Text(StringBuilder::new()),
+            })
+            .collect();
+        Self {
+            proposal: proposal.clone(),
+            names: names.to_vec(),
+            zone,
+            mode,
+            default_series: default_series.to_owned(),
+            schema,
+            series: StringDictionaryBuilder::new(),
+            ts: TimestampMicrosecondBuilder::new().with_timezone(TS_ZONE),
+            values,
+            rejects: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// The schema of the batches.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows added since the last batch.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no row was added since the last batch.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The rows set aside so far (lenient mode).
+    pub fn rejects(&self) -> &[Reject] {
+        &self.rejects
+    }
+
+    fn reject(&self, line: usize, index: usize, value: &str, expected: String) -> Reject {
+        let column =
+            self.names.get(index).cloned().unwrap_or_else(|| format!("column {}", index + 1));
+        Reject { line, column, value: shortened(value), expected }
+    }
+
+    fn time(&self, line: usize, row: &[String]) -> Result<i64, Reject> {
+        let cell = |index: usize| row.get(index).map_or("", String::as_str);
+        let (index, result, format) = match self.proposal.time {
+            TimeSource::Column { index, format } => {
+                (index, format.parse(cell(index), &self.zone), format)
+            }
+            TimeSource::DateAndTime { date, time, format } => {
+                (date, parse_date_and_time(cell(date), cell(time), format, &self.zone), format)
+            }
+        };
+        result.map(|instant| instant.timestamp_micros()).map_err(|error| {
+            let mut reject =
+                self.reject(line, index, cell(index), format!("a timestamp ({format})"));
+            if let variosync_domain::time::TimeError::SkippedByDst(_) = error {
+                reject.expected = "a time that exists in the chosen time zone".to_owned();
+            }
+            reject
+        })
+    }
+
+    fn cells<'a>(&self, line: usize, row: &'a [String]) -> Result<Vec<Cell<'a>>, Reject> {
+        let decimal = self.proposal.decimal;
+        let mark = if decimal == DecimalMark::Comma { "decimal comma" } else { "decimal point" };
+        self.proposal
+            .values
+            .iter()
+            .map(|value| {
+                let text = row.get(value.index).map_or("", String::as_str);
+                if is_null(text) {
+                    return Ok(match value.kind {
+                        ValueKind::Integer => Cell::Integer(None),
+                        ValueKind::Float => Cell::Float(None),
+                        ValueKind::Text => Cell::Text(None),
+                    });
+                }
+                match value.kind {
+                    ValueKind::Text => Ok(Cell::Text(Some(text))),
+                    ValueKind::Float => {
+                        parse_number(text, decimal).map(|n| Cell::Float(Some(n))).ok_or_else(|| {
+                            self.reject(
+                                line,
+                                value.index,
+                                text,
+                                format!("a number (with a {mark})"),
+                            )
+                        })
+                    }
+                    ValueKind::Integer => parse_number(text, decimal)
+                        .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+                        .map(|n| Cell::Integer(Some(n as i64)))
+                        .ok_or_else(|| {
+                            self.reject(line, value.index, text, "a whole number".to_owned())
+                        }),
+                }
+            })
+            .collect()
+    }
+
+    /// Adds one row, found on `line` (1-based) of the file. A row is checked whole before
+    /// any of it is added.
+    pub fn push(&mut self, line: usize, row: &[String]) -> Result<(), TableError> {
+        let checked = self.time(line, row).and_then(|ts| Ok((ts, self.cells(line, row)?)));
+        let (ts, cells) = match checked {
+            Ok(checked) => checked,
+            Err(reject) => {
+                return match self.mode {
+                    Mode::Strict => Err(TableError::BadValue(reject)),
+                    Mode::Lenient => {
+                        self.rejects.push(reject);
+                        Ok(())
+                    }
+                };
+            }
+        };
+        let series = self
+            .proposal
+            .series
+            .and_then(|index| row.get(index))
+            .map(|s| s.trim())
+            .filter(|s| !is_null(s))
+            .unwrap_or(&self.default_series);
+        self.series.append_value(series);
+        self.ts.append_value(ts);
+        for (builder, cell) in self.values.iter_mut().zip(cells) {
+            match (builder, cell) {
+                (Values::Integer(b), Cell::Integer(v)) => b.append_option(v),
+                (Values::Float(b), Cell::Float(v)) => b.append_option(v),
+                (Values::Text(b), Cell::Text(v)) => b.append_option(v),
+                _ => unreachable!("cells are made from the same proposal as the builders"),
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows added so far as one batch; the builder starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, TableError> {
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(self.series.finish()), Arc::new(self.ts.finish())];
+        for builder in &mut self.values {
+            columns.push(match builder {
+                Values::Integer(b) => Arc::new(b.finish()),
+                Values::Float(b) => Arc::new(b.finish()),
+                Values::Text(b) => Arc::new(b.finish()),
+            });
+        }
+        self.rows = 0;
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+
+    use super::*;
+    use crate::mapping::propose;
+
+    fn split(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut lines =
+            text.lines().map(|line| line.split(',').map(str::to_owned).collect::<Vec<_>>());
+        let names = lines.next().unwrap();
+        (names, lines.collect())
+    }
+
+    fn build(text: &str, mode: Mode) -> (Result<RecordBatch, TableError>, Vec<Reject>) {
+        let (names, rows) = split(text);
+        let proposal = propose(&names, &rows[..1]).unwrap();
+        let mut builder = TableBuilder::new(&proposal, &names, Zone::Utc, mode, "file");
+        for (i, row) in rows.iter().enumerate() {
+            if let Err(error) = builder.push(i + 2, row) {
+                return (Err(error), builder.rejects().to_vec());
+            }
+        }
+        (builder.finish(), builder.rejects().to_vec())
+    }
+
+    #[test]
+    fn rows_become_a_canonical_batch() {
+        let (batch, rejects) = build(
+            "symbol,date,close,volume\nAAPL,2024-01-02,185.5,100\nMSFT,2024-01-02T12:00:00+02:00,NA,\n",
+            Mode::Strict,
+        );
+        let batch = batch.unwrap();
+        assert!(rejects.is_empty());
+        assert_eq!(batch.num_rows(), 2);
+        let schema = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["series_id", "ts", "close", "volume"]);
+        let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(ts.value(1), 1_704_189_600_000_000, "12:00 at +02:00 is 10:00 UTC");
+        let close = batch.column(2).as_primitive::<Float64Type>();
+        assert_eq!(close.value(0), 185.5);
+        assert!(close.is_null(1), "NA is null");
+        assert!(batch.column(3).as_primitive::<Int64Type>().is_null(1), "empty is null");
+        let series = batch.column(0).as_dictionary::<Int32Type>();
+        let labels = series.values().as_string::<i32>();
+        assert_eq!(labels.value(series.keys().value(1) as usize), "MSFT");
+    }
+
+    #[test]
+    fn strict_mode_stops_at_the_first_bad_value_naming_line_column_and_expectation() {
+        let (batch, _) =
+            build("date,close\n2024-01-02,1.5\n2024-01-03,oops\n2024-13-45,2\n", Mode::Strict);
+        let error = batch.unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "line 3, column `close`: \"oops\" is not a number (with a decimal point)"
+        );
+    }
+
+    #[test]
+    fn lenient_mode_sets_bad_rows_aside_whole_and_goes_on() {
+        let (batch, rejects) = build(
+            "date,close,volume\n2024-01-02,1.5,10\n2024-01-03,2.5,x\n2024-13-45,2,1\n2024-01-05,3.5,30\n",
+            Mode::Lenient,
+        );
+        let batch = batch.unwrap();
+        assert_eq!(batch.num_rows(), 2, "only whole good rows are kept");
+        assert_eq!(rejects.len(), 2);
+        assert_eq!(
+            (rejects[0].line, rejects[0].column.as_str(), rejects[0].expected.as_str()),
+            (3, "volume", "a whole number")
+        );
+        assert_eq!((rejects[1].line, rejects[1].column.as_str()), (4, "date"));
+        assert!(rejects[1].expected.starts_with("a timestamp"));
+        // A single series, named after the file.
+        let series = batch.column(0).as_dictionary::<Int32Type>();
+        assert_eq!(series.values().as_string::<i32>().value(0), "file");
+    }
+}
