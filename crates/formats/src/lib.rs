@@ -13,4 +13,5 @@ pub mod dialect;
 pub mod encoding;
 pub mod mapping;
 pub mod numbers;
+pub mod parquet_out;
 pub mod table;
