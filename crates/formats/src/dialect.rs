@@ -82,14 +82,17 @@ pub fn sniff(sample: &str) -> Result<Dialect, DialectError> {
     if lines.is_empty() {
         return Err(DialectError::Empty);
     }
-    // The best delimiter splits every line into the same number (> 1) of fields; among
+    // The best delimiter splits the lines into the same number (> 1) of fields; among
     // those, the one with the most fields wins (a comma inside "1,5" loses to ';').
     let mut best: Option<(Delimiter, usize)> = None;
     for delimiter in CANDIDATES {
         let counts: Vec<usize> =
             lines.iter().map(|line| split_line(line, delimiter).len()).collect();
         let first = counts[0];
-        if first > 1 && counts.iter().all(|c| *c == first) && best.is_none_or(|(_, n)| first > n) {
+        // Every line agrees, but for one (a file cut short, a trailing note) or a tenth.
+        let agreeing = counts.iter().filter(|c| **c == first).count();
+        let enough = agreeing + 1 >= counts.len() || agreeing * 10 >= counts.len() * 9;
+        if first > 1 && enough && best.is_none_or(|(_, n)| first > n) {
             best = Some((delimiter, first));
         }
     }

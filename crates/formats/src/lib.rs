@@ -9,6 +9,7 @@
 //! mapping of a table (time, series and value columns).
 
 pub mod columns;
+pub mod delimited;
 pub mod dialect;
 pub mod encoding;
 pub mod mapping;

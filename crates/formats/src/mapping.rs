@@ -99,7 +99,17 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
     }
     let roles: Vec<Option<Role>> = names.iter().map(|name| role(name)).collect();
     let find = |wanted: Role| roles.iter().position(|r| *r == Some(wanted));
-    let detected = |index: usize| detect(column(rows, index), false).ok();
+    // A format must read the column; a few unreadable values (a row cut short, a stray
+    // note) are left for the reading to report, as long as they are under a tenth.
+    let detected = |index: usize| {
+        detect(column(rows, index), false).ok().or_else(|| {
+            let readable: Vec<&str> =
+                column(rows, index).filter(|v| detect([*v], false).is_ok()).collect();
+            let total = column(rows, index).count();
+            let few_bad = !readable.is_empty() && (total - readable.len()) * 10 <= total.max(10);
+            few_bad.then(|| detect(readable, false).ok()).flatten()
+        })
+    };
     let mut warnings = Vec::new();
 
     let time = {

@@ -97,3 +97,39 @@ fn every_fixture_reads_whole_into_the_canonical_table_in_strict_mode() {
         assert_eq!(first, first_ts, "{name}");
     }
 }
+
+#[test]
+fn a_download_converts_to_sorted_parquet_and_reads_back_with_its_values() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use variosync_formats::delimited::{ReadOptions, read as read_delimited};
+    use variosync_formats::parquet_out::{sort_by_series_and_time, write_sorted};
+    use variosync_formats::table::Mode;
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/stocks_daily_head.csv");
+    let bytes = std::fs::read(path).unwrap();
+    let options = ReadOptions {
+        mode: Mode::Strict,
+        zone: Zone::Utc,
+        default_series: "stocks".into(),
+        mapping: None,
+    };
+    let read = read_delimited(&bytes, &options).unwrap();
+    assert!(read.rejects.is_empty());
+    let sorted: Vec<_> = read.batches.iter().map(|b| sort_by_series_and_time(b).unwrap()).collect();
+    let mut file = Vec::new();
+    let rows = write_sorted(sorted.clone(), sorted[0].schema(), &mut file).unwrap();
+    assert_eq!(rows, 39);
+    let back: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file))
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(back, sorted);
+    // The first close of the source file, found again.
+    let close = back[0].column(5).as_primitive::<Float64Type>();
+    assert_eq!(close.value(0), 28.0);
+}
