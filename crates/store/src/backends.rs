@@ -69,6 +69,11 @@ impl Backends {
         UserRepository::new(self.db.clone())
     }
 
+    /// Datasets and versions.
+    pub fn datasets(&self) -> crate::DatasetRepository {
+        crate::DatasetRepository::new(self.db.clone())
+    }
+
     /// Browser sessions.
     pub fn sessions(&self) -> SessionRepository {
         SessionRepository::new(self.db.clone())

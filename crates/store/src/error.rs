@@ -28,6 +28,15 @@ pub enum Error {
     /// The balance does not cover the charge.
     #[error("the hour balance does not cover this")]
     InsufficientHours,
+    /// A dataset name is empty, too long or has control characters.
+    #[error("a dataset name of 1 to 200 characters without control characters is required")]
+    InvalidName,
+    /// Tags are empty, too long or too many.
+    #[error("tags must be 1 to 50 characters each, at most 32 of them")]
+    InvalidTags,
+    /// The dataset changed since the version this change was made from.
+    #[error("the dataset has a newer version; reload it and try again")]
+    StaleVersion,
     /// A ledger reason is empty or too long.
     #[error("a reason of 1 to 500 characters is required")]
     InvalidReason,
@@ -73,7 +82,8 @@ impl Error {
         match self {
             Self::EmailTaken => ErrorKind::Conflict,
             Self::InsufficientHours => ErrorKind::PaymentRequired,
-            Self::InvalidReason => ErrorKind::InvalidInput,
+            Self::InvalidReason | Self::InvalidName | Self::InvalidTags => ErrorKind::InvalidInput,
+            Self::StaleVersion => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::ObjectNotFound(_) => ErrorKind::NotFound,
             Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))

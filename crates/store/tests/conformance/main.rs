@@ -6,6 +6,7 @@ mod audit;
 mod auth_tokens;
 mod backends;
 mod cache;
+mod datasets;
 mod ledger;
 mod objects;
 mod pubsub;
