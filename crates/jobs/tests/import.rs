@@ -1,0 +1,84 @@
+//! Importing a file as a dataset, and what a failure midway leaves behind: nothing.
+
+use variosync_domain::time::Zone;
+use variosync_domain::{Email, NewUser, Role};
+use variosync_formats::delimited::ReadOptions;
+use variosync_formats::table::Mode;
+use variosync_jobs::import::{ImportError, import_delimited};
+use variosync_store::settings::StoreSettings;
+use variosync_store::{Access, Backends, ObjectKey};
+
+fn fixture() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/tests/fixtures/stocks_daily_head.csv");
+    std::fs::read(path).unwrap()
+}
+
+fn options(mode: Mode) -> ReadOptions {
+    ReadOptions { mode, zone: Zone::Utc, default_series: "upload".into(), mapping: None }
+}
+
+async fn setup() -> (tempfile::TempDir, Backends, variosync_domain::UserId) {
+    let dir = tempfile::tempdir().unwrap();
+    let backends = Backends::open(&StoreSettings::default(), dir.path()).await.unwrap();
+    backends.db.migrate().await.unwrap();
+    let new = NewUser {
+        email: Email::parse("ada@example.com").unwrap(),
+        password_hash: None,
+        role: Role::User,
+    };
+    let user = backends.users().create(&new).await.unwrap().id;
+    (dir, backends, user)
+}
+
+#[tokio::test]
+async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
+    let (_dir, backends, user) = setup().await;
+    let imported = import_delimited(&backends, user, "Stocks", &fixture(), &options(Mode::Strict))
+        .await
+        .unwrap();
+    assert_eq!(imported.dataset.name, "Stocks");
+    assert_eq!(imported.version.row_count, 39);
+    assert_eq!(imported.version.series, ["META"]);
+    assert_eq!(imported.version.time_from.unwrap().to_rfc3339(), "2013-01-02T00:00:00+00:00");
+    let part = ObjectKey::dataset_part(user, imported.dataset.id, 1, 0);
+    let stored = backends.objects.head(&part).await.unwrap();
+    assert_eq!(stored.size, imported.version.bytes);
+    let listed = backends.datasets().list(Access::User(user), user, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects() {
+    let (_dir, backends, user) = setup().await;
+    // The name is refused when the rows are recorded, after the Parquet part was stored.
+    let failed = import_delimited(&backends, user, "   ", &fixture(), &options(Mode::Strict)).await;
+    assert!(
+        matches!(failed, Err(ImportError::Store(variosync_store::Error::InvalidName))),
+        "{failed:?}"
+    );
+    assert!(backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().is_empty());
+    assert!(
+        backends.objects.list(&ObjectKey::user_prefix(user)).await.unwrap().is_empty(),
+        "the part was taken back"
+    );
+}
+
+#[tokio::test]
+async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() {
+    let (_dir, backends, user) = setup().await;
+    let file = b"date,value\n2024-01-01,1\n2024-01-0x,2\n2024-01-03,3\n";
+    let imported =
+        import_delimited(&backends, user, "partly", file, &options(Mode::Lenient)).await.unwrap();
+    assert_eq!(imported.rejects.len(), 1);
+    assert_eq!(imported.rejects[0].line, 3);
+    assert_eq!(imported.version.row_count, 2);
+    let strict = import_delimited(&backends, user, "strict", file, &options(Mode::Strict))
+        .await
+        .unwrap_err();
+    assert!(strict.to_string().starts_with("line 3, column `date`"), "{strict}");
+    assert_eq!(
+        backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().len(),
+        1
+    );
+}
