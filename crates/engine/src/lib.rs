@@ -2,6 +2,8 @@
 //! cleaning operations, resampling, MinMaxLTTB downsampling for charts and time-window
 //! queries over Parquet that read only the row groups in range.
 //!
-//! It never touches HTTP, the metadata database or credentials; it receives readers and
-//! writers for objects and returns batches and statistics. The operations arrive with the
-//! ingest, chart and cleaning work.
+//! It never touches HTTP, the metadata database or credentials; it receives batches (and,
+//! later, readers and writers for objects) and returns batches and statistics. So far it
+//! holds the duplicate policy applied when a file becomes a dataset.
+
+pub mod duplicates;

@@ -46,7 +46,15 @@ pub fn sort_by_series_and_time(batch: &RecordBatch) -> Result<RecordBatch, Write
         values: batch.column(index).clone(),
         options: Some(SortOptions { descending: false, nulls_first: false }),
     };
-    let indices = lexsort_to_indices(&[key(0), key(1)], None)?;
+    // The row number breaks ties: the sort itself is not stable, and the duplicate policy
+    // needs equal keys in file order.
+    let position = SortColumn {
+        values: std::sync::Arc::new(arrow_array::UInt64Array::from_iter_values(
+            0..batch.num_rows() as u64,
+        )),
+        options: None,
+    };
+    let indices = lexsort_to_indices(&[key(0), key(1), position], None)?;
     Ok(take_record_batch(batch, &indices)?)
 }
 

@@ -9,6 +9,7 @@ use arrow_array::types::{Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use bytes::Bytes;
 use variosync_domain::{DatasetId, UserId};
+use variosync_engine::duplicates::{self, DuplicateError, DuplicatePolicy};
 use variosync_formats::delimited::{self, ReadOptions};
 use variosync_formats::parquet_out::{sort_by_series_and_time, write_sorted};
 use variosync_formats::table::Reject;
@@ -25,6 +26,8 @@ pub struct Imported {
     pub rejects: Vec<Reject>,
     /// Things the person should check.
     pub warnings: Vec<String>,
+    /// Rows dropped because they repeated a series and time.
+    pub duplicates: usize,
 }
 
 /// Why an import failed.
@@ -39,6 +42,9 @@ pub enum ImportError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
+    /// The file repeats a series and time, and the policy refuses that.
+    #[error(transparent)]
+    Duplicates(#[from] DuplicateError),
     /// Every row was rejected.
     #[error("no row of the file could be read; see the rejects")]
     NothingRead,
@@ -62,13 +68,15 @@ fn summary(batch: &RecordBatch) -> (Vec<String>, Option<i64>, Option<i64>) {
     (seen, min, max)
 }
 
-/// Imports a delimited file as a new dataset called `name` owned by `user`.
+/// Imports a delimited file as a new dataset called `name` owned by `user`, resolving rows
+/// that repeat a series and time by `policy`.
 pub async fn import_delimited(
     backends: &Backends,
     user: UserId,
     name: &str,
     bytes: &[u8],
     options: &ReadOptions,
+    policy: DuplicatePolicy,
 ) -> Result<Imported, ImportError> {
     let read = delimited::read(bytes, options)?;
     let schema = read.batches[0].schema();
@@ -77,7 +85,7 @@ pub async fn import_delimited(
     if table.num_rows() == 0 {
         return Err(ImportError::NothingRead);
     }
-    let sorted = sort_by_series_and_time(&table)?;
+    let (sorted, dropped) = duplicates::apply(&sort_by_series_and_time(&table)?, policy)?;
     let (series, from, to) = summary(&sorted);
     let mut file = Vec::new();
     let rows = write_sorted([sorted], schema, &mut file)?;
@@ -94,7 +102,7 @@ pub async fn import_delimited(
         time_from: from.and_then(chrono::DateTime::from_timestamp_micros),
         time_to: to.and_then(chrono::DateTime::from_timestamp_micros),
         series,
-        profile: serde_json::json!({ "rows": rows, "rejects": read.rejects.len() }),
+        profile: serde_json::json!({ "rows": rows, "rejects": read.rejects.len(), "duplicates": dropped }),
     };
     match backends.datasets().create(user, id, name, &[], &version).await {
         Ok((dataset, version)) => Ok(Imported {
@@ -102,6 +110,7 @@ pub async fn import_delimited(
             version,
             rejects: read.rejects,
             warnings: read.mapping.warnings,
+            duplicates: dropped,
         }),
         Err(error) => {
             // The rows were not written: take the objects back so nothing is left half-done.

@@ -2,6 +2,7 @@
 
 use variosync_domain::time::Zone;
 use variosync_domain::{Email, NewUser, Role};
+use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_formats::delimited::ReadOptions;
 use variosync_formats::table::Mode;
 use variosync_jobs::import::{ImportError, import_delimited};
@@ -34,9 +35,16 @@ async fn setup() -> (tempfile::TempDir, Backends, variosync_domain::UserId) {
 #[tokio::test]
 async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
     let (_dir, backends, user) = setup().await;
-    let imported = import_delimited(&backends, user, "Stocks", &fixture(), &options(Mode::Strict))
-        .await
-        .unwrap();
+    let imported = import_delimited(
+        &backends,
+        user,
+        "Stocks",
+        &fixture(),
+        &options(Mode::Strict),
+        DuplicatePolicy::KeepLast,
+    )
+    .await
+    .unwrap();
     assert_eq!(imported.dataset.name, "Stocks");
     assert_eq!(imported.version.row_count, 39);
     assert_eq!(imported.version.series, ["META"]);
@@ -52,7 +60,15 @@ async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
 async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects() {
     let (_dir, backends, user) = setup().await;
     // The name is refused when the rows are recorded, after the Parquet part was stored.
-    let failed = import_delimited(&backends, user, "   ", &fixture(), &options(Mode::Strict)).await;
+    let failed = import_delimited(
+        &backends,
+        user,
+        "   ",
+        &fixture(),
+        &options(Mode::Strict),
+        DuplicatePolicy::KeepLast,
+    )
+    .await;
     assert!(
         matches!(failed, Err(ImportError::Store(variosync_store::Error::InvalidName))),
         "{failed:?}"
@@ -68,15 +84,63 @@ async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects
 async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() {
     let (_dir, backends, user) = setup().await;
     let file = b"date,value\n2024-01-01,1\n2024-01-0x,2\n2024-01-03,3\n";
-    let imported =
-        import_delimited(&backends, user, "partly", file, &options(Mode::Lenient)).await.unwrap();
+    let imported = import_delimited(
+        &backends,
+        user,
+        "partly",
+        file,
+        &options(Mode::Lenient),
+        DuplicatePolicy::KeepLast,
+    )
+    .await
+    .unwrap();
     assert_eq!(imported.rejects.len(), 1);
     assert_eq!(imported.rejects[0].line, 3);
     assert_eq!(imported.version.row_count, 2);
-    let strict = import_delimited(&backends, user, "strict", file, &options(Mode::Strict))
-        .await
-        .unwrap_err();
+    let strict = import_delimited(
+        &backends,
+        user,
+        "strict",
+        file,
+        &options(Mode::Strict),
+        DuplicatePolicy::KeepLast,
+    )
+    .await
+    .unwrap_err();
     assert!(strict.to_string().starts_with("line 3, column `date`"), "{strict}");
+    assert_eq!(
+        backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn repeated_series_and_times_follow_the_duplicate_policy() {
+    let (_dir, backends, user) = setup().await;
+    let file = b"symbol,date,close\nA,2024-01-01,1\nA,2024-01-01,2\nB,2024-01-01,3\n";
+    let kept = import_delimited(
+        &backends,
+        user,
+        "last",
+        file,
+        &options(Mode::Strict),
+        DuplicatePolicy::KeepLast,
+    )
+    .await
+    .unwrap();
+    assert_eq!((kept.version.row_count, kept.duplicates), (2, 1));
+    assert_eq!(kept.version.profile["duplicates"], 1);
+    let refused = import_delimited(
+        &backends,
+        user,
+        "fail",
+        file,
+        &options(Mode::Strict),
+        DuplicatePolicy::Fail,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().starts_with("1 rows repeat a series and time"), "{refused}");
     assert_eq!(
         backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().len(),
         1
