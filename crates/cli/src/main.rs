@@ -54,6 +54,73 @@ enum Command {
     /// Administer accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Show how a file would be read: encoding, delimiter, time and series columns, value
+    /// columns, and the first problems found.
+    Inspect {
+        /// The file (CSV, TSV, semicolon- or pipe-separated, whitespace-aligned).
+        file: PathBuf,
+    },
+    /// Convert a file to one Parquet file sorted by series and time, zstd-compressed.
+    Convert {
+        /// The file to read.
+        input: PathBuf,
+        /// The Parquet file to write.
+        output: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Import a file into this instance as a dataset of an account.
+    Import {
+        /// The file to read.
+        file: PathBuf,
+        /// The e-mail address of the account that will own the dataset.
+        #[arg(long)]
+        user: String,
+        /// The dataset's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+}
+
+/// How to read a file.
+#[derive(Debug, clap::Args)]
+struct ReadArgs {
+    /// Set rows with unreadable values aside instead of stopping at the first.
+    #[arg(long)]
+    lenient: bool,
+    /// The time zone of timestamps without an offset: UTC, +02:00 or Europe/Berlin.
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// What to do with rows that repeat a series and time.
+    #[arg(long, value_enum, default_value_t = Duplicates::KeepLast)]
+    duplicates: Duplicates,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Duplicates {
+    /// Keep the row that comes last in the file.
+    KeepLast,
+    /// Keep the row that comes first.
+    KeepFirst,
+    /// Refuse the file.
+    Fail,
+}
+
+impl ReadArgs {
+    fn options(&self) -> variosync_server::files::FileOptions {
+        use variosync_engine::duplicates::DuplicatePolicy;
+        variosync_server::files::FileOptions {
+            lenient: self.lenient,
+            zone: self.tz.clone(),
+            duplicates: match self.duplicates {
+                Duplicates::KeepLast => DuplicatePolicy::KeepLast,
+                Duplicates::KeepFirst => DuplicatePolicy::KeepFirst,
+                Duplicates::Fail => DuplicatePolicy::Fail,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,9 +153,27 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Config(ConfigCommand::Default) = cli.command {
-        print!("{DEFAULT_CONFIG}");
-        return ExitCode::SUCCESS;
+    // Commands about files and the example config need no settings.
+    let offline = match &cli.command {
+        Command::Config(ConfigCommand::Default) => Some(Ok(DEFAULT_CONFIG.to_owned())),
+        Command::Inspect { file } => Some(variosync_server::files::inspect(file)),
+        Command::Convert { input, output, read } => Some(
+            variosync_server::files::convert(input, output, &read.options())
+                .map(|line| line + "\n"),
+        ),
+        _ => None,
+    };
+    if let Some(result) = offline {
+        return match result {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let settings = match load_settings(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -149,6 +234,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("  {link}");
             Ok(())
         }
-        Command::Config(ConfigCommand::Default) => unreachable!("handled before loading settings"),
+        Command::Import { file, user, name, read } => {
+            let report = variosync_server::files::import(
+                &settings,
+                &user,
+                &file,
+                name.as_deref(),
+                &read.options(),
+            )
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Default)
+        | Command::Inspect { .. }
+        | Command::Convert { .. } => {
+            unreachable!("handled before loading settings")
+        }
     }
 }

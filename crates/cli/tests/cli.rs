@@ -272,3 +272,51 @@ async fn admin_create_user_prints_a_one_time_link_that_signs_the_admin_in() {
     running.signal("TERM");
     assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../formats/tests/fixtures").join(name)
+}
+
+#[test]
+fn inspect_convert_and_import_a_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let inspected = run(variosync(dir.path()).arg("inspect").arg(fixture("stooq_nflx_head.txt")));
+    assert!(inspected.status.success(), "{inspected:?}");
+    let report = String::from_utf8(inspected.stdout).unwrap();
+    assert!(report.contains("date column 3 (YYYYMMDD[ HHMMSS]) + time column 4"), "{report}");
+    assert!(report.contains("column 8 -> close (number)"), "{report}");
+
+    let out = dir.path().join("stocks.parquet");
+    let converted =
+        run(variosync(dir.path()).arg("convert").arg(fixture("stocks_daily_head.csv")).arg(&out));
+    assert!(converted.status.success(), "{converted:?}");
+    assert!(String::from_utf8(converted.stdout).unwrap().starts_with("39 rows, 1 series"));
+    assert!(out.is_file());
+
+    let created =
+        run(variosync(dir.path()).args(["admin", "create-user", "--email", "ada@example.com"]));
+    assert!(created.status.success());
+    let imported = run(variosync(dir.path())
+        .arg("import")
+        .arg(fixture("yahoo_aapl_head.csv"))
+        .args(["--user", "ada@example.com", "--name", "Apple"]));
+    assert!(imported.status.success(), "{imported:?}");
+    let line = String::from_utf8(imported.stdout).unwrap();
+    assert!(line.contains("\"Apple\": 39 rows, 1 series"), "{line}");
+    let nobody = run(variosync(dir.path())
+        .arg("import")
+        .arg(fixture("yahoo_aapl_head.csv"))
+        .args(["--user", "x@example.com"]));
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(
+        String::from_utf8(nobody.stderr).unwrap().contains("there is no account x@example.com")
+    );
+
+    let garbage = dir.path().join("garbage.csv");
+    std::fs::write(&garbage, "a,b\nx,1\n").unwrap();
+    let refused =
+        run(variosync(dir.path()).arg("convert").arg(&garbage).arg(dir.path().join("g.parquet")));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8(refused.stderr).unwrap().contains("no column holds timestamps"));
+    assert!(!dir.path().join("g.parquet").exists(), "nothing is written for a refused file");
+}

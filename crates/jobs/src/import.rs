@@ -68,6 +68,46 @@ fn summary(batch: &RecordBatch) -> (Vec<String>, Option<i64>, Option<i64>) {
     (seen, min, max)
 }
 
+/// A file converted to one sorted, deduplicated Parquet file.
+#[derive(Debug)]
+pub struct Converted {
+    /// The Parquet bytes.
+    pub parquet: Vec<u8>,
+    /// Rows written.
+    pub rows: u64,
+    /// The series, in order.
+    pub series: Vec<String>,
+    /// The earliest time, microseconds since 1970.
+    pub from: Option<i64>,
+    /// The latest time.
+    pub to: Option<i64>,
+    /// How the file was read, with its rejects.
+    pub read: delimited::Read,
+    /// Rows dropped as duplicates.
+    pub duplicates: usize,
+}
+
+/// Reads a delimited file, sorts it by series and time, applies the duplicate policy and
+/// writes it as Parquet.
+pub fn convert_delimited(
+    bytes: &[u8],
+    options: &ReadOptions,
+    policy: DuplicatePolicy,
+) -> Result<Converted, ImportError> {
+    let read = delimited::read(bytes, options)?;
+    let schema = read.batches[0].schema();
+    let table = arrow_select::concat::concat_batches(&schema, &read.batches)
+        .map_err(variosync_formats::parquet_out::WriteError::from)?;
+    if table.num_rows() == 0 {
+        return Err(ImportError::NothingRead);
+    }
+    let (sorted, duplicates) = duplicates::apply(&sort_by_series_and_time(&table)?, policy)?;
+    let (series, from, to) = summary(&sorted);
+    let mut parquet = Vec::new();
+    let rows = write_sorted([sorted], schema, &mut parquet)?;
+    Ok(Converted { parquet, rows, series, from, to, read, duplicates })
+}
+
 /// Imports a delimited file as a new dataset called `name` owned by `user`, resolving rows
 /// that repeat a series and time by `policy`.
 pub async fn import_delimited(
@@ -78,17 +118,8 @@ pub async fn import_delimited(
     options: &ReadOptions,
     policy: DuplicatePolicy,
 ) -> Result<Imported, ImportError> {
-    let read = delimited::read(bytes, options)?;
-    let schema = read.batches[0].schema();
-    let table = arrow_select::concat::concat_batches(&schema, &read.batches)
-        .map_err(variosync_formats::parquet_out::WriteError::from)?;
-    if table.num_rows() == 0 {
-        return Err(ImportError::NothingRead);
-    }
-    let (sorted, dropped) = duplicates::apply(&sort_by_series_and_time(&table)?, policy)?;
-    let (series, from, to) = summary(&sorted);
-    let mut file = Vec::new();
-    let rows = write_sorted([sorted], schema, &mut file)?;
+    let converted = convert_delimited(bytes, options, policy)?;
+    let Converted { parquet: file, rows, series, from, to, read, duplicates: dropped } = converted;
     let size = file.len() as u64;
 
     let id = DatasetId::new();

@@ -6,6 +6,7 @@
 //! so that tests can build the same application with port 0 and a fresh database.
 
 mod app;
+pub mod files;
 pub mod settings;
 mod shutdown;
 mod startup;
