@@ -74,31 +74,12 @@ pub fn apply(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow_array::builder::{
-        Float64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
-    };
     use arrow_array::types::Float64Type;
-    use variosync_domain::schema::canonical_schema;
 
     use super::*;
 
     fn batch(rows: &[(&str, i64, f64)]) -> RecordBatch {
-        let mut series = StringDictionaryBuilder::<Int32Type>::new();
-        let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut value = Float64Builder::new();
-        for (s, t, v) in rows {
-            series.append_value(s);
-            ts.append_value(*t);
-            value.append_value(*v);
-        }
-        let schema = canonical_schema([("value".to_owned(), arrow_schema::DataType::Float64)]);
-        RecordBatch::try_new(
-            schema,
-            vec![Arc::new(series.finish()), Arc::new(ts.finish()), Arc::new(value.finish())],
-        )
-        .unwrap()
+        variosync_formats::table::from_points("value", rows).unwrap()
     }
 
     fn values(batch: &RecordBatch) -> Vec<f64> {

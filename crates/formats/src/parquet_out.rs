@@ -77,34 +77,15 @@ pub fn write_sorted<W: Write + Send>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow_array::builder::{
-        Float64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
-    };
     use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int32Type, TimestampMicrosecondType};
+    use arrow_array::types::{Float64Type, TimestampMicrosecondType};
     use bytes::Bytes;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use variosync_domain::schema::canonical_schema;
 
     use super::*;
 
     fn batch(rows: &[(&str, i64, f64)]) -> RecordBatch {
-        let mut series = StringDictionaryBuilder::<Int32Type>::new();
-        let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut close = Float64Builder::new();
-        for (s, t, c) in rows {
-            series.append_value(s);
-            ts.append_value(*t);
-            close.append_value(*c);
-        }
-        let schema = canonical_schema([("close".to_owned(), arrow_schema::DataType::Float64)]);
-        RecordBatch::try_new(
-            schema,
-            vec![Arc::new(series.finish()), Arc::new(ts.finish()), Arc::new(close.finish())],
-        )
-        .unwrap()
+        crate::table::from_points("close", rows).unwrap()
     }
 
     #[test]

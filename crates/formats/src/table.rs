@@ -268,6 +268,23 @@ impl TableBuilder {
     }
 }
 
+/// A canonical batch with one float column called `column`, from (series, microseconds
+/// since 1970, value) points in the given order.
+pub fn from_points(column: &str, points: &[(&str, i64, f64)]) -> Result<RecordBatch, TableError> {
+    let mut series = StringDictionaryBuilder::<Int32Type>::new();
+    let mut ts = TimestampMicrosecondBuilder::new().with_timezone(TS_ZONE);
+    let mut values = Float64Builder::new();
+    for (name, at, value) in points {
+        series.append_value(name);
+        ts.append_value(*at);
+        values.append_value(*value);
+    }
+    let schema = canonical_schema([(column.to_owned(), DataType::Float64)]);
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(series.finish()), Arc::new(ts.finish()), Arc::new(values.finish())];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
 #[cfg(test)]
 mod tests {
     use arrow_array::Array;
