@@ -42,26 +42,34 @@ fn user_id(text: &str) -> Result<UserId, ApiError> {
     super::parse_id(text, "user_not_found")
 }
 
-#[tracing::instrument(skip_all, err)]
 async fn disable(
     State(state): State<AppState>,
     Client(client): Client,
     current: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    current.require_admin()?;
-    Ok(Json(state.accounts.set_disabled(current.user.id, user_id(&id)?, true, &client).await?))
+    set_disabled(&state, &client, &current, &id, true).await
 }
 
-#[tracing::instrument(skip_all, err)]
 async fn enable(
     State(state): State<AppState>,
     Client(client): Client,
     current: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
+    set_disabled(&state, &client, &current, &id, false).await
+}
+
+#[tracing::instrument(skip_all, fields(disabled), err)]
+async fn set_disabled(
+    state: &AppState,
+    client: &variosync_auth::ClientInfo,
+    current: &CurrentUser,
+    id: &str,
+    disabled: bool,
+) -> Result<Json<User>, ApiError> {
     current.require_admin()?;
-    Ok(Json(state.accounts.set_disabled(current.user.id, user_id(&id)?, false, &client).await?))
+    Ok(Json(state.accounts.set_disabled(current.user.id, user_id(id)?, disabled, client).await?))
 }
 
 #[derive(Deserialize)]

@@ -278,17 +278,8 @@ async fn verify(
     Client(client): Client,
     Form(form): Form<TokenQuery>,
 ) -> Response {
-    match state.accounts.verify_email(&form.token, &client).await {
-        Ok(_) => page(
-            StatusCode::OK,
-            &Message {
-                heading: "Address confirmed",
-                message: "Thank you: your address is confirmed.",
-                next: "/account",
-            },
-        ),
-        Err(error) => link_failed(error),
-    }
+    let used = state.accounts.verify_email(&form.token, &client).await;
+    link_used(used, "Address confirmed", "Thank you: your address is confirmed.")
 }
 
 async fn change_email_page(Query(query): Query<TokenQuery>) -> Response {
@@ -300,15 +291,14 @@ async fn change_email(
     Client(client): Client,
     Form(form): Form<TokenQuery>,
 ) -> Response {
-    match state.accounts.confirm_email_change(&form.token, &client).await {
-        Ok(_) => page(
-            StatusCode::OK,
-            &Message {
-                heading: "Address changed",
-                message: "Sign in with your new address from now on.",
-                next: "/account",
-            },
-        ),
+    let used = state.accounts.confirm_email_change(&form.token, &client).await;
+    link_used(used, "Address changed", "Sign in with your new address from now on.")
+}
+
+/// The page after a link was used: `heading` and `message` on success, else why not.
+fn link_used<T>(result: variosync_auth::Result<T>, heading: &str, message: &str) -> Response {
+    match result {
+        Ok(_) => page(StatusCode::OK, &Message { heading, message, next: "/account" }),
         Err(error) => link_failed(error),
     }
 }
