@@ -1,21 +1,33 @@
-//! Delimited text (CSV, TSV, semicolon, pipe, whitespace) into the canonical table: decode,
-//! sniff the dialect, propose (or take) the mapping, read every row in strict or lenient
-//! mode, and hand out record batches of a bounded number of rows.
+//! Delimited text (CSV, TSV, semicolon, pipe, whitespace) into the canonical table, as a
+//! stream: the first megabyte decides the encoding, the dialect and the mapping; then one
+//! thread cuts the decoded text into blocks of whole lines and the other cores parse the
+//! blocks into record batches, which come out in file order. At most a fixed number of
+//! blocks is in flight, so memory stays bounded whatever the size of the file.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use variosync_domain::time::Zone;
 
-use crate::dialect::{DialectError, sniff, split_line};
-use crate::encoding::{Encoding, decode};
+use crate::dialect::{Delimiter, Dialect, DialectError, sniff, split_line};
+use crate::encoding::{Decoder, Encoding, detect};
 use crate::mapping::{MappingError, Proposal, propose};
 use crate::table::{Mode, Reject, TableBuilder, TableError};
 
-/// Rows per record batch.
-pub const BATCH_ROWS: usize = 64 * 1024;
 /// Rows the mapping is proposed from.
 const SAMPLE_ROWS: usize = 1000;
 /// The longest line accepted; a longer one is not a table row.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// Bytes of decoded text parsed as one block (one record batch).
+const BLOCK_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes read before anything is decided: enough for the sample rows of any sane file.
+const HEAD_BYTES: usize = 2 * MAX_LINE_BYTES;
+/// Blocks read but not yet handed out.
+const IN_FLIGHT: usize = 8;
 
 /// How to read a file.
 #[derive(Debug, Clone)]
@@ -30,7 +42,7 @@ pub struct ReadOptions {
     pub mapping: Option<Proposal>,
 }
 
-/// A file read into the canonical table.
+/// A file read whole into the canonical table.
 #[derive(Debug)]
 pub struct Read {
     /// The batches, in file order.
@@ -61,50 +73,380 @@ pub enum ReadError {
         /// The 1-based line number.
         line: usize,
     },
+    /// The input could not be read.
+    #[error("reading the file failed: {0}")]
+    Io(#[from] std::io::Error),
 }
 
-/// Reads a whole delimited file.
-pub fn read(bytes: &[u8], options: &ReadOptions) -> Result<Read, ReadError> {
-    let (text, encoding) = decode(bytes);
-    if let Some(line) = text.lines().position(|line| line.len() > MAX_LINE_BYTES) {
-        return Err(ReadError::LineTooLong { line: line + 1 });
+/// What every parsing thread needs to turn a block into a batch.
+struct Plan {
+    dialect: Dialect,
+    names: Vec<String>,
+    mapping: Proposal,
+    zone: Zone,
+    mode: Mode,
+    default_series: String,
+}
+
+/// A block of whole lines and the number of its first line.
+struct Block {
+    sequence: usize,
+    first_line: usize,
+    text: Vec<u8>,
+}
+
+/// A parsed block.
+struct Parsed {
+    batch: Option<RecordBatch>,
+    rejects: Vec<Reject>,
+}
+
+type Outcome = (usize, Result<Parsed, ReadError>);
+
+/// A delimited file being read as a stream of canonical record batches.
+pub struct Reader {
+    dialect: Dialect,
+    encoding: Encoding,
+    names: Vec<String>,
+    mapping: Proposal,
+    schema: SchemaRef,
+    sample: Vec<String>,
+    results: Receiver<Outcome>,
+    permits: Receiver<()>,
+    pending: BTreeMap<usize, Result<Parsed, ReadError>>,
+    next: usize,
+    rejects: Vec<Reject>,
+    rows: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("dialect", &self.dialect).finish_non_exhaustive()
     }
-    let sample: String = text.lines().take(SAMPLE_ROWS + 1).collect::<Vec<_>>().join("\n");
-    let dialect = sniff(&sample)?;
-    let mut lines = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
-    let names: Vec<String> = if dialect.has_header {
-        lines.next().map(|(_, line)| split_line(line, dialect.delimiter)).unwrap_or_default()
-    } else {
-        let width =
-            sample.lines().next().map_or(0, |line| split_line(line, dialect.delimiter).len());
-        (1..=width).map(|i| format!("column_{i}")).collect()
-    };
-    let rows = lines.map(|(index, line)| (index + 1, split_line(line, dialect.delimiter)));
-    let mapping = match &options.mapping {
-        Some(mapping) => mapping.clone(),
-        None => {
-            let sample_rows: Vec<Vec<String>> =
-                rows.clone().take(SAMPLE_ROWS).map(|(_, row)| row).collect();
-            propose(&names, &sample_rows)?
+}
+
+/// Reads until `buffer` holds `want` bytes or the input ends.
+fn fill(
+    decoder: &mut Decoder<Box<dyn std::io::Read + Send>>,
+    buffer: &mut Vec<u8>,
+    want: usize,
+) -> std::io::Result<bool> {
+    while buffer.len() < want {
+        if decoder.read_into(buffer, want - buffer.len())? == 0 {
+            return Ok(true);
         }
-    };
+    }
+    Ok(false)
+}
+
+impl Reader {
+    /// Starts reading `input`: decides the encoding, dialect and mapping from its head, then
+    /// parses the rest on background threads.
+    pub fn new(
+        mut input: Box<dyn std::io::Read + Send>,
+        options: &ReadOptions,
+    ) -> Result<Self, ReadError> {
+        let mut raw = Vec::new();
+        (&mut input).take(HEAD_BYTES as u64).read_to_end(&mut raw)?;
+        let (encoding, mark) = detect(&raw);
+        raw.drain(..mark);
+        let chained: Box<dyn std::io::Read + Send> =
+            Box::new(std::io::Cursor::new(raw).chain(input));
+        let mut decoder = Decoder::new(chained, encoding);
+        let mut head = Vec::new();
+        let ended = fill(&mut decoder, &mut head, HEAD_BYTES)?;
+        // The sample: the head's whole lines (all of it at the end of the file).
+        let whole = if ended {
+            head.len()
+        } else {
+            head.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1)
+        };
+        let sample_text = String::from_utf8_lossy(&head[..whole]).into_owned();
+        if whole == 0 && !ended {
+            return Err(ReadError::LineTooLong { line: 1 });
+        }
+        if let Some(at) = sample_text.lines().position(|line| line.len() > MAX_LINE_BYTES) {
+            return Err(ReadError::LineTooLong { line: at + 1 });
+        }
+        let sample_lines: Vec<&str> = sample_text.lines().take(SAMPLE_ROWS + 1).collect();
+        let dialect = sniff(&sample_lines.join("\n"))?;
+        // The header is the first line with text; data starts after it.
+        let header_line = sample_text.lines().position(|line| !line.trim().is_empty()).unwrap_or(0);
+        let (names, body_start, first_line) = if dialect.has_header {
+            let header = sample_text.lines().nth(header_line).unwrap_or_default();
+            let offset: usize =
+                head.split_inclusive(|b| *b == b'\n').take(header_line + 1).map(<[u8]>::len).sum();
+            (split_line(header, dialect.delimiter), offset, header_line + 2)
+        } else {
+            let width = sample_lines
+                .iter()
+                .find(|l| !l.trim().is_empty())
+                .map_or(0, |l| split_line(l, dialect.delimiter).len());
+            ((1..=width).map(|i| format!("column_{i}")).collect(), 0, 1)
+        };
+        let body = sample_text.lines().skip(if dialect.has_header { header_line + 1 } else { 0 });
+        let sample: Vec<String> = body
+            .filter(|line| !line.trim().is_empty())
+            .take(SAMPLE_ROWS)
+            .map(str::to_owned)
+            .collect();
+        let mapping = match &options.mapping {
+            Some(mapping) => mapping.clone(),
+            None => {
+                let rows: Vec<Vec<String>> =
+                    sample.iter().map(|line| split_line(line, dialect.delimiter)).collect();
+                propose(&names, &rows)?
+            }
+        };
+        let schema = TableBuilder::new(&mapping, &names, options.zone, options.mode, "").schema();
+        let plan = Arc::new(Plan {
+            dialect,
+            names: names.clone(),
+            mapping: mapping.clone(),
+            zone: options.zone,
+            mode: options.mode,
+            default_series: options.default_series.clone(),
+        });
+        head.drain(..body_start.min(head.len()));
+        let (results, permits) = start(decoder, head, first_line, plan);
+        Ok(Self {
+            dialect,
+            encoding,
+            names,
+            mapping,
+            schema,
+            sample,
+            results,
+            permits,
+            pending: BTreeMap::new(),
+            next: 0,
+            rejects: Vec::new(),
+            rows: 0,
+            done: false,
+        })
+    }
+
+    /// The dialect the file is written in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The file's encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// The column names, from the header or made up (`column_1`, ...).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// How the file is read.
+    pub fn mapping(&self) -> &Proposal {
+        &self.mapping
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The first data lines, as they are in the file.
+    pub fn sample(&self) -> &[String] {
+        &self.sample
+    }
+
+    /// The rows set aside so far (lenient mode).
+    pub fn rejects(&self) -> &[Reject] {
+        &self.rejects
+    }
+
+    /// Rows handed out so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Reads everything into memory (for small files and tests).
+    pub fn read_all(mut self) -> Result<Read, ReadError> {
+        let mut batches = Vec::new();
+        for batch in &mut self {
+            batches.push(batch?);
+        }
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(self.schema.clone()));
+        }
+        Ok(Read { batches, mapping: self.mapping, encoding: self.encoding, rejects: self.rejects })
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let outcome = match self.pending.remove(&self.next) {
+                Some(outcome) => outcome,
+                None => match self.results.recv() {
+                    Ok((sequence, outcome)) => {
+                        self.pending.insert(sequence, outcome);
+                        continue;
+                    }
+                    // Every thread has finished and every block was handed out.
+                    Err(_) => {
+                        self.done = true;
+                        return None;
+                    }
+                },
+            };
+            self.next += 1;
+            // The block leaves the pipeline: the cutter may read another.
+            let _ = self.permits.try_recv();
+            match outcome {
+                Ok(parsed) => {
+                    self.rejects.extend(parsed.rejects);
+                    if let Some(batch) = parsed.batch {
+                        self.rows += batch.num_rows() as u64;
+                        return Some(Ok(batch));
+                    }
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Starts the cutting thread and the parsing threads; returns the parsed blocks (in any
+/// order, numbered) and the permits the consumer gives back as it hands blocks out.
+fn start(
+    mut decoder: Decoder<Box<dyn std::io::Read + Send>>,
+    head: Vec<u8>,
+    first_line: usize,
+    plan: Arc<Plan>,
+) -> (Receiver<Outcome>, Receiver<()>) {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let (permit_tx, permit_rx) = sync_channel::<()>(IN_FLIGHT);
+    let (block_tx, block_rx) = sync_channel::<Block>(workers);
+    let (result_tx, result_rx) = sync_channel::<Outcome>(IN_FLIGHT);
+    let block_rx = Arc::new(Mutex::new(block_rx));
+    for _ in 0..workers {
+        let (blocks, results, plan) = (block_rx.clone(), result_tx.clone(), plan.clone());
+        std::thread::spawn(move || {
+            loop {
+                let block = match blocks.lock().map(|receiver| receiver.recv()) {
+                    Ok(Ok(block)) => block,
+                    _ => return,
+                };
+                let outcome = parse_block(&block.text, block.first_line, &plan);
+                if results.send((block.sequence, outcome)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    std::thread::spawn(move || {
+        if let Err((sequence, error)) = cut(&mut decoder, head, first_line, &block_tx, &permit_tx) {
+            let _ = result_tx.send((sequence, Err(error)));
+        }
+    });
+    (result_rx, permit_rx)
+}
+
+/// Cuts the decoded text into blocks of whole lines.
+fn cut(
+    decoder: &mut Decoder<Box<dyn std::io::Read + Send>>,
+    mut buffer: Vec<u8>,
+    mut line: usize,
+    blocks: &SyncSender<Block>,
+    permits: &SyncSender<()>,
+) -> Result<(), (usize, ReadError)> {
+    let mut sequence = 0;
+    loop {
+        let ended = fill(decoder, &mut buffer, BLOCK_BYTES).map_err(|e| (sequence, e.into()))?;
+        let end = if ended {
+            buffer.len()
+        } else {
+            match buffer.iter().rposition(|b| *b == b'\n') {
+                Some(at) => at + 1,
+                None => {
+                    // No line ends in a whole block: read on until one does, or give up.
+                    if buffer.len() > MAX_LINE_BYTES {
+                        return Err((sequence, ReadError::LineTooLong { line }));
+                    }
+                    continue;
+                }
+            }
+        };
+        if end == 0 {
+            return Ok(());
+        }
+        let rest = buffer.split_off(end);
+        let lines = count_lines(&buffer);
+        // Waits while too many blocks are in flight; stops when the reader is gone.
+        if permits.send(()).is_err() {
+            return Ok(());
+        }
+        if blocks.send(Block { sequence, first_line: line, text: buffer }).is_err() {
+            return Ok(());
+        }
+        sequence += 1;
+        line += lines;
+        buffer = rest;
+        if ended {
+            return Ok(());
+        }
+    }
+}
+
+fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
+}
+
+/// Parses one block of whole lines into a batch.
+fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, ReadError> {
+    let text = String::from_utf8_lossy(bytes);
     let mut builder =
-        TableBuilder::new(&mapping, &names, options.zone, options.mode, &options.default_series);
-    let mut batches = Vec::new();
-    for (line, row) in rows {
-        builder.push(line, &row)?;
-        if builder.len() >= BATCH_ROWS {
-            batches.push(builder.finish()?);
+        TableBuilder::new(&plan.mapping, &plan.names, plan.zone, plan.mode, &plan.default_series);
+    let mut fields: Vec<&str> = Vec::with_capacity(plan.names.len());
+    for (offset, line) in text.split('\n').enumerate() {
+        let number = first_line + offset;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() > MAX_LINE_BYTES {
+            return Err(ReadError::LineTooLong { line: number });
         }
+        if line.trim().is_empty() {
+            continue;
+        }
+        fields.clear();
+        match plan.dialect.delimiter {
+            Delimiter::Char(separator) if !line.contains('"') => {
+                fields.extend(line.split(char::from(separator)));
+            }
+            Delimiter::Whitespace => fields.extend(line.split_whitespace()),
+            Delimiter::Char(_) => {
+                builder.push(number, &split_line(line, plan.dialect.delimiter))?;
+                continue;
+            }
+        }
+        builder.push(number, &fields)?;
     }
-    if !builder.is_empty() || batches.is_empty() {
-        batches.push(builder.finish()?);
-    }
-    Ok(Read { batches, mapping, encoding, rejects: builder.rejects().to_vec() })
+    let batch = if builder.is_empty() { None } else { Some(builder.finish()?) };
+    Ok(Parsed { batch, rejects: builder.rejects().to_vec() })
+}
+
+/// Reads a whole delimited file held in memory.
+pub fn read(bytes: &[u8], options: &ReadOptions) -> Result<Read, ReadError> {
+    Reader::new(Box::new(std::io::Cursor::new(bytes.to_vec())), options)?.read_all()
 }
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::cast::AsArray;
+
     use super::*;
 
     fn options(mode: Mode) -> ReadOptions {
@@ -117,6 +459,65 @@ mod tests {
         let read = read(file.as_bytes(), &options(Mode::Strict)).unwrap();
         assert_eq!(read.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
         assert_eq!(read.mapping.values[0].name, "Schluss");
+    }
+
+    /// A file of several blocks: `rows` rows of two series, with a bad value on `bad_line`.
+    fn big_file(rows: usize, bad_line: usize) -> String {
+        let mut file = String::from("\n\nsymbol,date,close,note\n");
+        for i in 0..rows {
+            let line = i + 4;
+            let day = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()
+                + chrono::Days::new((i / 2) as u64);
+            let close = if line == bad_line { "oops".to_owned() } else { format!("{i}.5") };
+            let note = if i % 1000 == 0 { "\"a, quoted\"" } else { "plain text padding here" };
+            file.push_str(&format!("S{},{day},{close},{note}\r\n", i % 2));
+        }
+        file
+    }
+
+    #[test]
+    fn a_file_of_many_blocks_streams_in_order_with_true_line_numbers() {
+        let rows = 250_000;
+        let file = big_file(rows, 200_003);
+        assert!(file.len() > 2 * BLOCK_BYTES, "the file spans several blocks");
+        let mut reader = Reader::new(
+            Box::new(std::io::Cursor::new(file.clone().into_bytes())),
+            &options(Mode::Lenient),
+        )
+        .unwrap();
+        assert_eq!(reader.names(), ["symbol", "date", "close", "note"]);
+        let mut previous = -1.0;
+        let mut count = 0;
+        for batch in &mut reader {
+            let batch = batch.unwrap();
+            let close = batch.column(2).as_primitive::<arrow_array::types::Float64Type>();
+            for value in close.values().iter() {
+                assert!(*value > previous, "batches come out in file order");
+                previous = *value;
+            }
+            count += batch.num_rows();
+        }
+        assert_eq!(count, rows - 1);
+        assert_eq!(reader.rejects().len(), 1);
+        assert_eq!(reader.rejects()[0].line, 200_003, "the line counts the blank lines too");
+
+        let strict =
+            Reader::new(Box::new(std::io::Cursor::new(file.into_bytes())), &options(Mode::Strict))
+                .unwrap()
+                .read_all()
+                .unwrap_err()
+                .to_string();
+        assert!(strict.starts_with("line 200003, column `close`"), "{strict}");
+    }
+
+    #[test]
+    fn a_reader_dropped_early_stops_its_threads() {
+        let file = big_file(120_000, 0);
+        let mut reader =
+            Reader::new(Box::new(std::io::Cursor::new(file.into_bytes())), &options(Mode::Strict))
+                .unwrap();
+        assert!(reader.next().unwrap().is_ok());
+        drop(reader);
     }
 
     #[test]

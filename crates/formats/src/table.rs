@@ -157,8 +157,8 @@ impl TableBuilder {
         Reject { line, column, value: shortened(value), expected }
     }
 
-    fn time(&self, line: usize, row: &[String]) -> Result<i64, Reject> {
-        let cell = |index: usize| row.get(index).map_or("", String::as_str);
+    fn time<S: AsRef<str>>(&self, line: usize, row: &[S]) -> Result<i64, Reject> {
+        let cell = |index: usize| row.get(index).map_or("", AsRef::as_ref);
         let (index, result, format) = match self.proposal.time {
             TimeSource::Column { index, format } => {
                 (index, format.parse(cell(index), &self.zone), format)
@@ -177,14 +177,14 @@ impl TableBuilder {
         })
     }
 
-    fn cells<'a>(&self, line: usize, row: &'a [String]) -> Result<Vec<Cell<'a>>, Reject> {
+    fn cells<'a, S: AsRef<str>>(&self, line: usize, row: &'a [S]) -> Result<Vec<Cell<'a>>, Reject> {
         let decimal = self.proposal.decimal;
         let mark = if decimal == DecimalMark::Comma { "decimal comma" } else { "decimal point" };
         self.proposal
             .values
             .iter()
             .map(|value| {
-                let text = row.get(value.index).map_or("", String::as_str);
+                let text = row.get(value.index).map_or("", AsRef::as_ref);
                 if is_null(text) {
                     return Ok(match value.kind {
                         ValueKind::Integer => Cell::Integer(None),
@@ -217,7 +217,7 @@ impl TableBuilder {
 
     /// Adds one row, found on `line` (1-based) of the file. A row is checked whole before
     /// any of it is added.
-    pub fn push(&mut self, line: usize, row: &[String]) -> Result<(), TableError> {
+    pub fn push<S: AsRef<str>>(&mut self, line: usize, row: &[S]) -> Result<(), TableError> {
         let checked = self.time(line, row).and_then(|ts| Ok((ts, self.cells(line, row)?)));
         let (ts, cells) = match checked {
             Ok(checked) => checked,
@@ -235,7 +235,7 @@ impl TableBuilder {
             .proposal
             .series
             .and_then(|index| row.get(index))
-            .map(|s| s.trim())
+            .map(|s| s.as_ref().trim())
             .filter(|s| !is_null(s))
             .unwrap_or(&self.default_series);
         self.series.append_value(series);
