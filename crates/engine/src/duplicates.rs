@@ -38,38 +38,164 @@ pub enum DuplicateError {
     Arrow(#[from] ArrowError),
 }
 
-/// Applies `policy` to a batch of the canonical schema sorted by series and time (stably,
-/// so rows with equal keys are in file order). Returns the batch and how many rows were
-/// dropped.
+/// A (series, time) key.
+pub type Key = (String, i64);
+
+/// The series and time columns of a canonical batch, for reading keys row by row.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    codes: &'a [i32],
+    names: &'a arrow_array::StringArray,
+    ts: &'a [i64],
+}
+
+impl<'a> Keys<'a> {
+    /// The key columns of `batch`.
+    pub fn of(batch: &'a RecordBatch) -> Self {
+        let series = batch.column(0).as_dictionary::<Int32Type>();
+        let names = series.values().as_string::<i32>();
+        let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+        Self { codes: series.keys().values(), names, ts: ts.values() }
+    }
+
+    /// The key of row `row`.
+    pub fn at(&self, row: usize) -> (&'a str, i64) {
+        (self.names.value(self.codes[row] as usize), self.ts[row])
+    }
+
+    /// The series of row `row`.
+    pub fn series(&self, row: usize) -> &'a str {
+        self.names.value(self.codes[row] as usize)
+    }
+
+    /// Whether rows `a` and `b` are in the same series.
+    pub fn same_series(&self, a: usize, b: usize) -> bool {
+        self.codes[a] == self.codes[b] || self.series(a) == self.series(b)
+    }
+
+    /// The times.
+    pub fn times(&self) -> &'a [i64] {
+        self.ts
+    }
+}
+
+/// The key of row `row` of a canonical batch.
+pub fn key_at(batch: &RecordBatch, row: usize) -> (&str, i64) {
+    Keys::of(batch).at(row)
+}
+
+/// Applies a duplicate policy to a stream of canonical batches sorted by series and time
+/// (stably, so rows with equal keys are in file order), across batch boundaries: a batch
+/// is held back until the first key of the next one is known.
+#[derive(Debug)]
+pub struct Dedup {
+    policy: DuplicatePolicy,
+    held: Option<RecordBatch>,
+    before: Option<Key>,
+    dropped: u64,
+    example: Option<Key>,
+}
+
+impl Dedup {
+    /// A stage applying `policy`.
+    pub fn new(policy: DuplicatePolicy) -> Self {
+        Self { policy, held: None, before: None, dropped: 0, example: None }
+    }
+
+    /// Rows dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Takes the next sorted batch (whose first key is not below the last key of the one
+    /// before); returns the held batch, resolved, if there was one.
+    pub fn push(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>, DuplicateError> {
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
+        let after = key_at(&batch, 0);
+        let after = (after.0.to_owned(), after.1);
+        let out = match self.held.take() {
+            Some(held) => Some(self.resolve(held, Some(&after))?),
+            None => None,
+        };
+        self.held = Some(batch);
+        Ok(out)
+    }
+
+    /// Resolves the held batch as the last of its stream, without failing for the `Fail`
+    /// policy (that happens in `finish`).
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>, DuplicateError> {
+        match self.held.take() {
+            Some(held) => Ok(Some(self.resolve(held, None)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Starts a new stream that continues the count (and the first example) of this one.
+    pub fn restart(&mut self) {
+        self.held = None;
+        self.before = None;
+    }
+
+    /// Resolves the last batch; with the `Fail` policy, fails here if any row repeated.
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, DuplicateError> {
+        let out = self.flush()?;
+        if let (DuplicatePolicy::Fail, Some((series, at))) = (self.policy, self.example.take()) {
+            let at = chrono::DateTime::from_timestamp_micros(at)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            return Err(DuplicateError::Found { count: self.dropped as usize, series, at });
+        }
+        Ok(out)
+    }
+
+    fn resolve(
+        &mut self,
+        sorted: RecordBatch,
+        after: Option<&Key>,
+    ) -> Result<RecordBatch, DuplicateError> {
+        let rows = sorted.num_rows();
+        let keys = Keys::of(&sorted);
+        let same_as = |key: &Key, row: usize| keys.ts[row] == key.1 && keys.series(row) == key.0;
+        let same = |a: usize, b: usize| keys.ts[a] == keys.ts[b] && keys.same_series(a, b);
+        let keep: Vec<bool> = (0..rows)
+            .map(|i| match self.policy {
+                DuplicatePolicy::KeepFirst | DuplicatePolicy::Fail => match i {
+                    0 => !self.before.as_ref().is_some_and(|b| same_as(b, 0)),
+                    _ => !same(i - 1, i),
+                },
+                DuplicatePolicy::KeepLast if i + 1 == rows => !after.is_some_and(|a| same_as(a, i)),
+                DuplicatePolicy::KeepLast => !same(i, i + 1),
+            })
+            .collect();
+        let last = key_at(&sorted, rows - 1);
+        self.before = Some((last.0.to_owned(), last.1));
+        let dropped = keep.iter().filter(|k| !**k).count();
+        if dropped == 0 {
+            return Ok(sorted);
+        }
+        if self.example.is_none() {
+            let first = keep.iter().position(|k| !k).expect("some row is dropped");
+            let (series, at) = key_at(&sorted, first);
+            self.example = Some((series.to_owned(), at));
+        }
+        self.dropped += dropped as u64;
+        Ok(filter_record_batch(&sorted, &BooleanArray::from(keep))?)
+    }
+}
+
+/// Applies `policy` to one batch of the canonical schema sorted by series and time.
+/// Returns the batch and how many rows were dropped.
 pub fn apply(
     sorted: &RecordBatch,
     policy: DuplicatePolicy,
 ) -> Result<(RecordBatch, usize), DuplicateError> {
-    let series = sorted.column(0).as_dictionary::<Int32Type>();
-    let names = series.values().as_string::<i32>();
-    let ts = sorted.column(1).as_primitive::<TimestampMicrosecondType>();
-    let rows = sorted.num_rows();
-    let name = |i: usize| names.value(series.keys().value(i) as usize);
-    let same = |a: usize, b: usize| ts.value(a) == ts.value(b) && name(a) == name(b);
-    let keep: Vec<bool> = (0..rows)
-        .map(|i| match policy {
-            DuplicatePolicy::KeepFirst | DuplicatePolicy::Fail => i == 0 || !same(i - 1, i),
-            DuplicatePolicy::KeepLast => i + 1 == rows || !same(i, i + 1),
-        })
-        .collect();
-    let dropped = keep.iter().filter(|k| !**k).count();
-    if dropped == 0 {
-        return Ok((sorted.clone(), 0));
-    }
-    if policy == DuplicatePolicy::Fail {
-        let first = keep.iter().position(|k| !k).expect("some row is dropped");
-        let at = chrono::DateTime::from_timestamp_micros(ts.value(first))
-            .map(|t| t.to_rfc3339())
-            .unwrap_or_default();
-        return Err(DuplicateError::Found { count: dropped, series: name(first).to_owned(), at });
-    }
-    let filtered = filter_record_batch(sorted, &BooleanArray::from(keep))?;
-    Ok((filtered, dropped))
+    let mut dedup = Dedup::new(policy);
+    let mut out = dedup.push(sorted.clone())?.into_iter().collect::<Vec<_>>();
+    out.extend(dedup.finish()?);
+    let batch = out.pop().unwrap_or_else(|| RecordBatch::new_empty(sorted.schema()));
+    Ok((batch, dedup.dropped() as usize))
 }
 
 #[cfg(test)]
@@ -117,5 +243,27 @@ mod tests {
             (2, 0),
             "the same time in two series is no duplicate"
         );
+    }
+
+    #[test]
+    fn duplicates_are_found_across_batch_boundaries() {
+        for (policy, expected) in [
+            (DuplicatePolicy::KeepLast, vec![2.0, 3.0, 6.0]),
+            (DuplicatePolicy::KeepFirst, vec![1.0, 3.0, 4.0]),
+        ] {
+            let mut dedup = Dedup::new(policy);
+            let mut kept = Vec::new();
+            for chunk in ROWS.chunks(2) {
+                kept.extend(dedup.push(batch(chunk)).unwrap().map(|b| values(&b)));
+            }
+            kept.extend(dedup.finish().unwrap().map(|b| values(&b)));
+            assert_eq!(kept.concat(), expected, "{policy:?}");
+            assert_eq!(dedup.dropped(), 3);
+        }
+        let mut refuse = Dedup::new(DuplicatePolicy::Fail);
+        for chunk in ROWS.chunks(1) {
+            refuse.push(batch(chunk)).unwrap();
+        }
+        assert!(refuse.finish().unwrap_err().to_string().starts_with("3 rows repeat"));
     }
 }

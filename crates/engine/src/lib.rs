@@ -6,4 +6,6 @@
 //! later, readers and writers for objects) and returns batches and statistics. So far it
 //! holds the duplicate policy applied when a file becomes a dataset.
 
+pub mod convert;
 pub mod duplicates;
+pub mod profile;

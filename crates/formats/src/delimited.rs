@@ -262,6 +262,11 @@ impl Reader {
         &self.rejects
     }
 
+    /// Takes the rows set aside so far, so they need not all be held in memory.
+    pub fn drain_rejects(&mut self) -> std::vec::Drain<'_, Reject> {
+        self.rejects.drain(..)
+    }
+
     /// Rows handed out so far.
     pub fn rows(&self) -> u64 {
         self.rows

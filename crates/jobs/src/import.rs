@@ -1,19 +1,25 @@
-//! Importing a file as a new dataset: read it into the canonical table, sort it by series
-//! and time, write it as Parquet, then record the dataset and its first version. The
-//! objects are written first and the rows last, in one transaction; if anything fails after
-//! the objects are written, they are deleted again, so a failure leaves neither rows nor
-//! objects behind.
+//! Importing a file as a new dataset: stream it into the canonical table, sort it by series
+//! and time, resolve duplicates, profile it and write it as Parquet in a local working
+//! folder (bounded memory whatever the size), then store the objects and record the dataset
+//! and its first version. The objects are written first and the rows last, in one
+//! transaction; if anything fails after the objects are written, they are deleted again,
+//! so a failure leaves neither rows nor objects behind.
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
-use bytes::Bytes;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
 use variosync_domain::{DatasetId, UserId};
-use variosync_engine::duplicates::{self, DuplicateError, DuplicatePolicy};
-use variosync_formats::delimited::{self, ReadOptions};
-use variosync_formats::parquet_out::{sort_by_series_and_time, write_sorted};
+use variosync_engine::convert::{self, ConvertError};
+use variosync_engine::duplicates::DuplicatePolicy;
+use variosync_engine::profile::Profile;
+use variosync_formats::delimited::{self, ReadOptions, Reader};
+use variosync_formats::encoding::Encoding;
+use variosync_formats::mapping::Proposal;
 use variosync_formats::table::Reject;
 use variosync_store::{Backends, Dataset, NewVersion, ObjectKey, Version};
+
+/// Rejects kept in memory to report; all of them go to the rejects file.
+pub const REPORTED_REJECTS: usize = 100;
 
 /// What an import produced.
 #[derive(Debug)]
@@ -22,126 +28,205 @@ pub struct Imported {
     pub dataset: Dataset,
     /// Its first version.
     pub version: Version,
-    /// Rows set aside (lenient mode).
+    /// The profile of the version.
+    pub profile: Profile,
+    /// The first rows set aside (lenient mode); `profile.rejects` counts them all.
     pub rejects: Vec<Reject>,
     /// Things the person should check.
     pub warnings: Vec<String>,
     /// Rows dropped because they repeated a series and time.
-    pub duplicates: usize,
+    pub duplicates: u64,
+    /// Where the rejects file is stored, if any row was set aside.
+    pub rejects_key: Option<ObjectKey>,
 }
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The file could not be read, sorted or written.
+    #[error(transparent)]
+    Convert(#[from] ConvertError<delimited::ReadError>),
     /// The file could not be read.
     #[error(transparent)]
     Read(#[from] delimited::ReadError),
-    /// The Parquet file could not be written.
-    #[error(transparent)]
-    Write(#[from] variosync_formats::parquet_out::WriteError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
-    /// The file repeats a series and time, and the policy refuses that.
-    #[error(transparent)]
-    Duplicates(#[from] DuplicateError),
     /// Every row was rejected.
-    #[error("no row of the file could be read; see the rejects")]
-    NothingRead,
+    #[error("no row of the file could be read; {0} rows were set aside as unreadable")]
+    NothingRead(u64),
+    /// The local working folder failed.
+    #[error("the working folder failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The conversion thread stopped unexpectedly.
+    #[error("the conversion stopped unexpectedly")]
+    Interrupted,
 }
 
-/// The series names (in order) and time range of a batch sorted by series and time.
-fn summary(batch: &RecordBatch) -> (Vec<String>, Option<i64>, Option<i64>) {
-    let series = batch.column(0).as_dictionary::<Int32Type>();
-    let names = series.values().as_string::<i32>();
-    let mut seen: Vec<String> = Vec::new();
-    for key in series.keys().iter().flatten() {
-        let name = names.value(key as usize);
-        // Sorted by series: each series is one run, so comparing with the last is enough.
-        if seen.last().map(String::as_str) != Some(name) {
-            seen.push(name.to_owned());
-        }
-    }
-    let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>();
-    let min = (0..ts.len()).filter(|i| ts.is_valid(*i)).map(|i| ts.value(i)).min();
-    let max = (0..ts.len()).filter(|i| ts.is_valid(*i)).map(|i| ts.value(i)).max();
-    (seen, min, max)
-}
-
-/// A file converted to one sorted, deduplicated Parquet file.
+/// A file converted to one sorted, deduplicated, profiled Parquet file.
 #[derive(Debug)]
 pub struct Converted {
-    /// The Parquet bytes.
-    pub parquet: Vec<u8>,
-    /// Rows written.
-    pub rows: u64,
-    /// The series, in order.
-    pub series: Vec<String>,
-    /// The earliest time, microseconds since 1970.
-    pub from: Option<i64>,
-    /// The latest time.
-    pub to: Option<i64>,
-    /// How the file was read, with its rejects.
-    pub read: delimited::Read,
-    /// Rows dropped as duplicates.
-    pub duplicates: usize,
+    /// The profile of the written rows.
+    pub profile: Profile,
+    /// How the file was read.
+    pub mapping: Proposal,
+    /// The file's encoding.
+    pub encoding: Encoding,
+    /// The first rows set aside (all of them are in the rejects file).
+    pub rejects: Vec<Reject>,
+    /// The rejects file (CSV: line, column, value, expected), if any row was set aside.
+    pub rejects_file: Option<PathBuf>,
 }
 
-/// Reads a delimited file, sorts it by series and time, applies the duplicate policy and
-/// writes it as Parquet.
+/// Reads rows from a reader, writing every reject to a CSV file as they come.
+struct Spooled<'a> {
+    reader: &'a mut Reader,
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    kept: Vec<Reject>,
+    count: u64,
+    error: Option<std::io::Error>,
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+impl Spooled<'_> {
+    fn spool(&mut self) -> std::io::Result<()> {
+        for reject in self.reader.drain_rejects() {
+            self.count += 1;
+            let file = match &mut self.file {
+                Some(file) => file,
+                None => {
+                    let mut file = std::io::BufWriter::new(std::fs::File::create(&self.path)?);
+                    writeln!(file, "line,column,value,expected")?;
+                    self.file.insert(file)
+                }
+            };
+            writeln!(
+                file,
+                "{},{},{},{}",
+                reject.line,
+                csv_field(&reject.column),
+                csv_field(&reject.value),
+                csv_field(&reject.expected)
+            )?;
+            if self.kept.len() < REPORTED_REJECTS {
+                self.kept.push(reject);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Spooled<'_> {
+    type Item = Result<arrow_array::RecordBatch, delimited::ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.reader.next();
+        if let Err(error) = self.spool() {
+            self.error = Some(error);
+            return None;
+        }
+        next
+    }
+}
+
+/// Converts a delimited stream into a Parquet file at `out`, using `work` for temporary
+/// files (and the rejects file).
 pub fn convert_delimited(
-    bytes: &[u8],
+    input: Box<dyn std::io::Read + Send>,
     options: &ReadOptions,
     policy: DuplicatePolicy,
+    out: &Path,
+    work: &Path,
 ) -> Result<Converted, ImportError> {
-    let read = delimited::read(bytes, options)?;
-    let schema = read.batches[0].schema();
-    let table = arrow_select::concat::concat_batches(&schema, &read.batches)
-        .map_err(variosync_formats::parquet_out::WriteError::from)?;
-    if table.num_rows() == 0 {
-        return Err(ImportError::NothingRead);
+    let mut reader = Reader::new(input, options)?;
+    let schema = reader.schema();
+    let mut spooled = Spooled {
+        reader: &mut reader,
+        path: work.join("rejects.csv"),
+        file: None,
+        kept: Vec::new(),
+        count: 0,
+        error: None,
+    };
+    let result = convert::convert(&mut spooled, schema, out, work, policy);
+    if let Some(error) = spooled.error.take() {
+        return Err(error.into());
     }
-    let (sorted, duplicates) = duplicates::apply(&sort_by_series_and_time(&table)?, policy)?;
-    let (series, from, to) = summary(&sorted);
-    let mut parquet = Vec::new();
-    let rows = write_sorted([sorted], schema, &mut parquet)?;
-    Ok(Converted { parquet, rows, series, from, to, read, duplicates })
+    if let Some(mut file) = spooled.file.take() {
+        file.flush()?;
+    }
+    let (kept, count, path) = (spooled.kept, spooled.count, spooled.path);
+    let mut converted = match result {
+        Ok(converted) => converted,
+        Err(ConvertError::Empty) if count > 0 => return Err(ImportError::NothingRead(count)),
+        Err(error) => return Err(error.into()),
+    };
+    converted.profile.rejects = count;
+    Ok(Converted {
+        profile: converted.profile,
+        mapping: reader.mapping().clone(),
+        encoding: reader.encoding(),
+        rejects: kept,
+        rejects_file: (count > 0).then_some(path),
+    })
 }
 
-/// Imports a delimited file as a new dataset called `name` owned by `user`, resolving rows
-/// that repeat a series and time by `policy`.
-pub async fn import_delimited(
+/// A working folder, removed with everything in it when dropped.
+struct WorkFolder(PathBuf);
+
+impl Drop for WorkFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Imports a delimited stream as a new dataset called `name` owned by `user`, resolving rows
+/// that repeat a series and time by `policy`; temporary files go under `scratch`.
+pub async fn import_delimited_stream(
     backends: &Backends,
     user: UserId,
     name: &str,
-    bytes: &[u8],
+    input: Box<dyn std::io::Read + Send>,
     options: &ReadOptions,
     policy: DuplicatePolicy,
+    scratch: &Path,
 ) -> Result<Imported, ImportError> {
-    let converted = convert_delimited(bytes, options, policy)?;
-    let Converted { parquet: file, rows, series, from, to, read, duplicates: dropped } = converted;
-    let size = file.len() as u64;
-
     let id = DatasetId::new();
-    let part = ObjectKey::dataset_part(user, id, 1, 0);
-    backends.objects.put(&part, Bytes::from(file)).await?;
-    let version = NewVersion {
-        operation: "import".to_owned(),
-        parts: 1,
-        row_count: rows,
-        bytes: size,
-        time_from: from.and_then(chrono::DateTime::from_timestamp_micros),
-        time_to: to.and_then(chrono::DateTime::from_timestamp_micros),
-        series,
-        profile: serde_json::json!({ "rows": rows, "rejects": read.rejects.len(), "duplicates": dropped }),
+    let work = WorkFolder(scratch.join(format!("import-{id}")));
+    std::fs::create_dir_all(&work.0)?;
+    let out = work.0.join("part-0.parquet");
+    let converted = {
+        let (options, out, folder) = (options.clone(), out.clone(), work.0.clone());
+        tokio::task::spawn_blocking(move || {
+            convert_delimited(input, &options, policy, &out, &folder)
+        })
+        .await
+        .map_err(|_| ImportError::Interrupted)??
     };
-    match backends.datasets().create(user, id, name, &[], &version).await {
+    let profile = converted.profile.clone();
+
+    let part = ObjectKey::dataset_part(user, id, 1, 0);
+    let rejects_key =
+        converted.rejects_file.as_ref().map(|_| ObjectKey::dataset_rejects(user, id, 1));
+    let stored =
+        store(backends, user, id, name, &part, &out, &converted, rejects_key.as_ref()).await;
+    match stored {
         Ok((dataset, version)) => Ok(Imported {
             dataset,
             version,
-            rejects: read.rejects,
-            warnings: read.mapping.warnings,
-            duplicates: dropped,
+            duplicates: profile.duplicates,
+            profile,
+            rejects: converted.rejects,
+            warnings: converted.mapping.warnings,
+            rejects_key,
         }),
         Err(error) => {
             // The rows were not written: take the objects back so nothing is left half-done.
@@ -152,4 +237,73 @@ pub async fn import_delimited(
             Err(error.into())
         }
     }
+}
+
+/// Stores the objects, then records the dataset and its first version.
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    backends: &Backends,
+    user: UserId,
+    id: DatasetId,
+    name: &str,
+    part: &ObjectKey,
+    out: &Path,
+    converted: &Converted,
+    rejects_key: Option<&ObjectKey>,
+) -> Result<(Dataset, Version), variosync_store::Error> {
+    let bytes = backends.objects.put_file(part, out).await?;
+    if let (Some(key), Some(path)) = (rejects_key, &converted.rejects_file) {
+        backends.objects.put_file(key, path).await?;
+    }
+    let profile = &converted.profile;
+    let micros = |at: Option<i64>| at.and_then(chrono::DateTime::from_timestamp_micros);
+    let version = NewVersion {
+        operation: "import".to_owned(),
+        parts: 1,
+        row_count: profile.rows,
+        bytes,
+        time_from: micros(profile.from),
+        time_to: micros(profile.to),
+        series: profile.series.iter().map(|s| s.name.clone()).collect(),
+        profile: serde_json::to_value(profile).unwrap_or_default(),
+    };
+    backends.datasets().create(user, id, name, &[], &version).await
+}
+
+/// Converts the delimited file at `input` into a Parquet file at `output`, which appears only
+/// when it is complete; temporary files go beside `output`.
+pub fn convert_delimited_file(
+    input: &Path,
+    output: &Path,
+    options: &ReadOptions,
+    policy: DuplicatePolicy,
+) -> Result<Converted, ImportError> {
+    let file = std::fs::File::open(input)?;
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let work = WorkFolder(parent.join(format!(".variosync-convert-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&work.0)?;
+    let partial = work.0.join("out.parquet");
+    let mut converted = convert_delimited(Box::new(file), options, policy, &partial, &work.0)?;
+    std::fs::rename(&partial, output)?;
+    // The rejects file goes beside the output, named after it.
+    if let Some(rejects) = converted.rejects_file.take() {
+        let kept = output.with_extension("rejects.csv");
+        std::fs::rename(&rejects, &kept)?;
+        converted.rejects_file = Some(kept);
+    }
+    Ok(converted)
+}
+
+/// Imports a delimited file held in memory (small files and tests).
+pub async fn import_delimited(
+    backends: &Backends,
+    user: UserId,
+    name: &str,
+    bytes: &[u8],
+    options: &ReadOptions,
+    policy: DuplicatePolicy,
+) -> Result<Imported, ImportError> {
+    let input = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let scratch = std::env::temp_dir();
+    import_delimited_stream(backends, user, name, input, options, policy, &scratch).await
 }

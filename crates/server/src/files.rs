@@ -8,9 +8,8 @@ use anyhow::Context;
 use variosync_domain::Email;
 use variosync_domain::time::Zone;
 use variosync_engine::duplicates::DuplicatePolicy;
-use variosync_formats::delimited::{self, ReadOptions};
-use variosync_formats::dialect::{Delimiter, sniff};
-use variosync_formats::encoding::decode;
+use variosync_formats::delimited::{ReadOptions, Reader};
+use variosync_formats::dialect::Delimiter;
 use variosync_formats::mapping::{TimeSource, ValueKind};
 use variosync_formats::table::Mode;
 use variosync_store::Access;
@@ -35,17 +34,24 @@ fn read_options(path: &Path, options: &FileOptions) -> anyhow::Result<ReadOption
     Ok(ReadOptions { mode, zone, default_series: stem, mapping: None })
 }
 
-fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+fn open_file(path: &Path) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Box::new(file))
 }
 
 /// A report of how a file would be read: encoding, dialect, columns, proposed mapping,
 /// sample rows and problems.
 pub fn inspect(path: &Path) -> anyhow::Result<String> {
-    let bytes = read_file(path)?;
-    let (text, encoding) = decode(&bytes);
-    let sample: String = text.lines().take(1001).collect::<Vec<_>>().join("\n");
-    let dialect = sniff(&sample).with_context(|| format!("{}", path.display()))?;
+    let options = ReadOptions {
+        mode: Mode::Lenient,
+        zone: Zone::Utc,
+        default_series: "series".into(),
+        mapping: None,
+    };
+    let context = || format!("{}", path.display());
+    let mut reader = Reader::new(open_file(path)?, &options).with_context(context)?;
+    let dialect = reader.dialect();
     let mut out = String::new();
     let delimiter = match dialect.delimiter {
         Delimiter::Char(b'\t') => "tab".to_owned(),
@@ -53,20 +59,14 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
         Delimiter::Whitespace => "spaces".to_owned(),
     };
     writeln!(out, "file:      {}", path.display())?;
-    writeln!(out, "encoding:  {encoding:?}")?;
+    writeln!(out, "encoding:  {:?}", reader.encoding())?;
     writeln!(
         out,
         "delimiter: {delimiter}, header: {}, decimal: {:?}",
         dialect.has_header, dialect.decimal
     )?;
-    let options = ReadOptions {
-        mode: Mode::Lenient,
-        zone: Zone::Utc,
-        default_series: "series".into(),
-        mapping: None,
-    };
-    let read = delimited::read(&bytes, &options).with_context(|| format!("{}", path.display()))?;
-    let mapping = &read.mapping;
+    writeln!(out, "columns:   {}", reader.names().join(", "))?;
+    let mapping = reader.mapping().clone();
     match mapping.time {
         TimeSource::Column { index, format } => {
             writeln!(out, "time:      column {} ({format})", index + 1)?
@@ -90,12 +90,22 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
         };
         writeln!(out, "value:     column {} -> {} ({kind})", value.index + 1, value.name)?;
     }
-    let rows: usize = read.batches.iter().map(|b| b.num_rows()).sum();
-    writeln!(out, "rows:      {rows} readable, {} with problems", read.rejects.len())?;
+    let sample: Vec<String> = reader.sample().iter().take(5).cloned().collect();
+    let (mut rows, mut problems, mut shown) = (0usize, 0usize, Vec::new());
+    while let Some(batch) = reader.next() {
+        rows += batch.with_context(context)?.num_rows();
+        for reject in reader.drain_rejects() {
+            problems += 1;
+            if shown.len() < 10 {
+                shown.push(reject);
+            }
+        }
+    }
+    writeln!(out, "rows:      {rows} readable, {problems} with problems")?;
     for warning in &mapping.warnings {
         writeln!(out, "warning:   {warning}")?;
     }
-    for reject in read.rejects.iter().take(10) {
+    for reject in shown {
         writeln!(
             out,
             "problem:   line {}, column `{}`: {:?} is not {}",
@@ -103,7 +113,7 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
         )?;
     }
     writeln!(out, "sample:")?;
-    for line in text.lines().take(6) {
+    for line in sample {
         writeln!(out, "  {}", line.chars().take(160).collect::<String>())?;
     }
     Ok(out)
@@ -111,28 +121,27 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
 
 /// Converts a file to one sorted zstd Parquet file; returns a one-line summary.
 pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Result<String> {
-    let bytes = read_file(input)?;
-    let converted = variosync_jobs::import::convert_delimited(
-        &bytes,
+    let converted = variosync_jobs::import::convert_delimited_file(
+        input,
+        output,
         &read_options(input, options)?,
         options.duplicates,
     )
     .with_context(|| format!("{}", input.display()))?;
-    // Written beside and renamed, so a failed write never leaves half a file at OUT.
-    let partial = output.with_extension("parquet.partial");
-    std::fs::write(&partial, &converted.parquet)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, output)
-        .with_context(|| format!("cannot write {}", output.display()))?;
-    Ok(format!(
-        "{} rows, {} series, {} duplicates dropped, {} rows set aside -> {} ({} bytes)",
-        converted.rows,
-        converted.series.len(),
-        converted.duplicates,
-        converted.read.rejects.len(),
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or_default();
+    let profile = &converted.profile;
+    let mut summary = format!(
+        "{} rows, {} series, {} duplicates dropped, {} rows set aside -> {} ({bytes} bytes)",
+        profile.rows,
+        profile.series.len(),
+        profile.duplicates,
+        profile.rejects,
         output.display(),
-        converted.parquet.len()
-    ))
+    );
+    if let Some(rejects) = &converted.rejects_file {
+        write!(summary, "; rows set aside are listed in {}", rejects.display())?;
+    }
+    Ok(summary)
 }
 
 /// Imports a file into this instance as a dataset of the account with address `owner`.
@@ -144,7 +153,7 @@ pub async fn import(
     options: &FileOptions,
 ) -> anyhow::Result<String> {
     let email = Email::parse(owner).context("--user")?;
-    let bytes = read_file(path)?;
+    let input = open_file(path)?;
     let read = read_options(path, options)?;
     let backends = crate::startup::open_backends(settings).await?;
     let user =
@@ -152,13 +161,15 @@ pub async fn import(
             format!("there is no account {email}; create it first (variosync admin create-user)")
         })?;
     let name = name.map_or_else(|| read.default_series.clone(), str::to_owned);
-    let imported = variosync_jobs::import::import_delimited(
+    let scratch = settings.data_dir.join("tmp");
+    let imported = variosync_jobs::import::import_delimited_stream(
         &backends,
         user.id,
         &name,
-        &bytes,
+        input,
         &read,
         options.duplicates,
+        &scratch,
     )
     .await
     .with_context(|| format!("{}", path.display()))?;
@@ -171,6 +182,6 @@ pub async fn import(
         imported.version.row_count,
         imported.version.series.len(),
         imported.duplicates,
-        imported.rejects.len()
+        imported.profile.rejects
     ))
 }

@@ -59,6 +59,9 @@ impl ExportFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectKey(StorePath);
 
+/// Bytes read from a local file per uploaded part.
+const FILE_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
 impl ObjectKey {
     /// Part `part` of version `version` of a dataset.
     pub fn dataset_part(user: UserId, dataset: DatasetId, version: u32, part: u32) -> Self {
@@ -70,6 +73,11 @@ impl ObjectKey {
     /// The folder holding every part of one dataset version.
     pub fn dataset_version_prefix(user: UserId, dataset: DatasetId, version: u32) -> Self {
         Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}")))
+    }
+
+    /// The rows of a dataset version's source file that could not be read.
+    pub fn dataset_rejects(user: UserId, dataset: DatasetId, version: u32) -> Self {
+        Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}/rejects.csv")))
     }
 
     /// A staged upload, before it becomes a dataset.
@@ -215,6 +223,28 @@ impl ObjectStorage {
         }
         writer.finish().await?;
         Ok(written)
+    }
+
+    /// Streams a local file into an object, in bounded memory.
+    pub async fn put_file(&self, key: &ObjectKey, path: &Path) -> Result<u64> {
+        use tokio::io::AsyncReadExt;
+        let failed = |source| Error::Io { path: path.display().to_string(), source };
+        let file = tokio::fs::File::open(path).await.map_err(failed)?;
+        let chunks = futures::stream::try_unfold(file, move |mut file| async move {
+            let mut chunk = Vec::with_capacity(FILE_CHUNK_BYTES);
+            while chunk.len() < FILE_CHUNK_BYTES {
+                let read = (&mut file)
+                    .take((FILE_CHUNK_BYTES - chunk.len()) as u64)
+                    .read_to_end(&mut chunk)
+                    .await
+                    .map_err(failed)?;
+                if read == 0 {
+                    break;
+                }
+            }
+            Ok::<_, Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), file)))
+        });
+        self.put_stream(key, Box::pin(chunks)).await
     }
 
     /// Reads a whole object; for small objects.

@@ -1,0 +1,420 @@
+//! The profile of a dataset, computed in one pass over its batches (sorted by series and
+//! time): rows, time range, per series its rows, range, inferred frequency and gaps, and per
+//! value column its count, nulls, minimum, maximum, mean and standard deviation.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use serde::{Deserialize, Serialize};
+
+use crate::duplicates::Keys;
+
+/// Time steps kept per series to infer its frequency.
+const FREQUENCY_SAMPLE: usize = 10_000;
+const DAY: i64 = 86_400_000_000;
+
+/// The regular step of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "unit", content = "every", rename_all = "snake_case")]
+pub enum Frequency {
+    /// A fixed step, in microseconds.
+    Micros(i64),
+    /// Monday to Friday, once a day (markets).
+    BusinessDays(i64),
+    /// Calendar months (monthly, quarterly: 3, yearly: 12).
+    Months(i64),
+}
+
+impl std::fmt::Display for Frequency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::BusinessDays(1) => write!(f, "business day"),
+            Self::BusinessDays(n) => write!(f, "{n} business days"),
+            Self::Months(1) => write!(f, "month"),
+            Self::Months(3) => write!(f, "quarter"),
+            Self::Months(12) => write!(f, "year"),
+            Self::Months(n) => write!(f, "{n} months"),
+            Self::Micros(micros) => {
+                let units =
+                    [(DAY, "d"), (3_600_000_000, "h"), (60_000_000, "min"), (1_000_000, "s")];
+                match units.iter().find(|(size, _)| micros % size == 0) {
+                    Some((size, unit)) => write!(f, "{}{unit}", micros / size),
+                    None if micros % 1000 == 0 => write!(f, "{}ms", micros / 1000),
+                    None => write!(f, "{micros}us"),
+                }
+            }
+        }
+    }
+}
+
+/// One series of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesProfile {
+    /// Its name.
+    pub name: String,
+    /// Its rows.
+    pub rows: u64,
+    /// Its first time, microseconds since 1970 (UTC).
+    pub from: i64,
+    /// Its last time.
+    pub to: i64,
+    /// Its regular step, if it has one.
+    pub frequency: Option<Frequency>,
+    /// The step in words (`1d`, `business day`, `15min`, `month`).
+    pub frequency_label: Option<String>,
+    /// Places where at least one step is missing.
+    pub gaps: u64,
+}
+
+/// One value column of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    /// Its name.
+    pub name: String,
+    /// `float`, `integer`, `text` or `boolean`.
+    pub kind: String,
+    /// Values present.
+    pub count: u64,
+    /// Values missing.
+    pub nulls: u64,
+    /// The smallest value (numbers only).
+    pub min: Option<f64>,
+    /// The largest value.
+    pub max: Option<f64>,
+    /// The mean.
+    pub mean: Option<f64>,
+    /// The sample standard deviation.
+    pub std: Option<f64>,
+}
+
+/// The profile of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Rows.
+    pub rows: u64,
+    /// The earliest time, microseconds since 1970 (UTC).
+    pub from: Option<i64>,
+    /// The latest time.
+    pub to: Option<i64>,
+    /// Rows dropped as repeats of a series and time.
+    pub duplicates: u64,
+    /// Rows set aside as unreadable.
+    pub rejects: u64,
+    /// The series, in order.
+    pub series: Vec<SeriesProfile>,
+    /// The value columns, in order.
+    pub columns: Vec<ColumnProfile>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Moments {
+    count: u64,
+    nulls: u64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    fn add(&mut self, value: f64) {
+        if self.count == 0 {
+            (self.min, self.max) = (value, value);
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.count += 1;
+        let delta = value - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (value - self.mean);
+    }
+}
+
+#[derive(Debug)]
+struct Current {
+    profile: SeriesProfile,
+    last: i64,
+    steps: Vec<i64>,
+}
+
+impl Current {
+    fn start(name: &str, at: i64) -> Self {
+        let profile = SeriesProfile {
+            name: name.to_owned(),
+            rows: 1,
+            from: at,
+            to: at,
+            frequency: None,
+            frequency_label: None,
+            gaps: 0,
+        };
+        Self { profile, last: at, steps: Vec::new() }
+    }
+
+    fn add(&mut self, at: i64) {
+        let step = at - self.last;
+        self.last = at;
+        self.profile.rows += 1;
+        self.profile.to = at;
+        if step <= 0 {
+            return;
+        }
+        match self.profile.frequency {
+            Some(frequency) => {
+                self.profile.gaps += u64::from(is_gap(frequency, self.last - step, at))
+            }
+            None => {
+                self.steps.push(step);
+                if self.steps.len() == FREQUENCY_SAMPLE {
+                    self.settle();
+                }
+            }
+        }
+    }
+
+    /// Decides the frequency from the steps seen and counts the gaps among them.
+    fn settle(&mut self) {
+        if let Some(frequency) = infer_frequency(&self.steps) {
+            self.profile.frequency = Some(frequency);
+            self.profile.frequency_label = Some(frequency.to_string());
+            let mut at = self.profile.from;
+            for step in std::mem::take(&mut self.steps) {
+                self.profile.gaps += u64::from(is_gap(frequency, at, at + step));
+                at += step;
+            }
+        }
+        self.steps = Vec::new();
+    }
+
+    fn finish(mut self) -> SeriesProfile {
+        if self.profile.frequency.is_none() {
+            self.settle();
+        }
+        self.profile
+    }
+}
+
+fn weekday(micros: i64) -> i64 {
+    // 1970-01-01 was a Thursday: 0 is Monday.
+    (micros.div_euclid(DAY) + 3).rem_euclid(7)
+}
+
+/// Whether the step from `from` to `to` skips at least one expected time.
+fn is_gap(frequency: Frequency, from: i64, to: i64) -> bool {
+    let step = to - from;
+    match frequency {
+        Frequency::Micros(every) => step > every + every / 2,
+        Frequency::Months(n) => step > (n * 31 + 1) * DAY,
+        Frequency::BusinessDays(n) => {
+            // Weekdays strictly between the two times.
+            let days = (to.div_euclid(DAY) - from.div_euclid(DAY)).max(0);
+            let skipped = (1..days).filter(|d| weekday(from + d * DAY) < 5).count() as i64;
+            skipped >= n
+        }
+    }
+}
+
+/// The step most steps take, if one dominates; calendar months and business days are
+/// recognised from the lengths their steps take.
+pub fn infer_frequency(steps: &[i64]) -> Option<Frequency> {
+    if steps.is_empty() {
+        return None;
+    }
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for step in steps {
+        *counts.entry(*step).or_default() += 1;
+    }
+    let (&mode, &count) = counts.iter().max_by_key(|(step, count)| (**count, -**step))?;
+    let share = |test: &dyn Fn(i64) -> bool| {
+        steps.iter().filter(|s| test(**s)).count() as f64 / steps.len() as f64
+    };
+    let months = |n: i64| share(&|s| (n * 28 * DAY..=(n * 31 + 1) * DAY).contains(&s));
+    for n in [12, 3, 1] {
+        if mode >= 28 * DAY && months(n) >= 0.8 {
+            return Some(Frequency::Months(n));
+        }
+    }
+    if mode == DAY
+        && share(&|s| s == DAY || s == 3 * DAY) >= 0.9
+        && counts.get(&(3 * DAY)).is_some()
+    {
+        let weekend = share(&|s| s == 2 * DAY || s == 3 * DAY);
+        if weekend > 0.1 {
+            return Some(Frequency::BusinessDays(1));
+        }
+    }
+    // A regular step is taken by at least half of the steps.
+    (count * 2 >= steps.len()).then_some(Frequency::Micros(mode))
+}
+
+/// Builds a profile from batches sorted by series and time.
+#[derive(Debug, Default)]
+pub struct Profiler {
+    rows: u64,
+    from: Option<i64>,
+    to: Option<i64>,
+    series: Vec<SeriesProfile>,
+    current: Option<Current>,
+    columns: Vec<(String, String, Moments)>,
+}
+
+impl Profiler {
+    /// An empty profile.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a batch, which continues the order of the ones before.
+    pub fn add(&mut self, batch: &RecordBatch) {
+        if self.columns.is_empty() {
+            self.columns = batch
+                .schema()
+                .fields()
+                .iter()
+                .skip(2)
+                .map(|field| {
+                    let kind = match field.data_type() {
+                        DataType::Float64 => "float",
+                        DataType::Int64 => "integer",
+                        DataType::Boolean => "boolean",
+                        _ => "text",
+                    };
+                    (field.name().clone(), kind.to_owned(), Moments::default())
+                })
+                .collect();
+        }
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return;
+        }
+        self.rows += rows as u64;
+        let keys = Keys::of(batch);
+        for row in 0..rows {
+            let (series, at) = keys.at(row);
+            self.from = Some(self.from.map_or(at, |from| from.min(at)));
+            self.to = Some(self.to.map_or(at, |to| to.max(at)));
+            match &mut self.current {
+                Some(current) if current.profile.name == series => current.add(at),
+                current => {
+                    if let Some(done) = current.take() {
+                        self.series.push(done.finish());
+                    }
+                    *current = Some(Current::start(series, at));
+                }
+            }
+        }
+        for ((_, _, moments), column) in self.columns.iter_mut().zip(batch.columns().iter().skip(2))
+        {
+            moments.nulls += column.null_count() as u64;
+            match column.data_type() {
+                DataType::Float64 => {
+                    column
+                        .as_primitive::<Float64Type>()
+                        .iter()
+                        .flatten()
+                        .for_each(|v| moments.add(v));
+                }
+                DataType::Int64 => column
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .flatten()
+                    .for_each(|v| moments.add(v as f64)),
+                _ => moments.count += (column.len() - column.null_count()) as u64,
+            }
+        }
+    }
+
+    /// The profile of everything added.
+    pub fn finish(mut self, duplicates: u64, rejects: u64) -> Profile {
+        if let Some(current) = self.current.take() {
+            self.series.push(current.finish());
+        }
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|(name, kind, m)| {
+                let numeric = (kind == "float" || kind == "integer") && m.count > 0;
+                ColumnProfile {
+                    name,
+                    count: m.count,
+                    nulls: m.nulls,
+                    min: numeric.then_some(m.min),
+                    max: numeric.then_some(m.max),
+                    mean: numeric.then_some(m.mean),
+                    std: (numeric && m.count > 1).then(|| (m.m2 / (m.count - 1) as f64).sqrt()),
+                    kind,
+                }
+            })
+            .collect();
+        Profile {
+            rows: self.rows,
+            from: self.from,
+            to: self.to,
+            duplicates,
+            rejects,
+            series: self.series,
+            columns,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+
+    #[test]
+    fn frequencies_are_inferred_from_the_steps() {
+        assert_eq!(infer_frequency(&[HOUR; 10]), Some(Frequency::Micros(HOUR)));
+        assert_eq!(Frequency::Micros(15 * 60_000_000).to_string(), "15min");
+        // Monday to Friday, then a weekend.
+        let week = [DAY, DAY, DAY, DAY, 3 * DAY];
+        assert_eq!(infer_frequency(&week.repeat(10)), Some(Frequency::BusinessDays(1)));
+        let months: Vec<i64> = [31, 29, 31, 30, 31, 30].iter().map(|d| d * DAY).collect();
+        assert_eq!(infer_frequency(&months), Some(Frequency::Months(1)));
+        let quarters: Vec<i64> = [90, 91, 92, 92].iter().map(|d| d * DAY).collect();
+        assert_eq!(infer_frequency(&quarters), Some(Frequency::Months(3)));
+        assert_eq!(infer_frequency(&[1, 7, 30, 2, 9]), None, "no step dominates");
+    }
+
+    #[test]
+    fn a_profile_counts_series_gaps_and_column_statistics() {
+        let points: Vec<(&str, i64, f64)> = vec![
+            ("A", 0, 1.0),
+            ("A", HOUR, 2.0),
+            ("A", 2 * HOUR, 3.0),
+            ("A", 5 * HOUR, 4.0),
+            ("A", 6 * HOUR, 5.0),
+            ("B", 0, 10.0),
+        ];
+        let batch = variosync_formats::table::from_points("close", &points).unwrap();
+        let mut profiler = Profiler::new();
+        profiler.add(&batch.slice(0, 3));
+        profiler.add(&batch.slice(3, 3));
+        let profile = profiler.finish(2, 1);
+        assert_eq!((profile.rows, profile.from, profile.to), (6, Some(0), Some(6 * HOUR)));
+        assert_eq!(profile.series.len(), 2);
+        let a = &profile.series[0];
+        assert_eq!((a.rows, a.frequency, a.gaps), (5, Some(Frequency::Micros(HOUR)), 1));
+        assert_eq!(a.frequency_label.as_deref(), Some("1h"));
+        assert_eq!(profile.series[1].frequency, None, "one row has no step");
+        let close = &profile.columns[0];
+        assert_eq!((close.count, close.nulls, close.min, close.max), (6, 0, Some(1.0), Some(10.0)));
+        assert!((close.mean.unwrap() - 25.0 / 6.0).abs() < 1e-12);
+        let variance = points.iter().map(|p| (p.2 - 25.0 / 6.0).powi(2)).sum::<f64>() / 5.0;
+        assert!((close.std.unwrap() - variance.sqrt()).abs() < 1e-12);
+        assert_eq!((profile.duplicates, profile.rejects), (2, 1));
+    }
+
+    #[test]
+    fn business_day_gaps_ignore_weekends() {
+        // 2024-01-05 is a Friday; 2024-01-08 the Monday after; 2024-01-10 skips a Tuesday.
+        let friday = 19_727 * DAY;
+        assert_eq!(weekday(friday), 4);
+        assert!(!is_gap(Frequency::BusinessDays(1), friday, friday + 3 * DAY));
+        assert!(is_gap(Frequency::BusinessDays(1), friday + 3 * DAY, friday + 5 * DAY));
+    }
+}
