@@ -9,3 +9,4 @@
 pub mod convert;
 pub mod duplicates;
 pub mod profile;
+pub mod window;

@@ -1,0 +1,612 @@
+//! Queries over a dataset file: the rows of one series in a time range (reading only the row
+//! groups whose statistics overlap it), a chart window of at most N points per column chosen
+//! by MinMaxLTTB, OHLC candles in time buckets, and pages of raw rows.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::errors::ParquetError;
+use parquet::file::statistics::Statistics;
+use serde::Serialize;
+
+use crate::duplicates::Keys;
+
+/// Candidates per output point picked by the min-max pass before LTTB.
+const MINMAX_RATIO: usize = 4;
+/// Dataset files whose metadata is kept in memory.
+const METADATA_CACHE: usize = 256;
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The dataset has no such column.
+    #[error("the dataset has no column {0:?}")]
+    NoColumn(String),
+    /// The column holds text, not numbers.
+    #[error("column {0:?} holds text; only numeric columns can be charted")]
+    NotNumeric(String),
+    /// Candles need open, high, low and close columns.
+    #[error("candles need open, high, low and close columns; this dataset lacks {0:?}")]
+    NotOhlc(&'static str),
+    /// The request is out of bounds.
+    #[error("{0}")]
+    Invalid(String),
+    /// The file could not be read.
+    #[error("reading the dataset file failed: {0}")]
+    Read(String),
+}
+
+impl From<ParquetError> for QueryError {
+    fn from(error: ParquetError) -> Self {
+        Self::Read(error.to_string())
+    }
+}
+
+impl From<ArrowError> for QueryError {
+    fn from(error: ArrowError) -> Self {
+        Self::Read(error.to_string())
+    }
+}
+
+impl From<std::io::Error> for QueryError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Read(error.to_string())
+    }
+}
+
+/// A dataset file, opened with its metadata (cached across opens of the same path: dataset
+/// files never change once written).
+#[derive(Debug, Clone)]
+pub struct Part {
+    path: PathBuf,
+    metadata: ArrowReaderMetadata,
+}
+
+type MetadataCache = Mutex<HashMap<PathBuf, ArrowReaderMetadata>>;
+
+fn cache() -> &'static MetadataCache {
+    static CACHE: std::sync::OnceLock<MetadataCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+impl Part {
+    /// Opens the dataset file at `path`.
+    pub fn open(path: &Path) -> Result<Self, QueryError> {
+        if let Some(metadata) = cache().lock().ok().and_then(|c| c.get(path).cloned()) {
+            return Ok(Self { path: path.to_owned(), metadata });
+        }
+        let file = File::open(path)?;
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
+        if let Ok(mut cache) = cache().lock() {
+            if cache.len() >= METADATA_CACHE {
+                cache.clear();
+            }
+            cache.insert(path.to_owned(), metadata.clone());
+        }
+        Ok(Self { path: path.to_owned(), metadata })
+    }
+
+    /// The value columns and their types.
+    pub fn columns(&self) -> Vec<(String, DataType)> {
+        let schema = self.metadata.schema();
+        schema.fields().iter().skip(2).map(|f| (f.name().clone(), f.data_type().clone())).collect()
+    }
+
+    fn column_index(&self, name: &str) -> Result<usize, QueryError> {
+        let schema = self.metadata.schema();
+        schema
+            .fields()
+            .iter()
+            .skip(2)
+            .position(|f| f.name() == name)
+            .map(|i| i + 2)
+            .ok_or_else(|| QueryError::NoColumn(name.to_owned()))
+    }
+
+    /// The row groups that may hold rows of `series` between `from` and `to`.
+    fn row_groups(&self, series: Option<&str>, from: i64, to: i64) -> Vec<usize> {
+        let metadata = self.metadata.metadata();
+        (0..metadata.num_row_groups())
+            .filter(|&index| {
+                let group = metadata.row_group(index);
+                let series_ok = match (series, group.column(0).statistics()) {
+                    (Some(series), Some(Statistics::ByteArray(stats))) => {
+                        let min = stats.min_opt().and_then(|v| v.as_utf8().ok());
+                        let max = stats.max_opt().and_then(|v| v.as_utf8().ok());
+                        min.is_none_or(|min| min <= series) && max.is_none_or(|max| series <= max)
+                    }
+                    _ => true,
+                };
+                let time_ok = match group.column(1).statistics() {
+                    Some(Statistics::Int64(stats)) => {
+                        stats.min_opt().is_none_or(|min| *min <= to)
+                            && stats.max_opt().is_none_or(|max| *max >= from)
+                    }
+                    _ => true,
+                };
+                series_ok && time_ok
+            })
+            .collect()
+    }
+
+    /// The rows of `series` (every series if `None`) with `from <= ts <= to`, keeping only
+    /// the value columns at `columns` (schema indices).
+    fn scan(
+        &self,
+        series: Option<&str>,
+        from: i64,
+        to: i64,
+        columns: &[usize],
+        mut visit: impl FnMut(&RecordBatch) -> Result<bool, QueryError>,
+    ) -> Result<(), QueryError> {
+        let groups = self.row_groups(series, from, to);
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let mut leaves = vec![0, 1];
+        leaves.extend_from_slice(columns);
+        let mask =
+            ProjectionMask::roots(self.metadata.metadata().file_metadata().schema_descr(), leaves);
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            File::open(&self.path)?,
+            self.metadata.clone(),
+        )
+        .with_row_groups(groups)
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()?;
+        for batch in reader {
+            let batch = batch?;
+            if let Some(slice) = select(&batch, series, from, to) {
+                if !visit(&slice)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows of a batch sorted by series and time that belong to `series` and the range.
+fn select(batch: &RecordBatch, series: Option<&str>, from: i64, to: i64) -> Option<RecordBatch> {
+    let keys = Keys::of(batch);
+    let rows = batch.num_rows();
+    let (start, end) = match series {
+        Some(series) => {
+            let start = partition(rows, |i| keys.series(i) < series);
+            let end = start + partition(rows - start, |i| keys.series(start + i) <= series);
+            (start, end)
+        }
+        None => (0, rows),
+    };
+    let times = &keys.times()[start..end];
+    let (lo, hi) = if series.is_some() {
+        (times.partition_point(|t| *t < from), times.partition_point(|t| *t <= to))
+    } else {
+        (0, times.len())
+    };
+    let (start, end) = (start + lo, start + hi);
+    if start >= end {
+        return None;
+    }
+    let slice = batch.slice(start, end - start);
+    if series.is_some() {
+        return Some(slice);
+    }
+    // Every series: times restart with each series, so filter row by row.
+    let keep: arrow_array::BooleanArray =
+        Keys::of(&slice).times().iter().map(|t| Some(*t >= from && *t <= to)).collect();
+    arrow_select::filter::filter_record_batch(&slice, &keep).ok().filter(|b| b.num_rows() > 0)
+}
+
+fn partition(len: usize, below: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if below(mid) { lo = mid + 1 } else { hi = mid }
+    }
+    lo
+}
+
+/// One column of a chart window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowColumn {
+    /// The column's name.
+    pub name: String,
+    /// Times of the chosen points, microseconds since 1970 (UTC).
+    pub ts: Vec<i64>,
+    /// Their values.
+    pub values: Vec<f64>,
+}
+
+/// A chart window of one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    /// The series.
+    pub series: String,
+    /// Rows of the series in the range.
+    pub rows: u64,
+    /// Whether points were dropped to fit the limit.
+    pub downsampled: bool,
+    /// The columns.
+    pub columns: Vec<WindowColumn>,
+}
+
+fn numeric_columns(part: &Part, columns: &[String]) -> Result<Vec<usize>, QueryError> {
+    let names: Vec<String> = if columns.is_empty() {
+        part.columns()
+            .into_iter()
+            .filter(|(_, t)| matches!(t, DataType::Float64 | DataType::Int64))
+            .map(|(n, _)| n)
+            .collect()
+    } else {
+        columns.to_vec()
+    };
+    names
+        .iter()
+        .map(|name| {
+            let index = part.column_index(name)?;
+            let schema = part.metadata.schema();
+            match schema.field(index).data_type() {
+                DataType::Float64 | DataType::Int64 => Ok(index),
+                _ => Err(QueryError::NotNumeric(name.clone())),
+            }
+        })
+        .collect()
+}
+
+fn as_f64(column: &ArrayRef) -> Vec<Option<f64>> {
+    match column.data_type() {
+        DataType::Float64 => column.as_primitive::<Float64Type>().iter().collect(),
+        DataType::Int64 => {
+            column.as_primitive::<Int64Type>().iter().map(|v| v.map(|v| v as f64)).collect()
+        }
+        _ => vec![None; column.len()],
+    }
+}
+
+/// At most `points` points per column of `series` between `from` and `to`, chosen by
+/// MinMaxLTTB (every point when there are few enough).
+pub fn window(
+    part: &Part,
+    series: &str,
+    columns: &[String],
+    from: i64,
+    to: i64,
+    points: usize,
+) -> Result<Window, QueryError> {
+    if points < 3 {
+        return Err(QueryError::Invalid("points must be at least 3".to_owned()));
+    }
+    let indices = numeric_columns(part, columns)?;
+    let schema = part.metadata.schema();
+    let mut ts = Vec::new();
+    let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); indices.len()];
+    part.scan(Some(series), from, to, &indices, |batch| {
+        ts.extend_from_slice(Keys::of(batch).times());
+        for (i, column) in batch.columns().iter().skip(2).enumerate() {
+            values[i].extend(as_f64(column));
+        }
+        Ok(true)
+    })?;
+    let rows = ts.len() as u64;
+    let mut downsampled = false;
+    let columns = indices
+        .iter()
+        .zip(values)
+        .map(|(index, values)| {
+            let (x, y): (Vec<i64>, Vec<f64>) =
+                ts.iter().zip(values).filter_map(|(t, v)| v.map(|v| (*t, v))).unzip();
+            let chosen = minmax_lttb(&x, &y, points);
+            downsampled |= chosen.len() < x.len();
+            WindowColumn {
+                name: schema.field(*index).name().clone(),
+                ts: chosen.iter().map(|i| x[*i]).collect(),
+                values: chosen.iter().map(|i| y[*i]).collect(),
+            }
+        })
+        .collect();
+    Ok(Window { series: series.to_owned(), rows, downsampled, columns })
+}
+
+/// The indices MinMaxLTTB keeps of `y` (at times `x`): a min-max pass picks
+/// `MINMAX_RATIO * n` candidates, then Largest-Triangle-Three-Buckets picks `n` of them.
+pub fn minmax_lttb(x: &[i64], y: &[f64], n: usize) -> Vec<usize> {
+    let len = y.len();
+    if len <= n {
+        return (0..len).collect();
+    }
+    let candidates = if len > n * MINMAX_RATIO {
+        let mut picked = vec![0];
+        let inner = len - 2;
+        let buckets = n * MINMAX_RATIO / 2;
+        for b in 0..buckets {
+            let start = 1 + b * inner / buckets;
+            let end = 1 + (b + 1) * inner / buckets;
+            if start >= end {
+                continue;
+            }
+            let (mut lo, mut hi) = (start, start);
+            for i in start..end {
+                if y[i] < y[lo] {
+                    lo = i;
+                }
+                if y[i] > y[hi] {
+                    hi = i;
+                }
+            }
+            picked.push(lo.min(hi));
+            if lo != hi {
+                picked.push(lo.max(hi));
+            }
+        }
+        picked.push(len - 1);
+        picked
+    } else {
+        (0..len).collect()
+    };
+    lttb(x, y, &candidates, n)
+}
+
+/// Largest-Triangle-Three-Buckets over the points at `candidates`: keeps `n` of them.
+fn lttb(x: &[i64], y: &[f64], candidates: &[usize], n: usize) -> Vec<usize> {
+    let len = candidates.len();
+    if len <= n {
+        return candidates.to_vec();
+    }
+    let mut out = Vec::with_capacity(n);
+    out.push(candidates[0]);
+    let buckets = n - 2;
+    let bounds = |b: usize| (1 + b * (len - 2) / buckets, 1 + (b + 1) * (len - 2) / buckets);
+    let origin = x[candidates[0]] as f64;
+    let px = |i: usize| x[i] as f64 - origin;
+    let mut previous = candidates[0];
+    for b in 0..buckets {
+        let (start, end) = bounds(b);
+        // The average of the next bucket (the last point for the last bucket).
+        let (next_x, next_y) = if b + 1 < buckets {
+            let (ns, ne) = bounds(b + 1);
+            let count = (ne - ns).max(1) as f64;
+            let sx: f64 = candidates[ns..ne].iter().map(|&i| px(i)).sum();
+            let sy: f64 = candidates[ns..ne].iter().map(|&i| y[i]).sum();
+            (sx / count, sy / count)
+        } else {
+            let last = candidates[len - 1];
+            (px(last), y[last])
+        };
+        let (ax, ay) = (px(previous), y[previous]);
+        let mut best = candidates[start.min(len - 2)];
+        let mut best_area = -1.0;
+        for &i in &candidates[start..end.max(start)] {
+            let area = ((ax - next_x) * (y[i] - ay) - (ax - px(i)) * (next_y - ay)).abs();
+            if area > best_area {
+                best_area = area;
+                best = i;
+            }
+        }
+        out.push(best);
+        previous = best;
+    }
+    out.push(candidates[len - 1]);
+    out
+}
+
+/// One OHLC candle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candle {
+    /// The bucket's start, microseconds since 1970 (UTC).
+    pub ts: i64,
+    /// The first open in the bucket.
+    pub open: f64,
+    /// The highest high.
+    pub high: f64,
+    /// The lowest low.
+    pub low: f64,
+    /// The last close.
+    pub close: f64,
+    /// The summed volume, if the dataset has volumes.
+    pub volume: Option<f64>,
+}
+
+/// Candles of `series` between `from` and `to`, in at most `points` equal time buckets
+/// (every row its own candle when there are few enough).
+pub fn candles(
+    part: &Part,
+    series: &str,
+    from: i64,
+    to: i64,
+    points: usize,
+) -> Result<(u64, Vec<Candle>), QueryError> {
+    if points == 0 {
+        return Err(QueryError::Invalid("points must be at least 1".to_owned()));
+    }
+    let index = |name: &'static str| part.column_index(name).map_err(|_| QueryError::NotOhlc(name));
+    let ohlc = [index("open")?, index("high")?, index("low")?, index("close")?];
+    let volume = part.column_index("volume").ok();
+    let mut wanted: Vec<usize> = ohlc.to_vec();
+    wanted.extend(volume);
+    let mut rows: Vec<(i64, [Option<f64>; 5])> = Vec::new();
+    part.scan(Some(series), from, to, &wanted, |batch| {
+        let ts = Keys::of(batch).times();
+        let columns: Vec<Vec<Option<f64>>> = batch.columns().iter().skip(2).map(as_f64).collect();
+        for (row, at) in ts.iter().enumerate() {
+            let value = |c: usize| columns.get(c).and_then(|col| col[row]);
+            rows.push((*at, [value(0), value(1), value(2), value(3), value(4)]));
+        }
+        Ok(true)
+    })?;
+    let count = rows.len() as u64;
+    let (Some(first), Some(last)) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0)) else {
+        return Ok((0, Vec::new()));
+    };
+    let width = if rows.len() <= points { 1 } else { ((last - first) / points as i64 + 1).max(1) };
+    let mut candles: Vec<Candle> = Vec::new();
+    for (at, [open, high, low, close, vol]) in rows {
+        let bucket = if width == 1 { at } else { first + (at - first) / width * width };
+        let (Some(open), Some(high), Some(low), Some(close)) = (open, high, low, close) else {
+            continue;
+        };
+        match candles.last_mut() {
+            Some(candle) if candle.ts == bucket => {
+                candle.high = candle.high.max(high);
+                candle.low = candle.low.min(low);
+                candle.close = close;
+                if let Some(vol) = vol {
+                    candle.volume = Some(candle.volume.unwrap_or(0.0) + vol);
+                }
+            }
+            _ => candles.push(Candle { ts: bucket, open, high, low, close, volume: vol }),
+        }
+    }
+    Ok((count, candles))
+}
+
+/// A page of raw rows.
+#[derive(Debug, Clone)]
+pub struct RowsPage {
+    /// The rows, in series and time order.
+    pub batch: Option<RecordBatch>,
+    /// Rows in the range (all series asked for).
+    pub total: u64,
+}
+
+/// Rows `offset..offset + limit` of `series` (every series if `None`) between `from` and
+/// `to`, in series and time order.
+pub fn rows(
+    part: &Part,
+    series: Option<&str>,
+    from: i64,
+    to: i64,
+    offset: u64,
+    limit: usize,
+) -> Result<RowsPage, QueryError> {
+    let all: Vec<usize> = (2..part.metadata.schema().fields().len()).collect();
+    let mut skipped = 0u64;
+    let mut taken: Vec<RecordBatch> = Vec::new();
+    let mut taken_rows = 0usize;
+    let mut total = 0u64;
+    part.scan(series, from, to, &all, |batch| {
+        let rows = batch.num_rows() as u64;
+        total += rows;
+        if taken_rows < limit && skipped + rows > offset {
+            let start = offset.saturating_sub(skipped) as usize;
+            let length = (batch.num_rows() - start).min(limit - taken_rows);
+            taken.push(batch.slice(start, length));
+            taken_rows += length;
+        }
+        skipped += rows;
+        Ok(true)
+    })?;
+    let batch = match taken.first() {
+        Some(first) => Some(arrow_select::concat::concat_batches(&first.schema(), &taken)?),
+        None => None,
+    };
+    Ok(RowsPage { batch, total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minmax_lttb_keeps_the_ends_and_the_extremes() {
+        let x: Vec<i64> = (0..10_000).collect();
+        let mut y: Vec<f64> = x.iter().map(|i| (*i as f64 / 100.0).sin()).collect();
+        y[5_000] = 50.0;
+        y[7_777] = -50.0;
+        let kept = minmax_lttb(&x, &y, 100);
+        assert_eq!(kept.len(), 100);
+        assert_eq!((kept[0], kept[99]), (0, 9_999));
+        assert!(kept.contains(&5_000) && kept.contains(&7_777), "spikes survive");
+        assert!(kept.windows(2).all(|w| w[0] < w[1]), "in time order");
+        assert_eq!(minmax_lttb(&x[..50], &y[..50], 100), (0..50).collect::<Vec<_>>());
+    }
+
+    fn part(points: &[(&str, i64, f64)]) -> (tempfile::TempDir, Part) {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("part.parquet");
+        let batch = variosync_formats::table::from_points("close", points).unwrap();
+        let file = File::create(&path).unwrap();
+        variosync_formats::parquet_out::write_sorted([batch.clone()], batch.schema(), file)
+            .unwrap();
+        let part = Part::open(&path).unwrap();
+        (directory, part)
+    }
+
+    #[test]
+    fn a_window_reads_one_series_in_range() {
+        let mut points = Vec::new();
+        for s in ["A", "B", "C"] {
+            for t in 0..1000 {
+                points.push((s, t, t as f64 + if s == "B" { 0.5 } else { 0.0 }));
+            }
+        }
+        let (_dir, part) = part(&points);
+        let window = window(&part, "B", &[], 100, 199, 1000).unwrap();
+        assert_eq!(window.rows, 100);
+        assert!(!window.downsampled);
+        assert_eq!(window.columns[0].ts.first(), Some(&100));
+        assert_eq!(window.columns[0].values.last(), Some(&199.5));
+        let small = super::window(&part, "C", &["close".into()], 0, 999, 10).unwrap();
+        assert_eq!(small.columns[0].ts.len(), 10);
+        assert!(small.downsampled);
+        assert!(matches!(
+            super::window(&part, "C", &["nope".into()], 0, 1, 10),
+            Err(QueryError::NoColumn(_))
+        ));
+        assert!(matches!(candles(&part, "A", 0, 10, 5), Err(QueryError::NotOhlc("open"))));
+        let page = rows(&part, Some("A"), 0, 999, 990, 50).unwrap();
+        assert_eq!((page.total, page.batch.unwrap().num_rows()), (1000, 10));
+        let everything = rows(&part, None, 10, 19, 0, 100).unwrap();
+        assert_eq!(everything.total, 30, "ten rows of each series");
+    }
+
+    #[test]
+    fn candles_take_first_open_highest_high_lowest_low_last_close_and_summed_volume() {
+        let mut csv = String::from("date,open,high,low,close,volume\n");
+        for day in 1..=8 {
+            let o = day as f64;
+            csv.push_str(&format!(
+                "2024-01-{day:02},{o},{},{},{},{}\n",
+                o + 2.0,
+                o - 1.0,
+                o + 0.5,
+                day * 10
+            ));
+        }
+        let options = variosync_formats::delimited::ReadOptions {
+            mode: variosync_formats::table::Mode::Strict,
+            zone: variosync_domain::time::Zone::Utc,
+            default_series: "X".into(),
+            mapping: None,
+        };
+        let read = variosync_formats::delimited::read(csv.as_bytes(), &options).unwrap();
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("ohlc.parquet");
+        let schema = read.batches[0].schema();
+        variosync_formats::parquet_out::write_sorted(
+            read.batches,
+            schema,
+            File::create(&path).unwrap(),
+        )
+        .unwrap();
+        let part = Part::open(&path).unwrap();
+        let (rows, all) = candles(&part, "X", i64::MIN, i64::MAX, 100).unwrap();
+        assert_eq!((rows, all.len()), (8, 8), "few rows: a candle each");
+        let (_, four) = candles(&part, "X", i64::MIN, i64::MAX, 4).unwrap();
+        assert_eq!(four.len(), 4);
+        let first = &four[0];
+        assert_eq!((first.open, first.high, first.low, first.close), (1.0, 4.0, 0.0, 2.5));
+        assert_eq!(first.volume, Some(30.0));
+    }
+}
