@@ -131,6 +131,12 @@ string_enum!(
         HoursGranted => "hours_granted",
         /// An account was deleted.
         AccountDeleted => "account_deleted",
+        /// A file was imported as a new dataset.
+        DatasetImported => "dataset_imported",
+        /// A dataset was renamed or retagged.
+        DatasetUpdated => "dataset_updated",
+        /// A dataset was deleted with all its versions.
+        DatasetDeleted => "dataset_deleted",
     }
 );
 

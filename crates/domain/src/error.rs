@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Forbidden,
     /// The caller sent too many requests; try again later.
     RateLimited,
+    /// The request body or file is larger than allowed.
+    TooLarge,
     /// The caller's hour balance does not cover the work.
     PaymentRequired,
     /// A backing service (database, object store, Redis) is unreachable or overloaded.
@@ -39,6 +41,7 @@ impl ErrorKind {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
+            Self::TooLarge => "too_large",
             Self::PaymentRequired => "payment_required",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",

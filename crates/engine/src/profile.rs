@@ -236,9 +236,7 @@ pub fn infer_frequency(steps: &[i64]) -> Option<Frequency> {
             return Some(Frequency::Months(n));
         }
     }
-    if mode == DAY
-        && share(&|s| s == DAY || s == 3 * DAY) >= 0.9
-        && counts.get(&(3 * DAY)).is_some()
+    if mode == DAY && share(&|s| s == DAY || s == 3 * DAY) >= 0.9 && counts.contains_key(&(3 * DAY))
     {
         let weekend = share(&|s| s == 2 * DAY || s == 3 * DAY);
         if weekend > 0.1 {

@@ -167,10 +167,10 @@ impl Part {
         .build()?;
         for batch in reader {
             let batch = batch?;
-            if let Some(slice) = select(&batch, series, from, to) {
-                if !visit(&slice)? {
-                    break;
-                }
+            if let Some(slice) = select(&batch, series, from, to)
+                && !visit(&slice)?
+            {
+                break;
             }
         }
         Ok(())

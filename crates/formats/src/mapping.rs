@@ -145,7 +145,20 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
     let decimal = detect_decimal_mark(
         (0..names.len()).filter(|i| !time.uses(*i)).flat_map(|i| column(rows, i)),
     );
-    let numeric = |index: usize| column(rows, index).all(|v| parse_number(v, decimal).is_some());
+    // A column is numeric when nine in ten of its sample values are numbers: the others are
+    // mistakes to report row by row, not a reason to read the whole column as text.
+    let numbers = |index: usize| {
+        let (mut parsed, mut total) = (0usize, 0usize);
+        for value in column(rows, index) {
+            total += 1;
+            parsed += usize::from(parse_number(value, decimal).is_some());
+        }
+        (parsed, total)
+    };
+    let numeric = |index: usize| {
+        let (parsed, total) = numbers(index);
+        parsed > 0 && parsed * 10 >= total * 9
+    };
     let series = (0..names.len())
         .filter(|i| roles[*i] == Some(Role::Series) && !time.uses(*i))
         .find(|i| column(rows, *i).next().is_some() && !numeric(*i));
@@ -157,9 +170,17 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
             warnings.push(format!("column `{}` has no values in the sample", names[index]));
             ValueKind::Float
         } else if numeric(index) {
-            let whole = column(rows, index).all(|v| {
-                parse_number(v, decimal).is_some_and(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
-            });
+            let (parsed, total) = numbers(index);
+            if parsed < total {
+                warnings.push(format!(
+                    "column `{}`: {} of {total} sample values are not numbers; their rows are set aside (lenient) or stop the import (strict)",
+                    names[index],
+                    total - parsed
+                ));
+            }
+            let whole = column(rows, index)
+                .filter_map(|v| parse_number(v, decimal))
+                .all(|n| n.fract() == 0.0 && n.abs() < 9.0e15);
             let is_price = matches!(roles[index], Some(Role::Field(field)) if field.name() != "volume" && field.name() != "open_interest");
             if whole && !is_price { ValueKind::Integer } else { ValueKind::Float }
         } else {

@@ -189,6 +189,20 @@ pub const SETTINGS: &[SettingDoc] = &[
         about: "Largest request body accepted by ordinary API routes (uploads have their own limit).",
     },
     SettingDoc {
+        key: "http.upload_limit_bytes",
+        kind: Kind::Integer,
+        default: "4294967296",
+        expected: "a whole number of bytes, at least 1024",
+        about: "Largest file an upload accepts; the file streams to disk, never whole into memory.",
+    },
+    SettingDoc {
+        key: "http.upload_timeout_secs",
+        kind: Kind::Integer,
+        default: "3600",
+        expected: "a whole number of seconds, at least 1",
+        about: "How long an upload may take to arrive and be converted.",
+    },
+    SettingDoc {
         key: "http.request_timeout_secs",
         kind: Kind::Integer,
         default: "30",
@@ -620,6 +634,16 @@ impl Settings {
             self.http.body_limit_bytes >= 1024,
             "http.body_limit_bytes",
             &self.http.body_limit_bytes.to_string(),
+        )?;
+        check(
+            self.http.upload_limit_bytes >= 1024,
+            "http.upload_limit_bytes",
+            &self.http.upload_limit_bytes.to_string(),
+        )?;
+        check(
+            self.http.upload_timeout_secs >= 1,
+            "http.upload_timeout_secs",
+            &self.http.upload_timeout_secs.to_string(),
         )?;
         check(
             self.http.request_timeout_secs >= 1,

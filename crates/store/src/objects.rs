@@ -70,6 +70,11 @@ impl ObjectKey {
         )))
     }
 
+    /// The folder holding every version of one dataset.
+    pub fn dataset_prefix(user: UserId, dataset: DatasetId) -> Self {
+        Self(StorePath::from(format!("users/{user}/datasets/{dataset}")))
+    }
+
     /// The folder holding every part of one dataset version.
     pub fn dataset_version_prefix(user: UserId, dataset: DatasetId, version: u32) -> Self {
         Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}")))
@@ -134,6 +139,8 @@ impl From<object_store::ObjectMeta> for ObjectInfo {
 pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
     backend: &'static str,
+    /// The folder of a local store.
+    root: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for ObjectStorage {
@@ -157,7 +164,9 @@ impl ObjectStorage {
         std::fs::create_dir_all(root)
             .map_err(|source| Error::Io { path: root.display().to_string(), source })?;
         let store = LocalFileSystem::new_with_prefix(root)?;
-        Ok(Self { store: Arc::new(store), backend: "local" })
+        let root = std::fs::canonicalize(root)
+            .map_err(|source| Error::Io { path: root.display().to_string(), source })?;
+        Ok(Self { store: Arc::new(store), backend: "local", root: Some(root) })
     }
 
     fn s3(bucket: &str, settings: &S3Settings) -> Result<Self> {
@@ -180,7 +189,7 @@ impl ObjectStorage {
         let store = builder
             .build()
             .map_err(|error| Error::Config { key: "VARIOSYNC_S3_*", message: error.to_string() })?;
-        Ok(Self { store: Arc::new(store), backend: "s3" })
+        Ok(Self { store: Arc::new(store), backend: "s3", root: None })
     }
 
     /// `local` or `s3`.
@@ -223,6 +232,45 @@ impl ObjectStorage {
         }
         writer.finish().await?;
         Ok(written)
+    }
+
+    /// A local file holding the object, for readers that need one: the object itself in a
+    /// local store; otherwise a copy under `cache`, downloaded once (objects never change
+    /// once written, and their keys are never reused).
+    pub async fn local_file(&self, key: &ObjectKey, cache: &Path) -> Result<std::path::PathBuf> {
+        use tokio::io::AsyncWriteExt;
+        if let Some(root) = &self.root {
+            return Ok(root.join(key.as_str()));
+        }
+        let path = cache.join(key.as_str());
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(path);
+        }
+        let failed = |source| Error::Io { path: path.display().to_string(), source };
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(failed)?;
+        }
+        let partial = path.with_extension(format!("partial-{}", uuid::Uuid::new_v4()));
+        let mut file = tokio::fs::File::create(&partial).await.map_err(failed)?;
+        let mut chunks = self.get_stream(key).await?;
+        let written: Result<()> = async {
+            while let Some(chunk) = chunks.next().await {
+                file.write_all(&chunk?).await.map_err(failed)?;
+            }
+            file.flush().await.map_err(failed)?;
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                tokio::fs::rename(&partial, &path).await.map_err(failed)?;
+                Ok(path)
+            }
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                Err(error)
+            }
+        }
     }
 
     /// Streams a local file into an object, in bounded memory.

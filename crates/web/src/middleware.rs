@@ -11,10 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 use variosync_domain::ErrorKind;
 
@@ -31,11 +29,15 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 
 pub(crate) fn apply(router: Router<AppState>, settings: &HttpSettings) -> Router<AppState> {
     let body_limit = usize::try_from(settings.body_limit_bytes).unwrap_or(usize::MAX);
-    let timeout = Duration::from_secs(settings.request_timeout_secs);
+    let limits = Limits {
+        body_bytes: settings.body_limit_bytes,
+        timeout: Duration::from_secs(settings.request_timeout_secs),
+        upload_bytes: settings.upload_limit_bytes,
+        upload_timeout: Duration::from_secs(settings.upload_timeout_secs),
+    };
     let mut router = router
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+        .layer(axum::middleware::from_fn_with_state(limits, limit));
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -64,6 +66,61 @@ pub(crate) fn apply(router: Router<AppState>, settings: &HttpSettings) -> Router
             ApiError::new(ErrorKind::Internal, "internal", "something went wrong on our side")
                 .into_response()
         }))
+}
+
+/// The size and time limits of requests: file uploads have their own.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    body_bytes: u64,
+    timeout: Duration,
+    upload_bytes: u64,
+    upload_timeout: Duration,
+}
+
+/// Whether a request uploads a file (its handler counts the bytes itself, so the file can
+/// stream to disk).
+pub(crate) fn is_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST && path == "/api/v1/datasets"
+}
+
+/// The error for a body over `limit` bytes.
+pub(crate) fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorKind::TooLarge,
+        "too_large",
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+async fn limit(
+    axum::extract::State(limits): axum::extract::State<Limits>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let upload = is_upload(request.method(), request.uri().path());
+    let (bytes, timeout) = if upload {
+        (limits.upload_bytes, limits.upload_timeout)
+    } else {
+        (limits.body_bytes, limits.timeout)
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > bytes) {
+        return too_large(bytes).into_response();
+    }
+    let request = if upload {
+        request
+    } else {
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        request.map(|body| Body::new(http_body_util::Limited::new(body, bytes)))
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 /// Routes that are polled by machines: their requests log at DEBUG to keep the log readable.

@@ -10,6 +10,10 @@ pub struct HttpSettings {
     pub body_limit_bytes: u64,
     /// How long a request may take to produce its response, in seconds.
     pub request_timeout_secs: u64,
+    /// The largest file accepted by an upload, in bytes.
+    pub upload_limit_bytes: u64,
+    /// How long an upload (receiving and converting the file) may take, in seconds.
+    pub upload_timeout_secs: u64,
     /// The address people reach the service at, e.g. `https://data.example.com`. When it is
     /// HTTPS, responses carry `Strict-Transport-Security`.
     pub public_url: Option<String>,
@@ -17,7 +21,13 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_limit_bytes: 2 * 1024 * 1024, request_timeout_secs: 30, public_url: None }
+        Self {
+            body_limit_bytes: 2 * 1024 * 1024,
+            request_timeout_secs: 30,
+            upload_limit_bytes: 4 * 1024 * 1024 * 1024,
+            upload_timeout_secs: 3600,
+            public_url: None,
+        }
     }
 }
 

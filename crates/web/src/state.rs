@@ -38,4 +38,6 @@ pub struct AppState {
     pub oidc: Option<std::sync::Arc<variosync_auth::Oidc>>,
     /// The GitHub OAuth app people may sign in with, when one is configured.
     pub github: Option<std::sync::Arc<variosync_auth::Github>>,
+    /// A local folder for uploads being received, conversions and cached dataset files.
+    pub scratch: std::path::PathBuf,
 }

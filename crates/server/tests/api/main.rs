@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod backends;
+mod datasets;
 mod email;
 mod external;
 mod github;

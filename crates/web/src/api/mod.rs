@@ -5,6 +5,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod auth;
+mod datasets;
 mod hours;
 mod sessions;
 
@@ -20,6 +21,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(api_keys::router())
         .merge(audit::router())
         .merge(hours::router())
+        .merge(datasets::router())
         .merge(admin::router());
     Router::new().nest("/api/v1", v1)
 }

@@ -1,0 +1,675 @@
+//! Datasets: upload a file (raw body or multipart, streamed to disk, never whole in memory),
+//! list, get, rename and tag, delete; versions, profile, the rejects file, chart windows
+//! (MinMaxLTTB points or OHLC candles) and pages of rows. Changes go to the audit log.
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use variosync_domain::time::Zone;
+use variosync_domain::{AuditAction, DatasetId, ErrorKind, UserId};
+use variosync_engine::convert::ConvertError;
+use variosync_engine::duplicates::DuplicatePolicy;
+use variosync_engine::window::{self, Part, QueryError};
+use variosync_formats::delimited::ReadOptions;
+use variosync_formats::table::{Mode, Reject};
+use variosync_jobs::import::ImportError;
+use variosync_store::{Access, Dataset, NewAuditEntry, ObjectKey, Version};
+
+use crate::client::Client;
+use crate::error::ApiError;
+use crate::session::CurrentUser;
+use crate::state::AppState;
+
+/// The most points a window may ask for.
+const MAX_POINTS: usize = 20_000;
+/// The most rows a page may hold.
+const MAX_PAGE_ROWS: usize = 10_000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/datasets",
+            get(list).post(upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/datasets/{id}", get(show).patch(update).delete(remove))
+        .route("/datasets/{id}/versions", get(versions))
+        .route("/datasets/{id}/profile", get(profile))
+        .route("/datasets/{id}/rejects", get(rejects))
+        .route("/datasets/{id}/rows", get(rows))
+        .route("/datasets/{id}/series/{series}/window", get(window_query))
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorKind::NotFound, "dataset_not_found", "there is no such dataset")
+}
+
+fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::InvalidInput, code, message)
+}
+
+fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
+    tracing::error!(error = %variosync_domain::error_chain(error), "{what}");
+    ApiError::new(
+        ErrorKind::Internal,
+        "internal",
+        "something went wrong on our side; it has been logged",
+    )
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::Read(error) | ImportError::Convert(ConvertError::Read(error)) => {
+                invalid("unreadable_file", error.to_string())
+            }
+            ImportError::Convert(ConvertError::Duplicates(error)) => {
+                ApiError::new(ErrorKind::Conflict, "duplicate_rows", error.to_string())
+            }
+            ImportError::Convert(ConvertError::Empty) | ImportError::NothingRead(_) => {
+                invalid("no_rows", error.to_string())
+            }
+            ImportError::Store(error) => error.into(),
+            other => internal("import failed", &other),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Read(_) => internal("query failed", &error),
+            QueryError::NoColumn(_) => {
+                ApiError::new(ErrorKind::NotFound, "column_not_found", error.to_string())
+            }
+            other => invalid("invalid_query", other.to_string()),
+        }
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    user: UserId,
+    client: &variosync_auth::ClientInfo,
+    action: AuditAction,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let entry = NewAuditEntry {
+        user_id: Some(user),
+        actor_id: None,
+        action,
+        detail,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    state.backends.audit().record(Access::User(user), entry).await?;
+    Ok(())
+}
+
+/// How to read an uploaded file.
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    /// The dataset's name (default: the file's name).
+    name: Option<String>,
+    /// `strict` (default: stop at the first bad row) or `lenient` (set bad rows aside).
+    mode: Option<String>,
+    /// The zone of timestamps without an offset: `UTC` (default), `+02:00`, `Europe/Berlin`.
+    tz: Option<String>,
+    /// `keep_last` (default), `keep_first` or `fail`.
+    duplicates: Option<String>,
+    /// The series of files without a series column (default: the file's name).
+    series: Option<String>,
+}
+
+/// A reject as the API shows it.
+#[derive(Debug, Serialize)]
+struct RejectView {
+    line: usize,
+    column: String,
+    value: String,
+    expected: String,
+}
+
+impl From<Reject> for RejectView {
+    fn from(r: Reject) -> Self {
+        Self { line: r.line, column: r.column, value: r.value, expected: r.expected }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RejectsView {
+    /// Rows set aside.
+    count: u64,
+    /// The first of them.
+    first: Vec<RejectView>,
+    /// Where to download all of them as CSV.
+    download: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ImportView {
+    dataset: Dataset,
+    version: Version,
+    warnings: Vec<String>,
+    rejects: RejectsView,
+}
+
+/// A file being received on disk, removed when dropped.
+struct Received(PathBuf);
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes a body stream to `path`, refusing more than `limit` bytes.
+async fn receive<S, E>(mut chunks: S, path: &std::path::Path, limit: u64) -> Result<u64, ApiError>
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| internal("cannot create an upload file", &e))?;
+    let mut written = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|e| invalid("upload_interrupted", format!("the upload broke off: {e}")))?;
+        written += chunk.len() as u64;
+        if written > limit {
+            return Err(crate::middleware::too_large(limit));
+        }
+        file.write_all(&chunk).await.map_err(|e| internal("cannot write an upload file", &e))?;
+    }
+    file.flush().await.map_err(|e| internal("cannot write an upload file", &e))?;
+    Ok(written)
+}
+
+fn parse_mode(text: Option<&str>) -> Result<Mode, ApiError> {
+    match text.unwrap_or("strict") {
+        "strict" => Ok(Mode::Strict),
+        "lenient" => Ok(Mode::Lenient),
+        other => {
+            Err(invalid("invalid_mode", format!("mode must be strict or lenient, not {other:?}")))
+        }
+    }
+}
+
+fn parse_policy(text: Option<&str>) -> Result<DuplicatePolicy, ApiError> {
+    match text.unwrap_or("keep_last") {
+        "keep_last" => Ok(DuplicatePolicy::KeepLast),
+        "keep_first" => Ok(DuplicatePolicy::KeepFirst),
+        "fail" => Ok(DuplicatePolicy::Fail),
+        other => Err(invalid(
+            "invalid_duplicates",
+            format!("duplicates must be keep_last, keep_first or fail, not {other:?}"),
+        )),
+    }
+}
+
+/// The stem of a file name, without folders or extensions.
+fn stem(file_name: &str) -> Option<String> {
+    let base = file_name.rsplit(['/', '\\']).next()?;
+    let stem = base.split('.').next().unwrap_or(base).trim();
+    (!stem.is_empty()).then(|| stem.to_owned())
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn upload(
+    State(state): State<AppState>,
+    Client(client): Client,
+    current: CurrentUser,
+    Query(query): Query<UploadQuery>,
+    request: Request,
+) -> Result<(StatusCode, Json<ImportView>), ApiError> {
+    let mode = parse_mode(query.mode.as_deref())?;
+    let policy = parse_policy(query.duplicates.as_deref())?;
+    let zone: Zone = query
+        .tz
+        .as_deref()
+        .unwrap_or("UTC")
+        .parse()
+        .map_err(|e: variosync_domain::time::TimeError| invalid("invalid_tz", e.to_string()))?;
+    tokio::fs::create_dir_all(&state.scratch)
+        .await
+        .map_err(|e| internal("cannot create the work folder", &e))?;
+    let received = Received(state.scratch.join(format!("upload-{}", uuid::Uuid::now_v7())));
+    let limit = state.http.upload_limit_bytes;
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut file_name = None;
+    if is_multipart {
+        let mut multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| invalid("invalid_multipart", e.body_text()))?;
+        let mut found = false;
+        while let Some(field) =
+            multipart.next_field().await.map_err(|e| invalid("invalid_multipart", e.body_text()))?
+        {
+            if field.name() == Some("file") || field.file_name().is_some() {
+                file_name = field.file_name().map(str::to_owned);
+                let field = field.map(|chunk| chunk.map_err(|e| e.body_text()));
+                receive(Box::pin(field), &received.0, limit).await?;
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Err(invalid("no_file", "the form has no file field (name it \"file\")"));
+        }
+    } else {
+        let body = request.into_body().into_data_stream();
+        let size = receive(body, &received.0, limit).await?;
+        if size == 0 {
+            return Err(invalid(
+                "empty_upload",
+                "the request body is empty: send the file as the body",
+            ));
+        }
+    }
+    let from_file = file_name.as_deref().and_then(stem);
+    let name =
+        query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
+    let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
+    let options = ReadOptions { mode, zone, default_series, mapping: None };
+    let input =
+        std::fs::File::open(&received.0).map_err(|e| internal("cannot reopen an upload", &e))?;
+    let user = current.user.id;
+    let imported = variosync_jobs::import::import_delimited_stream(
+        &state.backends,
+        user,
+        &name,
+        Box::new(input),
+        &options,
+        policy,
+        &state.scratch,
+    )
+    .await?;
+    drop(received);
+    let id = imported.dataset.id;
+    audit(
+        &state,
+        user,
+        &client,
+        AuditAction::DatasetImported,
+        json!({
+            "dataset_id": id,
+            "name": imported.dataset.name,
+            "rows": imported.profile.rows,
+            "rejects": imported.profile.rejects,
+            "duplicates": imported.profile.duplicates,
+        }),
+    )
+    .await?;
+    let rejects = RejectsView {
+        count: imported.profile.rejects,
+        first: imported.rejects.into_iter().map(RejectView::from).collect(),
+        download: imported.rejects_key.map(|_| format!("/api/v1/datasets/{id}/rejects")),
+    };
+    let view = ImportView {
+        dataset: imported.dataset,
+        version: imported.version,
+        warnings: imported.warnings,
+        rejects,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    search: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Dataset>>, ApiError> {
+    let user = current.user.id;
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let search = query.search.as_deref().filter(|s| !s.trim().is_empty());
+    Ok(Json(state.backends.datasets().list(Access::User(user), user, search, limit).await?))
+}
+
+async fn find(state: &AppState, user: UserId, id: &str) -> Result<Dataset, ApiError> {
+    let id: DatasetId = super::parse_id(id, "dataset_not_found")?;
+    state.backends.datasets().get(Access::User(user), user, id).await?.ok_or_else(not_found)
+}
+
+/// The dataset's version `wanted`, or its current one.
+async fn version_of(
+    state: &AppState,
+    user: UserId,
+    dataset: &Dataset,
+    wanted: Option<u32>,
+) -> Result<Version, ApiError> {
+    let number = wanted.unwrap_or(dataset.current_version);
+    state
+        .backends
+        .datasets()
+        .versions(Access::User(user), user, dataset.id)
+        .await?
+        .into_iter()
+        .find(|v| v.version == number)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::NotFound,
+                "version_not_found",
+                format!("the dataset has no version {number}"),
+            )
+        })
+}
+
+#[derive(Debug, Serialize)]
+struct DatasetView {
+    dataset: Dataset,
+    version: Version,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<DatasetView>, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    let version = version_of(&state, user, &dataset, None).await?;
+    Ok(Json(DatasetView { dataset, version }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    name: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn update(
+    State(state): State<AppState>,
+    Client(client): Client,
+    current: CurrentUser,
+    Path(id): Path<String>,
+    Json(change): Json<Change>,
+) -> Result<Json<Dataset>, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    let name = change.name.clone().unwrap_or_else(|| dataset.name.clone());
+    let tags = change.tags.clone().unwrap_or_else(|| dataset.tags.clone());
+    let updated = state
+        .backends
+        .datasets()
+        .update(Access::User(user), user, dataset.id, &name, &tags)
+        .await?
+        .ok_or_else(not_found)?;
+    let detail = json!({
+        "dataset_id": dataset.id,
+        "name": { "from": dataset.name, "to": updated.name },
+        "tags": { "from": dataset.tags, "to": updated.tags },
+    });
+    audit(&state, user, &client, AuditAction::DatasetUpdated, detail).await?;
+    Ok(Json(updated))
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn remove(
+    State(state): State<AppState>,
+    Client(client): Client,
+    current: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    if !state.backends.datasets().delete(Access::User(user), user, dataset.id).await? {
+        return Err(not_found());
+    }
+    // The rows are gone, so nothing points at the objects any more; a failure here leaves
+    // unreachable objects, never a dataset with missing ones.
+    let prefix = ObjectKey::dataset_prefix(user, dataset.id);
+    if let Err(error) = state.backends.objects.delete_prefix(&prefix).await {
+        tracing::error!(error = %variosync_domain::error_chain(&error), "cannot delete the objects of a deleted dataset");
+    }
+    let detail = json!({ "dataset_id": dataset.id, "name": dataset.name });
+    audit(&state, user, &client, AuditAction::DatasetDeleted, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Version>>, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    Ok(Json(state.backends.datasets().versions(Access::User(user), user, dataset.id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionQuery {
+    version: Option<u32>,
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    Ok(Json(version_of(&state, user, &dataset, query.version).await?.profile))
+}
+
+async fn rejects(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> Result<Response, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    let version = version_of(&state, user, &dataset, query.version).await?;
+    let key = ObjectKey::dataset_rejects(user, dataset.id, version.version);
+    let stream = match state.backends.objects.get_stream(&key).await {
+        Ok(stream) => stream,
+        Err(variosync_store::Error::ObjectNotFound(_)) => {
+            return Err(ApiError::new(
+                ErrorKind::NotFound,
+                "no_rejects",
+                "no row of this version was set aside",
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let mut response =
+        Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other))).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    let disposition =
+        format!("attachment; filename=\"rejects-{}-v{}.csv\"", dataset.id, version.version);
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// A time given as RFC 3339 or as milliseconds since 1970; microseconds since 1970.
+fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(default) };
+    if let Ok(millis) = text.parse::<i64>() {
+        return millis
+            .checked_mul(1000)
+            .ok_or_else(|| invalid("invalid_time", format!("{name} is out of range")));
+    }
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_micros()).map_err(|_| {
+        invalid(
+            "invalid_time",
+            format!("{name} must be an RFC 3339 time or milliseconds since 1970, not {text:?}"),
+        )
+    })
+}
+
+/// Opens the file of a dataset version for queries.
+async fn open_part(state: &AppState, user: UserId, version: &Version) -> Result<Part, ApiError> {
+    let key = ObjectKey::dataset_part(user, version.dataset_id, version.version, 0);
+    let path = state.backends.objects.local_file(&key, &state.scratch.join("cache")).await?;
+    tokio::task::spawn_blocking(move || Part::open(&path))
+        .await
+        .map_err(|e| internal("a query stopped", &e))?
+        .map_err(ApiError::from)
+}
+
+#[derive(Debug, Deserialize)]
+struct WindowQuery {
+    from: Option<String>,
+    to: Option<String>,
+    points: Option<usize>,
+    /// Comma-separated column names (default: every numeric column).
+    columns: Option<String>,
+    /// `true` for OHLC candles instead of points.
+    candles: Option<bool>,
+    version: Option<u32>,
+}
+
+async fn window_query(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path((id, series)): Path<(String, String)>,
+    Query(query): Query<WindowQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    let version = version_of(&state, user, &dataset, query.version).await?;
+    if !version.series.contains(&series) {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "series_not_found",
+            format!("the dataset has no series {series:?}"),
+        ));
+    }
+    let from = parse_time(query.from.as_deref(), "from", i64::MIN)?;
+    let to = parse_time(query.to.as_deref(), "to", i64::MAX)?;
+    let points = query.points.unwrap_or(2000);
+    if !(3..=MAX_POINTS).contains(&points) {
+        return Err(invalid("invalid_points", format!("points must be 3 to {MAX_POINTS}")));
+    }
+    let columns: Vec<String> = query
+        .columns
+        .as_deref()
+        .map(|c| c.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let part = open_part(&state, user, &version).await?;
+    let candles = query.candles.unwrap_or(false);
+    let answer = tokio::task::spawn_blocking(move || {
+        if candles {
+            let (rows, candles) = window::candles(&part, &series, from, to, points)?;
+            Ok::<_, QueryError>(
+                json!({ "series": series, "rows": rows, "unit": "us", "candles": candles }),
+            )
+        } else {
+            let window = window::window(&part, &series, &columns, from, to, points)?;
+            let mut value = serde_json::to_value(window).unwrap_or_default();
+            value["unit"] = json!("us");
+            Ok(value)
+        }
+    })
+    .await
+    .map_err(|e| internal("a query stopped", &e))??;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+struct RowsQuery {
+    series: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    offset: Option<u64>,
+    limit: Option<usize>,
+    version: Option<u32>,
+}
+
+async fn rows(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+    Query(query): Query<RowsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    let version = version_of(&state, user, &dataset, query.version).await?;
+    let from = parse_time(query.from.as_deref(), "from", i64::MIN)?;
+    let to = parse_time(query.to.as_deref(), "to", i64::MAX)?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE_ROWS).contains(&limit) {
+        return Err(invalid("invalid_limit", format!("limit must be 1 to {MAX_PAGE_ROWS}")));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let part = open_part(&state, user, &version).await?;
+    let series = query.series.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        window::rows(&part, series.as_deref(), from, to, offset, limit)
+    })
+    .await
+    .map_err(|e| internal("a query stopped", &e))??;
+    let (columns, rows) = match &page.batch {
+        Some(batch) => rows_as_json(batch),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Json(json!({
+        "columns": columns,
+        "rows": rows,
+        "total": page.total,
+        "offset": offset,
+        "limit": limit,
+        "unit": "us",
+    })))
+}
+
+/// A batch as column names and rows of JSON values (times in microseconds since 1970).
+fn rows_as_json(batch: &arrow_array::RecordBatch) -> (Vec<String>, Vec<Vec<serde_json::Value>>) {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+    use arrow_schema::DataType;
+    let schema = batch.schema();
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut rows = vec![Vec::with_capacity(columns.len()); batch.num_rows()];
+    for column in batch.columns() {
+        for (row, out) in rows.iter_mut().enumerate() {
+            let value = if column.is_null(row) {
+                serde_json::Value::Null
+            } else {
+                match column.data_type() {
+                    DataType::Dictionary(_, _) => {
+                        let dictionary = column.as_dictionary::<Int32Type>();
+                        let names = dictionary.values().as_string::<i32>();
+                        json!(names.value(dictionary.keys().value(row) as usize))
+                    }
+                    DataType::Timestamp(_, _) => {
+                        json!(column.as_primitive::<TimestampMicrosecondType>().value(row))
+                    }
+                    DataType::Float64 => json!(column.as_primitive::<Float64Type>().value(row)),
+                    DataType::Int64 => json!(column.as_primitive::<Int64Type>().value(row)),
+                    DataType::Utf8 => json!(column.as_string::<i32>().value(row)),
+                    DataType::Boolean => json!(column.as_boolean().value(row)),
+                    _ => serde_json::Value::Null,
+                }
+            };
+            out.push(value);
+        }
+    }
+    (columns, rows)
+}
