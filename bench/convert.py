@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("VARIOSYNC_BENCH_VENV", "/var/tmp/variosync-bench-venv"))
-PACKAGES = ["polars==2.1.0", "duckdb==2.0.0", "numpy==2.5.5"]
+PACKAGES = ["polars==2.1.0", "duckdb==2.0.0", "numpy==2.4.6"]
 
 
 def ensure_venv():
@@ -56,7 +56,7 @@ def generate(path: Path, rows: int):
             pl.DataFrame(
                 {
                     "symbol": [f"SYM{s:02d}"] * per_symbol,
-                    "timestamp": (start + np.arange(per_symbol) * 60).astype("datetime64[s]"),
+                    "timestamp": (start + np.arange(per_symbol) * 60).astype("datetime64[ms]"),
                     "open": np.round(close - spread / 2, 4),
                     "high": np.round(close + spread, 4),
                     "low": np.round(close - spread, 4),
@@ -86,7 +86,7 @@ def measure(command, env=None):
 def count_rows(path: Path) -> int:
     import duckdb
 
-    return duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+    return duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
 
 
 def main():
@@ -114,7 +114,7 @@ def main():
     )
     duckdb = (
         "import duckdb, sys; "
-        "duckdb.sql(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}')) TO '{sys.argv[2]}' "
+        "duckdb.connect().execute(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}')) TO '{sys.argv[2]}' "
         "(FORMAT parquet, COMPRESSION zstd)\")"
     )
     tools = {

@@ -96,7 +96,7 @@ impl Sink {
             File::create(path).map_err(parquet::errors::ParquetError::from)?,
         );
         Ok(Self {
-            writer: ArrowWriter::try_new(file, schema, Some(writer_properties()))?,
+            writer: ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))?,
             dedup,
             profiler: Profiler::new(),
         })

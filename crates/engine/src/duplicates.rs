@@ -68,6 +68,11 @@ impl<'a> Keys<'a> {
         self.names.value(self.codes[row] as usize)
     }
 
+    /// Whether rows `a` and `b` have the same dictionary code (so the same series).
+    pub fn same_code(&self, a: usize, b: usize) -> bool {
+        self.codes[a] == self.codes[b]
+    }
+
     /// Whether rows `a` and `b` are in the same series.
     pub fn same_series(&self, a: usize, b: usize) -> bool {
         self.codes[a] == self.codes[b] || self.series(a) == self.series(b)

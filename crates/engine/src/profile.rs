@@ -289,17 +289,23 @@ impl Profiler {
         }
         self.rows += rows as u64;
         let keys = Keys::of(batch);
-        for row in 0..rows {
-            let (series, at) = keys.at(row);
-            self.from = Some(self.from.map_or(at, |from| from.min(at)));
-            self.to = Some(self.to.map_or(at, |to| to.max(at)));
+        let times = keys.times();
+        if let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) {
+            self.from = Some(self.from.map_or(first, |from| from.min(first)));
+            self.to = Some(self.to.map_or(last, |to| to.max(last)));
+        }
+        for (row, &at) in times.iter().enumerate() {
+            // Within a batch, the same dictionary code is the same series.
+            let same = row > 0 && keys.same_code(row - 1, row);
             match &mut self.current {
-                Some(current) if current.profile.name == series => current.add(at),
+                Some(current) if same || current.profile.name == keys.series(row) => {
+                    current.add(at)
+                }
                 current => {
                     if let Some(done) = current.take() {
                         self.series.push(done.finish());
                     }
-                    *current = Some(Current::start(series, at));
+                    *current = Some(Current::start(keys.series(row), at));
                 }
             }
         }

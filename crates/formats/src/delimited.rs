@@ -413,7 +413,10 @@ fn count_lines(bytes: &[u8]) -> usize {
 
 /// Parses one block of whole lines into a batch.
 fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, ReadError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
     let mut builder =
         TableBuilder::new(&plan.mapping, &plan.names, plan.zone, plan.mode, &plan.default_series);
     let mut fields: Vec<&str> = Vec::with_capacity(plan.names.len());

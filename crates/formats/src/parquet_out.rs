@@ -6,17 +6,21 @@ use std::io::Write;
 
 use arrow_array::RecordBatch;
 use arrow_ord::sort::{SortColumn, lexsort_to_indices};
-use arrow_schema::SortOptions;
+use arrow_schema::{DataType, SortOptions};
 use arrow_select::take::take_record_batch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 /// Rows per row group: about a second of scanning at worst, and fine-grained enough that
 /// a window over a long series reads a small fraction of the file.
 pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// The zstd level of dataset files.
+const ZSTD_LEVEL: i32 = 1;
 
 /// Why writing failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +33,33 @@ pub enum WriteError {
     Parquet(#[from] ParquetError),
 }
 
-/// The properties every dataset file is written with.
-pub fn writer_properties() -> WriterProperties {
+/// The properties every dataset file of `schema` is written with. Only text columns (the
+/// series, text values) are dictionary-encoded: times and numbers are mostly distinct, and
+/// building a dictionary for them costs time only to be thrown away.
+pub fn writer_properties(schema: &arrow_schema::Schema) -> WriterProperties {
     let sorted = |column_idx| SortingColumn { column_idx, descending: false, nulls_first: false };
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")))
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).expect("a valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns(Some(vec![sorted(0), sorted(1)]))
-        .build()
+        .set_dictionary_enabled(false);
+    for field in schema.fields() {
+        let path = ColumnPath::from(field.name().as_str());
+        builder = match field.data_type() {
+            DataType::Utf8 | DataType::Dictionary(_, _) => {
+                builder.set_column_dictionary_enabled(path, true)
+            }
+            // Sorted times differ by a near-constant step: deltas pack into a few bits.
+            DataType::Timestamp(_, _) => {
+                builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED)
+            }
+            _ => builder,
+        };
+    }
+    builder.build()
 }
 
 /// The batch in (series, time) order; rows with equal keys keep their order.
@@ -65,7 +87,8 @@ pub fn write_sorted<W: Write + Send>(
     schema: arrow_schema::SchemaRef,
     out: W,
 ) -> Result<u64, WriteError> {
-    let mut writer = ArrowWriter::try_new(out, schema, Some(writer_properties()))?;
+    let properties = writer_properties(&schema);
+    let mut writer = ArrowWriter::try_new(out, schema, Some(properties))?;
     let mut rows = 0u64;
     for batch in batches {
         rows += batch.num_rows() as u64;

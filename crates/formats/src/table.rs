@@ -58,10 +58,12 @@ enum Values {
     Text(StringBuilder),
 }
 
-enum Cell<'a> {
+/// A checked value of a row; text is taken from the row again when the row is added.
+#[derive(Clone, Copy)]
+enum Cell {
     Integer(Option<i64>),
     Float(Option<f64>),
-    Text(Option<&'a str>),
+    Text(bool),
 }
 
 /// Builds the canonical table from rows.
@@ -77,6 +79,8 @@ pub struct TableBuilder {
     values: Vec<Values>,
     rejects: Vec<Reject>,
     rows: usize,
+    /// The checked cells of the row being added (kept to spare an allocation per row).
+    checked: Vec<Cell>,
 }
 
 impl std::fmt::Debug for TableBuilder {
@@ -128,6 +132,7 @@ impl TableBuilder {
             values,
             rejects: Vec::new(),
             rows: 0,
+            checked: Vec::new(),
         }
     }
 
@@ -177,51 +182,61 @@ impl TableBuilder {
         })
     }
 
-    fn cells<'a, S: AsRef<str>>(&self, line: usize, row: &'a [S]) -> Result<Vec<Cell<'a>>, Reject> {
+    fn cells<S: AsRef<str>>(
+        &self,
+        line: usize,
+        row: &[S],
+        out: &mut Vec<Cell>,
+    ) -> Result<(), Reject> {
         let decimal = self.proposal.decimal;
         let mark = if decimal == DecimalMark::Comma { "decimal comma" } else { "decimal point" };
-        self.proposal
-            .values
-            .iter()
-            .map(|value| {
-                let text = row.get(value.index).map_or("", AsRef::as_ref);
-                if is_null(text) {
-                    return Ok(match value.kind {
-                        ValueKind::Integer => Cell::Integer(None),
-                        ValueKind::Float => Cell::Float(None),
-                        ValueKind::Text => Cell::Text(None),
-                    });
-                }
+        out.clear();
+        for value in &self.proposal.values {
+            let text = row.get(value.index).map_or("", AsRef::as_ref);
+            let cell = if is_null(text) {
                 match value.kind {
-                    ValueKind::Text => Ok(Cell::Text(Some(text))),
-                    ValueKind::Float => {
-                        parse_number(text, decimal).map(|n| Cell::Float(Some(n))).ok_or_else(|| {
-                            self.reject(
-                                line,
-                                value.index,
-                                text,
-                                format!("a number (with a {mark})"),
-                            )
-                        })
-                    }
-                    ValueKind::Integer => parse_number(text, decimal)
-                        .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
-                        .map(|n| Cell::Integer(Some(n as i64)))
-                        .ok_or_else(|| {
-                            self.reject(line, value.index, text, "a whole number".to_owned())
-                        }),
+                    ValueKind::Integer => Cell::Integer(None),
+                    ValueKind::Float => Cell::Float(None),
+                    ValueKind::Text => Cell::Text(false),
                 }
-            })
-            .collect()
+            } else {
+                match value.kind {
+                    ValueKind::Text => Cell::Text(true),
+                    ValueKind::Float => match parse_number(text, decimal) {
+                        Some(n) => Cell::Float(Some(n)),
+                        None => {
+                            let expected = format!("a number (with a {mark})");
+                            return Err(self.reject(line, value.index, text, expected));
+                        }
+                    },
+                    ValueKind::Integer => {
+                        match parse_number(text, decimal)
+                            .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+                        {
+                            Some(n) => Cell::Integer(Some(n as i64)),
+                            None => {
+                                let expected = "a whole number".to_owned();
+                                return Err(self.reject(line, value.index, text, expected));
+                            }
+                        }
+                    }
+                }
+            };
+            out.push(cell);
+        }
+        Ok(())
     }
 
     /// Adds one row, found on `line` (1-based) of the file. A row is checked whole before
     /// any of it is added.
     pub fn push<S: AsRef<str>>(&mut self, line: usize, row: &[S]) -> Result<(), TableError> {
-        let checked = self.time(line, row).and_then(|ts| Ok((ts, self.cells(line, row)?)));
-        let (ts, cells) = match checked {
-            Ok(checked) => checked,
+        let mut cells = std::mem::take(&mut self.checked);
+        let checked =
+            self.time(line, row).and_then(|ts| self.cells(line, row, &mut cells).map(|()| ts));
+        let ts = match checked {
+            Ok(ts) => ts,
             Err(reject) => {
+                self.checked = cells;
                 return match self.mode {
                     Mode::Strict => Err(TableError::BadValue(reject)),
                     Mode::Lenient => {
@@ -240,14 +255,19 @@ impl TableBuilder {
             .unwrap_or(&self.default_series);
         self.series.append_value(series);
         self.ts.append_value(ts);
-        for (builder, cell) in self.values.iter_mut().zip(cells) {
-            match (builder, cell) {
+        for ((builder, cell), value) in
+            self.values.iter_mut().zip(&cells).zip(&self.proposal.values)
+        {
+            match (builder, *cell) {
                 (Values::Integer(b), Cell::Integer(v)) => b.append_option(v),
                 (Values::Float(b), Cell::Float(v)) => b.append_option(v),
-                (Values::Text(b), Cell::Text(v)) => b.append_option(v),
+                (Values::Text(b), Cell::Text(present)) => {
+                    b.append_option(present.then(|| row.get(value.index).map_or("", AsRef::as_ref)))
+                }
                 _ => unreachable!("cells are made from the same proposal as the builders"),
             }
         }
+        self.checked = cells;
         self.rows += 1;
         Ok(())
     }
