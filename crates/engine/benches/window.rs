@@ -13,6 +13,7 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampMicr
 use arrow_schema::DataType;
 use criterion::{Criterion, criterion_group, criterion_main};
 use variosync_domain::schema::{TS_ZONE, canonical_schema};
+use variosync_engine::overview::{LEVELS, OverviewWriter, path_for};
 use variosync_engine::window::{Part, candles, window};
 
 const ROWS: usize = 10_000_000;
@@ -24,7 +25,8 @@ fn dataset() -> PathBuf {
         .map_or_else(|| std::env::temp_dir().join("variosync-bench"), PathBuf::from);
     std::fs::create_dir_all(&folder).unwrap();
     let path = folder.join("window-10m.parquet");
-    if path.exists() {
+    let overviews = LEVELS.map(|size| path_for(&path, size));
+    if path.exists() && overviews.iter().all(|p| p.exists()) {
         return path;
     }
     let schema = canonical_schema(
@@ -71,7 +73,10 @@ fn dataset() -> PathBuf {
     });
     let partial = path.with_extension("partial");
     let file = std::fs::File::create(&partial).unwrap();
+    let mut overview = OverviewWriter::create(&path, &schema).unwrap();
+    let batches = batches.inspect(|batch| overview.add(batch).unwrap());
     variosync_formats::parquet_out::write_sorted(batches, schema.clone(), file).unwrap();
+    overview.finish().unwrap();
     std::fs::rename(&partial, &path).unwrap();
     path
 }
@@ -84,6 +89,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("whole range, 2000 points", |b| {
         b.iter(|| window(&part, "SYM", &close, 0, end, 2000).unwrap())
+    });
+    group.bench_function("10% zoom, 2000 points", |b| {
+        b.iter(|| window(&part, "SYM", &close, end / 2, end / 2 + end / 10, 2000).unwrap())
     });
     group.bench_function("1% zoom, 2000 points", |b| {
         b.iter(|| window(&part, "SYM", &close, end / 2, end / 2 + end / 100, 2000).unwrap())

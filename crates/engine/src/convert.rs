@@ -25,6 +25,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use variosync_formats::parquet_out::{WriteError, sort_by_series_and_time, writer_properties};
 
 use crate::duplicates::{Dedup, DuplicateError, DuplicatePolicy, Keys};
+use crate::overview::OverviewWriter;
 use crate::profile::{Profile, Profiler};
 
 /// Rows sorted in memory at a time once the input turns out unsorted.
@@ -78,6 +79,8 @@ impl<E: std::error::Error> From<std::io::Error> for ConvertError<E> {
 pub struct Converted {
     /// The profile of the written rows (duplicates counted; rejects are the reader's).
     pub profile: Profile,
+    /// The overview files written beside the output (see [`crate::overview`]).
+    pub overviews: Vec<PathBuf>,
     /// Whether the input had to be sorted (it was not in series and time order).
     pub sorted_by_merge: bool,
 }
@@ -87,6 +90,7 @@ struct Sink {
     writer: ArrowWriter<BufWriter<File>>,
     dedup: Dedup,
     profiler: Profiler,
+    overview: OverviewWriter,
 }
 
 impl Sink {
@@ -99,6 +103,7 @@ impl Sink {
             writer: ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))?,
             dedup,
             profiler: Profiler::new(),
+            overview: OverviewWriter::create(path, &schema)?,
         })
     }
 
@@ -111,16 +116,18 @@ impl Sink {
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         self.profiler.add(batch);
+        self.overview.add(batch).map_err(WriteError::from)?;
         self.writer.write(batch).map_err(WriteError::from)?;
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Profile, SinkError> {
+    fn finish(mut self) -> Result<(Profile, Vec<PathBuf>), SinkError> {
         if let Some(last) = self.dedup.finish()? {
             self.write(&last)?;
         }
         self.writer.close().map_err(WriteError::from)?;
-        Ok(self.profiler.finish(self.dedup.dropped(), 0))
+        let overviews = self.overview.finish().map_err(WriteError::from)?;
+        Ok((self.profiler.finish(self.dedup.dropped(), 0), overviews))
     }
 
     /// Closes the file as it is, as a sorted run; returns the duplicate stage, whose count
@@ -206,6 +213,9 @@ fn convert_in_runs<E: std::error::Error + 'static>(
     let result = write_runs(batches, schema, out, scratch, policy, run_rows);
     if result.is_err() {
         let _ = std::fs::remove_file(out);
+        for size in crate::overview::LEVELS {
+            let _ = std::fs::remove_file(crate::overview::path_for(out, size));
+        }
     }
     result
 }
@@ -259,7 +269,7 @@ fn write_runs<E: std::error::Error + 'static>(
         return Err(ConvertError::Empty);
     }
     let sorted_by_merge = spill.is_some();
-    let profile = match spill {
+    let (profile, overviews) = match spill {
         None => sink.expect("no spill leaves the sink open").finish()?,
         Some(mut spill) => {
             let dedup = spill.dedup.take().expect("a spill carries the first run's duplicates");
@@ -268,7 +278,7 @@ fn write_runs<E: std::error::Error + 'static>(
             sink.finish()?
         }
     };
-    Ok(Converted { profile, sorted_by_merge })
+    Ok(Converted { profile, overviews, sorted_by_merge })
 }
 
 /// Runs of sorted rows in temporary files.
@@ -585,7 +595,8 @@ mod tests {
             convert_in_runs(batches.into_iter(), schema, &out, directory.path(), policy, run_rows);
         let written = if result.is_ok() { read_back(&out) } else { Vec::new() };
         let leftovers = std::fs::read_dir(directory.path()).unwrap().count();
-        assert_eq!(leftovers, usize::from(result.is_ok()), "only the output is left behind");
+        let expected = if result.is_ok() { 1 + crate::overview::LEVELS.len() } else { 0 };
+        assert_eq!(leftovers, expected, "only the output and its overviews are left behind");
         (result, written)
     }
 

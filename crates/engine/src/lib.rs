@@ -8,5 +8,6 @@
 
 pub mod convert;
 pub mod duplicates;
+pub mod overview;
 pub mod profile;
 pub mod window;

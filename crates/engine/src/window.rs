@@ -70,6 +70,8 @@ impl From<std::io::Error> for QueryError {
 pub struct Part {
     path: PathBuf,
     metadata: ArrowReaderMetadata,
+    /// Its overviews, coarsest first, with their bucket sizes.
+    overviews: Vec<(usize, Part)>,
 }
 
 type MetadataCache = Mutex<HashMap<PathBuf, ArrowReaderMetadata>>;
@@ -80,10 +82,22 @@ fn cache() -> &'static MetadataCache {
 }
 
 impl Part {
-    /// Opens the dataset file at `path`.
+    /// Opens the dataset file at `path`, with the overviews found beside it.
     pub fn open(path: &Path) -> Result<Self, QueryError> {
-        if let Some(metadata) = cache().lock().ok().and_then(|c| c.get(path).cloned()) {
-            return Ok(Self { path: path.to_owned(), metadata });
+        let mut part = Self::open_file(path)?;
+        for size in crate::overview::LEVELS.iter().rev() {
+            let overview = crate::overview::path_for(path, *size);
+            if overview.exists() {
+                part.overviews.push((*size, Self::open_file(&overview)?));
+            }
+        }
+        Ok(part)
+    }
+
+    fn open_file(path: &Path) -> Result<Self, QueryError> {
+        let cached = cache().lock().ok().and_then(|c| c.get(path).cloned());
+        if let Some(metadata) = cached {
+            return Ok(Self { path: path.to_owned(), metadata, overviews: Vec::new() });
         }
         let file = File::open(path)?;
         let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
@@ -93,7 +107,41 @@ impl Part {
             }
             cache.insert(path.to_owned(), metadata.clone());
         }
-        Ok(Self { path: path.to_owned(), metadata })
+        Ok(Self { path: path.to_owned(), metadata, overviews: Vec::new() })
+    }
+
+    /// The overview to answer a range of `series` from with at least `buckets` buckets,
+    /// if the range is large enough for one; and the rows in the range (to the nearest
+    /// bucket of the coarsest overview).
+    fn overview_for(
+        &self,
+        series: &str,
+        from: i64,
+        to: i64,
+        buckets: usize,
+    ) -> Result<Option<(&Part, u64)>, QueryError> {
+        let Some((_, coarsest)) = self.overviews.first() else { return Ok(None) };
+        let rows_index = coarsest.index_of("rows")?;
+        let mut rows = 0u64;
+        coarsest.scan_overlapping(series, from, to, &[rows_index], |batch| {
+            if let Some(counts) = batch.column_by_name("rows") {
+                let counts = counts.as_primitive::<Int64Type>();
+                rows += counts.values().iter().map(|n| *n as u64).sum::<u64>();
+            }
+            Ok(true)
+        })?;
+        Ok(self
+            .overviews
+            .iter()
+            .find(|(size, _)| rows / *size as u64 >= buckets as u64)
+            .map(|(_, part)| (part, rows)))
+    }
+
+    fn index_of(&self, name: &str) -> Result<usize, QueryError> {
+        self.metadata
+            .schema()
+            .index_of(name)
+            .map_err(|_| QueryError::Read(format!("no column {name}")))
     }
 
     /// The value columns and their types.
@@ -174,6 +222,30 @@ impl Part {
             }
         }
         Ok(())
+    }
+}
+
+impl Part {
+    /// The overview buckets of `series` that overlap `from..=to` (a bucket starting before
+    /// `from` may end inside the range).
+    fn scan_overlapping(
+        &self,
+        series: &str,
+        from: i64,
+        to: i64,
+        columns: &[usize],
+        mut visit: impl FnMut(&RecordBatch) -> Result<bool, QueryError>,
+    ) -> Result<(), QueryError> {
+        let end_index = self.index_of("ts_end")?;
+        let mut wanted = vec![end_index];
+        wanted.extend(columns.iter().filter(|c| **c != end_index));
+        self.scan(Some(series), i64::MIN, to, &wanted, |batch| {
+            let ends = batch.column(2).as_primitive::<Int64Type>();
+            let keep: arrow_array::BooleanArray =
+                ends.values().iter().map(|e| Some(*e >= from)).collect();
+            let kept = arrow_select::filter::filter_record_batch(batch, &keep)?;
+            if kept.num_rows() == 0 { Ok(true) } else { visit(&kept) }
+        })
     }
 }
 
@@ -276,7 +348,8 @@ fn as_f64(column: &ArrayRef) -> Vec<Option<f64>> {
 }
 
 /// At most `points` points per column of `series` between `from` and `to`, chosen by
-/// MinMaxLTTB (every point when there are few enough).
+/// MinMaxLTTB (every point when there are few enough). A range of millions of rows is
+/// answered from the coarsest overview that gives `MINMAX_RATIO` candidates per point.
 pub fn window(
     part: &Part,
     series: &str,
@@ -290,33 +363,116 @@ pub fn window(
     }
     let indices = numeric_columns(part, columns)?;
     let schema = part.metadata.schema();
+    let names: Vec<String> = indices.iter().map(|i| schema.field(*i).name().clone()).collect();
+    if let Some((overview, rows)) =
+        part.overview_for(series, from, to, points * MINMAX_RATIO / 2)?
+    {
+        return window_from_overview(overview, series, &names, from, to, points, rows);
+    }
     let mut ts = Vec::new();
     let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); indices.len()];
     part.scan(Some(series), from, to, &indices, |batch| {
         ts.extend_from_slice(Keys::of(batch).times());
-        for (i, column) in batch.columns().iter().skip(2).enumerate() {
-            values[i].extend(as_f64(column));
+        for (name, values) in names.iter().zip(values.iter_mut()) {
+            if let Some(column) = batch.column_by_name(name) {
+                values.extend(as_f64(column));
+            }
         }
         Ok(true)
     })?;
     let rows = ts.len() as u64;
     let mut downsampled = false;
-    let columns = indices
-        .iter()
+    let columns = names
+        .into_iter()
         .zip(values)
-        .map(|(index, values)| {
+        .map(|(name, values)| {
             let (x, y): (Vec<i64>, Vec<f64>) =
                 ts.iter().zip(values).filter_map(|(t, v)| v.map(|v| (*t, v))).unzip();
             let chosen = minmax_lttb(&x, &y, points);
             downsampled |= chosen.len() < x.len();
             WindowColumn {
-                name: schema.field(*index).name().clone(),
+                name,
                 ts: chosen.iter().map(|i| x[*i]).collect(),
                 values: chosen.iter().map(|i| y[*i]).collect(),
             }
         })
         .collect();
     Ok(Window { series: series.to_owned(), rows, downsampled, columns })
+}
+
+/// The overview columns of `column`'s statistic `stat`, as floats (times too).
+fn overview_values(batch: &RecordBatch, column: &str, stat: &str) -> Vec<Option<f64>> {
+    batch.column_by_name(&format!("{column}.{stat}")).map(as_f64).unwrap_or_default()
+}
+
+fn overview_indices(
+    overview: &Part,
+    names: &[String],
+    stats: &[&str],
+) -> Result<Vec<usize>, QueryError> {
+    let mut indices = Vec::new();
+    for name in names {
+        for stat in stats {
+            indices.push(overview.index_of(&format!("{name}.{stat}"))?);
+        }
+    }
+    Ok(indices)
+}
+
+/// A window from an overview: each bucket's minimum and maximum (inside the range) are
+/// the candidates LTTB picks from.
+fn window_from_overview(
+    overview: &Part,
+    series: &str,
+    names: &[String],
+    from: i64,
+    to: i64,
+    points: usize,
+    rows: u64,
+) -> Result<Window, QueryError> {
+    let indices = overview_indices(overview, names, &["min", "min_ts", "max", "max_ts"])?;
+    let mut candidates: Vec<Vec<(i64, f64)>> = vec![Vec::new(); names.len()];
+    overview.scan_overlapping(series, from, to, &indices, |batch| {
+        for (name, out) in names.iter().zip(candidates.iter_mut()) {
+            let min = overview_values(batch, name, "min");
+            let min_ts = overview_values(batch, name, "min_ts");
+            let max = overview_values(batch, name, "max");
+            let max_ts = overview_values(batch, name, "max_ts");
+            for row in 0..batch.num_rows() {
+                let (Some(low), Some(low_at), Some(high), Some(high_at)) =
+                    (min[row], min_ts[row], max[row], max_ts[row])
+                else {
+                    continue;
+                };
+                let (low_at, high_at) = (low_at as i64, high_at as i64);
+                let mut pair = [(low_at, low), (high_at, high)];
+                pair.sort_by_key(|p| p.0);
+                let mut previous = None;
+                for (at, value) in pair {
+                    if (from..=to).contains(&at) && previous != Some(at) {
+                        out.push((at, value));
+                        previous = Some(at);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    let columns = names
+        .iter()
+        .zip(candidates)
+        .map(|(name, points_in)| {
+            let (x, y): (Vec<i64>, Vec<f64>) = points_in.into_iter().unzip();
+            let all: Vec<usize> = (0..x.len()).collect();
+            let chosen = lttb(&x, &y, &all, points);
+            WindowColumn {
+                name: name.clone(),
+                ts: chosen.iter().map(|i| x[*i]).collect(),
+                values: chosen.iter().map(|i| y[*i]).collect(),
+            }
+        })
+        .collect();
+    Ok(Window { series: series.to_owned(), rows, downsampled: true, columns })
 }
 
 /// The indices MinMaxLTTB keeps of `y` (at times `x`): a min-max pass picks
@@ -419,7 +575,9 @@ pub struct Candle {
 }
 
 /// Candles of `series` between `from` and `to`, in at most `points` equal time buckets
-/// (every row its own candle when there are few enough).
+/// (every row its own candle when there are few enough). Over millions of rows they are
+/// built from an overview's buckets (each bucket falls wholly into the candle where it
+/// starts).
 pub fn candles(
     part: &Part,
     series: &str,
@@ -433,19 +591,49 @@ pub fn candles(
     let index = |name: &'static str| part.column_index(name).map_err(|_| QueryError::NotOhlc(name));
     let ohlc = [index("open")?, index("high")?, index("low")?, index("close")?];
     let volume = part.column_index("volume").ok();
-    let mut wanted: Vec<usize> = ohlc.to_vec();
-    wanted.extend(volume);
+    // (bucket start, [open, high, low, close, volume]) in time order.
     let mut rows: Vec<(i64, [Option<f64>; 5])> = Vec::new();
-    part.scan(Some(series), from, to, &wanted, |batch| {
-        let ts = Keys::of(batch).times();
-        let columns: Vec<Vec<Option<f64>>> = batch.columns().iter().skip(2).map(as_f64).collect();
-        for (row, at) in ts.iter().enumerate() {
-            let value = |c: usize| columns.get(c).and_then(|col| col[row]);
-            rows.push((*at, [value(0), value(1), value(2), value(3), value(4)]));
+    let count = if let Some((overview, count)) =
+        part.overview_for(series, from, to, points * MINMAX_RATIO)?
+    {
+        let names: Vec<String> = ["open", "high", "low", "close"].map(str::to_owned).into();
+        let mut indices = overview_indices(overview, &names[..1], &["first"])?;
+        indices.extend(overview_indices(overview, &names[1..2], &["max"])?);
+        indices.extend(overview_indices(overview, &names[2..3], &["min"])?);
+        indices.extend(overview_indices(overview, &names[3..], &["last"])?);
+        if volume.is_some() {
+            indices.extend(overview_indices(overview, &["volume".to_owned()], &["sum"])?);
         }
-        Ok(true)
-    })?;
-    let count = rows.len() as u64;
+        overview.scan_overlapping(series, from, to, &indices, |batch| {
+            let ts = Keys::of(batch).times();
+            let open = overview_values(batch, "open", "first");
+            let high = overview_values(batch, "high", "max");
+            let low = overview_values(batch, "low", "min");
+            let close = overview_values(batch, "close", "last");
+            let vol = overview_values(batch, "volume", "sum");
+            for (row, at) in ts.iter().enumerate() {
+                let v = vol.get(row).copied().flatten();
+                rows.push((*at, [open[row], high[row], low[row], close[row], v]));
+            }
+            Ok(true)
+        })?;
+        count
+    } else {
+        let mut wanted: Vec<usize> = ohlc.to_vec();
+        wanted.extend(volume);
+        part.scan(Some(series), from, to, &wanted, |batch| {
+            let ts = Keys::of(batch).times();
+            let column = |name: &str| batch.column_by_name(name).map(as_f64).unwrap_or_default();
+            let columns =
+                [column("open"), column("high"), column("low"), column("close"), column("volume")];
+            for (row, at) in ts.iter().enumerate() {
+                let value = |c: usize| columns[c].get(row).copied().flatten();
+                rows.push((*at, [value(0), value(1), value(2), value(3), value(4)]));
+            }
+            Ok(true)
+        })?;
+        rows.len() as u64
+    };
     let (Some(first), Some(last)) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0)) else {
         return Ok((0, Vec::new()));
     };
@@ -608,5 +796,77 @@ mod tests {
         let first = &four[0];
         assert_eq!((first.open, first.high, first.low, first.close), (1.0, 4.0, 0.0, 2.5));
         assert_eq!(first.volume, Some(30.0));
+    }
+
+    #[test]
+    fn large_ranges_are_answered_from_overviews_with_the_same_extremes_and_totals() {
+        let rows = 200_000usize;
+        let mut csv = String::from("date,open,high,low,close,volume\n");
+        let start =
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        for i in 0..rows {
+            let at = start + chrono::Duration::minutes(i as i64);
+            let mid =
+                100.0 + ((i as f64) / 1000.0).sin() * 10.0 + if i == 123_456 { 500.0 } else { 0.0 };
+            let low = if i == 7_777 { 1.0 } else { mid - 1.0 };
+            csv.push_str(&format!(
+                "{},{mid},{},{low},{},{}\n",
+                at.format("%Y-%m-%dT%H:%M:%S"),
+                mid + 1.0,
+                mid + 0.5,
+                i % 10
+            ));
+        }
+        let options = variosync_formats::delimited::ReadOptions {
+            mode: variosync_formats::table::Mode::Strict,
+            zone: variosync_domain::time::Zone::Utc,
+            default_series: "X".into(),
+            mapping: None,
+        };
+        let reader = variosync_formats::delimited::Reader::new(
+            Box::new(std::io::Cursor::new(csv.into_bytes())),
+            &options,
+        )
+        .unwrap();
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("part-0.parquet");
+        let schema = reader.schema();
+        let converted = crate::convert::convert(
+            reader,
+            schema,
+            &path,
+            directory.path(),
+            crate::duplicates::DuplicatePolicy::KeepLast,
+        )
+        .unwrap();
+        assert_eq!(converted.overviews.len(), 3);
+        let part = Part::open(&path).unwrap();
+        assert_eq!(part.overviews.len(), 3);
+
+        let window =
+            super::window(&part, "X", &["high".into(), "low".into()], i64::MIN, i64::MAX, 100)
+                .unwrap();
+        assert_eq!((window.rows, window.downsampled), (rows as u64, true));
+        let high = &window.columns[0];
+        assert_eq!(high.values.len(), 100);
+        let top = high.values.iter().cloned().fold(f64::MIN, f64::max);
+        assert_eq!(top, 100.0 + (123.456f64).sin() * 10.0 + 500.0 + 1.0, "the spike survives");
+        let spike_at = (start + chrono::Duration::minutes(123_456)).and_utc().timestamp_micros();
+        assert!(high.ts.contains(&spike_at), "at its own time");
+        assert!(window.columns[1].values.contains(&1.0), "the dip survives");
+        assert!(high.ts.windows(2).all(|w| w[0] < w[1]));
+
+        let (count, candles) = candles(&part, "X", i64::MIN, i64::MAX, 10).unwrap();
+        assert_eq!(count, rows as u64);
+        assert!(candles.len() <= 10 && candles.len() >= 9, "{}", candles.len());
+        let volume: f64 = candles.iter().filter_map(|c| c.volume).sum();
+        assert_eq!(volume, (0..rows).map(|i| (i % 10) as f64).sum::<f64>());
+        assert_eq!(candles[0].open, 100.0);
+        assert_eq!(candles.iter().map(|c| c.low).fold(f64::MAX, f64::min), 1.0);
+        // A zoom small enough reads the rows themselves, exactly.
+        let from = (start + chrono::Duration::minutes(1000)).and_utc().timestamp_micros();
+        let zoom = super::window(&part, "X", &["close".into()], from, from + 99 * 60_000_000, 1000)
+            .unwrap();
+        assert_eq!((zoom.rows, zoom.downsampled), (100, false));
     }
 }

@@ -76,6 +76,8 @@ pub struct Converted {
     pub rejects: Vec<Reject>,
     /// The rejects file (CSV: line, column, value, expected), if any row was set aside.
     pub rejects_file: Option<PathBuf>,
+    /// The overview files beside the Parquet file.
+    pub overviews: Vec<PathBuf>,
 }
 
 /// Reads rows from a reader, writing every reject to a CSV file as they come.
@@ -176,6 +178,7 @@ pub fn convert_delimited(
         encoding: reader.encoding(),
         rejects: kept,
         rejects_file: (count > 0).then_some(path),
+        overviews: converted.overviews,
     })
 }
 
@@ -251,7 +254,11 @@ async fn store(
     converted: &Converted,
     rejects_key: Option<&ObjectKey>,
 ) -> Result<(Dataset, Version), variosync_store::Error> {
-    let bytes = backends.objects.put_file(part, out).await?;
+    let mut bytes = backends.objects.put_file(part, out).await?;
+    for (size, path) in variosync_engine::overview::LEVELS.iter().zip(&converted.overviews) {
+        let key = ObjectKey::dataset_part_overview(user, id, 1, 0, *size);
+        bytes += backends.objects.put_file(&key, path).await?;
+    }
     if let (Some(key), Some(path)) = (rejects_key, &converted.rejects_file) {
         backends.objects.put_file(key, path).await?;
     }
@@ -285,6 +292,13 @@ pub fn convert_delimited_file(
     let partial = work.0.join("out.parquet");
     let mut converted = convert_delimited(Box::new(file), options, policy, &partial, &work.0)?;
     std::fs::rename(&partial, output)?;
+    // The overviews follow the file, named after it, so queries find them beside it.
+    for (size, overview) in variosync_engine::overview::LEVELS.iter().zip(&mut converted.overviews)
+    {
+        let kept = variosync_engine::overview::path_for(output, *size);
+        std::fs::rename(&*overview, &kept)?;
+        *overview = kept;
+    }
     // The rejects file goes beside the output, named after it.
     if let Some(rejects) = converted.rejects_file.take() {
         let kept = output.with_extension("rejects.csv");

@@ -50,8 +50,11 @@ async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
     assert_eq!(imported.version.series, ["META"]);
     assert_eq!(imported.version.time_from.unwrap().to_rfc3339(), "2013-01-02T00:00:00+00:00");
     let part = ObjectKey::dataset_part(user, imported.dataset.id, 1, 0);
-    let stored = backends.objects.head(&part).await.unwrap();
-    assert_eq!(stored.size, imported.version.bytes);
+    assert!(backends.objects.head(&part).await.is_ok());
+    let prefix = ObjectKey::dataset_version_prefix(user, imported.dataset.id, 1);
+    let stored = backends.objects.list(&prefix).await.unwrap();
+    assert_eq!(stored.len(), 4, "the part and its three overviews");
+    assert_eq!(stored.iter().map(|o| o.size).sum::<u64>(), imported.version.bytes);
     let listed = backends.datasets().list(Access::User(user), user, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1);
 }

@@ -80,6 +80,19 @@ impl ObjectKey {
         Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}")))
     }
 
+    /// An overview of part `part` of a dataset version, with buckets of `rows` rows.
+    pub fn dataset_part_overview(
+        user: UserId,
+        dataset: DatasetId,
+        version: u32,
+        part: u32,
+        rows: usize,
+    ) -> Self {
+        Self(StorePath::from(format!(
+            "users/{user}/datasets/{dataset}/v{version}/part-{part}.overview-{rows}.parquet"
+        )))
+    }
+
     /// The rows of a dataset version's source file that could not be read.
     pub fn dataset_rejects(user: UserId, dataset: DatasetId, version: u32) -> Self {
         Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}/rejects.csv")))

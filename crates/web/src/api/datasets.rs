@@ -525,7 +525,17 @@ fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, ApiEr
 /// Opens the file of a dataset version for queries.
 async fn open_part(state: &AppState, user: UserId, version: &Version) -> Result<Part, ApiError> {
     let key = ObjectKey::dataset_part(user, version.dataset_id, version.version, 0);
-    let path = state.backends.objects.local_file(&key, &state.scratch.join("cache")).await?;
+    let cache = state.scratch.join("cache");
+    let path = state.backends.objects.local_file(&key, &cache).await?;
+    for size in variosync_engine::overview::LEVELS {
+        let overview =
+            ObjectKey::dataset_part_overview(user, version.dataset_id, version.version, 0, size);
+        match state.backends.objects.local_file(&overview, &cache).await {
+            // A version written before overviews existed is answered from its rows.
+            Ok(_) | Err(variosync_store::Error::ObjectNotFound(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     tokio::task::spawn_blocking(move || Part::open(&path))
         .await
         .map_err(|e| internal("a query stopped", &e))?
