@@ -8,6 +8,7 @@
 
 pub mod convert;
 pub mod duplicates;
+pub mod export;
 pub mod overview;
 pub mod profile;
 pub mod window;

@@ -76,6 +76,35 @@ pub enum ReadError {
     /// The input could not be read.
     #[error("reading the file failed: {0}")]
     Io(#[from] std::io::Error),
+    /// JSON that cannot be read.
+    #[error("line {line}: {message}")]
+    Json {
+        /// The 1-based line (for JSON objects read whole: the record's number).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A JSON structure that breaks off the rest of the file.
+    #[error("line {line}: {message}; the rest of the file cannot be read")]
+    JsonStructure {
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is of a kind that cannot be read (yet).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ReadError {
+    /// A JSON error that ends the reading, whatever the mode.
+    pub(crate) fn into_structural(self) -> Self {
+        match self {
+            Self::Json { line, message } => Self::JsonStructure { line, message },
+            other => other,
+        }
+    }
 }
 
 /// What every parsing thread needs to turn a block into a batch.

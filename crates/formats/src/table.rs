@@ -156,6 +156,11 @@ impl TableBuilder {
         &self.rejects
     }
 
+    /// Takes the rows set aside so far.
+    pub fn drain_rejects(&mut self) -> std::vec::Drain<'_, Reject> {
+        self.rejects.drain(..)
+    }
+
     fn reject(&self, line: usize, index: usize, value: &str, expected: String) -> Reject {
         let column =
             self.names.get(index).cloned().unwrap_or_else(|| format!("column {}", index + 1));

@@ -12,9 +12,9 @@ use variosync_domain::{DatasetId, UserId};
 use variosync_engine::convert::{self, ConvertError};
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::profile::Profile;
-use variosync_formats::delimited::{self, ReadOptions, Reader};
-use variosync_formats::encoding::Encoding;
+use variosync_formats::delimited::{self, ReadOptions};
 use variosync_formats::mapping::Proposal;
+use variosync_formats::source::{self, Detected, Source};
 use variosync_formats::table::Reject;
 use variosync_store::{Backends, Dataset, NewVersion, ObjectKey, Version};
 
@@ -70,8 +70,10 @@ pub struct Converted {
     pub profile: Profile,
     /// How the file was read.
     pub mapping: Proposal,
-    /// The file's encoding.
-    pub encoding: Encoding,
+    /// What the file was recognised as.
+    pub detected: Detected,
+    /// Things the person should check.
+    pub warnings: Vec<String>,
     /// The first rows set aside (all of them are in the rejects file).
     pub rejects: Vec<Reject>,
     /// The rejects file (CSV: line, column, value, expected), if any row was set aside.
@@ -82,7 +84,7 @@ pub struct Converted {
 
 /// Reads rows from a reader, writing every reject to a CSV file as they come.
 struct Spooled<'a> {
-    reader: &'a mut Reader,
+    reader: &'a mut Source,
     path: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
     kept: Vec<Reject>,
@@ -141,14 +143,14 @@ impl Iterator for Spooled<'_> {
 
 /// Converts a delimited stream into a Parquet file at `out`, using `work` for temporary
 /// files (and the rejects file).
-pub fn convert_delimited(
+pub fn convert_stream(
     input: Box<dyn std::io::Read + Send>,
     options: &ReadOptions,
     policy: DuplicatePolicy,
     out: &Path,
     work: &Path,
 ) -> Result<Converted, ImportError> {
-    let mut reader = Reader::new(input, options)?;
+    let (mut reader, detected) = source::open(input, options)?;
     let schema = reader.schema();
     let mut spooled = Spooled {
         reader: &mut reader,
@@ -175,7 +177,8 @@ pub fn convert_delimited(
     Ok(Converted {
         profile: converted.profile,
         mapping: reader.mapping().clone(),
-        encoding: reader.encoding(),
+        detected,
+        warnings: reader.warnings(),
         rejects: kept,
         rejects_file: (count > 0).then_some(path),
         overviews: converted.overviews,
@@ -193,7 +196,7 @@ impl Drop for WorkFolder {
 
 /// Imports a delimited stream as a new dataset called `name` owned by `user`, resolving rows
 /// that repeat a series and time by `policy`; temporary files go under `scratch`.
-pub async fn import_delimited_stream(
+pub async fn import_stream(
     backends: &Backends,
     user: UserId,
     name: &str,
@@ -208,11 +211,9 @@ pub async fn import_delimited_stream(
     let out = work.0.join("part-0.parquet");
     let converted = {
         let (options, out, folder) = (options.clone(), out.clone(), work.0.clone());
-        tokio::task::spawn_blocking(move || {
-            convert_delimited(input, &options, policy, &out, &folder)
-        })
-        .await
-        .map_err(|_| ImportError::Interrupted)??
+        tokio::task::spawn_blocking(move || convert_stream(input, &options, policy, &out, &folder))
+            .await
+            .map_err(|_| ImportError::Interrupted)??
     };
     let profile = converted.profile.clone();
 
@@ -228,7 +229,7 @@ pub async fn import_delimited_stream(
             duplicates: profile.duplicates,
             profile,
             rejects: converted.rejects,
-            warnings: converted.mapping.warnings,
+            warnings: converted.warnings,
             rejects_key,
         }),
         Err(error) => {
@@ -279,7 +280,7 @@ async fn store(
 
 /// Converts the delimited file at `input` into a Parquet file at `output`, which appears only
 /// when it is complete; temporary files go beside `output`.
-pub fn convert_delimited_file(
+pub fn convert_file(
     input: &Path,
     output: &Path,
     options: &ReadOptions,
@@ -290,7 +291,7 @@ pub fn convert_delimited_file(
     let work = WorkFolder(parent.join(format!(".variosync-convert-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&work.0)?;
     let partial = work.0.join("out.parquet");
-    let mut converted = convert_delimited(Box::new(file), options, policy, &partial, &work.0)?;
+    let mut converted = convert_stream(Box::new(file), options, policy, &partial, &work.0)?;
     std::fs::rename(&partial, output)?;
     // The overviews follow the file, named after it, so queries find them beside it.
     for (size, overview) in variosync_engine::overview::LEVELS.iter().zip(&mut converted.overviews)
@@ -309,7 +310,7 @@ pub fn convert_delimited_file(
 }
 
 /// Imports a delimited file held in memory (small files and tests).
-pub async fn import_delimited(
+pub async fn import_bytes(
     backends: &Backends,
     user: UserId,
     name: &str,
@@ -319,5 +320,5 @@ pub async fn import_delimited(
 ) -> Result<Imported, ImportError> {
     let input = Box::new(std::io::Cursor::new(bytes.to_vec()));
     let scratch = std::env::temp_dir();
-    import_delimited_stream(backends, user, name, input, options, policy, &scratch).await
+    import_stream(backends, user, name, input, options, policy, &scratch).await
 }

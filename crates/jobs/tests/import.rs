@@ -5,7 +5,7 @@ use variosync_domain::{Email, NewUser, Role};
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_formats::delimited::ReadOptions;
 use variosync_formats::table::Mode;
-use variosync_jobs::import::{ImportError, import_delimited};
+use variosync_jobs::import::{ImportError, import_bytes};
 use variosync_store::settings::StoreSettings;
 use variosync_store::{Access, Backends, ObjectKey};
 
@@ -35,7 +35,7 @@ async fn setup() -> (tempfile::TempDir, Backends, variosync_domain::UserId) {
 #[tokio::test]
 async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
     let (_dir, backends, user) = setup().await;
-    let imported = import_delimited(
+    let imported = import_bytes(
         &backends,
         user,
         "Stocks",
@@ -63,7 +63,7 @@ async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
 async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects() {
     let (_dir, backends, user) = setup().await;
     // The name is refused when the rows are recorded, after the Parquet part was stored.
-    let failed = import_delimited(
+    let failed = import_bytes(
         &backends,
         user,
         "   ",
@@ -87,7 +87,7 @@ async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects
 async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() {
     let (_dir, backends, user) = setup().await;
     let file = b"date,value\n2024-01-01,1\n2024-01-0x,2\n2024-01-03,3\n";
-    let imported = import_delimited(
+    let imported = import_bytes(
         &backends,
         user,
         "partly",
@@ -100,7 +100,7 @@ async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() 
     assert_eq!(imported.rejects.len(), 1);
     assert_eq!(imported.rejects[0].line, 3);
     assert_eq!(imported.version.row_count, 2);
-    let strict = import_delimited(
+    let strict = import_bytes(
         &backends,
         user,
         "strict",
@@ -121,7 +121,7 @@ async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() 
 async fn repeated_series_and_times_follow_the_duplicate_policy() {
     let (_dir, backends, user) = setup().await;
     let file = b"symbol,date,close\nA,2024-01-01,1\nA,2024-01-01,2\nB,2024-01-01,3\n";
-    let kept = import_delimited(
+    let kept = import_bytes(
         &backends,
         user,
         "last",
@@ -133,16 +133,10 @@ async fn repeated_series_and_times_follow_the_duplicate_policy() {
     .unwrap();
     assert_eq!((kept.version.row_count, kept.duplicates), (2, 1));
     assert_eq!(kept.version.profile["duplicates"], 1);
-    let refused = import_delimited(
-        &backends,
-        user,
-        "fail",
-        file,
-        &options(Mode::Strict),
-        DuplicatePolicy::Fail,
-    )
-    .await
-    .unwrap_err();
+    let refused =
+        import_bytes(&backends, user, "fail", file, &options(Mode::Strict), DuplicatePolicy::Fail)
+            .await
+            .unwrap_err();
     assert!(refused.to_string().starts_with("1 rows repeat a series and time"), "{refused}");
     assert_eq!(
         backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().len(),

@@ -8,9 +8,10 @@ use anyhow::Context;
 use variosync_domain::Email;
 use variosync_domain::time::Zone;
 use variosync_engine::duplicates::DuplicatePolicy;
-use variosync_formats::delimited::{ReadOptions, Reader};
+use variosync_formats::delimited::ReadOptions;
 use variosync_formats::dialect::Delimiter;
 use variosync_formats::mapping::{TimeSource, ValueKind};
+use variosync_formats::source::{self, Source};
 use variosync_formats::table::Mode;
 use variosync_store::Access;
 
@@ -50,21 +51,32 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
         mapping: None,
     };
     let context = || format!("{}", path.display());
-    let mut reader = Reader::new(open_file(path)?, &options).with_context(context)?;
-    let dialect = reader.dialect();
+    let (mut reader, detected) = source::open(open_file(path)?, &options).with_context(context)?;
     let mut out = String::new();
-    let delimiter = match dialect.delimiter {
-        Delimiter::Char(b'\t') => "tab".to_owned(),
-        Delimiter::Char(c) => format!("{:?}", char::from(c)),
-        Delimiter::Whitespace => "spaces".to_owned(),
-    };
     writeln!(out, "file:      {}", path.display())?;
-    writeln!(out, "encoding:  {:?}", reader.encoding())?;
-    writeln!(
-        out,
-        "delimiter: {delimiter}, header: {}, decimal: {:?}",
-        dialect.has_header, dialect.decimal
-    )?;
+    match detected.compression {
+        Some(compression) => {
+            writeln!(out, "format:    {} inside {compression:?}", detected.format)?
+        }
+        None => writeln!(out, "format:    {}", detected.format)?,
+    }
+    match &reader {
+        Source::Delimited(delimited) => {
+            let dialect = delimited.dialect();
+            let delimiter = match dialect.delimiter {
+                Delimiter::Char(b'\t') => "tab".to_owned(),
+                Delimiter::Char(c) => format!("{:?}", char::from(c)),
+                Delimiter::Whitespace => "spaces".to_owned(),
+            };
+            writeln!(out, "encoding:  {:?}", delimited.encoding())?;
+            writeln!(
+                out,
+                "delimiter: {delimiter}, header: {}, decimal: {:?}",
+                dialect.has_header, dialect.decimal
+            )?;
+        }
+        Source::Json(json) => writeln!(out, "layout:    {:?}", json.shape())?,
+    }
     writeln!(out, "columns:   {}", reader.names().join(", "))?;
     let mapping = reader.mapping().clone();
     match mapping.time {
@@ -102,7 +114,7 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
         }
     }
     writeln!(out, "rows:      {rows} readable, {problems} with problems")?;
-    for warning in &mapping.warnings {
+    for warning in reader.warnings() {
         writeln!(out, "warning:   {warning}")?;
     }
     for reject in shown {
@@ -121,7 +133,7 @@ pub fn inspect(path: &Path) -> anyhow::Result<String> {
 
 /// Converts a file to one sorted zstd Parquet file; returns a one-line summary.
 pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Result<String> {
-    let converted = variosync_jobs::import::convert_delimited_file(
+    let converted = variosync_jobs::import::convert_file(
         input,
         output,
         &read_options(input, options)?,
@@ -162,7 +174,7 @@ pub async fn import(
         })?;
     let name = name.map_or_else(|| read.default_series.clone(), str::to_owned);
     let scratch = settings.data_dir.join("tmp");
-    let imported = variosync_jobs::import::import_delimited_stream(
+    let imported = variosync_jobs::import::import_stream(
         &backends,
         user.id,
         &name,

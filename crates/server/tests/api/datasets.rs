@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 fn shared(name: &str) -> Vec<u8> {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name);
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -186,6 +186,37 @@ async fn a_multipart_upload_in_lenient_mode_sets_bad_rows_aside_for_download() {
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = response.text().await.unwrap();
     assert_eq!(csv, "line,column,value,expected\n3,Close,oops,a number (with a decimal comma)\n");
+}
+
+#[tokio::test]
+async fn compressed_json_uploads_are_recognised_by_their_content() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let key = writer_key(&app, "ada@example.com").await;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&shared("original_financial_sample.json")).unwrap();
+    let (status, body) = json(
+        app.with_key(Method::POST, "/api/v1/datasets?name=quotes", &key)
+            .body(gzip.finish().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"]["series"], serde_json::json!(["AAPL", "GOOGL"]));
+    let (status, body) = json(
+        app.with_key(Method::POST, "/api/v1/datasets", &key)
+            .body(b"PAR1 not really parquet".to_vec())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_format"))
+    );
 }
 
 #[tokio::test]

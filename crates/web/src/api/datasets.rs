@@ -19,7 +19,7 @@ use variosync_domain::{AuditAction, DatasetId, ErrorKind, UserId};
 use variosync_engine::convert::ConvertError;
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::window::{self, Part, QueryError};
-use variosync_formats::delimited::ReadOptions;
+use variosync_formats::delimited::{ReadError, ReadOptions};
 use variosync_formats::table::{Mode, Reject};
 use variosync_jobs::import::ImportError;
 use variosync_store::{Access, Dataset, NewAuditEntry, ObjectKey, Version};
@@ -68,6 +68,10 @@ fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
 impl From<ImportError> for ApiError {
     fn from(error: ImportError) -> Self {
         match error {
+            ImportError::Read(ReadError::Unsupported(message))
+            | ImportError::Convert(ConvertError::Read(ReadError::Unsupported(message))) => {
+                invalid("unsupported_format", message)
+            }
             ImportError::Read(error) | ImportError::Convert(ConvertError::Read(error)) => {
                 invalid("unreadable_file", error.to_string())
             }
@@ -287,7 +291,7 @@ async fn upload(
     let input =
         std::fs::File::open(&received.0).map_err(|e| internal("cannot reopen an upload", &e))?;
     let user = current.user.id;
-    let imported = variosync_jobs::import::import_delimited_stream(
+    let imported = variosync_jobs::import::import_stream(
         &state.backends,
         user,
         &name,

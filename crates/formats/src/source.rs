@@ -1,0 +1,277 @@
+//! Opening any supported file: compression is recognised by its magic bytes (gzip, bzip2,
+//! zstd, zip) and undone as a stream under limits on the decompressed size and ratio; the
+//! format inside is recognised by content (JSON or delimited text), never by the name alone.
+
+use std::io::{Cursor, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::delimited::{ReadError, ReadOptions, Reader};
+use crate::json::JsonReader;
+use crate::mapping::Proposal;
+use crate::table::Reject;
+
+/// Bytes looked at to recognise a file.
+const HEAD_BYTES: usize = 64 * 1024;
+/// The most a compressed file may expand to.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+/// The most a compressed file may expand by (beyond its first [`RATIO_GRACE_BYTES`]).
+pub const MAX_RATIO: u64 = 1000;
+/// Output below which the ratio is not checked (small, repetitive files compress well).
+const RATIO_GRACE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A compression around the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (`.gz`).
+    Gzip,
+    /// bzip2 (`.bz2`).
+    Bzip2,
+    /// Zstandard (`.zst`).
+    Zstd,
+    /// The first file of a zip archive.
+    Zip,
+}
+
+/// The compression a file starts with, if any.
+pub fn compression(head: &[u8]) -> Option<Compression> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Compression::Gzip)
+    } else if head.starts_with(b"BZh") && head.get(3).is_some_and(|b| (b'1'..=b'9').contains(b)) {
+        Some(Compression::Bzip2)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Compression::Zstd)
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some(Compression::Zip)
+    } else {
+        None
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Stops a decompressed stream that grows past the limits.
+struct Limited<R> {
+    inner: R,
+    compressed: Arc<AtomicU64>,
+    produced: u64,
+    max_bytes: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.produced += n as u64;
+        let compressed = self.compressed.load(Ordering::Relaxed).max(1);
+        if self.produced > self.max_bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the file decompresses to more than {} bytes", self.max_bytes),
+            ));
+        }
+        if self.produced > RATIO_GRACE_BYTES && self.produced / compressed > MAX_RATIO {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the file expands more than {MAX_RATIO} times when decompressed; this looks like a decompression bomb"
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The decompressed content of `input`, compressed with `compression`.
+fn decompress(
+    input: Box<dyn Read + Send>,
+    compression: Compression,
+    max_bytes: u64,
+) -> Result<Box<dyn Read + Send>, ReadError> {
+    let compressed = Arc::new(AtomicU64::new(0));
+    let counted = Counting { inner: input, count: compressed.clone() };
+    let inner: Box<dyn Read + Send> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(counted)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(counted)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(counted)?),
+        Compression::Zip => Box::new(first_zip_entry(counted)?),
+    };
+    Ok(Box::new(Limited { inner, compressed, produced: 0, max_bytes }))
+}
+
+/// The first file of a zip archive (folders and macOS resource forks are skipped), read
+/// from the stream without needing the archive's directory.
+fn first_zip_entry(mut input: impl Read + Send + 'static) -> Result<Cursor<Vec<u8>>, ReadError> {
+    loop {
+        let entry = zip::read::read_zipfile_from_stream(&mut input)
+            .map_err(|e| ReadError::Unsupported(format!("the zip archive cannot be read: {e}")))?;
+        let Some(mut entry) = entry else {
+            return Err(ReadError::Unsupported("the zip archive holds no file".to_owned()));
+        };
+        let name = entry.name().to_owned();
+        if entry.is_dir() || name.starts_with("__MACOSX/") {
+            continue;
+        }
+        // Zip entries cannot outlive the stream's borrow: the entry is read here, within
+        // the same limits as any decompressed file.
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(crate::json::MAX_DOCUMENT_BYTES as u64 * 4 + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() > crate::json::MAX_DOCUMENT_BYTES * 4 {
+            return Err(ReadError::Unsupported(
+                "a file inside a zip archive over 1 GiB cannot be read; compress it with gzip or zstd instead".to_owned(),
+            ));
+        }
+        return Ok(Cursor::new(bytes));
+    }
+}
+
+/// A file being read, whatever its format.
+#[derive(Debug)]
+pub enum Source {
+    /// Delimited text.
+    Delimited(Box<Reader>),
+    /// JSON.
+    Json(Box<JsonReader>),
+}
+
+/// What a file was recognised as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// The compression around it.
+    pub compression: Option<Compression>,
+    /// `csv` (any delimited text) or `json`.
+    pub format: &'static str,
+}
+
+/// Opens `input`, recognising its compression and format from its content.
+pub fn open(
+    input: Box<dyn Read + Send>,
+    options: &ReadOptions,
+) -> Result<(Source, Detected), ReadError> {
+    let (head, input) = peek(input)?;
+    let found = compression(&head);
+    let (head, input) = match found {
+        Some(kind) => peek(decompress(input, kind, MAX_DECOMPRESSED_BYTES)?)?,
+        None => (head, input),
+    };
+    if let Some(inner) = compression(&head) {
+        return Err(ReadError::Unsupported(format!(
+            "the file is compressed twice ({:?} inside {:?}); decompress it once first",
+            inner,
+            found.expect("an inner compression implies an outer one")
+        )));
+    }
+    if head.starts_with(b"PAR1")
+        || head.starts_with(b"ARROW1")
+        || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+        || head.starts_with(b"Obj\x01")
+    {
+        return Err(ReadError::Unsupported(
+            "Parquet, Arrow, Excel and Avro files cannot be imported yet; export the data as CSV or JSON".to_owned(),
+        ));
+    }
+    match crate::json::sniff(&head) {
+        Some(shape) => {
+            let reader = JsonReader::new(input, shape, options)?;
+            Ok((Source::Json(Box::new(reader)), Detected { compression: found, format: "json" }))
+        }
+        None => {
+            let reader = Reader::new(input, options)?;
+            Ok((
+                Source::Delimited(Box::new(reader)),
+                Detected { compression: found, format: "csv" },
+            ))
+        }
+    }
+}
+
+/// The first bytes of `input`, and `input` from its start again.
+fn peek(mut input: Box<dyn Read + Send>) -> Result<(Vec<u8>, Box<dyn Read + Send>), ReadError> {
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    (&mut input).take(HEAD_BYTES as u64).read_to_end(&mut head)?;
+    let again: Box<dyn Read + Send> = Box::new(Cursor::new(head.clone()).chain(input));
+    Ok((head, again))
+}
+
+impl Source {
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            Self::Delimited(reader) => reader.schema(),
+            Self::Json(reader) => reader.schema(),
+        }
+    }
+
+    /// How the file is read.
+    pub fn mapping(&self) -> &Proposal {
+        match self {
+            Self::Delimited(reader) => reader.mapping(),
+            Self::Json(reader) => reader.mapping(),
+        }
+    }
+
+    /// The column names.
+    pub fn names(&self) -> &[String] {
+        match self {
+            Self::Delimited(reader) => reader.names(),
+            Self::Json(reader) => reader.names(),
+        }
+    }
+
+    /// The first rows or records, as they are in the file.
+    pub fn sample(&self) -> &[String] {
+        match self {
+            Self::Delimited(reader) => reader.sample(),
+            Self::Json(reader) => reader.sample(),
+        }
+    }
+
+    /// Takes the rows set aside so far.
+    pub fn drain_rejects(&mut self) -> Vec<Reject> {
+        match self {
+            Self::Delimited(reader) => reader.drain_rejects().collect(),
+            Self::Json(reader) => reader.drain_rejects().collect(),
+        }
+    }
+
+    /// Things the person should check, beyond the mapping's own warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = self.mapping().warnings.clone();
+        if let Self::Json(reader) = self
+            && !reader.ignored_keys().is_empty()
+        {
+            warnings.push(format!(
+                "keys first seen after the first 1000 records were left out: {}",
+                reader.ignored_keys().join(", ")
+            ));
+        }
+        warnings
+    }
+}
+
+impl Iterator for Source {
+    type Item = Result<RecordBatch, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Self::Delimited(reader) => reader.next(),
+            Self::Json(reader) => reader.next(),
+        }
+    }
+}

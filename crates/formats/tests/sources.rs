@@ -1,0 +1,173 @@
+//! Opening files by content: JSON in every supported shape, compressed files, and the
+//! errors bad input gets.
+
+use std::io::Write;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type};
+use arrow_array::{Array, RecordBatch};
+use variosync_domain::time::Zone;
+use variosync_formats::delimited::{ReadError, ReadOptions};
+use variosync_formats::source::{Compression, Source, open};
+use variosync_formats::table::Mode;
+
+fn options(mode: Mode) -> ReadOptions {
+    ReadOptions { mode, zone: Zone::Utc, default_series: "file".into(), mapping: None }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = if name.ends_with(".json") {
+        root.join("../../testdata").join(name)
+    } else {
+        root.join("tests/fixtures").join(name)
+    };
+    std::fs::read(path).unwrap()
+}
+
+fn read(bytes: Vec<u8>, mode: Mode) -> Result<(Source, Vec<RecordBatch>), ReadError> {
+    let (mut source, _) = open(Box::new(std::io::Cursor::new(bytes)), &options(mode))?;
+    let mut batches = Vec::new();
+    for batch in &mut source {
+        batches.push(batch?);
+    }
+    Ok((source, batches))
+}
+
+fn value_names(source: &Source) -> Vec<String> {
+    source.mapping().values.iter().map(|v| v.name.clone()).collect()
+}
+
+/// (series, column values) of every row, for one column.
+fn column(batches: &[RecordBatch], name: &str) -> Vec<(String, Option<f64>)> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let series = batch.column(0).as_dictionary::<Int32Type>();
+        let names = series.values().as_string::<i32>();
+        let values = batch.column_by_name(name).unwrap().as_primitive::<Float64Type>();
+        for row in 0..batch.num_rows() {
+            let s = names.value(series.keys().value(row) as usize).to_owned();
+            out.push((s, values.is_valid(row).then(|| values.value(row))));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_original_products_record_shape_reads_its_measurements_as_columns() {
+    let (source, batches) = read(fixture("original_sample_data.json"), Mode::Strict).unwrap();
+    let names = value_names(&source);
+    for expected in ["open", "high", "low", "close", "volume", "temperature", "humidity"] {
+        assert!(names.contains(&expected.to_owned()), "{expected} in {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("metadata") || n == "format"), "{names:?}");
+    let closes = column(&batches, "close");
+    assert_eq!(closes.len(), 3);
+    assert!(closes.contains(&("AAPL".to_owned(), Some(185.85))));
+    assert!(closes.contains(&("WEATHER-STATION-001".to_owned(), None)), "no close for the weather");
+}
+
+#[test]
+fn flat_ohlcv_records_with_a_ticker_read_as_series() {
+    let (source, batches) = read(fixture("original_financial_sample.json"), Mode::Strict).unwrap();
+    assert_eq!(value_names(&source), ["open", "high", "low", "close", "volume", "format"]);
+    let closes = column(&batches, "close");
+    assert_eq!(closes, [("AAPL".to_owned(), Some(185.85)), ("GOOGL".to_owned(), Some(142.95))]);
+}
+
+#[test]
+fn json_lines_objects_of_columns_and_wrapped_records_all_read() {
+    let lines = "{\"t\":\"2024-01-01\",\"x\":1.5}\n\n{\"t\":\"2024-01-02\",\"x\":2.5}\n";
+    let columns = r#"{"t": ["2024-01-01", "2024-01-02"], "x": [1.5, 2.5]}"#;
+    let wrapped = r#"{"meta": {"source": "x"}, "data": [{"t": "2024-01-01", "x": 1.5}, {"t": "2024-01-02", "x": 2.5}]}"#;
+    for text in [lines, columns, wrapped] {
+        let (_, batches) = read(text.as_bytes().to_vec(), Mode::Strict).unwrap();
+        let values: Vec<Option<f64>> = column(&batches, "x").into_iter().map(|(_, v)| v).collect();
+        assert_eq!(values, [Some(1.5), Some(2.5)], "{text}");
+    }
+}
+
+#[test]
+fn bad_json_names_its_line_and_lenient_mode_sets_bad_records_aside() {
+    let text = "[\n{\"t\":\"2024-01-01\",\"v\":1},\n{\"t\":\"2024-01-02\",\"v\":oops},\n{\"t\":\"2024-01-03\",\"v\":3}\n]";
+    let error = read(text.as_bytes().to_vec(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.starts_with("line 3: expected value"), "{error}");
+    let (mut source, batches) = read(text.as_bytes().to_vec(), Mode::Lenient).unwrap();
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+    let rejects = source.drain_rejects();
+    assert_eq!((rejects.len(), rejects[0].line), (1, 3));
+
+    let truncated = "[{\"t\":\"2024-01-01\",\"v\":1},\n{\"t\":\"2024-01-02\",";
+    let error = read(truncated.as_bytes().to_vec(), Mode::Lenient).unwrap_err().to_string();
+    assert!(error.contains("truncated"), "{error}");
+    let columns = r#"{"t": ["2024-01-01"], "v": [1, 2]}"#;
+    let error = read(columns.as_bytes().to_vec(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("column \"v\" has 2 values"), "{error}");
+    let numbers = "[1, 2, 3]";
+    let error = read(numbers.as_bytes().to_vec(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("expected a record (an object), found a number"), "{error}");
+}
+
+fn compressed(kind: Compression, bytes: &[u8]) -> Vec<u8> {
+    match kind {
+        Compression::Gzip => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap()
+        }
+        Compression::Bzip2 => {
+            let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap()
+        }
+        Compression::Zstd => zstd::encode_all(bytes, 1).unwrap(),
+        Compression::Zip => {
+            let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            archive.add_directory("data/", options).unwrap();
+            archive.start_file("data/prices.csv", options).unwrap();
+            archive.write_all(bytes).unwrap();
+            archive.finish().unwrap().into_inner()
+        }
+    }
+}
+
+#[test]
+fn compressed_files_read_like_the_file_inside() {
+    let csv = fixture("stocks_daily_head.csv");
+    let (_, plain) = read(csv.clone(), Mode::Strict).unwrap();
+    let expected = column(&plain, "close");
+    for kind in [Compression::Gzip, Compression::Bzip2, Compression::Zstd, Compression::Zip] {
+        let bytes = compressed(kind, &csv);
+        let (_, detected) =
+            open(Box::new(std::io::Cursor::new(bytes.clone())), &options(Mode::Strict)).unwrap();
+        assert_eq!(detected.compression, Some(kind));
+        let (_, batches) = read(bytes, Mode::Strict).unwrap();
+        assert_eq!(column(&batches, "close"), expected, "{kind:?}");
+    }
+    let json = compressed(Compression::Gzip, &fixture("original_financial_sample.json"));
+    let (_, detected) = open(Box::new(std::io::Cursor::new(json)), &options(Mode::Strict)).unwrap();
+    assert_eq!((detected.compression, detected.format), (Some(Compression::Gzip), "json"));
+}
+
+#[test]
+fn a_decompression_bomb_is_stopped_with_a_clear_error() {
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    encoder.write_all(b"date,value\n").unwrap();
+    let line = b"2024-01-01,1\n".repeat(8192);
+    for _ in 0..1024 {
+        encoder.write_all(&line).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 200_000, "{} bytes expand to over 100 MB", bomb.len());
+    let error = read(bomb, Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("decompression bomb"), "{error}");
+
+    let twice = compressed(Compression::Gzip, &compressed(Compression::Gzip, b"a,b\n"));
+    let error = read(twice, Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("compressed twice"), "{error}");
+    let parquet = b"PAR1\x00\x00\x00".to_vec();
+    assert!(matches!(read(parquet, Mode::Strict), Err(ReadError::Unsupported(_))));
+}
