@@ -54,11 +54,13 @@ enum Command {
     /// Administer accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Show how a file would be read: encoding, delimiter, time and series columns, value
-    /// columns, and the first problems found.
+    /// Show how a file would be read: format, encoding, delimiter or JSON layout, time and
+    /// series columns, value columns, and the first problems found.
     Inspect {
-        /// The file (CSV, TSV, semicolon- or pipe-separated, whitespace-aligned).
+        /// The file: delimited text or JSON, plain or gzip, bzip2, zstd or zip.
         file: PathBuf,
+        #[command(flatten)]
+        mapping: MappingArgs,
     },
     /// Convert a file to one Parquet file sorted by series and time, zstd-compressed.
     Convert {
@@ -96,6 +98,68 @@ struct ReadArgs {
     /// What to do with rows that repeat a series and time.
     #[arg(long, value_enum, default_value_t = Duplicates::KeepLast)]
     duplicates: Duplicates,
+    #[command(flatten)]
+    mapping: MappingArgs,
+}
+
+/// Choices that replace the detected mapping; columns are named as in the file.
+#[derive(Debug, clap::Args)]
+struct MappingArgs {
+    /// A JSON file with the whole mapping (the same object the API takes); the flags below
+    /// override its fields.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+    /// The column holding the time (or the date, with --time-of-day).
+    #[arg(long, value_name = "COLUMN")]
+    time: Option<String>,
+    /// A separate time-of-day column.
+    #[arg(long, value_name = "COLUMN")]
+    time_of_day: Option<String>,
+    /// How the time is written: iso, ymd, dmy, mdy, compact, epoch_s, epoch_ms, epoch_us,
+    /// epoch_ns or excel.
+    #[arg(long, value_name = "FORMAT")]
+    time_format: Option<String>,
+    /// The series column, or `none` for one series named after the file.
+    #[arg(long, value_name = "COLUMN")]
+    series: Option<String>,
+    /// Only these value columns, in this order (comma-separated).
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Leave these columns out (comma-separated).
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// The decimal mark: point or comma.
+    #[arg(long, value_name = "MARK")]
+    decimal: Option<String>,
+}
+
+impl MappingArgs {
+    fn choice(&self) -> anyhow::Result<variosync_formats::mapping::Override> {
+        use anyhow::Context;
+        let mut choice: variosync_formats::mapping::Override = match &self.mapping {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?
+            }
+            None => Default::default(),
+        };
+        let or = |flag: &Option<String>, field: &mut Option<String>| {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        };
+        or(&self.time, &mut choice.time);
+        or(&self.time_of_day, &mut choice.time_of_day);
+        or(&self.time_format, &mut choice.time_format);
+        or(&self.series, &mut choice.series);
+        or(&self.decimal, &mut choice.decimal);
+        if self.columns.is_some() {
+            choice.columns.clone_from(&self.columns);
+        }
+        choice.exclude.extend(self.exclude.iter().cloned());
+        Ok(choice)
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -109,9 +173,10 @@ enum Duplicates {
 }
 
 impl ReadArgs {
-    fn options(&self) -> variosync_server::files::FileOptions {
+    fn options(&self) -> anyhow::Result<variosync_server::files::FileOptions> {
         use variosync_engine::duplicates::DuplicatePolicy;
-        variosync_server::files::FileOptions {
+        Ok(variosync_server::files::FileOptions {
+            mapping: self.mapping.choice()?,
             lenient: self.lenient,
             zone: self.tz.clone(),
             duplicates: match self.duplicates {
@@ -119,7 +184,7 @@ impl ReadArgs {
                 Duplicates::KeepFirst => DuplicatePolicy::KeepFirst,
                 Duplicates::Fail => DuplicatePolicy::Fail,
             },
-        }
+        })
     }
 }
 
@@ -156,9 +221,12 @@ fn main() -> ExitCode {
     // Commands about files and the example config need no settings.
     let offline = match &cli.command {
         Command::Config(ConfigCommand::Default) => Some(Ok(DEFAULT_CONFIG.to_owned())),
-        Command::Inspect { file } => Some(variosync_server::files::inspect(file)),
+        Command::Inspect { file, mapping } => Some(
+            mapping.choice().and_then(|choice| variosync_server::files::inspect(file, &choice)),
+        ),
         Command::Convert { input, output, read } => Some(
-            variosync_server::files::convert(input, output, &read.options())
+            read.options()
+                .and_then(|options| variosync_server::files::convert(input, output, &options))
                 .map(|line| line + "\n"),
         ),
         _ => None,
@@ -240,7 +308,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 &user,
                 &file,
                 name.as_deref(),
-                &read.options(),
+                &read.options()?,
             )
             .await?;
             println!("{report}");

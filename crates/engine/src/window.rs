@@ -776,7 +776,7 @@ mod tests {
             mode: variosync_formats::table::Mode::Strict,
             zone: variosync_domain::time::Zone::Utc,
             default_series: "X".into(),
-            mapping: None,
+            mapping: Default::default(),
         };
         let read = variosync_formats::delimited::read(csv.as_bytes(), &options).unwrap();
         let directory = tempfile::tempdir().unwrap();
@@ -821,7 +821,7 @@ mod tests {
             mode: variosync_formats::table::Mode::Strict,
             zone: variosync_domain::time::Zone::Utc,
             default_series: "X".into(),
-            mapping: None,
+            mapping: Default::default(),
         };
         let reader = variosync_formats::delimited::Reader::new(
             Box::new(std::io::Cursor::new(csv.into_bytes())),

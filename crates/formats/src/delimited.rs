@@ -15,7 +15,7 @@ use variosync_domain::time::Zone;
 
 use crate::dialect::{Delimiter, Dialect, DialectError, sniff, split_line};
 use crate::encoding::{Decoder, Encoding, detect};
-use crate::mapping::{MappingError, Proposal, propose};
+use crate::mapping::{MappingError, Proposal, propose_with};
 use crate::table::{Mode, Reject, TableBuilder, TableError};
 
 /// Rows the mapping is proposed from.
@@ -38,8 +38,8 @@ pub struct ReadOptions {
     pub zone: Zone,
     /// The series of files without a series column (usually the file's name).
     pub default_series: String,
-    /// A mapping chosen by the person, instead of the proposed one.
-    pub mapping: Option<Proposal>,
+    /// The person's choices, over the detected ones.
+    pub mapping: crate::mapping::Override,
 }
 
 /// A file read whole into the canonical table.
@@ -220,14 +220,9 @@ impl Reader {
             .take(SAMPLE_ROWS)
             .map(str::to_owned)
             .collect();
-        let mapping = match &options.mapping {
-            Some(mapping) => mapping.clone(),
-            None => {
-                let rows: Vec<Vec<String>> =
-                    sample.iter().map(|line| split_line(line, dialect.delimiter)).collect();
-                propose(&names, &rows)?
-            }
-        };
+        let rows: Vec<Vec<String>> =
+            sample.iter().map(|line| split_line(line, dialect.delimiter)).collect();
+        let mapping = propose_with(&names, &rows, &options.mapping)?;
         let schema = TableBuilder::new(&mapping, &names, options.zone, options.mode, "").schema();
         let plan = Arc::new(Plan {
             dialect,
@@ -487,7 +482,12 @@ mod tests {
     use super::*;
 
     fn options(mode: Mode) -> ReadOptions {
-        ReadOptions { mode, zone: Zone::Utc, default_series: "upload".into(), mapping: None }
+        ReadOptions {
+            mode,
+            zone: Zone::Utc,
+            default_series: "upload".into(),
+            mapping: Default::default(),
+        }
     }
 
     #[test]

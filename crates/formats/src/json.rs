@@ -16,7 +16,7 @@ use arrow_schema::SchemaRef;
 use serde_json::{Map, Value};
 
 use crate::delimited::{ReadError, ReadOptions};
-use crate::mapping::{Proposal, propose};
+use crate::mapping::{Proposal, propose_with};
 use crate::table::{Mode, Reject, TableBuilder};
 
 /// Records the columns and mapping are decided from.
@@ -429,10 +429,7 @@ impl JsonReader {
             .iter()
             .map(|(_, row)| names.iter().map(|n| cell(row.get(n))).collect())
             .collect();
-        let mapping = match &options.mapping {
-            Some(mapping) => mapping.clone(),
-            None => propose(&names, &rows)?,
-        };
+        let mapping = propose_with(&names, &rows, &options.mapping)?;
         let builder = TableBuilder::new(
             &mapping,
             &names,

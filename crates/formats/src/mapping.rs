@@ -86,6 +86,17 @@ pub enum MappingError {
     /// The table has no rows to learn from.
     #[error("the table has no rows")]
     NoRows,
+    /// The mapping names a column the file does not have.
+    #[error("the mapping names column {name:?}, which the file does not have (it has: {columns})")]
+    UnknownColumn {
+        /// The name given.
+        name: String,
+        /// The file's columns.
+        columns: String,
+    },
+    /// The mapping is not valid.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn column(rows: &[Vec<String>], index: usize) -> impl Iterator<Item = &str> + Clone {
@@ -94,9 +105,157 @@ fn column(rows: &[Vec<String>], index: usize) -> impl Iterator<Item = &str> + Cl
 
 /// Proposes how to read a table with these column names and sample rows.
 pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, MappingError> {
+    propose_with(names, rows, &Override::default())
+}
+
+/// Choices a person makes instead of the detected ones; every field is optional, and
+/// columns are named as in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// The column holding the time (or the date, with `time_of_day`).
+    pub time: Option<String>,
+    /// A separate time-of-day column.
+    pub time_of_day: Option<String>,
+    /// How the time is written: `iso`, `ymd`, `dmy`, `mdy`, `compact`, `epoch_s`,
+    /// `epoch_ms`, `epoch_us`, `epoch_ns` or `excel`.
+    pub time_format: Option<String>,
+    /// The series column, or `none` for one series named after the file.
+    pub series: Option<String>,
+    /// Only these value columns, in this order.
+    pub columns: Option<Vec<String>>,
+    /// Leave these columns out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Read these columns as `float`, `integer` or `text`.
+    #[serde(default)]
+    pub types: std::collections::BTreeMap<String, String>,
+    /// The decimal mark: `point` or `comma`.
+    pub decimal: Option<String>,
+}
+
+impl Override {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn parse_time_format(text: &str) -> Result<TimeFormat, MappingError> {
+    use variosync_domain::time::{DateOrder, EpochUnit};
+    Ok(match text {
+        "iso" => TimeFormat::Iso,
+        "ymd" => TimeFormat::Dated(DateOrder::YearMonthDay),
+        "dmy" => TimeFormat::Dated(DateOrder::DayMonthYear),
+        "mdy" => TimeFormat::Dated(DateOrder::MonthDayYear),
+        "compact" => TimeFormat::Compact,
+        "epoch_s" => TimeFormat::Epoch(EpochUnit::Seconds),
+        "epoch_ms" => TimeFormat::Epoch(EpochUnit::Millis),
+        "epoch_us" => TimeFormat::Epoch(EpochUnit::Micros),
+        "epoch_ns" => TimeFormat::Epoch(EpochUnit::Nanos),
+        "excel" => TimeFormat::ExcelSerial,
+        other => {
+            return Err(MappingError::Invalid(format!(
+                "time_format {other:?} is not one of iso, ymd, dmy, mdy, compact, epoch_s, epoch_ms, epoch_us, epoch_ns, excel"
+            )));
+        }
+    })
+}
+
+/// Proposes how to read a table, taking the person's choices in `choice` over detection.
+pub fn propose_with(
+    names: &[String],
+    rows: &[Vec<String>],
+    choice: &Override,
+) -> Result<Proposal, MappingError> {
     if rows.is_empty() {
         return Err(MappingError::NoRows);
     }
+    let position = |name: &str| {
+        names.iter().position(|n| n == name).ok_or_else(|| MappingError::UnknownColumn {
+            name: name.to_owned(),
+            columns: names.join(", "),
+        })
+    };
+    let forced_format = choice.time_format.as_deref().map(parse_time_format).transpose()?;
+    let forced_decimal = match choice.decimal.as_deref() {
+        None => None,
+        Some("point") => Some(DecimalMark::Point),
+        Some("comma") => Some(DecimalMark::Comma),
+        Some(other) => {
+            return Err(MappingError::Invalid(format!("decimal {other:?} is not point or comma")));
+        }
+    };
+    let forced_time = match (&choice.time, &choice.time_of_day) {
+        (Some(time), None) => Some((position(time)?, None)),
+        (Some(date), Some(clock)) => Some((position(date)?, Some(position(clock)?))),
+        (None, Some(_)) => {
+            return Err(MappingError::Invalid(
+                "time_of_day needs time (the date column)".to_owned(),
+            ));
+        }
+        (None, None) => None,
+    };
+    let forced_series = match choice.series.as_deref() {
+        None => None,
+        Some("" | "none") => Some(None),
+        Some(name) => Some(Some(position(name)?)),
+    };
+    let excluded: Vec<usize> =
+        choice.exclude.iter().map(|name| position(name)).collect::<Result<_, _>>()?;
+    let kept: Option<Vec<usize>> = choice
+        .columns
+        .as_ref()
+        .map(|columns| columns.iter().map(|name| position(name)).collect::<Result<_, _>>())
+        .transpose()?;
+    let mut kinds = Vec::new();
+    for (name, kind) in &choice.types {
+        let kind = match kind.as_str() {
+            "float" => ValueKind::Float,
+            "integer" => ValueKind::Integer,
+            "text" => ValueKind::Text,
+            other => {
+                return Err(MappingError::Invalid(format!(
+                    "type {other:?} of {name:?} is not float, integer or text"
+                )));
+            }
+        };
+        kinds.push((position(name)?, kind));
+    }
+    let mut proposal =
+        detect_mapping(names, rows, forced_time, forced_format, forced_decimal, forced_series)?;
+    proposal.values.retain(|v| !excluded.contains(&v.index));
+    if let Some(kept) = kept {
+        let mut ordered = Vec::new();
+        for index in kept {
+            match proposal.values.iter().position(|v| v.index == index) {
+                Some(at) => ordered.push(proposal.values.remove(at)),
+                None => {
+                    return Err(MappingError::Invalid(format!(
+                        "column {:?} is the time or series column, not a value column",
+                        names[index]
+                    )));
+                }
+            }
+        }
+        proposal.values = ordered;
+    }
+    for (index, kind) in kinds {
+        if let Some(value) = proposal.values.iter_mut().find(|v| v.index == index) {
+            value.kind = kind;
+        }
+    }
+    Ok(proposal)
+}
+
+fn detect_mapping(
+    names: &[String],
+    rows: &[Vec<String>],
+    forced_time: Option<(usize, Option<usize>)>,
+    forced_format: Option<TimeFormat>,
+    forced_decimal: Option<DecimalMark>,
+    forced_series: Option<Option<usize>>,
+) -> Result<Proposal, MappingError> {
     let roles: Vec<Option<Role>> = names.iter().map(|name| role(name)).collect();
     let find = |wanted: Role| roles.iter().position(|r| *r == Some(wanted));
     // A format must read the column; a few unreadable values (a row cut short, a stray
@@ -112,7 +271,26 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
     };
     let mut warnings = Vec::new();
 
-    let time = {
+    let forced = match forced_time {
+        Some((index, clock)) => {
+            let found = match forced_format {
+                Some(format) => variosync_domain::time::Detection { format, ambiguous: false },
+                None => detected(index).ok_or_else(|| {
+                    MappingError::Invalid(format!(
+                        "column {:?} does not hold times in a known format: choose time_format",
+                        names[index]
+                    ))
+                })?,
+            };
+            let source = match clock {
+                Some(time) => TimeSource::DateAndTime { date: index, time, format: found.format },
+                None => TimeSource::Column { index, format: found.format },
+            };
+            Some((source, found))
+        }
+        None => None,
+    };
+    let time = forced.or_else(|| {
         let date = find(Role::Date);
         let clock = find(Role::TimeOfDay).or_else(|| date.and(find(Role::Timestamp)));
         match (date, clock) {
@@ -133,7 +311,19 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
                     .then_some((TimeSource::Column { index, format: found.format }, found))
             })
         })
-    };
+    });
+    // A format chosen for a detected column replaces the detected one.
+    let time = time.map(|(source, found)| match (forced_format, source) {
+        (Some(format), TimeSource::Column { index, .. }) => (
+            TimeSource::Column { index, format },
+            variosync_domain::time::Detection { format, ambiguous: false },
+        ),
+        (Some(format), TimeSource::DateAndTime { date, time, .. }) => (
+            TimeSource::DateAndTime { date, time, format },
+            variosync_domain::time::Detection { format, ambiguous: false },
+        ),
+        (None, _) => (source, found),
+    });
     let Some((time, found)) = time else { return Err(MappingError::NoTimeColumn) };
     if found.ambiguous {
         warnings.push(
@@ -142,9 +332,11 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
         );
     }
 
-    let decimal = detect_decimal_mark(
-        (0..names.len()).filter(|i| !time.uses(*i)).flat_map(|i| column(rows, i)),
-    );
+    let decimal = forced_decimal.unwrap_or_else(|| {
+        detect_decimal_mark(
+            (0..names.len()).filter(|i| !time.uses(*i)).flat_map(|i| column(rows, i)),
+        )
+    });
     // A column is numeric when nine in ten of its sample values are numbers: the others are
     // mistakes to report row by row, not a reason to read the whole column as text.
     let numbers = |index: usize| {
@@ -159,9 +351,18 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
         let (parsed, total) = numbers(index);
         parsed > 0 && parsed * 10 >= total * 9
     };
-    let series = (0..names.len())
-        .filter(|i| roles[*i] == Some(Role::Series) && !time.uses(*i))
-        .find(|i| column(rows, *i).next().is_some() && !numeric(*i));
+    let series = match forced_series {
+        Some(Some(index)) if time.uses(index) => {
+            return Err(MappingError::Invalid(format!(
+                "column {:?} cannot be both the time and the series",
+                names[index]
+            )));
+        }
+        Some(series) => series,
+        None => (0..names.len())
+            .filter(|i| roles[*i] == Some(Role::Series) && !time.uses(*i))
+            .find(|i| column(rows, *i).next().is_some() && !numeric(*i)),
+    };
 
     let mut values = Vec::new();
     for index in (0..names.len()).filter(|i| !time.uses(*i) && Some(*i) != series) {
@@ -258,5 +459,75 @@ mod tests {
         assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
         let (names, rows) = table("timestamp,value\n1700000000,1\n1700000060,2\n");
         assert!(propose(&names, &rows).is_ok());
+    }
+
+    #[test]
+    fn every_detected_choice_can_be_overridden_by_column_name() {
+        let (names, rows) =
+            table("when,label,price,qty\n05/03/2024,A,1.5,10\n06/03/2024,B,2.5,20\n");
+        let detected = propose(&names, &rows).unwrap();
+        assert_eq!(detected.series, None, "`label` is not a known series name");
+        let choice = Override {
+            time_format: Some("mdy".into()),
+            series: Some("label".into()),
+            columns: Some(vec!["qty".into(), "price".into()]),
+            types: [("qty".to_owned(), "float".to_owned())].into(),
+            ..Override::default()
+        };
+        let chosen = propose_with(&names, &rows, &choice).unwrap();
+        use variosync_domain::time::DateOrder;
+        assert_eq!(
+            chosen.time,
+            TimeSource::Column { index: 0, format: TimeFormat::Dated(DateOrder::MonthDayYear) }
+        );
+        assert_eq!(chosen.series, Some(1));
+        let values: Vec<(&str, ValueKind)> =
+            chosen.values.iter().map(|v| (v.name.as_str(), v.kind)).collect();
+        assert_eq!(
+            values,
+            [("volume", ValueKind::Float), ("close", ValueKind::Float)],
+            "known aliases"
+        );
+
+        // A time column detection would not pick, chosen with its format.
+        let (names, rows) = table("n,v\n1700000000,1\n1700000060,2\n");
+        assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
+        let epoch = Override {
+            time: Some("n".into()),
+            time_format: Some("epoch_s".into()),
+            ..Override::default()
+        };
+        let chosen = propose_with(&names, &rows, &epoch).unwrap();
+        assert_eq!(
+            chosen.time,
+            TimeSource::Column {
+                index: 0,
+                format: TimeFormat::Epoch(variosync_domain::time::EpochUnit::Seconds)
+            }
+        );
+
+        for (choice, message) in [
+            (
+                Override { time: Some("nope".into()), ..Override::default() },
+                "which the file does not have",
+            ),
+            (
+                Override { time_format: Some("julian".into()), ..Override::default() },
+                "is not one of",
+            ),
+            (
+                Override {
+                    series: Some("n".into()),
+                    time: Some("n".into()),
+                    time_format: Some("epoch_s".into()),
+                    ..Override::default()
+                },
+                "both the time and the series",
+            ),
+            (Override { decimal: Some("dot".into()), ..Override::default() }, "not point or comma"),
+        ] {
+            let error = propose_with(&names, &rows, &choice).unwrap_err().to_string();
+            assert!(error.contains(message), "{error}");
+        }
     }
 }

@@ -114,7 +114,7 @@ fn a_download_converts_to_sorted_parquet_and_reads_back_with_its_values() {
         mode: Mode::Strict,
         zone: Zone::Utc,
         default_series: "stocks".into(),
-        mapping: None,
+        mapping: Default::default(),
     };
     let read = read_delimited(&bytes, &options).unwrap();
     assert!(read.rejects.is_empty());

@@ -12,7 +12,12 @@ use variosync_formats::source::{Compression, Source, open};
 use variosync_formats::table::Mode;
 
 fn options(mode: Mode) -> ReadOptions {
-    ReadOptions { mode, zone: Zone::Utc, default_series: "file".into(), mapping: None }
+    ReadOptions {
+        mode,
+        zone: Zone::Utc,
+        default_series: "file".into(),
+        mapping: Default::default(),
+    }
 }
 
 fn fixture(name: &str) -> Vec<u8> {

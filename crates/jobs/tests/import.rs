@@ -16,7 +16,12 @@ fn fixture() -> Vec<u8> {
 }
 
 fn options(mode: Mode) -> ReadOptions {
-    ReadOptions { mode, zone: Zone::Utc, default_series: "upload".into(), mapping: None }
+    ReadOptions {
+        mode,
+        zone: Zone::Utc,
+        default_series: "upload".into(),
+        mapping: Default::default(),
+    }
 }
 
 async fn setup() -> (tempfile::TempDir, Backends, variosync_domain::UserId) {

@@ -21,8 +21,12 @@ fn converted(name: &str) -> Vec<String> {
     let directory = tempfile::tempdir().unwrap();
     let out = directory.path().join("out.parquet");
     let stem = name.split('.').next().unwrap().to_owned();
-    let options =
-        ReadOptions { mode: Mode::Strict, zone: Zone::Utc, default_series: stem, mapping: None };
+    let options = ReadOptions {
+        mode: Mode::Strict,
+        zone: Zone::Utc,
+        default_series: stem,
+        mapping: Default::default(),
+    };
     convert_file(&data().join(name), &out, &options, DuplicatePolicy::Fail)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let file = std::fs::File::open(&out).unwrap();

@@ -26,13 +26,15 @@ pub struct FileOptions {
     pub zone: String,
     /// What to do with repeated series and times.
     pub duplicates: DuplicatePolicy,
+    /// Choices over the detected mapping.
+    pub mapping: variosync_formats::mapping::Override,
 }
 
 fn read_options(path: &Path, options: &FileOptions) -> anyhow::Result<ReadOptions> {
     let zone: Zone = options.zone.parse().context("--tz")?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("series").to_owned();
     let mode = if options.lenient { Mode::Lenient } else { Mode::Strict };
-    Ok(ReadOptions { mode, zone, default_series: stem, mapping: None })
+    Ok(ReadOptions { mode, zone, default_series: stem, mapping: options.mapping.clone() })
 }
 
 fn open_file(path: &Path) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
@@ -43,12 +45,15 @@ fn open_file(path: &Path) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
 
 /// A report of how a file would be read: encoding, dialect, columns, proposed mapping,
 /// sample rows and problems.
-pub fn inspect(path: &Path) -> anyhow::Result<String> {
+pub fn inspect(
+    path: &Path,
+    mapping: &variosync_formats::mapping::Override,
+) -> anyhow::Result<String> {
     let options = ReadOptions {
         mode: Mode::Lenient,
         zone: Zone::Utc,
         default_series: "series".into(),
-        mapping: None,
+        mapping: mapping.clone(),
     };
     let context = || format!("{}", path.display());
     let (mut reader, detected) = source::open(open_file(path)?, &options).with_context(context)?;

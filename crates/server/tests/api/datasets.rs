@@ -8,8 +8,7 @@ use variosync_store::testing::{self, S3TestServer};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 fn shared(name: &str) -> Vec<u8> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -253,6 +252,21 @@ async fn bad_uploads_get_specific_errors_and_leave_nothing_behind() {
     let duplicated = b"date,value\n2024-01-01,1\n2024-01-01,2\n".to_vec();
     let (status, body) = json(upload(duplicated, "?duplicates=fail").await.unwrap()).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("duplicate_rows")));
+
+    let mapping = r#"{"time":"when","series":"none"}"#;
+    let query =
+        format!("?mapping={}", mapping.replace('"', "%22").replace('{', "%7B").replace('}', "%7D"));
+    let (status, body) =
+        json(upload(b"date,value\n2024-01-01,1\n".to_vec(), &query).await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_mapping")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("\"when\""), "{body}");
+    let (status, body) =
+        json(upload(b"a\n".to_vec(), "?mapping=%7Bnot%20json").await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_mapping")));
 
     let reader = app.create_key(&browser, "read").await.0;
     let response = app

@@ -20,6 +20,7 @@ use variosync_engine::convert::ConvertError;
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::window::{self, Part, QueryError};
 use variosync_formats::delimited::{ReadError, ReadOptions};
+use variosync_formats::mapping::MappingError;
 use variosync_formats::table::{Mode, Reject};
 use variosync_jobs::import::ImportError;
 use variosync_store::{Access, Dataset, NewAuditEntry, ObjectKey, Version};
@@ -72,6 +73,9 @@ impl From<ImportError> for ApiError {
             | ImportError::Convert(ConvertError::Read(ReadError::Unsupported(message))) => {
                 invalid("unsupported_format", message)
             }
+            ImportError::Read(ReadError::Mapping(
+                error @ (MappingError::UnknownColumn { .. } | MappingError::Invalid(_)),
+            )) => invalid("invalid_mapping", error.to_string()),
             ImportError::Read(error) | ImportError::Convert(ConvertError::Read(error)) => {
                 invalid("unreadable_file", error.to_string())
             }
@@ -131,6 +135,8 @@ struct UploadQuery {
     duplicates: Option<String>,
     /// The series of files without a series column (default: the file's name).
     series: Option<String>,
+    /// Choices over the detected mapping, as a JSON object (see `Override`).
+    mapping: Option<String>,
 }
 
 /// A reject as the API shows it.
@@ -243,6 +249,11 @@ async fn upload(
         .unwrap_or("UTC")
         .parse()
         .map_err(|e: variosync_domain::time::TimeError| invalid("invalid_tz", e.to_string()))?;
+    let mapping: variosync_formats::mapping::Override = match query.mapping.as_deref() {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| invalid("invalid_mapping", format!("the mapping is not valid: {e}")))?,
+        None => Default::default(),
+    };
     tokio::fs::create_dir_all(&state.scratch)
         .await
         .map_err(|e| internal("cannot create the work folder", &e))?;
@@ -287,7 +298,7 @@ async fn upload(
     let name =
         query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
     let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
-    let options = ReadOptions { mode, zone, default_series, mapping: None };
+    let options = ReadOptions { mode, zone, default_series, mapping };
     let input =
         std::fs::File::open(&received.0).map_err(|e| internal("cannot reopen an upload", &e))?;
     let user = current.user.id;
