@@ -11,4 +11,5 @@ pub mod duplicates;
 pub mod export;
 pub mod overview;
 pub mod profile;
+pub mod resample;
 pub mod window;

@@ -226,6 +226,32 @@ impl Part {
 }
 
 impl Part {
+    /// The names of the numeric value columns.
+    pub fn numeric_column_names(&self) -> Vec<String> {
+        self.columns()
+            .into_iter()
+            .filter(|(_, t)| matches!(t, DataType::Float64 | DataType::Int64))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// The schema indices of numeric columns named `names`.
+    pub(crate) fn numeric_indices(&self, names: &[String]) -> Result<Vec<usize>, QueryError> {
+        numeric_columns(self, names)
+    }
+
+    /// The rows of `series` from `from` to `to`, with the value columns at `columns`.
+    pub(crate) fn scan_series(
+        &self,
+        series: &str,
+        from: i64,
+        to: i64,
+        columns: &[usize],
+        visit: impl FnMut(&RecordBatch) -> Result<bool, QueryError>,
+    ) -> Result<(), QueryError> {
+        self.scan(Some(series), from, to, columns, visit)
+    }
+
     /// The overview buckets of `series` that overlap `from..=to` (a bucket starting before
     /// `from` may end inside the range).
     fn scan_overlapping(
@@ -337,7 +363,8 @@ fn numeric_columns(part: &Part, columns: &[String]) -> Result<Vec<usize>, QueryE
         .collect()
 }
 
-fn as_f64(column: &ArrayRef) -> Vec<Option<f64>> {
+/// A numeric column's values as floats (anything else as missing).
+pub(crate) fn as_f64(column: &ArrayRef) -> Vec<Option<f64>> {
     match column.data_type() {
         DataType::Float64 => column.as_primitive::<Float64Type>().iter().collect(),
         DataType::Int64 => {

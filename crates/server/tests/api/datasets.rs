@@ -79,6 +79,19 @@ async fn stocks_round_trip(app: &TestApp) {
     assert!(!candles.is_empty() && candles.len() <= 20);
     assert!(candles.iter().all(|c| c["high"].as_f64() >= c["low"].as_f64()));
 
+    let monthly = format!(
+        "/api/v1/datasets/{id}/series/AAPL/resample?interval=1mo&from=2013-01-01T00:00:00Z&to=2013-03-31T00:00:00Z&columns=close,volume:sum,high:max"
+    );
+    let (status, body) =
+        json(app.with_key(Method::GET, &monthly, &key).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["ts"].as_array().unwrap().len(), 3, "January to March");
+    assert_eq!(body["columns"][0]["aggregation"], "last");
+    assert_eq!(body["columns"][1]["aggregation"], "sum");
+    let bad = format!("/api/v1/datasets/{id}/series/AAPL/resample?interval=1fortnight");
+    let (status, body) = json(app.with_key(Method::GET, &bad, &key).send().await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
+
     let rows = format!("/api/v1/datasets/{id}/rows?series=NVDA&offset=10&limit=5");
     let (status, body) = json(app.with_key(Method::GET, &rows, &key).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");

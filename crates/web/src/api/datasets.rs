@@ -47,6 +47,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/datasets/{id}/rejects", get(rejects))
         .route("/datasets/{id}/rows", get(rows))
         .route("/datasets/{id}/series/{series}/window", get(window_query))
+        .route("/datasets/{id}/series/{series}/resample", get(resample_query))
 }
 
 fn not_found() -> ApiError {
@@ -614,6 +615,59 @@ async fn window_query(
     .await
     .map_err(|e| internal("a query stopped", &e))??;
     Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+struct ResampleQuery {
+    /// `1min` ... `1y`.
+    interval: String,
+    from: Option<String>,
+    to: Option<String>,
+    /// Comma-separated `column` or `column:aggregation` (default: every numeric column by
+    /// its meaning: open first, high max, low min, close last, volume sum, others mean).
+    columns: Option<String>,
+    version: Option<u32>,
+}
+
+async fn resample_query(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path((id, series)): Path<(String, String)>,
+    Query(query): Query<ResampleQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use variosync_engine::resample::{Aggregation, Interval, resample};
+    let user = current.user.id;
+    let dataset = find(&state, user, &id).await?;
+    let version = version_of(&state, user, &dataset, query.version).await?;
+    if !version.series.contains(&series) {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "series_not_found",
+            format!("the dataset has no series {series:?}"),
+        ));
+    }
+    let interval: Interval = query.interval.parse()?;
+    let from = parse_time(query.from.as_deref(), "from", i64::MIN)?;
+    let to = parse_time(query.to.as_deref(), "to", i64::MAX)?;
+    let mut columns = Vec::new();
+    for item in query.columns.as_deref().unwrap_or("").split(',').map(str::trim) {
+        if item.is_empty() {
+            continue;
+        }
+        let (name, aggregation) = match item.split_once(':') {
+            Some((name, aggregation)) => (name, Some(aggregation.parse::<Aggregation>()?)),
+            None => (item, None),
+        };
+        columns.push((name.to_owned(), aggregation));
+    }
+    let part = open_part(&state, user, &version).await?;
+    let resampled =
+        tokio::task::spawn_blocking(move || resample(&part, &series, &columns, from, to, interval))
+            .await
+            .map_err(|e| internal("a query stopped", &e))??;
+    let mut value = serde_json::to_value(resampled).unwrap_or_default();
+    value["unit"] = json!("us");
+    Ok(Json(value))
 }
 
 #[derive(Debug, Deserialize)]
