@@ -37,10 +37,12 @@ pub enum Shape {
     Lines,
     /// `{"column": [values...], ...}`.
     Columns,
+    /// InfluxDB line protocol: `measurement,tag=v field=1.5 1700000000000000000`.
+    LineProtocol,
 }
 
 /// A record's position: its 1-based line and its text cells by column.
-type Row = (usize, Map<String, Value>);
+pub(crate) type Row = (usize, Map<String, Value>);
 
 /// Records, one at a time.
 enum Records {
@@ -81,7 +83,7 @@ impl std::fmt::Debug for JsonReader {
     }
 }
 
-fn json_error(line: usize, message: impl std::fmt::Display) -> ReadError {
+pub(crate) fn json_error(line: usize, message: impl std::fmt::Display) -> ReadError {
     ReadError::Json { line, message: message.to_string() }
 }
 
@@ -387,7 +389,7 @@ impl JsonReader {
         if input.fill_buf()?.starts_with(&[0xEF, 0xBB, 0xBF]) {
             input.consume(3);
         }
-        let (shape, mut records) = match shape {
+        let (shape, records) = match shape {
             Shape::Lines => (Shape::Lines, Records::Stream(Box::new(lines(input)))),
             Shape::Records => (Shape::Records, Records::Stream(Box::new(array(input)))),
             Shape::Columns => {
@@ -404,7 +406,26 @@ impl JsonReader {
                 let (shape, rows) = object(document)?;
                 (shape, Records::Buffered(rows.into_iter()))
             }
+            Shape::LineProtocol => {
+                let records = crate::lineprotocol::records(input);
+                let choice = crate::lineprotocol::mapping(&options.mapping);
+                let options = ReadOptions { mapping: choice, ..options.clone() };
+                return Self::from_records(
+                    Shape::LineProtocol,
+                    Records::Stream(Box::new(records)),
+                    &options,
+                );
+            }
         };
+        Self::from_records(shape, records, options)
+    }
+
+    /// Reads `records` (flattened to cells by column name), already split out of a file.
+    fn from_records(
+        shape: Shape,
+        mut records: Records,
+        options: &ReadOptions,
+    ) -> Result<Self, ReadError> {
         // The sample decides the columns and the mapping.
         let mut sampled: Vec<Row> = Vec::new();
         let mut rejects = Vec::new();

@@ -13,6 +13,7 @@ pub mod delimited;
 pub mod dialect;
 pub mod encoding;
 pub mod json;
+pub mod lineprotocol;
 pub mod mapping;
 pub mod numbers;
 pub mod parquet_out;

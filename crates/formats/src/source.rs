@@ -146,7 +146,7 @@ fn first_zip_entry(mut input: impl Read + Send + 'static) -> Result<Cursor<Vec<u
 pub enum Source {
     /// Delimited text.
     Delimited(Box<Reader>),
-    /// JSON.
+    /// JSON or line protocol (records).
     Json(Box<JsonReader>),
 }
 
@@ -155,7 +155,7 @@ pub enum Source {
 pub struct Detected {
     /// The compression around it.
     pub compression: Option<Compression>,
-    /// `csv` (any delimited text) or `json`.
+    /// `csv` (any delimited text), `json` or `line_protocol`.
     pub format: &'static str,
 }
 
@@ -190,6 +190,11 @@ pub fn open(
         Some(shape) => {
             let reader = JsonReader::new(input, shape, options)?;
             Ok((Source::Json(Box::new(reader)), Detected { compression: found, format: "json" }))
+        }
+        None if crate::lineprotocol::sniff(&head) => {
+            let reader = JsonReader::new(input, crate::json::Shape::LineProtocol, options)?;
+            let detected = Detected { compression: found, format: "line_protocol" };
+            Ok((Source::Json(Box::new(reader)), detected))
         }
         None => {
             let reader = Reader::new(input, options)?;

@@ -176,3 +176,22 @@ fn a_decompression_bomb_is_stopped_with_a_clear_error() {
     let parquet = b"PAR1\x00\x00\x00".to_vec();
     assert!(matches!(read(parquet, Mode::Strict), Err(ReadError::Unsupported(_))));
 }
+
+#[test]
+fn influx_line_protocol_reads_series_from_measurement_and_tags() {
+    let text = "# exported\ncpu,host=a usage=0.5,procs=12i 1700000000000000000\ncpu,host=b usage=0.7,procs=9i 1700000000000000000\ncpu,host=a usage=0.6,procs=13i 1700000060000000000\n";
+    let (mut source, batches) = read(text.as_bytes().to_vec(), Mode::Strict).unwrap();
+    assert_eq!(value_names(&source), ["usage", "procs"]);
+    let usage = column(&batches, "usage");
+    assert_eq!(usage.len(), 3);
+    assert!(usage.contains(&("cpu,host=b".to_owned(), Some(0.7))));
+    let ts = batches[0].column(1).as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+    assert_eq!(ts.value(0), 1_700_000_000_000_000, "nanoseconds to microseconds");
+    assert!(source.drain_rejects().is_empty());
+    let bad = "cpu v=1 1700000000000000000\ncpu v=oops 1700000000000000001\ncpu v=3 1700000000000000002\n";
+    let error = read(bad.as_bytes().to_vec(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.starts_with("line 2:"), "{error}");
+    let (mut lenient, batches) = read(bad.as_bytes().to_vec(), Mode::Lenient).unwrap();
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+    assert_eq!(lenient.drain_rejects()[0].line, 2);
+}
