@@ -8,6 +8,7 @@
 //! of delimited text, numbers as people write them, what column names mean, and the proposed
 //! mapping of a table (time, series and value columns).
 
+pub mod columnar;
 pub mod columns;
 pub mod delimited;
 pub mod dialect;

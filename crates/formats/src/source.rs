@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
+use crate::columnar::{Columnar, ColumnarReader};
 use crate::delimited::{ReadError, ReadOptions, Reader};
 use crate::json::JsonReader;
 use crate::mapping::Proposal;
@@ -148,6 +149,8 @@ pub enum Source {
     Delimited(Box<Reader>),
     /// JSON or line protocol (records).
     Json(Box<JsonReader>),
+    /// Parquet or Arrow.
+    Columnar(Box<ColumnarReader>),
 }
 
 /// What a file was recognised as.
@@ -155,8 +158,47 @@ pub enum Source {
 pub struct Detected {
     /// The compression around it.
     pub compression: Option<Compression>,
-    /// `csv` (any delimited text), `json` or `line_protocol`.
+    /// `csv` (any delimited text), `json`, `line_protocol`, `parquet` or `arrow`.
     pub format: &'static str,
+}
+
+/// Where a file comes from.
+pub enum Input {
+    /// A file on disk (needed for Parquet and Arrow files, which are read out of order).
+    Path(std::path::PathBuf),
+    /// Any stream.
+    Stream(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Path(path) => f.debug_tuple("Path").field(path).finish(),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// Opens `input`, recognising its compression and format from its content.
+pub fn open_input(input: Input, options: &ReadOptions) -> Result<(Source, Detected), ReadError> {
+    match input {
+        Input::Stream(stream) => open(stream, options),
+        Input::Path(path) => {
+            let mut head = [0u8; 8];
+            let read = std::fs::File::open(&path)?.read(&mut head)?;
+            match crate::columnar::sniff(&head[..read]) {
+                Some(format @ (Columnar::Parquet | Columnar::ArrowFile)) => {
+                    let reader = ColumnarReader::open(&path, format, options)?;
+                    let name = if format == Columnar::Parquet { "parquet" } else { "arrow" };
+                    Ok((
+                        Source::Columnar(Box::new(reader)),
+                        Detected { compression: None, format: name },
+                    ))
+                }
+                _ => open(Box::new(std::fs::File::open(&path)?), options),
+            }
+        }
+    }
 }
 
 /// Opens `input`, recognising its compression and format from its content.
@@ -177,13 +219,23 @@ pub fn open(
             found.expect("an inner compression implies an outer one")
         )));
     }
-    if head.starts_with(b"PAR1")
-        || head.starts_with(b"ARROW1")
-        || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
-        || head.starts_with(b"Obj\x01")
-    {
+    match crate::columnar::sniff(&head) {
+        Some(Columnar::ArrowStream) => {
+            let reader = ColumnarReader::stream(input, options)?;
+            let detected = Detected { compression: found, format: "arrow" };
+            return Ok((Source::Columnar(Box::new(reader)), detected));
+        }
+        Some(_) => {
+            return Err(ReadError::Unsupported(
+                "a Parquet or Arrow file is read from a file, not from inside a compressed one: upload it as it is (it is compressed already)".to_owned(),
+            ));
+        }
+        None => {}
+    }
+    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || head.starts_with(b"Obj\x01") {
         return Err(ReadError::Unsupported(
-            "Parquet, Arrow, Excel and Avro files cannot be imported yet; export the data as CSV or JSON".to_owned(),
+            "Excel and Avro files cannot be imported yet; export the data as CSV, JSON or Parquet"
+                .to_owned(),
         ));
     }
     match crate::json::sniff(&head) {
@@ -220,6 +272,7 @@ impl Source {
         match self {
             Self::Delimited(reader) => reader.schema(),
             Self::Json(reader) => reader.schema(),
+            Self::Columnar(reader) => reader.schema(),
         }
     }
 
@@ -228,6 +281,7 @@ impl Source {
         match self {
             Self::Delimited(reader) => reader.mapping(),
             Self::Json(reader) => reader.mapping(),
+            Self::Columnar(reader) => reader.mapping(),
         }
     }
 
@@ -236,6 +290,7 @@ impl Source {
         match self {
             Self::Delimited(reader) => reader.names(),
             Self::Json(reader) => reader.names(),
+            Self::Columnar(reader) => reader.names(),
         }
     }
 
@@ -244,6 +299,7 @@ impl Source {
         match self {
             Self::Delimited(reader) => reader.sample(),
             Self::Json(reader) => reader.sample(),
+            Self::Columnar(_) => &[],
         }
     }
 
@@ -252,6 +308,7 @@ impl Source {
         match self {
             Self::Delimited(reader) => reader.drain_rejects().collect(),
             Self::Json(reader) => reader.drain_rejects().collect(),
+            Self::Columnar(reader) => reader.drain_rejects().collect(),
         }
     }
 
@@ -277,6 +334,7 @@ impl Iterator for Source {
         match self {
             Self::Delimited(reader) => reader.next(),
             Self::Json(reader) => reader.next(),
+            Self::Columnar(reader) => reader.next(),
         }
     }
 }

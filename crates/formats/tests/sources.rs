@@ -195,3 +195,81 @@ fn influx_line_protocol_reads_series_from_measurement_and_tags() {
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
     assert_eq!(lenient.drain_rejects()[0].line, 2);
 }
+
+/// A table with a `Date32` day, a text ticker and a float price, as Arrow.
+fn typed_batch() -> RecordBatch {
+    use arrow_array::{Date32Array, Float64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Schema::new(vec![
+        Field::new("day", DataType::Date32, false),
+        Field::new("ticker", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(Date32Array::from(vec![19723, 19723, 19724])),
+            Arc::new(StringArray::from(vec!["AAA", "BBB", "AAA"])),
+            Arc::new(Float64Array::from(vec![Some(1.5), None, Some(2.5)])),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn parquet_and_arrow_files_and_streams_read_through_the_same_mapping() {
+    use variosync_formats::source::{Input, open_input};
+    let batch = typed_batch();
+    let directory = tempfile::tempdir().unwrap();
+    let parquet = directory.path().join("t.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&parquet).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let feather = directory.path().join("t.arrow");
+    let mut writer = arrow_ipc::writer::FileWriter::try_new(
+        std::fs::File::create(&feather).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    let mut stream = Vec::new();
+    let mut writer =
+        arrow_ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    drop(writer);
+
+    let inputs = [
+        (Input::Path(parquet), "parquet"),
+        (Input::Path(feather), "arrow"),
+        (Input::Stream(Box::new(std::io::Cursor::new(stream))), "arrow"),
+    ];
+    for (input, format) in inputs {
+        let (mut source, detected) = open_input(input, &options(Mode::Strict)).unwrap();
+        assert_eq!(detected.format, format);
+        assert_eq!(
+            value_names(&source),
+            ["close"],
+            "price is the close, day the time, ticker the series"
+        );
+        let batches: Vec<RecordBatch> = source.by_ref().map(Result::unwrap).collect();
+        assert_eq!(
+            column(&batches, "close"),
+            [
+                ("AAA".to_owned(), Some(1.5)),
+                ("BBB".to_owned(), None),
+                ("AAA".to_owned(), Some(2.5))
+            ]
+        );
+        let ts =
+            batches[0].column(1).as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        assert_eq!(ts.value(0), 19723 * 86_400_000_000, "{format}");
+    }
+}

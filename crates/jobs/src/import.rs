@@ -14,7 +14,7 @@ use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::profile::Profile;
 use variosync_formats::delimited::{self, ReadOptions};
 use variosync_formats::mapping::Proposal;
-use variosync_formats::source::{self, Detected, Source};
+use variosync_formats::source::{self, Detected, Input, Source};
 use variosync_formats::table::Reject;
 use variosync_store::{Backends, Dataset, NewVersion, ObjectKey, Version};
 
@@ -144,13 +144,13 @@ impl Iterator for Spooled<'_> {
 /// Converts a delimited stream into a Parquet file at `out`, using `work` for temporary
 /// files (and the rejects file).
 pub fn convert_stream(
-    input: Box<dyn std::io::Read + Send>,
+    input: Input,
     options: &ReadOptions,
     policy: DuplicatePolicy,
     out: &Path,
     work: &Path,
 ) -> Result<Converted, ImportError> {
-    let (mut reader, detected) = source::open(input, options)?;
+    let (mut reader, detected) = source::open_input(input, options)?;
     let schema = reader.schema();
     let mut spooled = Spooled {
         reader: &mut reader,
@@ -200,7 +200,7 @@ pub async fn import_stream(
     backends: &Backends,
     user: UserId,
     name: &str,
-    input: Box<dyn std::io::Read + Send>,
+    input: Input,
     options: &ReadOptions,
     policy: DuplicatePolicy,
     scratch: &Path,
@@ -286,12 +286,12 @@ pub fn convert_file(
     options: &ReadOptions,
     policy: DuplicatePolicy,
 ) -> Result<Converted, ImportError> {
-    let file = std::fs::File::open(input)?;
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let work = WorkFolder(parent.join(format!(".variosync-convert-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&work.0)?;
     let partial = work.0.join("out.parquet");
-    let mut converted = convert_stream(Box::new(file), options, policy, &partial, &work.0)?;
+    let mut converted =
+        convert_stream(Input::Path(input.to_owned()), options, policy, &partial, &work.0)?;
     std::fs::rename(&partial, output)?;
     // The overviews follow the file, named after it, so queries find them beside it.
     for (size, overview) in variosync_engine::overview::LEVELS.iter().zip(&mut converted.overviews)
@@ -318,7 +318,7 @@ pub async fn import_bytes(
     options: &ReadOptions,
     policy: DuplicatePolicy,
 ) -> Result<Imported, ImportError> {
-    let input = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let input = Input::Stream(Box::new(std::io::Cursor::new(bytes.to_vec())));
     let scratch = std::env::temp_dir();
     import_stream(backends, user, name, input, options, policy, &scratch).await
 }

@@ -11,7 +11,7 @@ use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_formats::delimited::ReadOptions;
 use variosync_formats::dialect::Delimiter;
 use variosync_formats::mapping::{TimeSource, ValueKind};
-use variosync_formats::source::{self, Source};
+use variosync_formats::source::{self, Input, Source};
 use variosync_formats::table::Mode;
 use variosync_store::Access;
 
@@ -37,10 +37,9 @@ fn read_options(path: &Path, options: &FileOptions) -> anyhow::Result<ReadOption
     Ok(ReadOptions { mode, zone, default_series: stem, mapping: options.mapping.clone() })
 }
 
-fn open_file(path: &Path) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Box::new(file))
+fn open_file(path: &Path) -> anyhow::Result<Input> {
+    std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Input::Path(path.to_owned()))
 }
 
 /// A report of how a file would be read: encoding, dialect, columns, proposed mapping,
@@ -56,7 +55,8 @@ pub fn inspect(
         mapping: mapping.clone(),
     };
     let context = || format!("{}", path.display());
-    let (mut reader, detected) = source::open(open_file(path)?, &options).with_context(context)?;
+    let (mut reader, detected) =
+        source::open_input(open_file(path)?, &options).with_context(context)?;
     let mut out = String::new();
     writeln!(out, "file:      {}", path.display())?;
     match detected.compression {
@@ -81,6 +81,7 @@ pub fn inspect(
             )?;
         }
         Source::Json(json) => writeln!(out, "layout:    {:?}", json.shape())?,
+        Source::Columnar(columnar) => writeln!(out, "layout:    {:?}", columnar.format())?,
     }
     writeln!(out, "columns:   {}", reader.names().join(", "))?;
     let mapping = reader.mapping().clone();

@@ -300,14 +300,13 @@ async fn upload(
         query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
     let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
     let options = ReadOptions { mode, zone, default_series, mapping };
-    let input =
-        std::fs::File::open(&received.0).map_err(|e| internal("cannot reopen an upload", &e))?;
+    let input = variosync_formats::source::Input::Path(received.0.clone());
     let user = current.user.id;
     let imported = variosync_jobs::import::import_stream(
         &state.backends,
         user,
         &name,
-        Box::new(input),
+        input,
         &options,
         policy,
         &state.scratch,

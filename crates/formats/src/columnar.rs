@@ -1,0 +1,233 @@
+//! Columnar files into the canonical table: Parquet, Arrow IPC files (Feather v2) and Arrow
+//! IPC streams. Their columns are typed already, but the time, series and value columns are
+//! still found the same way as in text (names first, content second, the person's choices
+//! over both), so a `Date` column named `day` or a text column of ISO times both work.
+//! Values are read through their text form, which keeps one set of rules for every format.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_array::{Array, RecordBatch};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{ArrowError, SchemaRef};
+
+use crate::delimited::{ReadError, ReadOptions};
+use crate::mapping::{Proposal, propose_with};
+use crate::table::{Reject, TableBuilder};
+
+/// Rows the mapping is proposed from.
+const SAMPLE_ROWS: usize = 1000;
+
+/// Which columnar format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columnar {
+    /// Apache Parquet.
+    Parquet,
+    /// An Arrow IPC file (Feather v2).
+    ArrowFile,
+    /// An Arrow IPC stream.
+    ArrowStream,
+}
+
+/// The columnar format a file starts with, if any.
+pub fn sniff(head: &[u8]) -> Option<Columnar> {
+    if head.starts_with(b"PAR1") {
+        Some(Columnar::Parquet)
+    } else if head.starts_with(b"ARROW1") {
+        Some(Columnar::ArrowFile)
+    } else if head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) && head.len() >= 8 {
+        Some(Columnar::ArrowStream)
+    } else {
+        None
+    }
+}
+
+fn arrow_error(error: impl std::fmt::Display) -> ReadError {
+    ReadError::Unsupported(format!("the file cannot be read: {error}"))
+}
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
+
+/// A columnar file being read as canonical record batches.
+pub struct ColumnarReader {
+    format: Columnar,
+    names: Vec<String>,
+    mapping: Proposal,
+    builder: TableBuilder,
+    schema: SchemaRef,
+    pending: Option<RecordBatch>,
+    batches: Batches,
+    rejects: Vec<Reject>,
+    rows: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for ColumnarReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnarReader").field("format", &self.format).finish_non_exhaustive()
+    }
+}
+
+/// The rows of a batch as text cells.
+fn text_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, ArrowError> {
+    let options = FormatOptions::default().with_null("");
+    let formatters: Vec<ArrayFormatter<'_>> = batch
+        .columns()
+        .iter()
+        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options))
+        .collect::<Result<_, _>>()?;
+    (0..batch.num_rows())
+        .map(|row| {
+            formatters
+                .iter()
+                .zip(batch.columns())
+                .map(|(formatter, column)| {
+                    if column.is_null(row) {
+                        Ok(String::new())
+                    } else {
+                        formatter.value(row).try_to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl ColumnarReader {
+    /// Opens the columnar file at `path`.
+    pub fn open(path: &Path, format: Columnar, options: &ReadOptions) -> Result<Self, ReadError> {
+        let file = File::open(path)?;
+        let batches: Batches = match format {
+            Columnar::Parquet => Box::new(
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(arrow_error)?
+                    .with_batch_size(64 * 1024)
+                    .build()
+                    .map_err(arrow_error)?,
+            ),
+            Columnar::ArrowFile => {
+                Box::new(arrow_ipc::reader::FileReader::try_new(file, None).map_err(arrow_error)?)
+            }
+            Columnar::ArrowStream => Box::new(
+                arrow_ipc::reader::StreamReader::try_new(std::io::BufReader::new(file), None)
+                    .map_err(arrow_error)?,
+            ),
+        };
+        Self::from_batches(format, batches, options)
+    }
+
+    /// Reads an Arrow IPC stream from any reader.
+    pub fn stream(
+        input: Box<dyn std::io::Read + Send>,
+        options: &ReadOptions,
+    ) -> Result<Self, ReadError> {
+        let reader = arrow_ipc::reader::StreamReader::try_new(std::io::BufReader::new(input), None)
+            .map_err(arrow_error)?;
+        Self::from_batches(Columnar::ArrowStream, Box::new(reader), options)
+    }
+
+    fn from_batches(
+        format: Columnar,
+        mut batches: Batches,
+        options: &ReadOptions,
+    ) -> Result<Self, ReadError> {
+        let first = batches.next().transpose().map_err(arrow_error)?;
+        let names: Vec<String> = match &first {
+            Some(batch) => batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
+            None => return Err(crate::mapping::MappingError::NoRows.into()),
+        };
+        let sample = first.as_ref().map(|b| b.slice(0, b.num_rows().min(SAMPLE_ROWS)));
+        let rows = match &sample {
+            Some(batch) => text_rows(batch).map_err(arrow_error)?,
+            None => Vec::new(),
+        };
+        let mapping = propose_with(&names, &rows, &options.mapping)?;
+        let builder = TableBuilder::new(
+            &mapping,
+            &names,
+            options.zone,
+            options.mode,
+            &options.default_series,
+        );
+        Ok(Self {
+            format,
+            schema: builder.schema(),
+            names,
+            mapping,
+            builder,
+            pending: first,
+            batches,
+            rejects: Vec::new(),
+            rows: 0,
+            done: false,
+        })
+    }
+
+    /// Which format the file is.
+    pub fn format(&self) -> Columnar {
+        self.format
+    }
+
+    /// The column names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// How the columns are read.
+    pub fn mapping(&self) -> &Proposal {
+        &self.mapping
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Takes the rows set aside so far.
+    pub fn drain_rejects(&mut self) -> std::vec::Drain<'_, Reject> {
+        self.rejects.drain(..)
+    }
+
+    fn convert(&mut self, batch: &RecordBatch) -> Result<RecordBatch, ReadError> {
+        let rows = text_rows(batch).map_err(arrow_error)?;
+        for row in rows {
+            self.rows += 1;
+            // A row's "line" is its 1-based position in the file.
+            self.builder.push(self.rows, &row)?;
+        }
+        self.rejects.extend(self.builder.drain_rejects());
+        Ok(self.builder.finish()?)
+    }
+}
+
+impl Iterator for ColumnarReader {
+    type Item = Result<RecordBatch, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let batch = match self.pending.take() {
+                Some(batch) => batch,
+                None => match self.batches.next() {
+                    Some(Ok(batch)) => batch,
+                    Some(Err(error)) => {
+                        self.done = true;
+                        return Some(Err(arrow_error(error)));
+                    }
+                    None => {
+                        self.done = true;
+                        return None;
+                    }
+                },
+            };
+            match self.convert(&batch) {
+                Ok(converted) if converted.num_rows() == 0 => continue,
+                Ok(converted) => return Some(Ok(converted)),
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+        None
+    }
+}
