@@ -147,6 +147,19 @@ pub struct Reader {
     rejects: Vec<Reject>,
     rows: u64,
     done: bool,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Reader {
+    /// Stops the threads and waits for them, so none outlives the reader: with the
+    /// receiving ends gone, every send fails and every thread returns.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.results, sync_channel(0).1));
+        drop(std::mem::replace(&mut self.permits, sync_channel(0).1));
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Reader {
@@ -233,7 +246,7 @@ impl Reader {
             default_series: options.default_series.clone(),
         });
         head.drain(..body_start.min(head.len()));
-        let (results, permits) = start(decoder, head, first_line, plan);
+        let (results, permits, threads) = start(decoder, head, first_line, plan);
         Ok(Self {
             dialect,
             encoding,
@@ -248,6 +261,7 @@ impl Reader {
             rejects: Vec::new(),
             rows: 0,
             done: false,
+            threads,
         })
     }
 
@@ -305,7 +319,8 @@ impl Reader {
         if batches.is_empty() {
             batches.push(RecordBatch::new_empty(self.schema.clone()));
         }
-        Ok(Read { batches, mapping: self.mapping, encoding: self.encoding, rejects: self.rejects })
+        let rejects = std::mem::take(&mut self.rejects);
+        Ok(Read { batches, mapping: self.mapping.clone(), encoding: self.encoding, rejects })
     }
 }
 
@@ -356,7 +371,8 @@ fn start(
     head: Vec<u8>,
     first_line: usize,
     plan: Arc<Plan>,
-) -> (Receiver<Outcome>, Receiver<()>) {
+) -> (Receiver<Outcome>, Receiver<()>, Vec<std::thread::JoinHandle<()>>) {
+    let mut threads = Vec::new();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let (permit_tx, permit_rx) = sync_channel::<()>(IN_FLIGHT);
     let (block_tx, block_rx) = sync_channel::<Block>(workers);
@@ -364,7 +380,7 @@ fn start(
     let block_rx = Arc::new(Mutex::new(block_rx));
     for _ in 0..workers {
         let (blocks, results, plan) = (block_rx.clone(), result_tx.clone(), plan.clone());
-        std::thread::spawn(move || {
+        threads.push(std::thread::spawn(move || {
             loop {
                 let block = match blocks.lock().map(|receiver| receiver.recv()) {
                     Ok(Ok(block)) => block,
@@ -375,14 +391,14 @@ fn start(
                     return;
                 }
             }
-        });
+        }));
     }
-    std::thread::spawn(move || {
+    threads.push(std::thread::spawn(move || {
         if let Err((sequence, error)) = cut(&mut decoder, head, first_line, &block_tx, &permit_tx) {
             let _ = result_tx.send((sequence, Err(error)));
         }
-    });
-    (result_rx, permit_rx)
+    }));
+    (result_rx, permit_rx, threads)
 }
 
 /// Cuts the decoded text into blocks of whole lines.

@@ -278,20 +278,51 @@ async fn store(
     backends.datasets().create(user, id, name, &[], &version).await
 }
 
-/// Converts the delimited file at `input` into a Parquet file at `output`, which appears only
-/// when it is complete; temporary files go beside `output`.
+/// Reports how many bytes of a file were read so far.
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A file that reports its reading.
+struct Reporting {
+    file: std::fs::File,
+    read: u64,
+    progress: Progress,
+}
+
+impl std::io::Read for Reporting {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buffer)?;
+        self.read += n as u64;
+        (self.progress)(self.read);
+        Ok(n)
+    }
+}
+
+/// Converts the file at `input` into a Parquet file at `output`, which appears only when
+/// it is complete; temporary files go beside `output`. `progress` hears the bytes read
+/// (text formats; columnar files are read out of order).
 pub fn convert_file(
     input: &Path,
     output: &Path,
     options: &ReadOptions,
     policy: DuplicatePolicy,
+    progress: Option<Progress>,
 ) -> Result<Converted, ImportError> {
+    let mut head = [0u8; 8];
+    let read = std::io::Read::read(&mut std::fs::File::open(input)?, &mut head)?;
+    let columnar = variosync_formats::columnar::sniff(&head[..read]).is_some();
+    let source = match progress {
+        Some(progress) if !columnar => Input::Stream(Box::new(Reporting {
+            file: std::fs::File::open(input)?,
+            read: 0,
+            progress,
+        })),
+        _ => Input::Path(input.to_owned()),
+    };
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let work = WorkFolder(parent.join(format!(".variosync-convert-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&work.0)?;
     let partial = work.0.join("out.parquet");
-    let mut converted =
-        convert_stream(Input::Path(input.to_owned()), options, policy, &partial, &work.0)?;
+    let mut converted = convert_stream(source, options, policy, &partial, &work.0)?;
     std::fs::rename(&partial, output)?;
     // The overviews follow the file, named after it, so queries find them beside it.
     for (size, overview) in variosync_engine::overview::LEVELS.iter().zip(&mut converted.overviews)

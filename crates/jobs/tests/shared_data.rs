@@ -27,7 +27,7 @@ fn converted(name: &str) -> Vec<String> {
         default_series: stem,
         mapping: Default::default(),
     };
-    convert_file(&data().join(name), &out, &options, DuplicatePolicy::Fail)
+    convert_file(&data().join(name), &out, &options, DuplicatePolicy::Fail, None)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let file = std::fs::File::open(&out).unwrap();
     let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();

@@ -139,13 +139,26 @@ pub fn inspect(
 
 /// Converts a file to one sorted zstd Parquet file; returns a one-line summary.
 pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Result<String> {
+    let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or_default();
+    let bar = indicatif::ProgressBar::new(size).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let reporter = bar.clone();
+    let progress: variosync_jobs::import::Progress =
+        std::sync::Arc::new(move |read| reporter.set_position(read));
     let converted = variosync_jobs::import::convert_file(
         input,
         output,
         &read_options(input, options)?,
         options.duplicates,
+        Some(progress),
     )
-    .with_context(|| format!("{}", input.display()))?;
+    .with_context(|| format!("{}", input.display()));
+    bar.finish_and_clear();
+    let converted = converted?;
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or_default();
     let profile = &converted.profile;
     let mut summary = format!(
