@@ -415,7 +415,7 @@ fn cut(
         let end = if ended {
             buffer.len()
         } else {
-            match buffer.iter().rposition(|b| *b == b'\n') {
+            match memchr::memrchr(b'\n', &buffer) {
                 Some(at) => at + 1,
                 None => {
                     // No line ends in a whole block: read on until one does, or give up.
@@ -448,7 +448,26 @@ fn cut(
 }
 
 fn count_lines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|b| **b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
+}
+
+/// Splits a line without quotes at `separator` into `fields`, in one pass; `false` (and
+/// nothing split) if the line has a quote and needs the full splitter.
+fn split_plain<'a>(line: &'a str, separator: u8, fields: &mut Vec<&'a str>) -> bool {
+    let bytes = line.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == separator {
+            // The separator is ASCII, so `i` is a character boundary.
+            fields.push(&line[start..i]);
+            start = i + 1;
+        } else if b == b'"' {
+            fields.clear();
+            return false;
+        }
+    }
+    fields.push(&line[start..]);
+    true
 }
 
 /// Parses one block of whole lines into a batch.
@@ -471,9 +490,7 @@ fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, R
         }
         fields.clear();
         match plan.dialect.delimiter {
-            Delimiter::Char(separator) if !line.contains('"') => {
-                fields.extend(line.split(char::from(separator)));
-            }
+            Delimiter::Char(separator) if split_plain(line, separator, &mut fields) => {}
             Delimiter::Whitespace => fields.extend(line.split_whitespace()),
             Delimiter::Char(_) => {
                 builder.push(number, &split_line(line, plan.dialect.delimiter))?;

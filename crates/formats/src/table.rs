@@ -66,6 +66,43 @@ enum Cell {
     Text(bool),
 }
 
+/// The series column being built: consecutive rows nearly always share their series, so the
+/// last one is compared first and the dictionary is searched only on a change.
+#[derive(Default)]
+struct SeriesColumn {
+    keys: Vec<i32>,
+    names: Vec<String>,
+    index: std::collections::HashMap<String, i32>,
+}
+
+impl SeriesColumn {
+    fn append(&mut self, name: &str) {
+        if let Some(&last) = self.keys.last()
+            && self.names[last as usize] == name
+        {
+            self.keys.push(last);
+            return;
+        }
+        let key = match self.index.get(name) {
+            Some(&key) => key,
+            None => {
+                let key = self.names.len() as i32;
+                self.names.push(name.to_owned());
+                self.index.insert(name.to_owned(), key);
+                key
+            }
+        };
+        self.keys.push(key);
+    }
+
+    fn finish(&mut self) -> Result<arrow_array::DictionaryArray<Int32Type>, ArrowError> {
+        let keys = arrow_array::Int32Array::from(std::mem::take(&mut self.keys));
+        let names = arrow_array::StringArray::from(std::mem::take(&mut self.names));
+        self.index.clear();
+        arrow_array::DictionaryArray::try_new(keys, Arc::new(names))
+    }
+}
+
 /// Builds the canonical table from rows.
 pub struct TableBuilder {
     proposal: Proposal,
@@ -74,7 +111,7 @@ pub struct TableBuilder {
     mode: Mode,
     default_series: String,
     schema: SchemaRef,
-    series: StringDictionaryBuilder<Int32Type>,
+    series: SeriesColumn,
     ts: TimestampMicrosecondBuilder,
     values: Vec<Values>,
     rejects: Vec<Reject>,
@@ -127,7 +164,7 @@ impl TableBuilder {
             mode,
             default_series: default_series.to_owned(),
             schema,
-            series: StringDictionaryBuilder::new(),
+            series: SeriesColumn::default(),
             ts: TimestampMicrosecondBuilder::new().with_timezone(TS_ZONE),
             values,
             rejects: Vec::new(),
@@ -258,7 +295,7 @@ impl TableBuilder {
             .map(|s| s.as_ref().trim())
             .filter(|s| !is_null(s))
             .unwrap_or(&self.default_series);
-        self.series.append_value(series);
+        self.series.append(series);
         self.ts.append_value(ts);
         for ((builder, cell), value) in
             self.values.iter_mut().zip(&cells).zip(&self.proposal.values)
@@ -280,7 +317,7 @@ impl TableBuilder {
     /// The rows added so far as one batch; the builder starts empty again.
     pub fn finish(&mut self) -> Result<RecordBatch, TableError> {
         let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(self.series.finish()), Arc::new(self.ts.finish())];
+            vec![Arc::new(self.series.finish()?), Arc::new(self.ts.finish())];
         for builder in &mut self.values {
             columns.push(match builder {
                 Values::Integer(b) => Arc::new(b.finish()),
