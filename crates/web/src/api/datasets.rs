@@ -537,6 +537,29 @@ fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, ApiEr
     })
 }
 
+/// The version asked for of a dataset that has `series`, and the time range asked for.
+async fn series_range(
+    state: &AppState,
+    user: UserId,
+    id: &str,
+    series: &str,
+    version: Option<u32>,
+    (from, to): (Option<&str>, Option<&str>),
+) -> Result<(Version, i64, i64), ApiError> {
+    let dataset = find(state, user, id).await?;
+    let version = version_of(state, user, &dataset, version).await?;
+    if !version.series.iter().any(|s| s == series) {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "series_not_found",
+            format!("the dataset has no series {series:?}"),
+        ));
+    }
+    let from = parse_time(from, "from", i64::MIN)?;
+    let to = parse_time(to, "to", i64::MAX)?;
+    Ok((version, from, to))
+}
+
 /// Opens the file of a dataset version for queries.
 async fn open_part(state: &AppState, user: UserId, version: &Version) -> Result<Part, ApiError> {
     let key = ObjectKey::dataset_part(user, version.dataset_id, version.version, 0);
@@ -576,17 +599,9 @@ async fn window_query(
     Query(query): Query<WindowQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    let version = version_of(&state, user, &dataset, query.version).await?;
-    if !version.series.contains(&series) {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "series_not_found",
-            format!("the dataset has no series {series:?}"),
-        ));
-    }
-    let from = parse_time(query.from.as_deref(), "from", i64::MIN)?;
-    let to = parse_time(query.to.as_deref(), "to", i64::MAX)?;
+    let range = (query.from.as_deref(), query.to.as_deref());
+    let (version, from, to) =
+        series_range(&state, user, &id, &series, query.version, range).await?;
     let points = query.points.unwrap_or(2000);
     if !(3..=MAX_POINTS).contains(&points) {
         return Err(invalid("invalid_points", format!("points must be 3 to {MAX_POINTS}")));
@@ -636,18 +651,10 @@ async fn resample_query(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     use variosync_engine::resample::{Aggregation, Interval, resample};
     let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    let version = version_of(&state, user, &dataset, query.version).await?;
-    if !version.series.contains(&series) {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "series_not_found",
-            format!("the dataset has no series {series:?}"),
-        ));
-    }
+    let range = (query.from.as_deref(), query.to.as_deref());
+    let (version, from, to) =
+        series_range(&state, user, &id, &series, query.version, range).await?;
     let interval: Interval = query.interval.parse()?;
-    let from = parse_time(query.from.as_deref(), "from", i64::MIN)?;
-    let to = parse_time(query.to.as_deref(), "to", i64::MAX)?;
     let mut columns = Vec::new();
     for item in query.columns.as_deref().unwrap_or("").split(',').map(str::trim) {
         if item.is_empty() {
