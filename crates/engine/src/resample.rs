@@ -306,23 +306,7 @@ mod tests {
                 minute % 2
             ));
         }
-        let options = variosync_formats::delimited::ReadOptions {
-            mode: variosync_formats::table::Mode::Strict,
-            zone: variosync_domain::time::Zone::Utc,
-            default_series: "X".into(),
-            mapping: Default::default(),
-        };
-        let read = variosync_formats::delimited::read(csv.as_bytes(), &options).unwrap();
-        let directory = tempfile::tempdir().unwrap();
-        let path = directory.path().join("part.parquet");
-        let schema = read.batches[0].schema();
-        variosync_formats::parquet_out::write_sorted(
-            read.batches,
-            schema,
-            std::fs::File::create(&path).unwrap(),
-        )
-        .unwrap();
-        let part = Part::open(&path).unwrap();
+        let (_directory, part) = crate::window::part_from_csv(&csv);
         let hourly = resample(&part, "X", &[], i64::MIN, i64::MAX, "1h".parse().unwrap()).unwrap();
         assert_eq!((hourly.rows, hourly.ts.len()), (180, 3));
         assert_eq!(hourly.ts[1] - hourly.ts[0], 3_600_000_000);

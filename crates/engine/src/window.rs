@@ -729,6 +729,25 @@ pub fn rows(
     Ok(RowsPage { batch, total })
 }
 
+/// A dataset file made from CSV text (one series `X`), for tests.
+#[cfg(test)]
+pub(crate) fn part_from_csv(csv: &str) -> (tempfile::TempDir, Part) {
+    let options = variosync_formats::delimited::ReadOptions {
+        mode: variosync_formats::table::Mode::Strict,
+        zone: variosync_domain::time::Zone::Utc,
+        default_series: "X".into(),
+        mapping: Default::default(),
+    };
+    let read = variosync_formats::delimited::read(csv.as_bytes(), &options).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("part.parquet");
+    let schema = read.batches[0].schema();
+    let file = File::create(&path).unwrap();
+    variosync_formats::parquet_out::write_sorted(read.batches, schema, file).unwrap();
+    let part = Part::open(&path).unwrap();
+    (directory, part)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -799,23 +818,7 @@ mod tests {
                 day * 10
             ));
         }
-        let options = variosync_formats::delimited::ReadOptions {
-            mode: variosync_formats::table::Mode::Strict,
-            zone: variosync_domain::time::Zone::Utc,
-            default_series: "X".into(),
-            mapping: Default::default(),
-        };
-        let read = variosync_formats::delimited::read(csv.as_bytes(), &options).unwrap();
-        let directory = tempfile::tempdir().unwrap();
-        let path = directory.path().join("ohlc.parquet");
-        let schema = read.batches[0].schema();
-        variosync_formats::parquet_out::write_sorted(
-            read.batches,
-            schema,
-            File::create(&path).unwrap(),
-        )
-        .unwrap();
-        let part = Part::open(&path).unwrap();
+        let (_directory, part) = super::part_from_csv(&csv);
         let (rows, all) = candles(&part, "X", i64::MIN, i64::MAX, 100).unwrap();
         assert_eq!((rows, all.len()), (8, 8), "few rows: a candle each");
         let (_, four) = candles(&part, "X", i64::MIN, i64::MAX, 4).unwrap();

@@ -153,31 +153,37 @@ fn record_reject(line: usize, message: &str) -> Reject {
     Reject { line, column: "(record)".to_owned(), value, expected: "a JSON record".to_owned() }
 }
 
-/// JSON Lines: one record per line.
-fn lines(
+/// The lines of a stream that hold text, numbered from 1, each at most
+/// [`MAX_RECORD_BYTES`] long (a longer one ends the stream with an error).
+pub(crate) fn numbered_lines(
     input: impl BufRead + Send + 'static,
-) -> impl Iterator<Item = Result<Row, ReadError>> + Send {
+) -> impl Iterator<Item = Result<(usize, Vec<u8>), ReadError>> + Send {
     let mut lines = input.split(b'\n').enumerate();
     std::iter::from_fn(move || {
         loop {
             let (index, line) = lines.next()?;
             let number = index + 1;
-            let line = match line {
-                Ok(line) => line,
-                Err(error) => return Some(Err(error.into())),
-            };
-            if line.len() > MAX_RECORD_BYTES {
-                return Some(Err(ReadError::LineTooLong { line: number }));
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(
-                serde_json::from_slice::<Value>(&line)
-                    .map_err(|e| json_error(number, e))
-                    .and_then(|value| as_record(number, value)),
-            );
+            return Some(match line {
+                Err(error) => Err(error.into()),
+                Ok(line) if line.len() > MAX_RECORD_BYTES => {
+                    Err(ReadError::LineTooLong { line: number })
+                }
+                Ok(line) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(line) => Ok((number, line)),
+            });
         }
+    })
+}
+
+/// JSON Lines: one record per line.
+fn lines(
+    input: impl BufRead + Send + 'static,
+) -> impl Iterator<Item = Result<Row, ReadError>> + Send {
+    numbered_lines(input).map(|line| {
+        let (number, line) = line?;
+        serde_json::from_slice::<Value>(&line)
+            .map_err(|e| json_error(number, e))
+            .and_then(|value| as_record(number, value))
     })
 }
 

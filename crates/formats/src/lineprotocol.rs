@@ -141,31 +141,21 @@ pub fn sniff(head: &[u8]) -> bool {
     complete.first().is_some_and(|line| parse_line(line).is_ok()) && parsed * 2 >= complete.len()
 }
 
-/// The records of a line protocol stream.
+/// The records of a line protocol stream (comment lines skipped).
 pub(crate) fn records(
     input: impl BufRead + Send + 'static,
 ) -> impl Iterator<Item = Result<Row, ReadError>> + Send {
-    let mut lines = input.split(b'\n').enumerate();
-    std::iter::from_fn(move || {
-        loop {
-            let (index, line) = lines.next()?;
-            let number = index + 1;
-            let line = match line {
-                Ok(line) => line,
-                Err(error) => return Some(Err(error.into())),
-            };
-            if line.len() > crate::json::MAX_RECORD_BYTES {
-                return Some(Err(ReadError::LineTooLong { line: number }));
-            }
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches('\r');
-            if text.trim().is_empty() || text.starts_with('#') {
-                continue;
-            }
-            return Some(
-                parse_line(text).map(|record| (number, record)).map_err(|m| json_error(number, m)),
-            );
+    crate::json::numbered_lines(input).filter_map(|line| {
+        let (number, line) = match line {
+            Ok(line) => line,
+            Err(error) => return Some(Err(error)),
+        };
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\r');
+        if text.starts_with('#') {
+            return None;
         }
+        Some(parse_line(text).map(|record| (number, record)).map_err(|m| json_error(number, m)))
     })
 }
 
