@@ -131,6 +131,9 @@ struct MappingArgs {
     /// The decimal mark: point or comma.
     #[arg(long, value_name = "MARK")]
     decimal: Option<String>,
+    /// The sheet of a workbook to read: its name or 1-based number (default: the first).
+    #[arg(long, value_name = "SHEET")]
+    sheet: Option<String>,
 }
 
 impl MappingArgs {
@@ -154,6 +157,7 @@ impl MappingArgs {
         or(&self.time_format, &mut choice.time_format);
         or(&self.series, &mut choice.series);
         or(&self.decimal, &mut choice.decimal);
+        or(&self.sheet, &mut choice.sheet);
         if self.columns.is_some() {
             choice.columns.clone_from(&self.columns);
         }

@@ -17,6 +17,8 @@ use crate::table::{Reject, TableBuilder};
 
 /// Rows the mapping is proposed from.
 const SAMPLE_ROWS: usize = 1000;
+/// Rows shown as a sample.
+const SAMPLE_LINES: usize = 10;
 
 /// Which columnar format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,10 @@ pub enum Columnar {
     ArrowFile,
     /// An Arrow IPC stream.
     ArrowStream,
+    /// An Apache Avro object container file.
+    Avro,
+    /// A sheet of an Excel or OpenDocument workbook.
+    Workbook,
 }
 
 /// The columnar format a file starts with, if any.
@@ -48,6 +54,58 @@ fn arrow_error(error: impl std::fmt::Display) -> ReadError {
 
 type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
 
+/// Keeps the last 16 bytes read through it.
+struct Tail {
+    inner: Box<dyn std::io::Read + Send>,
+    tail: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl std::io::Read for Tail {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        let mut tail = self.tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tail.extend_from_slice(&buffer[n.saturating_sub(16)..n]);
+        let excess = tail.len().saturating_sub(16);
+        tail.drain(..excess);
+        Ok(n)
+    }
+}
+
+/// The batches of an Avro file, which must end with its sync marker: a file cut short
+/// within a block is an error, not a shorter table.
+struct AvroBatches {
+    reader: arrow_avro::reader::Reader<std::io::BufReader<Tail>>,
+    sync: [u8; 16],
+    tail: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    checked: bool,
+}
+
+impl Iterator for AvroBatches {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = loop {
+            match self.reader.next() {
+                // An empty batch says nothing; it would hide a truncated file from the mapping.
+                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                other => break other,
+            }
+        };
+        match next {
+            None if !self.checked => {
+                self.checked = true;
+                let tail = self.tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                (tail.as_slice() != self.sync).then(|| {
+                    Err(ArrowError::ParseError(
+                        "the file ends in the middle of a block: it is truncated".to_owned(),
+                    ))
+                })
+            }
+            other => other,
+        }
+    }
+}
+
 /// A columnar file being read as canonical record batches.
 pub struct ColumnarReader {
     format: Columnar,
@@ -59,6 +117,10 @@ pub struct ColumnarReader {
     batches: Batches,
     rejects: Vec<Reject>,
     rows: usize,
+    /// The line (sheet row) of each row, where rows are not numbered from 1.
+    line_numbers: Option<Vec<usize>>,
+    /// The first rows as comma-separated text.
+    sample: Vec<String>,
     done: bool,
 }
 
@@ -98,6 +160,8 @@ impl ColumnarReader {
     pub fn open(path: &Path, format: Columnar, options: &ReadOptions) -> Result<Self, ReadError> {
         let file = File::open(path)?;
         let batches: Batches = match format {
+            Columnar::Avro => return Self::avro(Box::new(file), options),
+            Columnar::Workbook => return crate::workbook::open(Box::new(file), options),
             Columnar::Parquet => Box::new(
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(arrow_error)?
@@ -126,7 +190,23 @@ impl ColumnarReader {
         Self::from_batches(Columnar::ArrowStream, Box::new(reader), options)
     }
 
-    fn from_batches(
+    /// Reads an Apache Avro object container file from any reader.
+    pub fn avro(
+        input: Box<dyn std::io::Read + Send>,
+        options: &ReadOptions,
+    ) -> Result<Self, ReadError> {
+        let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(32)));
+        let input = Tail { inner: input, tail: tail.clone() };
+        let reader = arrow_avro::reader::ReaderBuilder::new()
+            .with_batch_size(64 * 1024)
+            .build(std::io::BufReader::new(input))
+            .map_err(|e| ReadError::Unsupported(format!("the Avro file cannot be read: {e}")))?;
+        let sync = reader.avro_header().sync();
+        let batches = AvroBatches { reader, sync, tail, checked: false };
+        Self::from_batches(Columnar::Avro, Box::new(batches), options)
+    }
+
+    pub(crate) fn from_batches(
         format: Columnar,
         mut batches: Batches,
         options: &ReadOptions,
@@ -142,6 +222,7 @@ impl ColumnarReader {
             None => Vec::new(),
         };
         let mapping = propose_with(&names, &rows, &options.mapping)?;
+        let sample = rows.iter().take(SAMPLE_LINES).map(|row| row.join(",")).collect();
         let builder = TableBuilder::new(
             &mapping,
             &names,
@@ -159,8 +240,25 @@ impl ColumnarReader {
             batches,
             rejects: Vec::new(),
             rows: 0,
+            line_numbers: None,
+            sample,
             done: false,
         })
+    }
+
+    /// Numbers rows by `lines` (one per row, in order) in errors and rejects.
+    pub(crate) fn set_line_numbers(&mut self, lines: Vec<usize>) {
+        self.line_numbers = Some(lines);
+    }
+
+    /// Adds something the person should check.
+    pub(crate) fn warn(&mut self, warning: String) {
+        self.mapping.warnings.push(warning);
+    }
+
+    /// The first rows, as comma-separated text.
+    pub fn sample(&self) -> &[String] {
+        &self.sample
     }
 
     /// Which format the file is.
@@ -192,8 +290,12 @@ impl ColumnarReader {
         let rows = text_rows(batch).map_err(arrow_error)?;
         for row in rows {
             self.rows += 1;
-            // A row's "line" is its 1-based position in the file.
-            self.builder.push(self.rows, &row)?;
+            // A row's "line" is its 1-based position in the file, or its sheet row.
+            let line = match &self.line_numbers {
+                Some(lines) => lines.get(self.rows - 1).copied().unwrap_or(self.rows),
+                None => self.rows,
+            };
+            self.builder.push(line, &row)?;
         }
         self.rejects.extend(self.builder.drain_rejects());
         Ok(self.builder.finish()?)

@@ -118,7 +118,7 @@ fn is_value(text: &str, decimal: DecimalMark) -> bool {
 /// The first line names the columns when, in some column, it holds text where every later
 /// line holds data; or, in a file of text only, when none of its fields reads as data and
 /// they are all different.
-fn first_line_is_header(rows: &[Vec<String>], decimal: DecimalMark) -> bool {
+pub(crate) fn first_line_is_header(rows: &[Vec<String>], decimal: DecimalMark) -> bool {
     let first = &rows[0];
     let names_a_data_column = first.iter().enumerate().any(|(i, name)| {
         let mut body =

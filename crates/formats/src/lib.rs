@@ -20,3 +20,4 @@ pub mod numbers;
 pub mod parquet_out;
 pub mod source;
 pub mod table;
+pub mod workbook;

@@ -132,6 +132,8 @@ pub struct Override {
     pub types: std::collections::BTreeMap<String, String>,
     /// The decimal mark: `point` or `comma`.
     pub decimal: Option<String>,
+    /// The sheet of a workbook to read: its name or its 1-based number (the first if unset).
+    pub sheet: Option<String>,
 }
 
 impl Override {

@@ -1,6 +1,7 @@
 //! Opening any supported file: compression is recognised by its magic bytes (gzip, bzip2,
 //! zstd, zip) and undone as a stream under limits on the decompressed size and ratio; the
-//! format inside is recognised by content (JSON or delimited text), never by the name alone.
+//! format inside is recognised by content (workbook, Avro, Arrow, JSON, line protocol or
+//! delimited text), never by the name alone.
 
 use std::io::{Cursor, Read};
 use std::sync::Arc;
@@ -123,7 +124,7 @@ fn first_zip_entry(mut input: impl Read + Send + 'static) -> Result<Cursor<Vec<u
         let Some(mut entry) = entry else {
             return Err(ReadError::Unsupported("the zip archive holds no file".to_owned()));
         };
-        let name = entry.name().to_owned();
+        let name = entry.name().map(|name| name.into_owned()).unwrap_or_default();
         if entry.is_dir() || name.starts_with("__MACOSX/") {
             continue;
         }
@@ -158,7 +159,8 @@ pub enum Source {
 pub struct Detected {
     /// The compression around it.
     pub compression: Option<Compression>,
-    /// `csv` (any delimited text), `json`, `line_protocol`, `parquet` or `arrow`.
+    /// `csv` (any delimited text), `json`, `line_protocol`, `parquet`, `arrow`, `avro` or
+    /// `excel` (any workbook).
     pub format: &'static str,
 }
 
@@ -207,6 +209,11 @@ pub fn open(
     options: &ReadOptions,
 ) -> Result<(Source, Detected), ReadError> {
     let (head, input) = peek(input)?;
+    if crate::workbook::sniff(&head) {
+        let reader = crate::workbook::open(input, options)?;
+        let detected = Detected { compression: None, format: "excel" };
+        return Ok((Source::Columnar(Box::new(reader)), detected));
+    }
     let found = compression(&head);
     let (head, input) = match found {
         Some(kind) => peek(decompress(input, kind, MAX_DECOMPRESSED_BYTES)?)?,
@@ -232,11 +239,10 @@ pub fn open(
         }
         None => {}
     }
-    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || head.starts_with(b"Obj\x01") {
-        return Err(ReadError::Unsupported(
-            "Excel and Avro files cannot be imported yet; export the data as CSV, JSON or Parquet"
-                .to_owned(),
-        ));
+    if head.starts_with(b"Obj\x01") {
+        let reader = ColumnarReader::avro(input, options)?;
+        let detected = Detected { compression: found, format: "avro" };
+        return Ok((Source::Columnar(Box::new(reader)), detected));
     }
     match crate::json::sniff(&head) {
         Some(shape) => {
@@ -299,7 +305,7 @@ impl Source {
         match self {
             Self::Delimited(reader) => reader.sample(),
             Self::Json(reader) => reader.sample(),
-            Self::Columnar(_) => &[],
+            Self::Columnar(reader) => reader.sample(),
         }
     }
 

@@ -273,3 +273,143 @@ fn parquet_and_arrow_files_and_streams_read_through_the_same_mapping() {
         assert_eq!(ts.value(0), 19723 * 86_400_000_000, "{format}");
     }
 }
+
+/// The times of every row, in microseconds since the epoch.
+fn times(batches: &[RecordBatch]) -> Vec<i64> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let ts = batch.column(1).as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        out.extend(ts.values().iter().copied());
+    }
+    out
+}
+
+/// One column of every row as text.
+fn texts(batches: &[RecordBatch], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = batch.column_by_name(name).unwrap();
+        for row in 0..batch.num_rows() {
+            out.push(arrow_cast::display::array_value_to_string(column, row).unwrap());
+        }
+    }
+    out
+}
+
+fn with_sheet(sheet: &str) -> ReadOptions {
+    let mut options = options(Mode::Strict);
+    options.mapping.sheet = Some(sheet.to_owned());
+    options
+}
+
+fn read_with(bytes: Vec<u8>, options: &ReadOptions) -> Result<Vec<RecordBatch>, ReadError> {
+    let (source, _) = open(Box::new(std::io::Cursor::new(bytes)), options)?;
+    source.collect()
+}
+
+#[test]
+fn workbooks_and_avro_read_like_the_same_table_as_csv() {
+    let (_, csv) = read(fixture("stocks_daily_head.csv"), Mode::Strict).unwrap();
+    let expected_close = column(&csv, "close");
+    let expected_adjusted = column(&csv, "adj_close");
+    assert_eq!(expected_close.len(), 39);
+    for (name, format) in [
+        ("stocks.xlsx", "excel"),
+        ("stocks.xls", "excel"),
+        ("stocks.ods", "excel"),
+        ("stocks.avro", "avro"),
+    ] {
+        let bytes = fixture(name);
+        let (source, detected) =
+            open(Box::new(std::io::Cursor::new(bytes.clone())), &options(Mode::Strict)).unwrap();
+        assert_eq!((detected.format, detected.compression), (format, None), "{name}");
+        assert_eq!(
+            value_names(&source),
+            ["open", "high", "low", "close", "volume", "adj_close"],
+            "{name}"
+        );
+        let batches: Vec<RecordBatch> = source.map(Result::unwrap).collect();
+        // Spreadsheets keep 15 significant digits, as Excel does.
+        let close = column(&batches, "close");
+        assert_eq!(close.len(), expected_close.len(), "{name}");
+        for (got, expected) in close
+            .iter()
+            .zip(&expected_close)
+            .chain(column(&batches, "adj_close").iter().zip(&expected_adjusted))
+        {
+            assert_eq!(got.0, expected.0, "{name}");
+            let (got, expected) = (got.1.unwrap(), expected.1.unwrap());
+            assert!((got - expected).abs() <= expected.abs() * 1e-14, "{name}: {got} {expected}");
+        }
+        assert_eq!(texts(&batches, "volume"), texts(&csv, "volume"), "{name}");
+        assert_eq!(times(&batches), times(&csv), "{name}: dates as UTC midnights");
+    }
+    // Avro inside gzip is still Avro.
+    let (_, detected) = open(
+        Box::new(std::io::Cursor::new(compressed(Compression::Gzip, &fixture("stocks.avro")))),
+        &options(Mode::Strict),
+    )
+    .unwrap();
+    assert_eq!((detected.format, detected.compression), ("avro", Some(Compression::Gzip)));
+}
+
+#[test]
+fn a_workbook_skips_titles_above_the_table_and_reads_a_chosen_sheet() {
+    let (source, _) =
+        open(Box::new(std::io::Cursor::new(fixture("stocks.xlsx"))), &options(Mode::Strict))
+            .unwrap();
+    let warnings = source.warnings().join("\n");
+    assert!(
+        warnings.contains("row 1 of sheet \"prices\", above the table, was skipped"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("other sheets: hourly, bad"), "{warnings}");
+
+    // The second sheet has no header row: its first row is data.
+    for sheet in ["hourly", "2"] {
+        let batches = read_with(fixture("stocks.xlsx"), &with_sheet(sheet)).unwrap();
+        let times = times(&batches);
+        assert_eq!(times.len(), 24, "{sheet}");
+        let start = 1_709_285_400_000_000; // 2024-03-01T09:30:00Z
+        assert_eq!(times[0], start);
+        assert_eq!(times[23] - times[0], 23 * 3_600_000_000, "hourly times keep their minutes");
+        let values = column(&batches, "column_2");
+        assert_eq!(values[1].1, Some(100.5));
+    }
+    // A naive spreadsheet time is read in the zone the person gives.
+    let mut zoned = with_sheet("hourly");
+    zoned.zone = "Europe/Oslo".parse().unwrap();
+    let batches = read_with(fixture("stocks.xlsx"), &zoned).unwrap();
+    assert_eq!(times(&batches)[0], 1_709_285_400_000_000 - 3_600_000_000);
+
+    let error = read_with(fixture("stocks.xlsx"), &with_sheet("summary")).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("no sheet \"summary\"; its sheets: prices, hourly, bad"), "{message}");
+    // A bad cell is named by its row in the sheet.
+    let error = read_with(fixture("stocks.xlsx"), &with_sheet("bad")).unwrap_err().to_string();
+    assert!(error.contains("line 3") && error.contains("not a date"), "{error}");
+    let mut lenient = with_sheet("bad");
+    lenient.mode = Mode::Lenient;
+    let (mut source, _) =
+        open(Box::new(std::io::Cursor::new(fixture("stocks.xlsx"))), &lenient).unwrap();
+    let rows: usize = source.by_ref().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 1);
+    assert_eq!(source.drain_rejects()[0].line, 3);
+}
+
+#[test]
+fn damaged_workbooks_and_avro_files_get_clear_errors() {
+    let mut xlsx = fixture("stocks.xlsx");
+    xlsx.truncate(xlsx.len() / 2);
+    let error = read(xlsx, Mode::Strict).unwrap_err();
+    assert!(matches!(error, ReadError::Unsupported(_)), "{error}");
+    assert!(error.to_string().contains("workbook"), "{error}");
+    for cut in [5, 20, 100] {
+        let mut avro = fixture("stocks.avro");
+        avro.truncate(avro.len() - cut);
+        let error = read(avro, Mode::Strict).unwrap_err().to_string();
+        assert!(error.contains("truncated"), "{cut}: {error}");
+    }
+    let error = read(b"Obj\x01garbage".to_vec(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("Avro"), "{error}");
+}

@@ -232,6 +232,43 @@ async fn compressed_json_uploads_are_recognised_by_their_content() {
 }
 
 #[tokio::test]
+async fn a_workbook_uploads_its_first_sheet_or_the_one_the_mapping_names() {
+    let app = spawn_app().await;
+    let key = writer_key(&app, "ada@example.com").await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/tests/fixtures/stocks.xlsx");
+    let workbook = std::fs::read(path).unwrap();
+    let upload = |query: &str| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(workbook.clone()).file_name("prices.xlsx"),
+        );
+        app.with_key(Method::POST, &format!("/api/v1/datasets{query}"), &key).multipart(form)
+    };
+    let (status, body) = json(upload("").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["dataset"]["name"], "prices");
+    assert_eq!(body["version"]["series"], serde_json::json!(["META"]));
+    assert_eq!(body["version"]["row_count"], 39);
+    let warnings = body["warnings"].to_string();
+    assert!(warnings.contains("other sheets: hourly, bad"), "{warnings}");
+
+    let mapping = "?mapping=%7B%22sheet%22%3A%22hourly%22%7D&tz=Europe%2FOslo";
+    let (status, body) = json(upload(mapping).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"]["row_count"], 24);
+    assert_eq!(body["version"]["time_from"], "2024-03-01T08:30:00Z", "{body}");
+
+    let mapping = "?mapping=%7B%22sheet%22%3A%22summary%22%7D";
+    let (status, body) = json(upload(mapping).send().await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_mapping")));
+    assert!(
+        body["message"].as_str().unwrap().contains("its sheets: prices, hourly, bad"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn bad_uploads_get_specific_errors_and_leave_nothing_behind() {
     let app = spawn_app_with(|settings| settings.http.upload_limit_bytes = 64 * 1024).await;
     let browser = app.sign_up("ada@example.com").await;
