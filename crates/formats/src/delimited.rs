@@ -13,7 +13,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use variosync_domain::time::Zone;
 
-use crate::dialect::{Delimiter, Dialect, DialectError, sniff, split_line};
+use crate::dialect::{Delimiter, Dialect, DialectError, records, sniff, split_line};
 use crate::encoding::{Decoder, Encoding, detect};
 use crate::mapping::{MappingError, Proposal, propose_with};
 use crate::table::{Mode, Reject, TableBuilder, TableError};
@@ -68,9 +68,17 @@ pub enum ReadError {
     #[error(transparent)]
     Table(#[from] TableError),
     /// A line is too long to be a row.
-    #[error("line {line} is longer than {MAX_LINE_BYTES} bytes: this does not look like a table")]
+    #[error(
+        "line {line} is longer than {MAX_LINE_BYTES} bytes: this does not look like a table, or a quote opened there is never closed"
+    )]
     LineTooLong {
         /// The 1-based line number.
+        line: usize,
+    },
+    /// A quoted field runs to the end of the file.
+    #[error("line {line}: a quoted field opened on this line is never closed")]
+    UnclosedQuote {
+        /// The 1-based line the record starts on.
         line: usize,
     },
     /// The input could not be read.
@@ -227,8 +235,10 @@ impl Reader {
                 .map_or(0, |l| split_line(l, dialect.delimiter).len());
             ((1..=width).map(|i| format!("column_{i}")).collect(), 0, 1)
         };
-        let body = sample_text.lines().skip(if dialect.has_header { header_line + 1 } else { 0 });
+        let skip = if dialect.has_header { header_line + 1 } else { 0 };
+        let body = records(&sample_text, dialect.quoting()).filter(|(line, ..)| *line >= skip);
         let sample: Vec<String> = body
+            .map(|(_, record, _)| record.strip_suffix('\r').unwrap_or(record))
             .filter(|line| !line.trim().is_empty())
             .take(SAMPLE_ROWS)
             .map(str::to_owned)
@@ -393,21 +403,25 @@ fn start(
             }
         }));
     }
+    let quoting = plan.dialect.quoting();
     threads.push(std::thread::spawn(move || {
-        if let Err((sequence, error)) = cut(&mut decoder, head, first_line, &block_tx, &permit_tx) {
+        let outcome = cut(&mut decoder, head, first_line, &block_tx, &permit_tx, quoting);
+        if let Err((sequence, error)) = outcome {
             let _ = result_tx.send((sequence, Err(error)));
         }
     }));
     (result_rx, permit_rx, threads)
 }
 
-/// Cuts the decoded text into blocks of whole lines.
+/// Cuts the decoded text into blocks of whole records (lines, or several lines where a
+/// quoted field holds line breaks; `quoting` is the separator of a dialect with quotes).
 fn cut(
     decoder: &mut Decoder<Box<dyn std::io::Read + Send>>,
     mut buffer: Vec<u8>,
     mut line: usize,
     blocks: &SyncSender<Block>,
     permits: &SyncSender<()>,
+    quoting: Option<u8>,
 ) -> Result<(), (usize, ReadError)> {
     let mut sequence = 0;
     loop {
@@ -415,10 +429,17 @@ fn cut(
         let end = if ended {
             buffer.len()
         } else {
-            match memchr::memrchr(b'\n', &buffer) {
+            let last = match quoting {
+                // Without quotes in the block every line is a record.
+                Some(separator) if memchr::memchr(b'"', &buffer).is_some() => {
+                    crate::dialect::record_ends(&buffer, separator).last().map(|end| end - 1)
+                }
+                _ => memchr::memrchr(b'\n', &buffer),
+            };
+            match last {
                 Some(at) => at + 1,
                 None => {
-                    // No line ends in a whole block: read on until one does, or give up.
+                    // No record ends in a whole block: read on until one does, or give up.
                     if buffer.len() > MAX_LINE_BYTES {
                         return Err((sequence, ReadError::LineTooLong { line }));
                     }
@@ -479,8 +500,11 @@ fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, R
     let mut builder =
         TableBuilder::new(&plan.mapping, &plan.names, plan.zone, plan.mode, &plan.default_series);
     let mut fields: Vec<&str> = Vec::with_capacity(plan.names.len());
-    for (offset, line) in text.split('\n').enumerate() {
+    for (offset, line, closed) in records(&text, plan.dialect.quoting()) {
         let number = first_line + offset;
+        if !closed {
+            return Err(ReadError::UnclosedQuote { line: number });
+        }
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.len() > MAX_LINE_BYTES {
             return Err(ReadError::LineTooLong { line: number });
@@ -578,6 +602,56 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(strict.starts_with("line 200003, column `close`"), "{strict}");
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_line_breaks_across_blocks() {
+        let mut file = String::from("date,close,note\n");
+        let mut line = 2;
+        let mut bad_line = 0;
+        let rows = 200_000;
+        for i in 0..rows {
+            let day =
+                chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap() + chrono::Days::new(i as u64);
+            let close = if i == 150_000 { "oops".to_owned() } else { format!("{i}.5") };
+            if i == 150_000 {
+                bad_line = line;
+            }
+            let note = match i % 7 {
+                0 => "\"two\r\nlines, \"\"quoted\"\"\"".to_owned(),
+                3 => "\"three\nshort\nlines\"".to_owned(),
+                _ => "plain text padding here".to_owned(),
+            };
+            line += note.matches('\n').count() + 1;
+            file.push_str(&format!("{day},{close},{note}\n"));
+        }
+        assert!(file.len() > 2 * BLOCK_BYTES, "the file spans several blocks");
+        let whole = read(file.as_bytes(), &options(Mode::Lenient)).unwrap();
+        let closes: Vec<f64> = whole
+            .batches
+            .iter()
+            .flat_map(|b| {
+                let column = b.column(2).as_primitive::<arrow_array::types::Float64Type>();
+                column.values().to_vec()
+            })
+            .collect();
+        assert_eq!(closes.len(), rows - 1, "one record per row, whatever its line breaks");
+        assert_eq!(closes[3], 3.5);
+        assert_eq!(whole.rejects.len(), 1);
+        assert_eq!(whole.rejects[0].line, bad_line, "records are numbered by their first line");
+
+        // A quote that never closes: at the end of the file it is one bad record; earlier,
+        // the record grows past the longest line allowed.
+        let open =
+            "date,close,note\n2024-01-01,1,ok\n2024-01-02,2,\"never closed\n2024-01-03,3,x\n";
+        for mode in [Mode::Strict, Mode::Lenient] {
+            let error = read(open.as_bytes(), &options(mode)).unwrap_err().to_string();
+            assert!(error.starts_with("line 3: a quoted field"), "{error}");
+        }
+        let mut long = String::from(open);
+        long.push_str(&"2024-01-04,4,padding padding\n".repeat(6 * MAX_LINE_BYTES / 20));
+        let error = read(long.as_bytes(), &options(Mode::Strict)).unwrap_err().to_string();
+        assert!(error.starts_with("line 3 ") && error.contains("never closed"), "{error}");
     }
 
     #[test]

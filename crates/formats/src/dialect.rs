@@ -24,6 +24,16 @@ pub struct Dialect {
     pub decimal: DecimalMark,
 }
 
+impl Dialect {
+    /// The separator of fields that may be quoted (none for runs of whitespace).
+    pub fn quoting(&self) -> Option<u8> {
+        match self.delimiter {
+            Delimiter::Char(separator) => Some(separator),
+            Delimiter::Whitespace => None,
+        }
+    }
+}
+
 /// Why no dialect fits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialectError {
@@ -67,6 +77,72 @@ pub fn split_line(line: &str, delimiter: Delimiter) -> Vec<String> {
     fields
 }
 
+/// Where a quote-aware scan of delimited text stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// At the start of a field (only spaces so far).
+    FieldStart,
+    /// In a field that is not quoted.
+    Plain,
+    /// Inside quotes.
+    Quoted,
+    /// Just after a quote inside quotes: a second quote is an escaped one.
+    QuoteInQuoted,
+}
+
+/// The end (just after the `\n`) of every record of `text`, where a record is a line, or
+/// several when a quoted field holds line breaks. A quote opens a field only at its start,
+/// as [`split_line`] reads it; `""` inside quotes is a quote. The text after the last end
+/// is an unfinished record.
+pub(crate) fn record_ends(text: &[u8], separator: u8) -> impl Iterator<Item = usize> + '_ {
+    let mut state = Scan::FieldStart;
+    text.iter().enumerate().filter_map(move |(i, &b)| {
+        let (next, end) = match (state, b) {
+            (Scan::Quoted, b'"') => (Scan::QuoteInQuoted, false),
+            (Scan::Quoted, _) => (Scan::Quoted, false),
+            (Scan::QuoteInQuoted, b'"') => (Scan::Quoted, false),
+            (_, b'\n') => (Scan::FieldStart, true),
+            (_, b) if b == separator => (Scan::FieldStart, false),
+            (Scan::FieldStart, b'"') => (Scan::Quoted, false),
+            (Scan::FieldStart, b' ' | b'\t' | b'\r') => (Scan::FieldStart, false),
+            _ => (Scan::Plain, false),
+        };
+        state = next;
+        end.then_some(i + 1)
+    })
+}
+
+/// The records of `text` with the 0-based line each starts on, without their `\n`: lines,
+/// or several lines where a quoted field holds line breaks (`separator` set). The flag is
+/// false for a last record that holds a line break inside a quote that never closes.
+pub(crate) fn records(
+    text: &str,
+    separator: Option<u8>,
+) -> Box<dyn Iterator<Item = (usize, &str, bool)> + '_> {
+    match separator {
+        Some(separator) if memchr::memchr(b'"', text.as_bytes()).is_some() => {
+            let mut ends = record_ends(text.as_bytes(), separator);
+            let (mut start, mut line) = (0, 0);
+            Box::new(std::iter::from_fn(move || {
+                let (end, whole) = match ends.next() {
+                    Some(end) => (end, true),
+                    // The unfinished rest, if any, is the last record.
+                    None if start < text.len() => (text.len(), false),
+                    None => return None,
+                };
+                let record = &text[start..end];
+                let first = line;
+                let breaks = memchr::memchr_iter(b'\n', record.as_bytes()).count();
+                line += breaks;
+                start = end;
+                let closed = whole || breaks == 0;
+                Some((first, record.strip_suffix('\n').unwrap_or(record), closed))
+            }))
+        }
+        _ => Box::new(text.split('\n').enumerate().map(|(line, record)| (line, record, true))),
+    }
+}
+
 const CANDIDATES: [Delimiter; 5] = [
     Delimiter::Char(b','),
     Delimiter::Char(b'\t'),
@@ -77,34 +153,47 @@ const CANDIDATES: [Delimiter; 5] = [
 
 /// Decides the dialect from the first lines of a file (a few dozen are enough).
 pub fn sniff(sample: &str) -> Result<Dialect, DialectError> {
-    let lines: Vec<&str> =
-        sample.lines().filter(|line| !line.trim().is_empty()).take(200).collect();
-    if lines.is_empty() {
+    // The records the sample holds when split by `delimiter` (quoted fields may hold line
+    // breaks, and only a quote-aware reading of the right delimiter sees whole records).
+    let records_of = |delimiter: Delimiter| -> Vec<&str> {
+        let quoting = match delimiter {
+            Delimiter::Char(separator) => Some(separator),
+            Delimiter::Whitespace => None,
+        };
+        records(sample, quoting)
+            .map(|(_, record, _)| record.strip_suffix('\r').unwrap_or(record))
+            .filter(|record| !record.trim().is_empty())
+            .take(200)
+            .collect()
+    };
+    if records_of(Delimiter::Whitespace).is_empty() {
         return Err(DialectError::Empty);
     }
-    // The best delimiter splits the lines into the same number (> 1) of fields; among
+    // The best delimiter splits the records into the same number (> 1) of fields; among
     // those, the one with the most fields wins (a comma inside "1,5" loses to ';').
     let mut best: Option<(Delimiter, usize)> = None;
     for delimiter in CANDIDATES {
         let counts: Vec<usize> =
-            lines.iter().map(|line| split_line(line, delimiter).len()).collect();
+            records_of(delimiter).iter().map(|line| split_line(line, delimiter).len()).collect();
         let first = counts[0];
-        // Every line agrees, but for one (a file cut short, a trailing note) or a tenth.
+        // Every record agrees, but for one (a file cut short, a trailing note) or a tenth.
         let agreeing = counts.iter().filter(|c| **c == first).count();
         let enough = agreeing + 1 >= counts.len() || agreeing * 10 >= counts.len() * 9;
         if first > 1 && enough && best.is_none_or(|(_, n)| first > n) {
             best = Some((delimiter, first));
         }
     }
+    let comma = Delimiter::Char(b',');
     let (delimiter, _) = match best {
         Some(best) => best,
         // A single column: one value per line.
-        None if lines.iter().all(|line| split_line(line, Delimiter::Char(b',')).len() == 1) => {
-            (Delimiter::Char(b','), 1)
+        None if records_of(comma).iter().all(|line| split_line(line, comma).len() == 1) => {
+            (comma, 1)
         }
         None => return Err(DialectError::NoDelimiter),
     };
-    let rows: Vec<Vec<String>> = lines.iter().map(|line| split_line(line, delimiter)).collect();
+    let rows: Vec<Vec<String>> =
+        records_of(delimiter).iter().map(|line| split_line(line, delimiter)).collect();
     let decimal = detect_decimal_mark(rows.iter().skip(1).flatten().map(String::as_str));
     let has_header = rows.len() == 1 || first_line_is_header(&rows, decimal);
     Ok(Dialect { delimiter, has_header, decimal })
