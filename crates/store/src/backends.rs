@@ -69,6 +69,11 @@ impl Backends {
         UserRepository::new(self.db.clone())
     }
 
+    /// Resumable uploads.
+    pub fn uploads(&self) -> crate::UploadRepository {
+        crate::UploadRepository::new(self.db.clone())
+    }
+
     /// Datasets and versions.
     pub fn datasets(&self) -> crate::DatasetRepository {
         crate::DatasetRepository::new(self.db.clone())

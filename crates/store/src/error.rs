@@ -40,6 +40,14 @@ pub enum Error {
     /// A ledger reason is empty or too long.
     #[error("a reason of 1 to 500 characters is required")]
     InvalidReason,
+    /// A chunk of an upload does not start where the received bytes end.
+    #[error("the upload has received {received} of {size} bytes: send the chunk at that offset")]
+    UploadOffset {
+        /// Bytes received so far.
+        received: u64,
+        /// The upload's size.
+        size: u64,
+    },
     /// The record does not exist or belongs to someone else.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -83,7 +91,7 @@ impl Error {
             Self::EmailTaken => ErrorKind::Conflict,
             Self::InsufficientHours => ErrorKind::PaymentRequired,
             Self::InvalidReason | Self::InvalidName | Self::InvalidTags => ErrorKind::InvalidInput,
-            Self::StaleVersion => ErrorKind::Conflict,
+            Self::StaleVersion | Self::UploadOffset { .. } => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::ObjectNotFound(_) => ErrorKind::NotFound,
             Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))

@@ -26,6 +26,7 @@ pub mod sessions;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod uploads;
 pub mod users;
 
 pub use api_keys::{ApiKey, ApiKeyRepository, NewApiKey};
@@ -45,4 +46,5 @@ pub use redis_conn::RedisConnection;
 pub use server_secrets::ServerSecrets;
 pub use sessions::{NewSession, Session, SessionRepository};
 pub use settings::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
+pub use uploads::{Upload, UploadChunk, UploadRepository};
 pub use users::UserRepository;

@@ -98,9 +98,20 @@ impl ObjectKey {
         Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}/rejects.csv")))
     }
 
-    /// A staged upload, before it becomes a dataset.
+    /// A staged upload, before it becomes a dataset (its chunks are stored under this key).
     pub fn upload(user: UserId, upload: UploadId) -> Self {
         Self(StorePath::from(format!("users/{user}/uploads/{upload}")))
+    }
+
+    /// One chunk of a resumable upload, starting at byte `start`; `attempt` (random) tells
+    /// apart two requests that race to send the same chunk.
+    pub fn upload_chunk(user: UserId, upload: UploadId, start: u64, attempt: u32) -> Self {
+        Self(StorePath::from(format!("users/{user}/uploads/{upload}/{start}-{attempt:08x}")))
+    }
+
+    /// A key read back from the database.
+    pub(crate) fn from_stored(key: &str) -> Self {
+        Self(StorePath::from(key))
     }
 
     /// An exported file.

@@ -80,7 +80,8 @@ struct Limits {
 /// Whether a request uploads a file (its handler counts the bytes itself, so the file can
 /// stream to disk).
 pub(crate) fn is_upload(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::POST && path == "/api/v1/datasets"
+    (method == axum::http::Method::POST && path == "/api/v1/datasets")
+        || (method == axum::http::Method::PATCH && path.starts_with("/api/v1/uploads/"))
 }
 
 /// The error for a body over `limit` bytes.

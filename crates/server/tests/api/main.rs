@@ -13,3 +13,4 @@ mod oidc;
 mod pages;
 mod smtp;
 mod tokens;
+mod uploads;

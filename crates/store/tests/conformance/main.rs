@@ -12,4 +12,5 @@ mod objects;
 mod pubsub;
 mod rate_limit;
 mod sessions;
+mod uploads;
 mod users;

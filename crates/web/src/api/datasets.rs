@@ -54,11 +54,11 @@ fn not_found() -> ApiError {
     ApiError::new(ErrorKind::NotFound, "dataset_not_found", "there is no such dataset")
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+pub(super) fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::InvalidInput, code, message)
 }
 
-fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
+pub(super) fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
     tracing::error!(error = %variosync_domain::error_chain(error), "{what}");
     ApiError::new(
         ErrorKind::Internal,
@@ -125,7 +125,7 @@ async fn audit(
 
 /// How to read an uploaded file.
 #[derive(Debug, Deserialize)]
-struct UploadQuery {
+pub(super) struct UploadQuery {
     /// The dataset's name (default: the file's name).
     name: Option<String>,
     /// `strict` (default: stop at the first bad row) or `lenient` (set bad rows aside).
@@ -166,7 +166,7 @@ struct RejectsView {
 }
 
 #[derive(Debug, Serialize)]
-struct ImportView {
+pub(super) struct ImportView {
     dataset: Dataset,
     version: Version,
     warnings: Vec<String>,
@@ -174,7 +174,17 @@ struct ImportView {
 }
 
 /// A file being received on disk, removed when dropped.
-struct Received(PathBuf);
+pub(super) struct Received(pub(super) PathBuf);
+
+impl Received {
+    /// A new file in the work folder, named `prefix` and a fresh id.
+    pub(super) async fn new(state: &AppState, prefix: &str) -> Result<Self, ApiError> {
+        tokio::fs::create_dir_all(&state.scratch)
+            .await
+            .map_err(|e| internal("cannot create the work folder", &e))?;
+        Ok(Self(state.scratch.join(format!("{prefix}-{}", uuid::Uuid::now_v7()))))
+    }
+}
 
 impl Drop for Received {
     fn drop(&mut self) {
@@ -183,7 +193,11 @@ impl Drop for Received {
 }
 
 /// Writes a body stream to `path`, refusing more than `limit` bytes.
-async fn receive<S, E>(mut chunks: S, path: &std::path::Path, limit: u64) -> Result<u64, ApiError>
+pub(super) async fn receive<S, E>(
+    mut chunks: S,
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<u64, ApiError>
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -234,6 +248,36 @@ fn stem(file_name: &str) -> Option<String> {
     (!stem.is_empty()).then(|| stem.to_owned())
 }
 
+/// How the person asked for an uploaded file to be read.
+pub(super) struct Choices {
+    mode: Mode,
+    policy: DuplicatePolicy,
+    zone: Zone,
+    mapping: variosync_formats::mapping::Override,
+}
+
+impl Choices {
+    /// Checks the query before any byte of the file is received.
+    pub(super) fn parse(query: &UploadQuery) -> Result<Self, ApiError> {
+        let zone =
+            query.tz.as_deref().unwrap_or("UTC").parse().map_err(
+                |e: variosync_domain::time::TimeError| invalid("invalid_tz", e.to_string()),
+            )?;
+        let mapping = match query.mapping.as_deref() {
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                invalid("invalid_mapping", format!("the mapping is not valid: {e}"))
+            })?,
+            None => Default::default(),
+        };
+        Ok(Self {
+            mode: parse_mode(query.mode.as_deref())?,
+            policy: parse_policy(query.duplicates.as_deref())?,
+            zone,
+            mapping,
+        })
+    }
+}
+
 #[tracing::instrument(skip_all, err)]
 async fn upload(
     State(state): State<AppState>,
@@ -242,23 +286,8 @@ async fn upload(
     Query(query): Query<UploadQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<ImportView>), ApiError> {
-    let mode = parse_mode(query.mode.as_deref())?;
-    let policy = parse_policy(query.duplicates.as_deref())?;
-    let zone: Zone = query
-        .tz
-        .as_deref()
-        .unwrap_or("UTC")
-        .parse()
-        .map_err(|e: variosync_domain::time::TimeError| invalid("invalid_tz", e.to_string()))?;
-    let mapping: variosync_formats::mapping::Override = match query.mapping.as_deref() {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| invalid("invalid_mapping", format!("the mapping is not valid: {e}")))?,
-        None => Default::default(),
-    };
-    tokio::fs::create_dir_all(&state.scratch)
-        .await
-        .map_err(|e| internal("cannot create the work folder", &e))?;
-    let received = Received(state.scratch.join(format!("upload-{}", uuid::Uuid::now_v7())));
+    let choices = Choices::parse(&query)?;
+    let received = Received::new(&state, "upload").await?;
     let limit = state.http.upload_limit_bytes;
     let is_multipart = request
         .headers()
@@ -295,13 +324,29 @@ async fn upload(
             ));
         }
     }
+    let view =
+        import_received(&state, &client, current.user.id, &query, choices, received, file_name)
+            .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Makes a dataset of a file received on disk, and records it in the audit log.
+pub(super) async fn import_received(
+    state: &AppState,
+    client: &variosync_auth::ClientInfo,
+    user: UserId,
+    query: &UploadQuery,
+    choices: Choices,
+    received: Received,
+    file_name: Option<String>,
+) -> Result<ImportView, ApiError> {
     let from_file = file_name.as_deref().and_then(stem);
     let name =
         query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
     let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
+    let Choices { mode, policy, zone, mapping } = choices;
     let options = ReadOptions { mode, zone, default_series, mapping };
     let input = variosync_formats::source::Input::Path(received.0.clone());
-    let user = current.user.id;
     let imported = variosync_jobs::import::import_stream(
         &state.backends,
         user,
@@ -315,9 +360,9 @@ async fn upload(
     drop(received);
     let id = imported.dataset.id;
     audit(
-        &state,
+        state,
         user,
-        &client,
+        client,
         AuditAction::DatasetImported,
         json!({
             "dataset_id": id,
@@ -333,13 +378,12 @@ async fn upload(
         first: imported.rejects.into_iter().map(RejectView::from).collect(),
         download: imported.rejects_key.map(|_| format!("/api/v1/datasets/{id}/rejects")),
     };
-    let view = ImportView {
+    Ok(ImportView {
         dataset: imported.dataset,
         version: imported.version,
         warnings: imported.warnings,
         rejects,
-    };
-    Ok((StatusCode::CREATED, Json(view)))
+    })
 }
 
 #[derive(Debug, Deserialize)]

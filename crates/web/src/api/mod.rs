@@ -8,6 +8,7 @@ mod auth;
 mod datasets;
 mod hours;
 mod sessions;
+mod uploads;
 
 use axum::Router;
 
@@ -22,6 +23,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(audit::router())
         .merge(hours::router())
         .merge(datasets::router())
+        .merge(uploads::router())
         .merge(admin::router());
     Router::new().nest("/api/v1", v1)
 }

@@ -1,0 +1,317 @@
+//! Resumable uploads: a file announced with its size, sent in chunks that may stop and
+//! resume at the last byte received, and completed into a dataset. Each chunk is an object
+//! written before its row; the row is inserted in the transaction that advances the
+//! upload's offset, and only if the offset is still the chunk's start, so two requests
+//! racing to send the same chunk cannot both count, and an interrupted one leaves nothing
+//! counted.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+use variosync_domain::{UploadId, UserId};
+
+use crate::db::{Access, Database};
+use crate::error::{Error, Result};
+use crate::objects::ObjectKey;
+use crate::transaction;
+use crate::users::now;
+
+/// The longest file name kept.
+const MAX_FILE_NAME: usize = 255;
+
+/// An upload as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upload {
+    /// The upload's id.
+    pub id: UploadId,
+    /// Its owner.
+    pub user_id: UserId,
+    /// The name of the file being sent.
+    pub file_name: String,
+    /// The file's size in bytes, announced when the upload began.
+    pub size: u64,
+    /// Bytes received so far: the offset of the next chunk.
+    pub received: u64,
+    /// When it began.
+    pub created_at: DateTime<Utc>,
+    /// When a chunk last arrived.
+    pub updated_at: DateTime<Utc>,
+    /// When it is discarded unless completed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A chunk received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadChunk {
+    /// Its first byte's offset in the file.
+    pub start: u64,
+    /// Its length.
+    pub length: u64,
+    /// Where it is stored.
+    pub key: ObjectKey,
+}
+
+#[derive(sqlx::FromRow)]
+struct UploadRow {
+    id: Uuid,
+    user_id: Uuid,
+    file_name: String,
+    size: i64,
+    received: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<UploadRow> for Upload {
+    fn from(row: UploadRow) -> Self {
+        Self {
+            id: UploadId::from_uuid(row.id),
+            user_id: UserId::from_uuid(row.user_id),
+            file_name: row.file_name,
+            size: u64::try_from(row.size).unwrap_or_default(),
+            received: u64::try_from(row.received).unwrap_or_default(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            expires_at: row.expires_at,
+        }
+    }
+}
+
+macro_rules! upload_columns {
+    () => {
+        "id, user_id, file_name, size, received, created_at, updated_at, expires_at"
+    };
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads and writes resumable uploads.
+#[derive(Debug, Clone)]
+pub struct UploadRepository {
+    db: Database,
+}
+
+impl UploadRepository {
+    /// A repository over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Begins an upload of `size` bytes, discarded at `expires_at` unless completed.
+    #[tracing::instrument(skip_all, fields(user_id = %user, upload_id = %id), err)]
+    pub async fn create(
+        &self,
+        user: UserId,
+        id: UploadId,
+        file_name: &str,
+        size: u64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Upload> {
+        let file_name: String = file_name.trim().chars().filter(|c| !c.is_control()).collect();
+        let file_name: String = file_name.chars().take(MAX_FILE_NAME).collect();
+        let at = now();
+        const SQL: &str = concat!(
+            "INSERT INTO uploads (id, user_id, file_name, size, received, created_at, updated_at, \
+             expires_at) VALUES ($1, $2, $3, $4, 0, $5, $5, $6) RETURNING ",
+            upload_columns!()
+        );
+        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+            sqlx::query_as::<_, UploadRow>(SQL)
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .bind(&file_name)
+                .bind(to_i64(size))
+                .bind(at)
+                .bind(expires_at)
+                .fetch_one(&mut *conn)
+                .await?
+        });
+        Ok(row.into())
+    }
+
+    /// The upload, if it is the user's and has not expired.
+    pub async fn get(&self, access: Access, user: UserId, id: UploadId) -> Result<Option<Upload>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3) \
+             AND expires_at > $4"
+        );
+        let row = transaction!(&self.db, access, read, |conn| {
+            sqlx::query_as::<_, UploadRow>(SQL)
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .bind(access.scope())
+                .bind(now())
+                .fetch_optional(&mut *conn)
+                .await?
+        });
+        Ok(row.map(Upload::from))
+    }
+
+    /// Counts the chunk of `length` bytes at `start`, already stored at `key`. Refused with
+    /// [`Error::UploadOffset`] unless `start` is where the received bytes end and the chunk
+    /// fits in the announced size; [`Error::NotFound`] if the upload is gone.
+    #[tracing::instrument(skip_all, fields(user_id = %user, upload_id = %id), err)]
+    pub async fn add_chunk(
+        &self,
+        user: UserId,
+        id: UploadId,
+        start: u64,
+        length: u64,
+        key: &ObjectKey,
+    ) -> Result<Upload> {
+        const ADVANCE: &str = concat!(
+            "UPDATE uploads SET received = received + $3, updated_at = $4 \
+             WHERE id = $1 AND user_id = $2 AND received = $5 AND received + $3 <= size \
+             AND expires_at > $4 AND claimed_until IS NULL RETURNING ",
+            upload_columns!()
+        );
+        let at = now();
+        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+            let row = sqlx::query_as::<_, UploadRow>(ADVANCE)
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .bind(to_i64(length))
+                .bind(at)
+                .bind(to_i64(start))
+                .fetch_optional(&mut *conn)
+                .await?;
+            match row {
+                Some(row) => {
+                    sqlx::query(
+                        "INSERT INTO upload_chunks (upload_id, user_id, start, length, \
+                         object_key) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(to_i64(start))
+                    .bind(to_i64(length))
+                    .bind(key.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(row)
+                }
+                None => Err(()),
+            }
+        });
+        match row {
+            Ok(row) => Ok(row.into()),
+            Err(()) => match self.get(Access::User(user), user, id).await? {
+                Some(upload) => {
+                    Err(Error::UploadOffset { received: upload.received, size: upload.size })
+                }
+                None => Err(Error::NotFound("upload")),
+            },
+        }
+    }
+
+    /// The chunks received, in file order.
+    pub async fn chunks(&self, user: UserId, id: UploadId) -> Result<Vec<UploadChunk>> {
+        let rows: Vec<(i64, i64, String)> =
+            transaction!(&self.db, Access::User(user), read, |conn| {
+                sqlx::query_as(
+                    "SELECT start, length, object_key FROM upload_chunks \
+                 WHERE upload_id = $1 AND user_id = $2 ORDER BY start",
+                )
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_all(&mut *conn)
+                .await?
+            });
+        Ok(rows
+            .into_iter()
+            .map(|(start, length, key)| UploadChunk {
+                start: u64::try_from(start).unwrap_or_default(),
+                length: u64::try_from(length).unwrap_or_default(),
+                key: ObjectKey::from_stored(&key),
+            })
+            .collect())
+    }
+
+    /// Claims a fully received upload for completion until `until`, so that one request
+    /// makes it a dataset; `None` if it is not the user's, not fully received, or claimed by
+    /// a completion still running.
+    pub async fn claim(
+        &self,
+        user: UserId,
+        id: UploadId,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Upload>> {
+        const SQL: &str = concat!(
+            "UPDATE uploads SET claimed_until = $3 WHERE id = $1 AND user_id = $2 \
+             AND received = size AND expires_at > $4 \
+             AND (claimed_until IS NULL OR claimed_until < $4) RETURNING ",
+            upload_columns!()
+        );
+        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+            sqlx::query_as::<_, UploadRow>(SQL)
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .bind(until)
+                .bind(now())
+                .fetch_optional(&mut *conn)
+                .await?
+        });
+        Ok(row.map(Upload::from))
+    }
+
+    /// Gives up a claim (the completion failed; the upload may be completed again).
+    pub async fn release(&self, user: UserId, id: UploadId) -> Result<()> {
+        transaction!(&self.db, Access::User(user), write, |conn| {
+            sqlx::query("UPDATE uploads SET claimed_until = NULL WHERE id = $1 AND user_id = $2")
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Deletes the upload and its chunk rows (the caller deletes the objects); whether it
+    /// existed.
+    pub async fn delete(&self, access: Access, user: UserId, id: UploadId) -> Result<bool> {
+        let deleted = transaction!(&self.db, access, write, |conn| {
+            sqlx::query(
+                "DELETE FROM uploads WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3)",
+            )
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(access.scope())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(deleted > 0)
+    }
+
+    /// The user's uploads that have expired (to delete with their objects).
+    pub async fn expired(&self, user: UserId) -> Result<Vec<UploadId>> {
+        let ids: Vec<Uuid> = transaction!(&self.db, Access::User(user), read, |conn| {
+            sqlx::query_scalar("SELECT id FROM uploads WHERE user_id = $1 AND expires_at <= $2")
+                .bind(user.as_uuid())
+                .bind(now())
+                .fetch_all(&mut *conn)
+                .await?
+        });
+        Ok(ids.into_iter().map(UploadId::from_uuid).collect())
+    }
+
+    /// How many uploads the user has open (not expired).
+    pub async fn open_count(&self, user: UserId) -> Result<u64> {
+        let count: i64 = transaction!(&self.db, Access::User(user), read, |conn| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM uploads WHERE user_id = $1 AND expires_at > $2",
+            )
+            .bind(user.as_uuid())
+            .bind(now())
+            .fetch_one(&mut *conn)
+            .await?
+        });
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
