@@ -6,6 +6,7 @@
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -115,31 +116,81 @@ fn decompress(
     Ok(Box::new(Limited { inner, compressed, produced: 0, max_bytes }))
 }
 
+/// Bytes handed over at a time from the thread that unzips.
+const ZIP_CHUNK_BYTES: usize = 256 * 1024;
+
 /// The first file of a zip archive (folders and macOS resource forks are skipped), read
-/// from the stream without needing the archive's directory.
-fn first_zip_entry(mut input: impl Read + Send + 'static) -> Result<Cursor<Vec<u8>>, ReadError> {
-    loop {
-        let entry = zip::read::read_zipfile_from_stream(&mut input)
-            .map_err(|e| ReadError::Unsupported(format!("the zip archive cannot be read: {e}")))?;
-        let Some(mut entry) = entry else {
-            return Err(ReadError::Unsupported("the zip archive holds no file".to_owned()));
-        };
-        let name = entry.name().map(|name| name.into_owned()).unwrap_or_default();
-        if entry.is_dir() || name.starts_with("__MACOSX/") {
-            continue;
+/// from the stream without needing the archive's directory. A zip entry borrows the stream
+/// it is read from, so a thread owns both and hands the decompressed bytes over in chunks:
+/// the file streams in bounded memory, whatever its size.
+fn first_zip_entry(mut input: impl Read + Send + 'static) -> Result<Unzipped, ReadError> {
+    let (ready_tx, ready_rx) = sync_channel::<Result<(), String>>(1);
+    let (chunks_tx, chunks_rx) = sync_channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::spawn(move || {
+        loop {
+            let mut entry = match zip::read::read_zipfile_from_stream(&mut input) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => {
+                    let _ = ready_tx.send(Err("the zip archive holds no file".to_owned()));
+                    return;
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("the zip archive cannot be read: {e}")));
+                    return;
+                }
+            };
+            let name = entry.name().map(|name| name.into_owned()).unwrap_or_default();
+            if entry.is_dir() || name.starts_with("__MACOSX/") {
+                continue;
+            }
+            if ready_tx.send(Ok(())).is_err() {
+                return;
+            }
+            loop {
+                let mut chunk = Vec::with_capacity(ZIP_CHUNK_BYTES);
+                let read = (&mut entry).take(ZIP_CHUNK_BYTES as u64).read_to_end(&mut chunk);
+                let done = matches!(read, Ok(0) | Err(_));
+                let message = read.map(|_| chunk);
+                // An empty chunk ends the stream; the reader being gone stops the thread.
+                if chunks_tx.send(message).is_err() || done {
+                    return;
+                }
+            }
         }
-        // Zip entries cannot outlive the stream's borrow: the entry is read here, within
-        // the same limits as any decompressed file.
-        let mut bytes = Vec::new();
-        (&mut entry)
-            .take(crate::json::MAX_DOCUMENT_BYTES as u64 * 4 + 1)
-            .read_to_end(&mut bytes)?;
-        if bytes.len() > crate::json::MAX_DOCUMENT_BYTES * 4 {
-            return Err(ReadError::Unsupported(
-                "a file inside a zip archive over 1 GiB cannot be read; compress it with gzip or zstd instead".to_owned(),
-            ));
+    });
+    match ready_rx.recv() {
+        Ok(Ok(())) => {
+            Ok(Unzipped { chunks: chunks_rx, current: Cursor::new(Vec::new()), ended: false })
         }
-        return Ok(Cursor::new(bytes));
+        Ok(Err(message)) => Err(ReadError::Unsupported(message)),
+        Err(_) => Err(ReadError::Unsupported("the zip archive cannot be read".to_owned())),
+    }
+}
+
+/// The decompressed bytes of a zip entry, as they arrive from the thread that unzips.
+struct Unzipped {
+    chunks: Receiver<std::io::Result<Vec<u8>>>,
+    current: Cursor<Vec<u8>>,
+    ended: bool,
+}
+
+impl Read for Unzipped {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.current.read(buffer)?;
+            if n > 0 || buffer.is_empty() || self.ended {
+                return Ok(n);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) if chunk.is_empty() => {
+                    self.ended = true;
+                    return Ok(0);
+                }
+                Ok(Ok(chunk)) => self.current = Cursor::new(chunk),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(std::io::Error::other("unzipping stopped unexpectedly")),
+            }
+        }
     }
 }
 

@@ -158,6 +158,23 @@ fn compressed_files_read_like_the_file_inside() {
 }
 
 #[test]
+fn a_large_zipped_file_streams_whole() {
+    let mut csv = String::from("date,value\n");
+    let start = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+    for day in 0..600_000u64 {
+        let date = start + chrono::Days::new(day);
+        csv.push_str(&format!("{date},{day}.25\n"));
+    }
+    assert!(csv.len() > 8 * 1024 * 1024, "many chunks of the unzipping thread");
+    let (_, batches) = read(compressed(Compression::Zip, csv.as_bytes()), Mode::Strict).unwrap();
+    let values = column(&batches, "value");
+    assert_eq!(values.len(), 600_000);
+    assert_eq!(values[599_999].1, Some(599_999.25));
+    let error = read(b"PK\x03\x04broken".to_vec(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("zip archive cannot be read"), "{error}");
+}
+
+#[test]
 fn a_decompression_bomb_is_stopped_with_a_clear_error() {
     let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
     encoder.write_all(b"date,value\n").unwrap();
