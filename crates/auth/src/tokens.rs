@@ -57,11 +57,12 @@ impl fmt::Debug for AccessTokens {
 }
 
 /// A minted token and how long it lives.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccessToken {
     /// The JWT.
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until it expires.
     pub expires_in: i64,

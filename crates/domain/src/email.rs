@@ -14,8 +14,9 @@ const MAX_LOCAL_LEN: usize = 64;
 /// Accounts are looked up by address, so two spellings that differ only in case must be the
 /// same account; lower-casing the whole address is what people expect from sign-in forms even
 /// though RFC 5321 lets the local part be case-sensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(format = Email, description = "An e-mail address, trimmed and lower-cased.")]
 pub struct Email(String);
 
 /// Why a string is not an acceptable e-mail address.

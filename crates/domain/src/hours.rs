@@ -104,6 +104,23 @@ impl Serialize for Hours {
     }
 }
 
+/// Described to API clients as what it serialises to: a decimal number of hours.
+impl utoipa::PartialSchema for Hours {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .description(Some(
+                "Compute hours as a decimal number, exact to the micro-hour (3.6 ms); \
+                 negative for charges.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Hours {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Email, UserId};
 
 /// What a user may do beyond their own data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// An ordinary account: sees and changes only its own data.
@@ -53,7 +53,8 @@ impl FromStr for Role {
 
 /// An account as stored. The password hash is deliberately not part of it, so that a `User`
 /// can be logged or serialised without leaking credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(description = "A user account.")]
 pub struct User {
     /// The account's id.
     pub id: UserId,

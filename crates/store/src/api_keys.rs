@@ -12,7 +12,7 @@ use crate::transaction;
 use crate::users::now;
 
 /// A key as its owner may see it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// The key's id.
     pub id: ApiKeyId,

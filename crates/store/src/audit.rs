@@ -32,7 +32,7 @@ pub struct NewAuditEntry {
 }
 
 /// A stored event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// The entry's id.
     pub id: AuditEntryId,
@@ -43,6 +43,7 @@ pub struct AuditEntry {
     /// What happened.
     pub action: AuditAction,
     /// Facts about the event.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     /// The client's address.
     pub ip: Option<String>,

@@ -20,7 +20,7 @@ pub const MAX_TAGS: usize = 32;
 const MAX_TAG_LEN: usize = 50;
 
 /// A dataset as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Dataset {
     /// The dataset's id.
     pub id: DatasetId,
@@ -60,7 +60,7 @@ pub struct NewVersion {
 }
 
 /// A stored version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Version {
     /// The dataset.
     pub dataset_id: DatasetId,
@@ -82,7 +82,9 @@ pub struct Version {
     pub time_to: Option<DateTime<Utc>>,
     /// Series.
     pub series: Vec<String>,
-    /// Profile.
+    /// Profile: rows, time range, duplicates and rejects, and statistics of each series and
+    /// column.
+    #[schema(value_type = Object)]
     pub profile: serde_json::Value,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,

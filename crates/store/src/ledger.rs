@@ -19,7 +19,7 @@ use crate::users::now;
 pub const MAX_REASON_LEN: usize = 500;
 
 /// One change to a balance.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LedgerEntry {
     /// The entry's id.
     pub id: LedgerEntryId,

@@ -15,7 +15,7 @@ use crate::users::now;
 const MAX_USER_AGENT_LEN: usize = 512;
 
 /// A session as its owner may see it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Session {
     /// The session's id.
     pub id: SessionId,

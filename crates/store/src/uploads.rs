@@ -20,7 +20,7 @@ use crate::users::now;
 const MAX_FILE_NAME: usize = 255;
 
 /// An upload as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Upload {
     /// The upload's id.
     pub id: UploadId,

@@ -17,10 +17,29 @@ pub struct ApiError {
     retry_after: Option<std::time::Duration>,
 }
 
-#[derive(Serialize)]
+/// An error: a stable code for programs and a message for people.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 struct ErrorBody<'a> {
+    /// Stable and machine-readable, such as `dataset_not_found`.
+    #[schema(example = "dataset_not_found")]
     code: &'a str,
+    /// What went wrong, in words.
+    #[schema(example = "there is no such dataset")]
     message: &'a str,
+}
+
+/// Described to API clients as the JSON it answers with.
+impl utoipa::PartialSchema for ApiError {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ErrorBody<'static> as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for ApiError {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <ErrorBody<'static> as utoipa::ToSchema>::name()
+    }
 }
 
 impl ApiError {

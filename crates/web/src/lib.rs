@@ -1,7 +1,7 @@
 //! The only crate that knows HTTP: the router, middleware (request ids, request logs and
 //! metrics, timeouts, body limits, security headers, compression), health and readiness
-//! endpoints, Prometheus metrics, HTML pages and static assets; later the REST API under
-//! `/api/v1` with its OpenAPI description.
+//! endpoints, Prometheus metrics, HTML pages and static assets, and the REST API under
+//! `/api/v1` with its OpenAPI description (and Swagger UI at `/api/docs`).
 //!
 //! Handlers are thin: extract, call one function of `store` (later `jobs`, `engine`), map the
 //! result. All errors leave through [`ApiError`], which owns the one mapping from
@@ -34,12 +34,14 @@ pub use state::{AppState, BuildInfo};
 /// The whole HTTP surface of the service, with its middleware.
 pub fn router(state: AppState) -> Router {
     let settings = state.http.clone();
+    let (api, spec) = api::router(&state);
     let routes = Router::new()
         .merge(pages::router(&state))
         .merge(health::router())
         .merge(metrics::router())
         .merge(assets::router())
-        .merge(api::router(&state))
+        .merge(api)
+        .merge(api::docs(&spec))
         .fallback(error::not_found);
     middleware::apply(routes, &settings).with_state(state)
 }

@@ -10,6 +10,7 @@ mod github;
 mod helpers;
 mod http;
 mod oidc;
+mod openapi;
 mod pages;
 mod smtp;
 mod tokens;

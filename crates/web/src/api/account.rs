@@ -1,44 +1,87 @@
 //! The signed-in user's own account: who am I, change password, delete the account.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use variosync_domain::{Hours, User};
 use variosync_store::Access;
 
+use super::openapi::{Changing, Reading};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::{CurrentUser, clear_session_cookie};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me).delete(delete_account))
-        .route("/me/password", post(change_password))
-        .route("/me/email", post(request_email_change))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(me, delete_account))
+        .routes(routes!(change_password))
+        .routes(routes!(request_email_change))
 }
 
-#[derive(Serialize)]
+/// The signed-in user and their hour balance.
+#[derive(Serialize, ToSchema)]
 struct Me {
     user: User,
     balance: Hours,
 }
 
+/// Who am I
+///
+/// The account of the credential and its compute-hour balance.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "account",
+    operation_id = "get_me",
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The account", body = Me), Reading)
+)]
 async fn me(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Me>, ApiError> {
     let id = current.user.id;
     let balance = state.backends.ledger().balance(Access::User(id), id).await?;
     Ok(Json(Me { user: current.user, balance }))
 }
 
-#[derive(Deserialize)]
+/// A new password, with the current one.
+#[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current_password: String,
+    /// At least 10 characters, not a common password.
     new_password: String,
 }
 
+/// Change the password
+///
+/// Needs the current password. Every other session of the account ends.
+#[utoipa::path(
+    post,
+    path = "/me/password",
+    tag = "account",
+    operation_id = "change_password",
+    security(("bearer" = []), ("session" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        Changing,
+        (
+            status = 400,
+            description = "The new password is too weak (`weak_password`)",
+            body = ApiError
+        ),
+        (
+            status = 401,
+            description = "No valid credential (`unauthenticated`), or the current password is \
+                wrong (`wrong_credentials`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn change_password(
     State(state): State<AppState>,
@@ -59,6 +102,24 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Delete the account
+///
+/// Deletes the account with its sessions, keys and data, and clears the session cookie.
+#[utoipa::path(
+    delete,
+    path = "/me",
+    tag = "account",
+    operation_id = "delete_me",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (
+            status = 204,
+            description = "Deleted",
+            headers(("Set-Cookie" = String, description = "Clears the session cookie"))
+        ),
+        Changing,
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn delete_account(
     State(state): State<AppState>,
@@ -70,7 +131,8 @@ async fn delete_account(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-#[derive(Deserialize)]
+/// The new sign-in address.
+#[derive(Deserialize, ToSchema)]
 struct EmailChange {
     new_email: String,
     /// The current password, when the account has one.
@@ -78,6 +140,34 @@ struct EmailChange {
     password: String,
 }
 
+/// Change the e-mail address
+///
+/// Sends a confirmation link to the new address; the address changes when the link is
+/// followed (`POST /api/v1/auth/email-change/confirm`).
+#[utoipa::path(
+    post,
+    path = "/me/email",
+    tag = "account",
+    operation_id = "change_email",
+    security(("bearer" = []), ("session" = [])),
+    request_body = EmailChange,
+    responses(
+        (status = 202, description = "A confirmation link is on its way to the new address"),
+        Changing,
+        (status = 400, description = "The address is not valid (`invalid_email`)", body = ApiError),
+        (
+            status = 401,
+            description = "No valid credential (`unauthenticated`), or the password is wrong \
+                (`wrong_credentials`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "The address belongs to another account (`email_taken`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn request_email_change(
     State(state): State<AppState>,

@@ -1,22 +1,36 @@
 //! The signed-in user's API keys: list, create (the secret is shown once), revoke.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use variosync_domain::{ApiKeyId, ApiScope, ErrorKind};
 use variosync_store::ApiKey;
 
+use super::openapi::{Changing, Reading};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::CurrentUser;
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api-keys", get(list).post(create)).route("/api-keys/{id}", delete(revoke))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(list, create)).routes(routes!(revoke))
 }
 
+/// List API keys
+///
+/// Every key of the signed-in user, revoked ones included; never their secrets.
+#[utoipa::path(
+    get,
+    path = "/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The keys", body = Vec<ApiKey>), Reading)
+)]
 async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -24,19 +38,51 @@ async fn list(
     Ok(Json(state.accounts.api_keys(current.user.id).await?))
 }
 
-#[derive(Deserialize)]
+/// A key to make.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewApiKey)]
 struct NewKey {
+    /// The owner's name for it, 1 to 100 characters.
     name: String,
     scope: ApiScope,
 }
 
-#[derive(Serialize)]
+/// A new key and its secret.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedApiKey)]
 struct Created {
     key: ApiKey,
     /// The whole key. It is shown this once and cannot be recovered.
     secret: String,
 }
 
+/// Create an API key
+///
+/// The answer holds the whole key (`secret`) this once; it cannot be recovered later.
+#[utoipa::path(
+    post,
+    path = "/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    security(("bearer" = []), ("session" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The key and its secret", body = Created),
+        Changing,
+        (
+            status = 400,
+            description = "The name is empty or too long (`invalid_key_name`)",
+            body = ApiError
+        ),
+        (
+            status = 403,
+            description = "The credential may not make changes, or the new key would be wider \
+                than the key making it (`insufficient_scope`); a session request without its CSRF \
+                token (`csrf_failed`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn create(
     State(state): State<AppState>,
@@ -57,6 +103,24 @@ async fn create(
     Ok((StatusCode::CREATED, Json(Created { key, secret: secret.expose() })))
 }
 
+/// Revoke an API key
+#[utoipa::path(
+    delete,
+    path = "/api-keys/{id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        Changing,
+        (
+            status = 404,
+            description = "There is no such live key (`api_key_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn revoke(
     State(state): State<AppState>,

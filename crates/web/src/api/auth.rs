@@ -1,44 +1,55 @@
 //! Sign-up, sign-in and sign-out with a password.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use variosync_auth::SignedIn;
 use variosync_domain::User;
 
+use super::openapi::{Changing, Throttled};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::{CurrentUser, clear_session_cookie, cookie_for, csrf_token};
 use crate::state::AppState;
 
-pub(super) fn router(state: &AppState) -> Router<AppState> {
-    let limited = Router::new()
-        .route("/auth/signup", post(sign_up))
-        .route("/auth/signin", post(sign_in))
-        .route("/auth/password-reset", post(request_reset))
-        .route("/auth/password-reset/confirm", post(confirm_reset))
-        .route("/auth/magic-link", post(request_magic_link))
-        .route("/auth/magic-link/confirm", post(confirm_magic_link))
-        .route("/auth/verify-email", post(verify_email))
-        .route("/auth/email-change/confirm", post(confirm_email_change))
+pub(super) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    let limited = OpenApiRouter::default()
+        .routes(routes!(sign_up))
+        .routes(routes!(sign_in))
+        .routes(routes!(request_reset))
+        .routes(routes!(confirm_reset))
+        .routes(routes!(request_magic_link))
+        .routes(routes!(confirm_magic_link))
+        .routes(routes!(verify_email))
+        .routes(routes!(confirm_email_change))
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip));
-    limited.route("/auth/signout", post(sign_out)).route("/auth/token", post(issue_token))
+    limited.routes(routes!(sign_out)).routes(routes!(issue_token))
 }
 
-#[derive(Deserialize)]
+/// An e-mail address and a password.
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
+    #[schema(format = Email)]
     email: String,
+    /// At sign-up: at least 10 characters, not a common password.
+    #[schema(format = Password)]
     password: String,
 }
 
-#[derive(Serialize)]
+/// A new session: the account, the session and its CSRF token. The session's secret is in
+/// the `Set-Cookie` header only.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SignedIn)]
 struct SignedInBody {
     user: User,
     session_id: variosync_domain::SessionId,
+    /// When the session ends, however much it is used.
     expires_at: chrono::DateTime<chrono::Utc>,
     /// Send back as `X-CSRF-Token` on every state-changing request made with the cookie.
     csrf_token: String,
@@ -55,6 +66,37 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
     (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
+/// Sign up
+///
+/// Creates an account with a password and signs it in: the answer sets the session cookie.
+/// A link to confirm the address is e-mailed.
+#[utoipa::path(
+    post,
+    path = "/auth/signup",
+    tag = "auth",
+    operation_id = "sign_up",
+    request_body = Credentials,
+    responses(
+        (
+            status = 201,
+            description = "Signed up and signed in",
+            body = SignedInBody,
+            headers(("Set-Cookie" = String, description = "The session cookie"))
+        ),
+        Throttled,
+        (
+            status = 400,
+            description = "The address is not valid (`invalid_email`) or the password is too weak \
+                (`weak_password`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "The address has an account already (`email_taken`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn sign_up(
     State(state): State<AppState>,
@@ -65,6 +107,43 @@ async fn sign_up(
     Ok(signed_in(&state, StatusCode::CREATED, signed))
 }
 
+/// Sign in
+///
+/// Signs in with address and password: the answer sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/signin",
+    tag = "auth",
+    operation_id = "sign_in",
+    request_body = Credentials,
+    responses(
+        (
+            status = 200,
+            description = "Signed in",
+            body = SignedInBody,
+            headers(("Set-Cookie" = String, description = "The session cookie"))
+        ),
+        Throttled,
+        (
+            status = 401,
+            description = "The address or the password is wrong (`wrong_credentials`)",
+            body = ApiError
+        ),
+        (
+            status = 403,
+            description = "The account is disabled (`account_disabled`), or the request came from \
+                a page of another site (`cross_origin`)",
+            body = ApiError
+        ),
+        (
+            status = 429,
+            description = "Too many requests from this address, or too many failed sign-ins for \
+                this account (`rate_limited`)",
+            body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn sign_in(
     State(state): State<AppState>,
@@ -75,6 +154,24 @@ async fn sign_in(
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 
+/// Sign out
+///
+/// Ends the session of the request (if it is one) and clears the session cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/signout",
+    tag = "auth",
+    operation_id = "sign_out",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (
+            status = 204,
+            description = "Signed out",
+            headers(("Set-Cookie" = String, description = "Clears the session cookie"))
+        ),
+        Changing,
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn sign_out(
     State(state): State<AppState>,
@@ -88,23 +185,32 @@ async fn sign_out(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-#[derive(Deserialize)]
+/// Where to send a link.
+#[derive(Deserialize, ToSchema)]
 struct Address {
+    #[schema(format = Email)]
     email: String,
 }
 
-#[derive(Deserialize)]
+/// The token of an e-mailed link.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = LinkToken)]
 struct Token {
     token: String,
 }
 
-#[derive(Deserialize)]
+/// The token of a password-reset link and the new password.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PasswordReset)]
 struct Reset {
     token: String,
+    /// At least 10 characters, not a common password.
+    #[schema(format = Password)]
     new_password: String,
 }
 
-#[derive(Serialize)]
+/// A request was taken; what happens next arrives by e-mail, if at all.
+#[derive(Serialize, ToSchema)]
 struct Accepted {
     message: &'static str,
 }
@@ -115,6 +221,18 @@ fn link_sent() -> Response {
     (StatusCode::ACCEPTED, Json(Accepted { message })).into_response()
 }
 
+/// Ask for a password-reset link
+///
+/// E-mails a link to reset the password if the address has an active account. The answer
+/// is the same either way.
+#[utoipa::path(
+    post,
+    path = "/auth/password-reset",
+    tag = "auth",
+    operation_id = "request_password_reset",
+    request_body = Address,
+    responses((status = 202, description = "Taken", body = Accepted), Throttled)
+)]
 #[tracing::instrument(skip_all, err)]
 async fn request_reset(
     State(state): State<AppState>,
@@ -124,6 +242,27 @@ async fn request_reset(
     Ok(link_sent())
 }
 
+/// Reset the password
+///
+/// Sets a new password with the token of a reset link, and ends every session of the
+/// account.
+#[utoipa::path(
+    post,
+    path = "/auth/password-reset/confirm",
+    tag = "auth",
+    operation_id = "reset_password",
+    request_body = Reset,
+    responses(
+        (status = 204, description = "The password is changed"),
+        Throttled,
+        (
+            status = 400,
+            description = "The link is invalid, used or expired (`invalid_token`), or the \
+                password is too weak (`weak_password`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn confirm_reset(
     State(state): State<AppState>,
@@ -134,6 +273,18 @@ async fn confirm_reset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Ask for a sign-in link
+///
+/// E-mails a link that signs in without a password (and makes an account for an address
+/// that has none). The answer is the same whether or not the address has an account.
+#[utoipa::path(
+    post,
+    path = "/auth/magic-link",
+    tag = "auth",
+    operation_id = "request_magic_link",
+    request_body = Address,
+    responses((status = 202, description = "Taken", body = Accepted), Throttled)
+)]
 #[tracing::instrument(skip_all, err)]
 async fn request_magic_link(
     State(state): State<AppState>,
@@ -143,6 +294,36 @@ async fn request_magic_link(
     Ok(link_sent())
 }
 
+/// Sign in with a link
+///
+/// Signs in with the token of a sign-in link, once: the answer sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/magic-link/confirm",
+    tag = "auth",
+    operation_id = "sign_in_with_link",
+    request_body = Token,
+    responses(
+        (
+            status = 200,
+            description = "Signed in",
+            body = SignedInBody,
+            headers(("Set-Cookie" = String, description = "The session cookie"))
+        ),
+        Throttled,
+        (
+            status = 400,
+            description = "The link is invalid, used or expired (`invalid_token`)",
+            body = ApiError
+        ),
+        (
+            status = 403,
+            description = "The account is disabled (`account_disabled`), or the request came from \
+                a page of another site (`cross_origin`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn confirm_magic_link(
     State(state): State<AppState>,
@@ -153,6 +334,25 @@ async fn confirm_magic_link(
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 
+/// Confirm an address
+///
+/// Confirms the address of an account with the token of the link e-mailed at sign-up.
+#[utoipa::path(
+    post,
+    path = "/auth/verify-email",
+    tag = "auth",
+    operation_id = "verify_email",
+    request_body = Token,
+    responses(
+        (status = 200, description = "The account, its address confirmed", body = User),
+        Throttled,
+        (
+            status = 400,
+            description = "The link is invalid, used or expired (`invalid_token`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn verify_email(
     State(state): State<AppState>,
@@ -162,6 +362,31 @@ async fn verify_email(
     Ok(Json(state.accounts.verify_email(&form.token, &client).await?))
 }
 
+/// Confirm a new address
+///
+/// Makes the new address the account's sign-in address, with the token of the link
+/// e-mailed to it (`POST /api/v1/me/email`).
+#[utoipa::path(
+    post,
+    path = "/auth/email-change/confirm",
+    tag = "auth",
+    operation_id = "confirm_email_change",
+    request_body = Token,
+    responses(
+        (status = 200, description = "The account with its new address", body = User),
+        Throttled,
+        (
+            status = 400,
+            description = "The link is invalid, used or expired (`invalid_token`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "The address got an account meanwhile (`email_taken`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn confirm_email_change(
     State(state): State<AppState>,
@@ -171,9 +396,28 @@ async fn confirm_email_change(
     Ok(Json(state.accounts.confirm_email_change(&form.token, &client).await?))
 }
 
+/// Mint an access token
+///
 /// Mints a short-lived access token from the API key or session of the request. The token
 /// carries the key's scope (an admin's session gives admin scope, a user's session write)
 /// and stops working when that key or session is revoked.
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    tag = "auth",
+    operation_id = "issue_token",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The token", body = variosync_auth::AccessToken),
+        Changing,
+        (
+            status = 403,
+            description = "The credential is itself an access token or an external token \
+                (`token_from_token`), or a session request has no CSRF token (`csrf_failed`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn issue_token(
     State(state): State<AppState>,

@@ -4,16 +4,18 @@
 
 use std::path::PathBuf;
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use variosync_domain::time::Zone;
 use variosync_domain::{AuditAction, DatasetId, ErrorKind, UserId};
 use variosync_engine::convert::ConvertError;
@@ -25,6 +27,7 @@ use variosync_formats::table::{Mode, Reject};
 use variosync_jobs::import::ImportError;
 use variosync_store::{Access, Dataset, NewAuditEntry, ObjectKey, Version};
 
+use super::openapi::{Changing, Reading};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::CurrentUser;
@@ -34,20 +37,20 @@ use crate::state::AppState;
 const MAX_POINTS: usize = 20_000;
 /// The most rows a page may hold.
 const MAX_PAGE_ROWS: usize = 10_000;
+/// The unit of times in series data: microseconds since 1970 (UTC).
+const MICROSECONDS: &str = "us";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/datasets",
-            get(list).post(upload).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/datasets/{id}", get(show).patch(update).delete(remove))
-        .route("/datasets/{id}/versions", get(versions))
-        .route("/datasets/{id}/profile", get(profile))
-        .route("/datasets/{id}/rejects", get(rejects))
-        .route("/datasets/{id}/rows", get(rows))
-        .route("/datasets/{id}/series/{series}/window", get(window_query))
-        .route("/datasets/{id}/series/{series}/resample", get(resample_query))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        // The upload handler counts the bytes of the file itself, so that it can stream to disk.
+        .routes(routes!(list, upload).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(versions))
+        .routes(routes!(profile))
+        .routes(routes!(rejects))
+        .routes(routes!(rows))
+        .routes(routes!(window_query))
+        .routes(routes!(resample_query))
 }
 
 fn not_found() -> ApiError {
@@ -124,7 +127,8 @@ async fn audit(
 }
 
 /// How to read an uploaded file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct UploadQuery {
     /// The dataset's name (default: the file's name).
     name: Option<String>,
@@ -136,16 +140,22 @@ pub(super) struct UploadQuery {
     duplicates: Option<String>,
     /// The series of files without a series column (default: the file's name).
     series: Option<String>,
-    /// Choices over the detected mapping, as a JSON object (see `Override`).
+    /// Choices over the detected mapping, as a JSON object: which column is the time, the
+    /// series, each value column, and how times are written.
     mapping: Option<String>,
 }
 
-/// A reject as the API shows it.
-#[derive(Debug, Serialize)]
+/// A row set aside as unreadable.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Reject)]
 struct RejectView {
+    /// Its line in the file, from 1.
     line: usize,
+    /// The column that could not be read.
     column: String,
+    /// What it held.
     value: String,
+    /// What was expected there.
     expected: String,
 }
 
@@ -155,7 +165,9 @@ impl From<Reject> for RejectView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The rows set aside as unreadable (lenient mode).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Rejects)]
 struct RejectsView {
     /// Rows set aside.
     count: u64,
@@ -165,10 +177,13 @@ struct RejectsView {
     download: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A file made into a dataset.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Import)]
 pub(super) struct ImportView {
     dataset: Dataset,
     version: Version,
+    /// Things to check about how the file was read.
     warnings: Vec<String>,
     rejects: RejectsView,
 }
@@ -278,6 +293,57 @@ impl Choices {
     }
 }
 
+/// Upload a file
+///
+/// Makes a dataset of a file: CSV and other delimited text, JSON or JSON Lines, InfluxDB
+/// line protocol, Parquet, Arrow IPC, Avro or a workbook (xlsx, xls, ods...), plain or
+/// compressed (gzip, bzip2, zstd, zip). Send the file as the raw body (any content type),
+/// or as the `file` field of a `multipart/form-data` form. The file streams to disk; files
+/// larger than the upload limit are refused. For very large files or unreliable lines, see
+/// resumable uploads.
+#[utoipa::path(
+    post,
+    path = "/datasets",
+    tag = "datasets",
+    operation_id = "upload_dataset",
+    security(("bearer" = []), ("session" = [])),
+    params(UploadQuery),
+    request_body(
+        description = "The file: the whole body, or the `file` field of a form",
+        content(
+            (UploadForm = "multipart/form-data"),
+            ("application/octet-stream"),
+            ("*/*"),
+        ),
+    ),
+    responses(
+        (
+            status = 201,
+            description = "The new dataset, its first version and what was set aside",
+            body = ImportView
+        ),
+        Changing,
+        (
+            status = 400,
+            description = "A choice is not valid (`invalid_mode`, `invalid_duplicates`, \
+                `invalid_tz`, `invalid_mapping`); the body is empty (`empty_upload`) or broke off \
+                (`upload_interrupted`); the form has no file (`no_file`, `invalid_multipart`); \
+                the file cannot be read (`unsupported_format`, `unreadable_file`) or has no \
+                readable row (`no_rows`); the name is not valid (`invalid_input`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "Rows repeat a series and time and `duplicates=fail` (`duplicate_rows`)",
+            body = ApiError
+        ),
+        (
+            status = 413,
+            description = "The file is larger than the upload limit (`too_large`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn upload(
     State(state): State<AppState>,
@@ -386,12 +452,37 @@ pub(super) async fn import_received(
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// The file of an upload form.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes a request body; the handler reads the form itself")]
+struct UploadForm {
+    /// The file; its name names the dataset unless `name` is given.
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+/// Which datasets.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only datasets whose name contains this text (any case).
     search: Option<String>,
+    /// How many, 1 to 200 (default 50).
     limit: Option<u32>,
 }
 
+/// List datasets
+///
+/// The signed-in user's datasets, most recently changed first.
+#[utoipa::path(
+    get,
+    path = "/datasets",
+    tag = "datasets",
+    operation_id = "list_datasets",
+    security(("bearer" = []), ("session" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "The datasets", body = Vec<Dataset>), Reading)
+)]
 async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -432,12 +523,34 @@ async fn version_of(
         })
 }
 
-#[derive(Debug, Serialize)]
+/// A dataset and its current version.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DatasetDetail)]
 struct DatasetView {
     dataset: Dataset,
     version: Version,
 }
 
+/// Get a dataset
+///
+/// The dataset and its current version.
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}",
+    tag = "datasets",
+    operation_id = "get_dataset",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id")),
+    responses(
+        (status = 200, description = "The dataset", body = DatasetView),
+        Reading,
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -449,13 +562,41 @@ async fn show(
     Ok(Json(DatasetView { dataset, version }))
 }
 
-#[derive(Debug, Deserialize)]
+/// What to change of a dataset; what is left out stays.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DatasetChange)]
 struct Change {
+    /// The new name, 1 to 200 characters.
     name: Option<String>,
+    /// The new tags (all of them), 1 to 50 characters each, at most 32.
     tags: Option<Vec<String>>,
 }
 
+/// Rename or retag a dataset
+#[utoipa::path(
+    patch,
+    path = "/datasets/{id}",
+    tag = "datasets",
+    operation_id = "update_dataset",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id")),
+    request_body = Change,
+    responses(
+        (status = 200, description = "The changed dataset", body = Dataset),
+        Changing,
+        (
+            status = 400,
+            description = "The name or the tags are not valid (`invalid_input`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn update(
     State(state): State<AppState>,
@@ -483,6 +624,26 @@ async fn update(
     Ok(Json(updated))
 }
 
+/// Delete a dataset
+///
+/// Deletes the dataset with all its versions and files.
+#[utoipa::path(
+    delete,
+    path = "/datasets/{id}",
+    tag = "datasets",
+    operation_id = "delete_dataset",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        Changing,
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn remove(
     State(state): State<AppState>,
@@ -506,6 +667,24 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List a dataset's versions
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/versions",
+    tag = "datasets",
+    operation_id = "list_dataset_versions",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id")),
+    responses(
+        (status = 200, description = "The versions, oldest first", body = Vec<Version>),
+        Reading,
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn versions(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -516,11 +695,35 @@ async fn versions(
     Ok(Json(state.backends.datasets().versions(Access::User(user), user, dataset.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which version.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VersionQuery {
+    /// The version's number (default: the current version).
     version: Option<u32>,
 }
 
+/// Get a version's profile
+///
+/// Rows, time range, duplicates and rejects, and statistics of each series and column.
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/profile",
+    tag = "datasets",
+    operation_id = "get_dataset_profile",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id"), VersionQuery),
+    responses(
+        (status = 200, description = "The profile", body = Object),
+        Reading,
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`) or version \
+                (`version_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn profile(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -532,6 +735,36 @@ async fn profile(
     Ok(Json(version_of(&state, user, &dataset, query.version).await?.profile))
 }
 
+/// Download a version's rejects
+///
+/// Every row of the version that was set aside as unreadable, as CSV.
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/rejects",
+    tag = "datasets",
+    operation_id = "download_dataset_rejects",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id"), VersionQuery),
+    responses(
+        (
+            status = 200,
+            description = "The rejects",
+            body = String,
+            content_type = "text/csv",
+            headers((
+                "Content-Disposition" = String,
+                description = "An attachment named after the dataset and version"
+            ))
+        ),
+        Reading,
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`) or version \
+                (`version_not_found`), or no row of the version was set aside (`no_rejects`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn rejects(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -624,24 +857,158 @@ async fn open_part(state: &AppState, user: UserId, version: &Version) -> Result<
         .map_err(ApiError::from)
 }
 
-#[derive(Debug, Deserialize)]
+/// Which part of a series to chart.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WindowQuery {
+    /// The start, inclusive: RFC 3339 or milliseconds since 1970 (default: the first row).
     from: Option<String>,
+    /// The end, exclusive: RFC 3339 or milliseconds since 1970 (default: after the last row).
     to: Option<String>,
+    /// At most this many points per column, or candles: 3 to 20000 (default 2000).
     points: Option<usize>,
     /// Comma-separated column names (default: every numeric column).
     columns: Option<String>,
     /// `true` for OHLC candles instead of points.
     candles: Option<bool>,
+    /// The version's number (default: the current version).
     version: Option<u32>,
 }
 
+/// A chart window: points of each column, or OHLC candles.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ChartWindow)]
+enum WindowView {
+    Points(PointsView),
+    Candles(CandlesView),
+}
+
+/// Points of each column, at most `points` of them, chosen to keep the shape of the line
+/// (MinMaxLTTB).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WindowPoints)]
+struct PointsView {
+    /// The series.
+    series: String,
+    /// Rows of the series in the range.
+    rows: u64,
+    /// Whether points were dropped to fit the limit.
+    downsampled: bool,
+    columns: Vec<PointsColumn>,
+    /// The unit of times: always `us`, microseconds since 1970 (UTC).
+    #[schema(example = "us")]
+    unit: &'static str,
+}
+
+/// The points of one column.
+#[derive(Debug, Serialize, ToSchema)]
+struct PointsColumn {
+    /// The column's name.
+    name: String,
+    /// Times of the points, microseconds since 1970 (UTC).
+    ts: Vec<i64>,
+    /// Their values, in the same order.
+    values: Vec<f64>,
+}
+
+impl From<window::Window> for PointsView {
+    fn from(window: window::Window) -> Self {
+        let columns = window
+            .columns
+            .into_iter()
+            .map(|c| PointsColumn { name: c.name, ts: c.ts, values: c.values })
+            .collect();
+        Self {
+            series: window.series,
+            rows: window.rows,
+            downsampled: window.downsampled,
+            columns,
+            unit: MICROSECONDS,
+        }
+    }
+}
+
+/// OHLC candles of equal time buckets, at most `points` of them (every row its own candle
+/// when there are few enough).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WindowCandles)]
+struct CandlesView {
+    /// The series.
+    series: String,
+    /// Rows of the series in the range.
+    rows: u64,
+    /// The unit of times: always `us`, microseconds since 1970 (UTC).
+    #[schema(example = "us")]
+    unit: &'static str,
+    candles: Vec<CandleView>,
+}
+
+/// One OHLC candle.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Candle)]
+struct CandleView {
+    /// The bucket's start, microseconds since 1970 (UTC).
+    ts: i64,
+    /// The first open in the bucket.
+    open: f64,
+    /// The highest high.
+    high: f64,
+    /// The lowest low.
+    low: f64,
+    /// The last close.
+    close: f64,
+    /// The summed volume, if the dataset has volumes.
+    volume: Option<f64>,
+}
+
+impl From<window::Candle> for CandleView {
+    fn from(c: window::Candle) -> Self {
+        Self { ts: c.ts, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume }
+    }
+}
+
+/// Chart a series
+///
+/// A window of one series for a chart: at most `points` points per column, downsampled to
+/// keep the line's shape, or with `candles=true` OHLC candles (the dataset needs open,
+/// high, low and close columns). Wide ranges of large datasets are answered from
+/// precomputed overviews.
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/series/{series}/window",
+    tag = "datasets",
+    operation_id = "get_series_window",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The dataset's id"),
+        ("series" = String, Path, description = "The series' name"),
+        WindowQuery,
+    ),
+    responses(
+        (status = 200, description = "Points or candles", body = WindowView),
+        Reading,
+        (
+            status = 400,
+            description = "A time is not valid (`invalid_time`); `points` is out of range \
+                (`invalid_points`); a column holds text, or candles lack an OHLC column \
+                (`invalid_query`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`), version \
+                (`version_not_found`), series (`series_not_found`) or column (`column_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn window_query(
     State(state): State<AppState>,
     current: CurrentUser,
     Path((id, series)): Path<(String, String)>,
     Query(query): Query<WindowQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<WindowView>, ApiError> {
     let user = current.user.id;
     let range = (query.from.as_deref(), query.to.as_deref());
     let (version, from, to) =
@@ -660,14 +1027,16 @@ async fn window_query(
     let answer = tokio::task::spawn_blocking(move || {
         if candles {
             let (rows, candles) = window::candles(&part, &series, from, to, points)?;
-            Ok::<_, QueryError>(
-                json!({ "series": series, "rows": rows, "unit": "us", "candles": candles }),
-            )
+            let candles = candles.into_iter().map(CandleView::from).collect();
+            Ok::<_, QueryError>(WindowView::Candles(CandlesView {
+                series,
+                rows,
+                unit: MICROSECONDS,
+                candles,
+            }))
         } else {
             let window = window::window(&part, &series, &columns, from, to, points)?;
-            let mut value = serde_json::to_value(window).unwrap_or_default();
-            value["unit"] = json!("us");
-            Ok(value)
+            Ok(WindowView::Points(window.into()))
         }
     })
     .await
@@ -675,24 +1044,138 @@ async fn window_query(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+/// How to resample a series.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ResampleQuery {
-    /// `1min` ... `1y`.
+    /// The bucket width: a count (1 to 1000) and a unit, `min`, `h`, `d`, `w` (weeks from
+    /// Monday), `mo`, `q` or `y` (calendar months, quarters, years); e.g. `5min`, `1d`, `1mo`.
     interval: String,
+    /// The start, inclusive: RFC 3339 or milliseconds since 1970 (default: the first row).
     from: Option<String>,
+    /// The end, exclusive: RFC 3339 or milliseconds since 1970 (default: after the last row).
     to: Option<String>,
-    /// Comma-separated `column` or `column:aggregation` (default: every numeric column by
-    /// its meaning: open first, high max, low min, close last, volume sum, others mean).
+    /// Comma-separated `column` or `column:aggregation`, the aggregation one of `first`,
+    /// `last`, `min`, `max`, `sum`, `mean` or `count` (default: every numeric column by its
+    /// meaning: open first, high max, low min, close last, volume sum, others mean).
     columns: Option<String>,
+    /// The version's number (default: the current version).
     version: Option<u32>,
 }
 
+/// A series resampled to equal time buckets.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Resampled)]
+struct ResampledView {
+    /// The series.
+    series: String,
+    /// Rows read.
+    rows: u64,
+    /// The start of each bucket, microseconds since 1970 (UTC).
+    ts: Vec<i64>,
+    columns: Vec<ResampledColumn>,
+    /// The unit of times: always `us`, microseconds since 1970 (UTC).
+    #[schema(example = "us")]
+    unit: &'static str,
+}
+
+/// One resampled column.
+#[derive(Debug, Serialize, ToSchema)]
+struct ResampledColumn {
+    /// Its name.
+    name: String,
+    aggregation: Aggregation,
+    /// One value per bucket, `null` where the bucket had no value of this column.
+    values: Vec<Option<f64>>,
+}
+
+/// How a column's values in a bucket became one.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Aggregation {
+    First,
+    Last,
+    Min,
+    Max,
+    Sum,
+    Mean,
+    Count,
+}
+
+impl From<variosync_engine::resample::Aggregation> for Aggregation {
+    fn from(aggregation: variosync_engine::resample::Aggregation) -> Self {
+        use variosync_engine::resample::Aggregation as Engine;
+        match aggregation {
+            Engine::First => Self::First,
+            Engine::Last => Self::Last,
+            Engine::Min => Self::Min,
+            Engine::Max => Self::Max,
+            Engine::Sum => Self::Sum,
+            Engine::Mean => Self::Mean,
+            Engine::Count => Self::Count,
+        }
+    }
+}
+
+impl From<variosync_engine::resample::Resampled> for ResampledView {
+    fn from(resampled: variosync_engine::resample::Resampled) -> Self {
+        let columns = resampled
+            .columns
+            .into_iter()
+            .map(|c| ResampledColumn {
+                name: c.name,
+                aggregation: c.aggregation.into(),
+                values: c.values,
+            })
+            .collect();
+        Self {
+            series: resampled.series,
+            rows: resampled.rows,
+            ts: resampled.ts,
+            columns,
+            unit: MICROSECONDS,
+        }
+    }
+}
+
+/// Resample a series
+///
+/// One series in time buckets of one width (weeks start on Monday; months, quarters and
+/// years follow the calendar), each column aggregated its own way.
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/series/{series}/resample",
+    tag = "datasets",
+    operation_id = "resample_series",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The dataset's id"),
+        ("series" = String, Path, description = "The series' name"),
+        ResampleQuery,
+    ),
+    responses(
+        (status = 200, description = "The resampled series", body = ResampledView),
+        Reading,
+        (
+            status = 400,
+            description = "A time is not valid (`invalid_time`); the interval or an aggregation \
+                is unknown, or a column holds text (`invalid_query`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`), version \
+                (`version_not_found`), series (`series_not_found`) or column (`column_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn resample_query(
     State(state): State<AppState>,
     current: CurrentUser,
     Path((id, series)): Path<(String, String)>,
     Query(query): Query<ResampleQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ResampledView>, ApiError> {
     use variosync_engine::resample::{Aggregation, Interval, resample};
     let user = current.user.id;
     let range = (query.from.as_deref(), query.to.as_deref());
@@ -715,27 +1198,79 @@ async fn resample_query(
         tokio::task::spawn_blocking(move || resample(&part, &series, &columns, from, to, interval))
             .await
             .map_err(|e| internal("a query stopped", &e))??;
-    let mut value = serde_json::to_value(resampled).unwrap_or_default();
-    value["unit"] = json!("us");
-    Ok(Json(value))
+    Ok(Json(resampled.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which rows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RowsQuery {
+    /// Only rows of this series (default: every series).
     series: Option<String>,
+    /// The start, inclusive: RFC 3339 or milliseconds since 1970 (default: the first row).
     from: Option<String>,
+    /// The end, exclusive: RFC 3339 or milliseconds since 1970 (default: after the last row).
     to: Option<String>,
+    /// Rows to skip (default 0).
     offset: Option<u64>,
+    /// Rows to return, 1 to 10000 (default 100).
     limit: Option<usize>,
+    /// The version's number (default: the current version).
     version: Option<u32>,
 }
 
+/// A page of rows.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Rows)]
+struct RowsView {
+    /// The column names, in the order of each row's values.
+    columns: Vec<String>,
+    /// The rows: strings, numbers, booleans and `null`s; times in microseconds since 1970.
+    rows: Vec<Vec<serde_json::Value>>,
+    /// Rows in the range (of the series asked for).
+    total: u64,
+    /// Rows skipped.
+    offset: u64,
+    /// The most rows of the page.
+    limit: usize,
+    /// The unit of times: always `us`, microseconds since 1970 (UTC).
+    #[schema(example = "us")]
+    unit: &'static str,
+}
+
+/// Read rows
+///
+/// A page of a version's rows, in series and time order.
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/rows",
+    tag = "datasets",
+    operation_id = "list_dataset_rows",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id"), RowsQuery),
+    responses(
+        (status = 200, description = "A page of rows", body = RowsView),
+        Reading,
+        (
+            status = 400,
+            description = "A time is not valid (`invalid_time`) or `limit` is out of range \
+                (`invalid_limit`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`) or version \
+                (`version_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn rows(
     State(state): State<AppState>,
     current: CurrentUser,
     Path(id): Path<String>,
     Query(query): Query<RowsQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RowsView>, ApiError> {
     let user = current.user.id;
     let dataset = find(&state, user, &id).await?;
     let version = version_of(&state, user, &dataset, query.version).await?;
@@ -757,14 +1292,7 @@ async fn rows(
         Some(batch) => rows_as_json(batch),
         None => (Vec::new(), Vec::new()),
     };
-    Ok(Json(json!({
-        "columns": columns,
-        "rows": rows,
-        "total": page.total,
-        "offset": offset,
-        "limit": limit,
-        "unit": "us",
-    })))
+    Ok(Json(RowsView { columns, rows, total: page.total, offset, limit, unit: MICROSECONDS }))
 }
 
 /// A batch as column names and rows of JSON values (times in microseconds since 1970).

@@ -1,32 +1,54 @@
 //! The signed-in user's hour balance and ledger.
 
+use axum::Json;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use variosync_domain::{Hours, LedgerEntryId};
 use variosync_store::{Access, LedgerEntry};
 
+use super::openapi::Reading;
 use crate::error::ApiError;
 use crate::session::CurrentUser;
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/hours", get(show))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(show))
 }
 
-#[derive(Deserialize)]
+/// Which ledger entries, newest first.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
+    /// The id of the last entry of the previous page.
+    #[param(inline)]
     before: Option<LedgerEntryId>,
+    /// How many entries, 1 to 500 (default 100).
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// The balance and a page of the ledger.
+#[derive(Serialize, ToSchema)]
 struct Ledger {
     balance: Hours,
+    /// Newest first.
     entries: Vec<LedgerEntry>,
 }
 
+/// Read the hour balance
+///
+/// The signed-in user's compute-hour balance and a page of its ledger, newest first.
+#[utoipa::path(
+    get,
+    path = "/hours",
+    tag = "hours",
+    operation_id = "get_hours",
+    security(("bearer" = []), ("session" = [])),
+    params(Params),
+    responses((status = 200, description = "The balance and ledger", body = Ledger), Reading)
+)]
 async fn show(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -1,4 +1,6 @@
-//! The REST API under `/api/v1`. One resource per module, each with its own router.
+//! The REST API under `/api/v1`. One resource per module, each with its own router, built
+//! from the OpenAPI description of its handlers; the description of the whole API is served
+//! as JSON at `/api/v1/openapi.json` and browsable with Swagger UI at `/api/docs`.
 
 mod account;
 mod admin;
@@ -7,15 +9,26 @@ mod audit;
 mod auth;
 mod datasets;
 mod hours;
+mod openapi;
 mod sessions;
 mod uploads;
 
 use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let v1 = Router::new()
+/// Where the OpenAPI document is served.
+pub(crate) const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+/// Where Swagger UI is served.
+pub(crate) const DOCS_PATH: &str = "/api/docs";
+
+/// The API's routes and their OpenAPI description, made from the same annotations.
+pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::default()
         .merge(auth::router(state))
         .merge(account::router())
         .merge(sessions::router())
@@ -25,7 +38,29 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(datasets::router())
         .merge(uploads::router())
         .merge(admin::router());
-    Router::new().nest("/api/v1", v1)
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
+}
+
+/// The OpenAPI document as JSON, and Swagger UI to browse and try it (its files are built
+/// into the binary: nothing is fetched from elsewhere).
+pub(crate) fn docs(spec: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    // Serialised once: the document does not change while the service runs.
+    let json = bytes::Bytes::from(spec.to_json().unwrap_or_else(|error| {
+        tracing::error!(%error, "the OpenAPI document cannot be serialised");
+        "{}".to_owned()
+    }));
+    let serve = move || {
+        let json = json.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], json).into_response() }
+    };
+    let config = utoipa_swagger_ui::Config::new([OPENAPI_PATH])
+        // Without the top bar, whose logo needs an inline style the CSP refuses.
+        .use_base_layout()
+        // Never send the document's address to the public validator.
+        .validator_url("none");
+    Router::new()
+        .route(OPENAPI_PATH, axum::routing::get(serve))
+        .merge(utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH).config(config))
 }
 
 /// Parses an id from a path segment; anything that is not one of our ids is simply not

@@ -1,23 +1,28 @@
 //! The signed-in user's sessions: list and revoke.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use variosync_domain::{ErrorKind, SessionId};
 use variosync_store::Session;
 
+use super::openapi::{Changing, Reading};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::CurrentUser;
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/sessions", get(list)).route("/sessions/{id}", delete(revoke))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(list)).routes(routes!(revoke))
 }
 
-#[derive(Serialize)]
+/// A live session.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ListedSession)]
 struct Listed {
     #[serde(flatten)]
     session: Session,
@@ -25,6 +30,17 @@ struct Listed {
     current: bool,
 }
 
+/// List sessions
+///
+/// The signed-in user's live browser sessions.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "sessions",
+    operation_id = "list_sessions",
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The sessions", body = Vec<Listed>), Reading)
+)]
 async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -39,6 +55,26 @@ async fn list(
     ))
 }
 
+/// Revoke a session
+///
+/// Ends one of the signed-in user's sessions, which signs that browser out.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    operation_id = "revoke_session",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        Changing,
+        (
+            status = 404,
+            description = "There is no such live session (`session_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn revoke(
     State(state): State<AppState>,

@@ -5,18 +5,21 @@
 //! stored as objects, so any replica may take the next one. An upload not completed within
 //! a day is discarded.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use variosync_domain::{ErrorKind, UploadId, UserId};
 use variosync_store::{Access, ObjectKey, Upload};
 
 use super::datasets::{Choices, ImportView, Received, UploadQuery, import_received, internal};
 use super::datasets::{invalid, receive};
+use super::openapi::{Changing, Reading};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::session::CurrentUser;
@@ -29,17 +32,12 @@ const LIFETIME_HOURS: i64 = 24;
 /// The most uploads one person may have open at once.
 const MAX_OPEN: u64 = 20;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/uploads", post(create))
-        .route(
-            "/uploads/{id}",
-            get(show)
-                .patch(append)
-                .delete(remove)
-                .layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/uploads/{id}/complete", post(complete))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(create))
+        // A chunk's handler counts its bytes itself, so that it can stream to disk.
+        .routes(routes!(show, append, remove).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(complete))
 }
 
 fn not_found() -> ApiError {
@@ -50,8 +48,9 @@ fn not_found() -> ApiError {
     )
 }
 
-/// An upload as the API shows it.
-#[derive(Debug, Serialize)]
+/// An upload and where to send it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UploadStatus)]
 struct UploadView {
     #[serde(flatten)]
     upload: Upload,
@@ -70,7 +69,8 @@ fn view(upload: Upload) -> Response {
     response
 }
 
-#[derive(Debug, Deserialize)]
+/// A file about to be sent in chunks.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUpload {
     /// The file's name (its stem names the dataset unless completion says otherwise).
@@ -88,6 +88,43 @@ async fn discard(state: &AppState, user: UserId, id: UploadId) -> Result<bool, A
     Ok(existed)
 }
 
+/// Start an upload
+///
+/// Announces a file to send in chunks. The upload is discarded unless completed within a
+/// day; one person may have 20 open at once.
+#[utoipa::path(
+    post,
+    path = "/uploads",
+    tag = "uploads",
+    operation_id = "create_upload",
+    security(("bearer" = []), ("session" = [])),
+    request_body = NewUpload,
+    responses(
+        (
+            status = 201,
+            description = "The upload, with nothing received yet",
+            body = UploadView,
+            headers(("Upload-Offset" = u64, description = "Bytes received so far: 0"))
+        ),
+        Changing,
+        (
+            status = 400,
+            description = "The size is 0 (`empty_upload`) or the file name is empty \
+                (`invalid_file_name`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "20 uploads are open already (`too_many_uploads`)",
+            body = ApiError
+        ),
+        (
+            status = 413,
+            description = "The file is larger than the upload limit (`too_large`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -125,6 +162,34 @@ async fn find(state: &AppState, user: UserId, id: &str) -> Result<Upload, ApiErr
     state.backends.uploads().get(Access::User(user), user, id).await?.ok_or_else(not_found)
 }
 
+/// Get an upload's progress
+///
+/// How many bytes arrived, so that a broken upload can go on from there.
+#[utoipa::path(
+    get,
+    path = "/uploads/{id}",
+    tag = "uploads",
+    operation_id = "get_upload",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The upload's id")),
+    responses(
+        (
+            status = 200,
+            description = "The upload",
+            body = UploadView,
+            headers((
+                "Upload-Offset" = u64,
+                description = "Bytes received so far: the offset of the next chunk"
+            ))
+        ),
+        Reading,
+        (
+            status = 404,
+            description = "There is no such upload, or it expired (`upload_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -155,6 +220,66 @@ fn offset_conflict(received: u64, size: u64) -> ApiError {
     )
 }
 
+/// Send a chunk
+///
+/// Appends the bytes of the body to the upload. The chunk must start where the received
+/// bytes end (its offset in `Upload-Offset`) and must not run past the announced size.
+/// Chunks may go to any replica.
+#[utoipa::path(
+    patch,
+    path = "/uploads/{id}",
+    tag = "uploads",
+    operation_id = "append_upload_chunk",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The upload's id"),
+        (
+            "Upload-Offset" = u64,
+            Header,
+            description = "The offset in the file of the chunk's first byte: the bytes received \
+                so far"
+        ),
+    ),
+    request_body(
+        description = "The chunk's bytes",
+        content(("application/offset+octet-stream"), ("*/*")),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The upload after the chunk",
+            body = UploadView,
+            headers((
+                "Upload-Offset" = u64,
+                description = "Bytes received so far: the offset of the next chunk"
+            ))
+        ),
+        Changing,
+        (
+            status = 400,
+            description = "`Upload-Offset` is missing (`missing_offset`) or not a number \
+                (`invalid_offset`); the chunk is empty (`empty_chunk`), runs past the announced \
+                size (`chunk_too_large`) or broke off (`upload_interrupted`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such upload, or it expired (`upload_not_found`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "The chunk does not start where the received bytes end \
+                (`offset_mismatch`); the message says where to resume",
+            body = ApiError
+        ),
+        (
+            status = 413,
+            description = "The body is larger than the upload limit (`too_large`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn append(
     State(state): State<AppState>,
@@ -206,6 +331,26 @@ async fn append(
     }
 }
 
+/// Delete an upload
+///
+/// Discards the upload and the chunks received.
+#[utoipa::path(
+    delete,
+    path = "/uploads/{id}",
+    tag = "uploads",
+    operation_id = "delete_upload",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The upload's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        Changing,
+        (
+            status = 404,
+            description = "There is no such upload, or it expired (`upload_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -252,6 +397,46 @@ async fn assemble(state: &AppState, user: UserId, upload: &Upload) -> Result<Rec
     Ok(joined)
 }
 
+/// Complete an upload
+///
+/// Makes a dataset of an upload whose every byte arrived, with the same choices as a direct
+/// upload (`POST /api/v1/datasets`). On success the upload is gone; on failure it stays, to
+/// be completed again, perhaps with other choices.
+#[utoipa::path(
+    post,
+    path = "/uploads/{id}/complete",
+    tag = "uploads",
+    operation_id = "complete_upload",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The upload's id"), UploadQuery),
+    responses(
+        (
+            status = 201,
+            description = "The new dataset, its first version and what was set aside",
+            body = ImportView
+        ),
+        Changing,
+        (
+            status = 400,
+            description = "A choice is not valid (`invalid_mode`, `invalid_duplicates`, \
+                `invalid_tz`, `invalid_mapping`); the file cannot be read (`unsupported_format`, \
+                `unreadable_file`) or has no readable row (`no_rows`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such upload, or it expired (`upload_not_found`)",
+            body = ApiError
+        ),
+        (
+            status = 409,
+            description = "Bytes are missing (`upload_incomplete`); another request is completing \
+                it (`upload_completing`); rows repeat a series and time and `duplicates=fail` \
+                (`duplicate_rows`)",
+            body = ApiError
+        ),
+    )
+)]
 #[tracing::instrument(skip_all, err)]
 async fn complete(
     State(state): State<AppState>,

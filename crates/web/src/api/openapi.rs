@@ -1,0 +1,180 @@
+//! The OpenAPI description of the API as a whole: its info, tags and security schemes, and
+//! the error answers that every operation needing a credential shares. Each operation is
+//! described at its handler by `#[utoipa::path]` and routed from that description with
+//! `utoipa_axum::routes!`, so no route exists without its documentation.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
+
+use crate::error::ApiError;
+use crate::session::{CSRF_HEADER, SESSION_COOKIE};
+
+/// The security scheme of `Authorization: Bearer` credentials.
+const BEARER: &str = "bearer";
+/// The security scheme of the session cookie.
+const SESSION: &str = "session";
+
+/// What the document says of the API before any operation.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Variosync API",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "Upload time-series files, read them back as chart windows, candles, \
+            resampled series and pages of rows, and manage the account they belong to.\n\n\
+            Programs authenticate with `Authorization: Bearer` and an API key (`vsk_...`) or a \
+            short-lived access token minted from one (`POST /api/v1/auth/token`). Browsers use \
+            the session cookie set by sign-in, and send the session's CSRF token as \
+            `X-CSRF-Token` on every request that changes something.\n\n\
+            Errors are JSON objects with a stable `code` and a human `message`. Times in \
+            query parameters are RFC 3339 or milliseconds since 1970; times in series data \
+            are microseconds since 1970 (UTC)."
+    ),
+    servers((url = "/", description = "The server this document is served from")),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, sign-out, e-mailed links, access tokens"),
+        (name = "account", description = "The signed-in user's own account"),
+        (name = "sessions", description = "The signed-in user's browser sessions"),
+        (name = "api-keys", description = "The signed-in user's API keys"),
+        (name = "hours", description = "The compute-hour balance and its ledger"),
+        (name = "audit", description = "The audit log"),
+        (
+            name = "datasets",
+            description = "Datasets: upload, versions, profile, rejects, chart windows, \
+                resampling, rows"
+        ),
+        (name = "uploads", description = "Resumable uploads of large files, in chunks"),
+        (name = "admin", description = "Accounts, roles and hour grants, for admins"),
+    ),
+    components(schemas(ApiError)),
+    modifiers(&SecuritySchemes),
+)]
+pub(super) struct ApiDoc;
+
+/// Adds the two ways a request proves who it is.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("API key or access token")
+            .description(Some(
+                "An API key (`vsk_...`, made with `POST /api/v1/api-keys`) or an access token \
+                 (`POST /api/v1/auth/token`). Its scope decides what it may do: `read` only \
+                 reads, `write` also changes, `admin` also does what the owner's admin role \
+                 allows.",
+            ))
+            .build();
+        components.add_security_scheme(BEARER, SecurityScheme::Http(bearer));
+        let cookie = ApiKeyValue::with_description(
+            SESSION_COOKIE.to_owned(),
+            format!(
+                "The session cookie set by sign-in. Requests other than GET, HEAD and OPTIONS \
+                 must also send the session's CSRF token (`csrf_token` in the sign-in answer) \
+                 in the `{CSRF_HEADER}` header."
+            ),
+        );
+        components.add_security_scheme(SESSION, SecurityScheme::ApiKey(ApiKey::Cookie(cookie)));
+    }
+}
+
+/// An answer whose body is the error shape.
+fn error(description: &str) -> ResponseBuilder {
+    let schema = Ref::from_schema_name(<ApiError as utoipa::ToSchema>::name());
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", Content::new(Some(RefOr::Ref(schema))))
+}
+
+fn unauthenticated() -> (String, RefOr<Response>) {
+    let response = error(
+        "No credential, or one that is invalid, expired or revoked, or of a disabled account \
+         (`unauthenticated`).",
+    );
+    ("401".to_owned(), response.build().into())
+}
+
+fn rate_limited() -> (String, RefOr<Response>) {
+    rate_limited_by("Too many requests from this account (`rate_limited`).")
+}
+
+/// A 429 answer, with the `Retry-After` header it carries.
+fn rate_limited_by(description: &str) -> (String, RefOr<Response>) {
+    let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).build();
+    let retry_after = HeaderBuilder::new()
+        .schema(Some(seconds))
+        .description(Some("Seconds to wait before trying again."))
+        .build();
+    let response = error(description).header("Retry-After", retry_after);
+    ("429".to_owned(), response.build().into())
+}
+
+fn forbidden(description: &str) -> (String, RefOr<Response>) {
+    ("403".to_owned(), error(description).build().into())
+}
+
+/// The answers of an operation that needs a credential and only reads: the credential is
+/// missing or not good (401), or the account made too many requests (429).
+pub(super) struct Reading;
+
+impl utoipa::IntoResponses for Reading {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([unauthenticated(), rate_limited()])
+    }
+}
+
+/// The answers of an operation that needs a credential and changes something: those of
+/// [`Reading`], and 403 when the credential may not make changes.
+pub(super) struct Changing;
+
+impl utoipa::IntoResponses for Changing {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            unauthenticated(),
+            forbidden(
+                "The credential may not make changes: a key or token with the `read` scope \
+                 (`insufficient_scope`), or a session request without its CSRF token \
+                 (`csrf_failed`).",
+            ),
+            rate_limited(),
+        ])
+    }
+}
+
+/// The answers of an admin operation: those of [`Changing`], with 403 also when the user is
+/// not an admin.
+pub(super) struct AdminOnly;
+
+impl utoipa::IntoResponses for AdminOnly {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            unauthenticated(),
+            forbidden(
+                "The user is not an admin or the key lacks the `admin` scope (`admin_only`), \
+                 or a session request has no CSRF token (`csrf_failed`).",
+            ),
+            rate_limited(),
+        ])
+    }
+}
+
+/// The answers of an operation that takes credentials or e-mailed tokens before anyone is
+/// signed in, and is throttled per client address: refused from another site (403), or too
+/// many requests from this address (429).
+pub(super) struct Throttled;
+
+impl utoipa::IntoResponses for Throttled {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            forbidden("Sent by a page of another site (`cross_origin`)."),
+            rate_limited_by("Too many requests from this address (`rate_limited`)."),
+        ])
+    }
+}
