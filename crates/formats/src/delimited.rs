@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -156,6 +157,7 @@ pub struct Reader {
     rows: u64,
     done: bool,
     threads: Vec<std::thread::JoinHandle<()>>,
+    thread_cpu: Arc<AtomicU64>,
 }
 
 impl Drop for Reader {
@@ -256,7 +258,9 @@ impl Reader {
             default_series: options.default_series.clone(),
         });
         head.drain(..body_start.min(head.len()));
-        let (results, permits, threads) = start(decoder, head, first_line, plan);
+        let thread_cpu = Arc::new(AtomicU64::new(0));
+        let (results, permits, threads) =
+            start(decoder, head, first_line, plan, thread_cpu.clone());
         Ok(Self {
             dialect,
             encoding,
@@ -272,7 +276,14 @@ impl Reader {
             rows: 0,
             done: false,
             threads,
+            thread_cpu,
         })
+    }
+
+    /// The CPU time of the reader's own threads (cutting and parsing), in microseconds:
+    /// final once the reader is dropped, which joins them.
+    pub fn thread_cpu(&self) -> Arc<AtomicU64> {
+        self.thread_cpu.clone()
     }
 
     /// The dialect the file is written in.
@@ -381,6 +392,7 @@ fn start(
     head: Vec<u8>,
     first_line: usize,
     plan: Arc<Plan>,
+    cpu: Arc<AtomicU64>,
 ) -> (Receiver<Outcome>, Receiver<()>, Vec<std::thread::JoinHandle<()>>) {
     let mut threads = Vec::new();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
@@ -390,7 +402,7 @@ fn start(
     let block_rx = Arc::new(Mutex::new(block_rx));
     for _ in 0..workers {
         let (blocks, results, plan) = (block_rx.clone(), result_tx.clone(), plan.clone());
-        threads.push(std::thread::spawn(move || {
+        threads.push(metered(cpu.clone(), move || {
             loop {
                 let block = match blocks.lock().map(|receiver| receiver.recv()) {
                     Ok(Ok(block)) => block,
@@ -404,13 +416,26 @@ fn start(
         }));
     }
     let quoting = plan.dialect.quoting();
-    threads.push(std::thread::spawn(move || {
+    threads.push(metered(cpu, move || {
         let outcome = cut(&mut decoder, head, first_line, &block_tx, &permit_tx, quoting);
         if let Err((sequence, error)) = outcome {
             let _ = result_tx.send((sequence, Err(error)));
         }
     }));
     (result_rx, permit_rx, threads)
+}
+
+/// Starts a thread running `work` and adds the CPU time it took to `cpu`.
+fn metered(
+    cpu: Arc<AtomicU64>,
+    work: impl FnOnce() + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let started = cpu_time::ThreadTime::now();
+        work();
+        let spent = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        cpu.fetch_add(spent, Ordering::Relaxed);
+    })
 }
 
 /// Cuts the decoded text into blocks of whole records (lines, or several lines where a

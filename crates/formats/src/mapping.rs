@@ -110,7 +110,7 @@ pub fn propose(names: &[String], rows: &[Vec<String>]) -> Result<Proposal, Mappi
 
 /// Choices a person makes instead of the detected ones; every field is optional, and
 /// columns are named as in the file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// The column holding the time (or the date, with `time_of_day`).

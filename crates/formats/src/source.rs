@@ -333,6 +333,15 @@ impl Source {
         }
     }
 
+    /// The CPU time, in microseconds, of threads the reader runs besides the caller's
+    /// (delimited text is cut and parsed on its own threads): final once it is dropped.
+    pub fn thread_cpu(&self) -> Arc<AtomicU64> {
+        match self {
+            Self::Delimited(reader) => reader.thread_cpu(),
+            Self::Json(_) | Self::Columnar(_) => Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     /// How the file is read.
     pub fn mapping(&self) -> &Proposal {
         match self {

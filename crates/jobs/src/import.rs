@@ -80,6 +80,8 @@ pub struct Converted {
     pub rejects_file: Option<PathBuf>,
     /// The overview files beside the Parquet file.
     pub overviews: Vec<PathBuf>,
+    /// CPU time of the reader's own threads, in microseconds.
+    pub thread_cpu_micros: u64,
 }
 
 /// Reads rows from a reader, writing every reject to a CSV file as they come.
@@ -168,6 +170,11 @@ pub fn convert_stream(
         file.flush()?;
     }
     let (kept, count, path) = (spooled.kept, spooled.count, spooled.path);
+    let (mapping, warnings) = (reader.mapping().clone(), reader.warnings());
+    let thread_cpu = reader.thread_cpu();
+    // Dropping the reader joins its threads: their CPU time is final after it.
+    drop(reader);
+    let thread_cpu_micros = thread_cpu.load(std::sync::atomic::Ordering::Relaxed);
     let mut converted = match result {
         Ok(converted) => converted,
         Err(ConvertError::Empty) if count > 0 => return Err(ImportError::NothingRead(count)),
@@ -176,12 +183,13 @@ pub fn convert_stream(
     converted.profile.rejects = count;
     Ok(Converted {
         profile: converted.profile,
-        mapping: reader.mapping().clone(),
+        mapping,
         detected,
-        warnings: reader.warnings(),
+        warnings,
         rejects: kept,
         rejects_file: (count > 0).then_some(path),
         overviews: converted.overviews,
+        thread_cpu_micros,
     })
 }
 
@@ -205,15 +213,67 @@ pub async fn import_stream(
     policy: DuplicatePolicy,
     scratch: &Path,
 ) -> Result<Imported, ImportError> {
+    let request = ImportRequest { name, input, options, policy };
+    import_metered(backends, user, request, scratch, &Meter::default()).await
+}
+
+/// What to import.
+#[derive(Debug)]
+pub struct ImportRequest<'a> {
+    /// The dataset's name.
+    pub name: &'a str,
+    /// The file.
+    pub input: Input,
+    /// How to read it.
+    pub options: &'a ReadOptions,
+    /// What to do with rows that repeat a series and time.
+    pub policy: DuplicatePolicy,
+}
+
+/// What an import reports as it goes.
+#[derive(Clone, Default)]
+pub struct Meter {
+    /// Hears the bytes read (text read from a file on disk).
+    pub progress: Option<Progress>,
+    /// Counts the CPU time of the conversion, in microseconds, on every thread it uses.
+    pub cpu_micros: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter").finish_non_exhaustive()
+    }
+}
+
+/// Imports `request` as a new dataset owned by `user`, reporting to `meter`.
+pub async fn import_metered(
+    backends: &Backends,
+    user: UserId,
+    request: ImportRequest<'_>,
+    scratch: &Path,
+    meter: &Meter,
+) -> Result<Imported, ImportError> {
+    let ImportRequest { name, input, options, policy } = request;
     let id = DatasetId::new();
     let work = WorkFolder(scratch.join(format!("import-{id}")));
     std::fs::create_dir_all(&work.0)?;
     let out = work.0.join("part-0.parquet");
     let converted = {
         let (options, out, folder) = (options.clone(), out.clone(), work.0.clone());
-        tokio::task::spawn_blocking(move || convert_stream(input, &options, policy, &out, &folder))
-            .await
-            .map_err(|_| ImportError::Interrupted)??
+        let meter = meter.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = cpu_time::ThreadTime::now();
+            let input = reporting(input, meter.progress)?;
+            let converted = convert_stream(input, &options, policy, &out, &folder);
+            if let (Some(cpu), Ok(converted)) = (&meter.cpu_micros, &converted) {
+                let own = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let total = own.saturating_add(converted.thread_cpu_micros);
+                cpu.fetch_add(total, std::sync::atomic::Ordering::Relaxed);
+            }
+            converted
+        })
+        .await
+        .map_err(|_| ImportError::Interrupted)??
     };
     let profile = converted.profile.clone();
 
@@ -297,6 +357,21 @@ impl std::io::Read for Reporting {
     }
 }
 
+/// `input`, reporting the bytes read to `progress` when it is a text file on disk (columnar
+/// files are read out of order, from the file itself).
+fn reporting(input: Input, progress: Option<Progress>) -> std::io::Result<Input> {
+    let (Input::Path(path), Some(progress)) = (&input, progress) else {
+        return Ok(input);
+    };
+    let mut head = [0u8; 8];
+    let read = std::io::Read::read(&mut std::fs::File::open(path)?, &mut head)?;
+    if variosync_formats::columnar::sniff(&head[..read]).is_some() {
+        return Ok(input);
+    }
+    let file = std::fs::File::open(path)?;
+    Ok(Input::Stream(Box::new(Reporting { file, read: 0, progress })))
+}
+
 /// Converts the file at `input` into a Parquet file at `output`, which appears only when
 /// it is complete; temporary files go beside `output`. `progress` hears the bytes read
 /// (text formats; columnar files are read out of order).
@@ -307,17 +382,7 @@ pub fn convert_file(
     policy: DuplicatePolicy,
     progress: Option<Progress>,
 ) -> Result<Converted, ImportError> {
-    let mut head = [0u8; 8];
-    let read = std::io::Read::read(&mut std::fs::File::open(input)?, &mut head)?;
-    let columnar = variosync_formats::columnar::sniff(&head[..read]).is_some();
-    let source = match progress {
-        Some(progress) if !columnar => Input::Stream(Box::new(Reporting {
-            file: std::fs::File::open(input)?,
-            read: 0,
-            progress,
-        })),
-        _ => Input::Path(input.to_owned()),
-    };
+    let source = reporting(Input::Path(input.to_owned()), progress)?;
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let work = WorkFolder(parent.join(format!(".variosync-convert-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&work.0)?;
