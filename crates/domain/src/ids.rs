@@ -74,6 +74,10 @@ define_id!(
     UploadId
 );
 define_id!(
+    /// Identifies a background job.
+    JobId
+);
+define_id!(
     /// Identifies an export file.
     ExportId
 );

@@ -19,7 +19,7 @@ pub use email::{Email, EmailError};
 pub use error::{ErrorKind, error_chain};
 pub use hours::Hours;
 pub use ids::{
-    ApiKeyId, AuditEntryId, AuthTokenId, DatasetId, ExportId, ForecastId, LedgerEntryId, SessionId,
-    UploadId, UserId,
+    ApiKeyId, AuditEntryId, AuthTokenId, DatasetId, ExportId, ForecastId, JobId, LedgerEntryId,
+    SessionId, UploadId, UserId,
 };
 pub use users::{NewUser, Role, User};

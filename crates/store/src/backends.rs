@@ -69,6 +69,11 @@ impl Backends {
         UserRepository::new(self.db.clone())
     }
 
+    /// The job queue.
+    pub fn jobs(&self) -> crate::JobRepository {
+        crate::JobRepository::new(self.db.clone())
+    }
+
     /// Resumable uploads.
     pub fn uploads(&self) -> crate::UploadRepository {
         crate::UploadRepository::new(self.db.clone())

@@ -62,6 +62,62 @@ impl From<EntryRow> for LedgerEntry {
     }
 }
 
+/// Appends a ledger row in the transaction of `$conn` and moves the balance with it;
+/// evaluates to the balance after it, in micro-hours. The balance row is made first if
+/// missing (zero passes the check), then moved: the UPDATE takes the row lock, so concurrent
+/// changes apply one after the other and the CHECK sees each result. (An upsert would not
+/// do: SQLite checks the inserted candidate row before it notices the conflict.) An
+/// overdraft fails with [`Error::InsufficientHours`]; an unknown user with `NotFound`.
+macro_rules! ledger_step {
+    ($conn:expr, $id:expr, $user:expr, $delta:expr, $reason:expr, $actor:expr, $at:expr) => {{
+        sqlx::query(
+            "INSERT INTO hour_balances (user_id, balance_micro, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind($user)
+        .bind($at)
+        .execute(&mut *$conn)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                $crate::error::Error::NotFound("user")
+            }
+            _ => $crate::error::Error::from(error),
+        })?;
+        let balance: i64 = sqlx::query_scalar(
+            "UPDATE hour_balances SET balance_micro = balance_micro + $2, updated_at = $3 \
+             WHERE user_id = $1 RETURNING balance_micro",
+        )
+        .bind($user)
+        .bind($delta)
+        .bind($at)
+        .fetch_one(&mut *$conn)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.is_check_violation() => {
+                $crate::error::Error::InsufficientHours
+            }
+            _ => $crate::error::Error::from(error),
+        })?;
+        sqlx::query(
+            "INSERT INTO hour_ledger \
+             (id, user_id, delta_micro, balance_micro, reason, actor_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($id.as_uuid())
+        .bind($user)
+        .bind($delta)
+        .bind(balance)
+        .bind($reason)
+        .bind($actor)
+        .bind($at)
+        .execute(&mut *$conn)
+        .await?;
+        balance
+    }};
+}
+pub(crate) use ledger_step;
+
 /// Reads and appends to the hour ledger.
 #[derive(Debug, Clone)]
 pub struct HourLedger {
@@ -96,55 +152,26 @@ impl HourLedger {
         }
         let at = now();
         let id = LedgerEntryId::new();
-        let entry = transaction!(&self.db, access, write, |conn| {
-            // Make sure the balance row exists (zero passes the check), then move it: the
-            // UPDATE takes the row lock, so concurrent changes apply one after the other and
-            // the CHECK sees each result. (An upsert would not do: SQLite checks the
-            // inserted candidate row before it notices the conflict.)
-            sqlx::query(
-                "INSERT INTO hour_balances (user_id, balance_micro, updated_at) VALUES ($1, 0, $2) \
-                 ON CONFLICT (user_id) DO NOTHING",
+        let balance = transaction!(&self.db, access, write, |conn| {
+            ledger_step!(
+                conn,
+                id,
+                user.as_uuid(),
+                delta.as_micro(),
+                reason.trim(),
+                actor.map(|actor| actor.as_uuid()),
+                at
             )
-            .bind(user.as_uuid())
-            .bind(at)
-            .execute(&mut *conn)
-            .await
-            .map_err(|error| match &error {
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                    Error::NotFound("user")
-                }
-                _ => Error::from(error),
-            })?;
-            let balance: i64 = sqlx::query_scalar(
-                "UPDATE hour_balances SET balance_micro = balance_micro + $2, updated_at = $3 \
-                 WHERE user_id = $1 RETURNING balance_micro",
-            )
-            .bind(user.as_uuid())
-            .bind(delta.as_micro())
-            .bind(at)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|error| match &error {
-                sqlx::Error::Database(db) if db.is_check_violation() => Error::InsufficientHours,
-                _ => Error::from(error),
-            })?;
-            sqlx::query_as::<_, EntryRow>(
-                "INSERT INTO hour_ledger \
-                 (id, user_id, delta_micro, balance_micro, reason, actor_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 RETURNING id, user_id, delta_micro, balance_micro, reason, actor_id, created_at",
-            )
-            .bind(id.as_uuid())
-            .bind(user.as_uuid())
-            .bind(delta.as_micro())
-            .bind(balance)
-            .bind(reason.trim())
-            .bind(actor.map(|actor| actor.as_uuid()))
-            .bind(at)
-            .fetch_one(&mut *conn)
-            .await?
         });
-        Ok(entry.into())
+        Ok(LedgerEntry {
+            id,
+            user_id: Some(user),
+            delta,
+            balance: Hours::from_micro(balance),
+            reason: reason.trim().to_owned(),
+            actor_id: actor,
+            created_at: at,
+        })
     }
 
     /// The user's current balance (zero if nothing was ever granted).

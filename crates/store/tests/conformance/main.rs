@@ -7,6 +7,7 @@ mod auth_tokens;
 mod backends;
 mod cache;
 mod datasets;
+mod jobs;
 mod ledger;
 mod objects;
 mod pubsub;
