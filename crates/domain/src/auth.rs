@@ -137,6 +137,12 @@ string_enum!(
         DatasetUpdated => "dataset_updated",
         /// A dataset was deleted with all its versions.
         DatasetDeleted => "dataset_deleted",
+        /// A background job was submitted.
+        JobSubmitted => "job_submitted",
+        /// A background job was cancelled.
+        JobCancelled => "job_cancelled",
+        /// An admin ran a failed or cancelled job again.
+        JobRetried => "job_retried",
     }
 );
 

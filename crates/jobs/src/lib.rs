@@ -1,12 +1,21 @@
 //! Background work: job kinds, the queue on the metadata database, the worker loop with
 //! leases and heartbeats, progress reporting over pub/sub, and hour metering.
 //!
-//! Today it holds the import of a file as a dataset, and the worker process's lifecycle: a worker opens the same backends as the web
-//! server, announces itself, and stops cleanly on request. No job kinds are registered yet;
-//! the queue and the first kind (importing large uploads) arrive with the jobs work. This
-//! crate never speaks HTTP.
+//! The queue lives in the metadata database (see `variosync_store::jobs`); here are the job
+//! kinds (the first: importing a large upload), the worker loop that leases and runs jobs,
+//! and the metering of each job by the CPU time it took. This crate never speaks HTTP.
 
 pub mod import;
+pub mod queue;
+mod settings;
+pub mod uploads;
 mod worker;
 
+pub use queue::{JobContext, JobError, JobKind, Kinds, WorkerSettings};
+pub use settings::JobsSettings;
 pub use worker::{Worker, WorkerId};
+
+/// Every job kind this build can run.
+pub fn kinds() -> Kinds {
+    Kinds::new().with(uploads::ImportUpload)
+}

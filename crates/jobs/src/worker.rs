@@ -2,7 +2,10 @@
 
 use std::fmt;
 
+use tokio_util::sync::CancellationToken;
 use variosync_store::Backends;
+
+use crate::queue::{Kinds, WorkerSettings, run_worker};
 
 /// Identifies one worker in logs and, later, in job leases: host-independent and unique per
 /// process start.
@@ -23,34 +26,44 @@ impl fmt::Display for WorkerId {
     }
 }
 
-/// A worker bound to the shared backends.
+/// A pool of job runners in one process, bound to the shared backends.
 #[derive(Debug)]
 pub struct Worker {
-    id: WorkerId,
     backends: Backends,
+    kinds: Kinds,
+    settings: WorkerSettings,
 }
 
 impl Worker {
-    /// A worker that will take jobs from `backends`' queue.
-    pub fn new(backends: Backends) -> Self {
-        Self { id: WorkerId::generate(), backends }
+    /// Runners of `kinds` taking jobs from `backends`' queue.
+    pub fn new(backends: Backends, kinds: Kinds, settings: WorkerSettings) -> Self {
+        Self { backends, kinds, settings }
     }
 
-    /// This worker's id.
-    pub fn id(&self) -> &WorkerId {
-        &self.id
-    }
-
-    /// Runs until `shutdown` completes. With no job kinds registered there is nothing to take
-    /// from the queue, so the worker only holds its place and exits cleanly when asked.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    /// Runs `count` job runners (each with its own id, so each holds its own leases) until
+    /// `shutdown` completes; then each finishes its job within the grace period, or gives it
+    /// back to the queue.
+    pub async fn run(self, count: usize, shutdown: impl Future<Output = ()>) {
+        let stop = CancellationToken::new();
+        let mut runners = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            runners.spawn(run_worker(
+                WorkerId::generate(),
+                self.backends.clone(),
+                self.kinds.clone(),
+                self.settings.clone(),
+                stop.clone(),
+            ));
+        }
         tracing::info!(
-            worker = %self.id,
+            runners = count,
             database = self.backends.db.backend(),
             objects = self.backends.objects.backend(),
-            "worker started; no job kinds are registered yet"
+            "workers started"
         );
         shutdown.await;
-        tracing::info!(worker = %self.id, "worker stopped");
+        stop.cancel();
+        while runners.join_next().await.is_some() {}
+        tracing::info!("workers stopped");
     }
 }

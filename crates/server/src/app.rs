@@ -19,6 +19,8 @@ pub struct Application {
     router: axum::Router,
     backends: Backends,
     grace: Duration,
+    workers: usize,
+    worker: variosync_jobs::Worker,
 }
 
 impl Application {
@@ -46,6 +48,7 @@ impl Application {
                 .into(),
             rate_limits: settings.rate_limit.clone(),
             scratch: settings.data_dir.join("tmp"),
+            jobs: settings.jobs.clone(),
             external_jwt: variosync_auth::ExternalJwt::from_settings(&settings.external_jwt)
                 .context("VARIOSYNC_EXTERNAL_JWT_*")?
                 .map(std::sync::Arc::new),
@@ -59,12 +62,15 @@ impl Application {
                 .await
                 .context("cannot load the access-token signing key")?,
         };
+        let worker = crate::startup::worker(settings, &backends);
         Ok(Self {
+            worker,
             listener,
             local_addr,
             router: variosync_web::router(state),
             backends,
             grace: Duration::from_secs(settings.shutdown_grace_secs),
+            workers: settings.workers,
         })
     }
 
@@ -90,6 +96,12 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
+        // Job runners share the runtime; they stop with the server, finishing or giving
+        // back their jobs.
+        let workers = (self.workers > 0).then(|| {
+            let stop = stopping.clone();
+            tokio::spawn(self.worker.run(self.workers, stop.cancelled_owned()))
+        });
         tracing::info!(address = %self.local_addr, "listening on http://{}", self.local_addr);
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, service)
@@ -105,6 +117,9 @@ impl Application {
                 grace_secs = grace.as_secs(),
                 "requests still in flight after the grace period; closing them"
             ),
+        }
+        if let Some(workers) = workers {
+            let _ = workers.await;
         }
         self.backends.close().await;
         tracing::info!("stopped");

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use variosync_auth::{
     AccountsSettings, ExternalJwtSettings, GithubSettings, MailSettings, OidcSettings,
 };
+use variosync_jobs::JobsSettings;
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
 
@@ -56,6 +57,11 @@ pub struct Settings {
     pub oidc: OidcSettings,
     /// Sign-in with GitHub.
     pub github: GithubSettings,
+    /// Job runners inside `serve` (0: none, jobs run only on `variosync worker` processes);
+    /// also the number of runners of a `worker` process.
+    pub workers: usize,
+    /// Background jobs and their metering.
+    pub jobs: JobsSettings,
 }
 
 impl Default for Settings {
@@ -77,6 +83,8 @@ impl Default for Settings {
             external_jwt: ExternalJwtSettings::default(),
             oidc: OidcSettings::default(),
             github: GithubSettings::default(),
+            workers: 2,
+            jobs: JobsSettings::default(),
         }
     }
 }
@@ -166,6 +174,41 @@ pub const SETTINGS: &[SettingDoc] = &[
         default: "30",
         expected: "a whole number of seconds",
         about: "On SIGINT/SIGTERM, how long requests in flight may take to finish before they are cut.",
+    },
+    SettingDoc {
+        key: "workers",
+        kind: Kind::Integer,
+        default: "2",
+        expected: "a whole number, 0 or more",
+        about: "Job runners inside `serve` (0 leaves jobs to `variosync worker` processes); also the runners of a `worker` process (at least 1).",
+    },
+    SettingDoc {
+        key: "jobs.lease_secs",
+        kind: Kind::Integer,
+        default: "30",
+        expected: "a whole number of seconds, at least 3",
+        about: "How long a running job stays leased without a heartbeat: after a worker dies, its job goes to another this much later.",
+    },
+    SettingDoc {
+        key: "jobs.min_charge_secs",
+        kind: Kind::Integer,
+        default: "1",
+        expected: "a whole number of seconds",
+        about: "The least compute time a finished job is charged.",
+    },
+    SettingDoc {
+        key: "jobs.inline_import_bytes",
+        kind: Kind::Integer,
+        default: "16777216",
+        expected: "a whole number of bytes",
+        about: "Resumable uploads up to this size are imported when completed; larger ones become import jobs on a worker, charged by the hour.",
+    },
+    SettingDoc {
+        key: "jobs.import_reserve_secs_per_gib",
+        kind: Kind::Integer,
+        default: "120",
+        expected: "a whole number of seconds",
+        about: "Compute reserved per GiB when an import job is submitted (the unused part is given back at its end).",
     },
     SettingDoc {
         key: "log.format",
@@ -640,6 +683,7 @@ impl Settings {
             "http.upload_limit_bytes",
             &self.http.upload_limit_bytes.to_string(),
         )?;
+        check(self.jobs.lease_secs >= 3, "jobs.lease_secs", &self.jobs.lease_secs.to_string())?;
         check(
             self.http.upload_timeout_secs >= 1,
             "http.upload_timeout_secs",

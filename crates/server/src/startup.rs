@@ -14,9 +14,15 @@ pub async fn run_worker(
 ) -> anyhow::Result<()> {
     // Workers may start before any web replica: they bring the schema up to date too.
     let backends = open_backends(settings).await?;
-    Worker::new(backends.clone()).run(shutdown).await;
+    worker(settings, &backends).run(settings.workers.max(1), shutdown).await;
     backends.close().await;
     Ok(())
+}
+
+/// Job runners for every kind this build knows, as the settings say.
+pub(crate) fn worker(settings: &Settings, backends: &Backends) -> Worker {
+    let scratch = settings.data_dir.join("tmp");
+    Worker::new(backends.clone(), variosync_jobs::kinds(), settings.jobs.worker_settings(scratch))
 }
 
 /// Opens every backend the settings name and applies pending migrations: what every

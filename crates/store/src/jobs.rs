@@ -365,7 +365,8 @@ impl JobRepository {
         }
     }
 
-    async fn by_key(&self, user: UserId, key: &str) -> Result<Option<Job>> {
+    /// The user's job submitted with the idempotency key `key`.
+    pub async fn by_key(&self, user: UserId, key: &str) -> Result<Option<Job>> {
         const SQL: &str = concat!(
             "SELECT ",
             job_columns!(),

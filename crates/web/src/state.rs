@@ -40,4 +40,6 @@ pub struct AppState {
     pub github: Option<std::sync::Arc<variosync_auth::Github>>,
     /// A local folder for uploads being received, conversions and cached dataset files.
     pub scratch: std::path::PathBuf,
+    /// How jobs are submitted and metered.
+    pub jobs: variosync_jobs::JobsSettings,
 }

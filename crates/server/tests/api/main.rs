@@ -9,6 +9,7 @@ mod external;
 mod github;
 mod helpers;
 mod http;
+mod jobs;
 mod oidc;
 mod openapi;
 mod pages;

@@ -16,15 +16,14 @@ use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
-use variosync_domain::time::Zone;
 use variosync_domain::{AuditAction, DatasetId, ErrorKind, UserId};
 use variosync_engine::convert::ConvertError;
-use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::window::{self, Part, QueryError};
-use variosync_formats::delimited::{ReadError, ReadOptions};
+use variosync_formats::delimited::ReadError;
 use variosync_formats::mapping::MappingError;
-use variosync_formats::table::{Mode, Reject};
+use variosync_formats::table::Reject;
 use variosync_jobs::import::ImportError;
+use variosync_jobs::uploads::ReadChoices;
 use variosync_store::{Access, Dataset, NewAuditEntry, ObjectKey, Version};
 
 use super::openapi::{Changing, Reading};
@@ -107,7 +106,7 @@ impl From<QueryError> for ApiError {
     }
 }
 
-async fn audit(
+pub(super) async fn audit(
     state: &AppState,
     user: UserId,
     client: &variosync_auth::ClientInfo,
@@ -234,28 +233,6 @@ where
     Ok(written)
 }
 
-fn parse_mode(text: Option<&str>) -> Result<Mode, ApiError> {
-    match text.unwrap_or("strict") {
-        "strict" => Ok(Mode::Strict),
-        "lenient" => Ok(Mode::Lenient),
-        other => {
-            Err(invalid("invalid_mode", format!("mode must be strict or lenient, not {other:?}")))
-        }
-    }
-}
-
-fn parse_policy(text: Option<&str>) -> Result<DuplicatePolicy, ApiError> {
-    match text.unwrap_or("keep_last") {
-        "keep_last" => Ok(DuplicatePolicy::KeepLast),
-        "keep_first" => Ok(DuplicatePolicy::KeepFirst),
-        "fail" => Ok(DuplicatePolicy::Fail),
-        other => Err(invalid(
-            "invalid_duplicates",
-            format!("duplicates must be keep_last, keep_first or fail, not {other:?}"),
-        )),
-    }
-}
-
 /// The stem of a file name, without folders or extensions.
 fn stem(file_name: &str) -> Option<String> {
     let base = file_name.rsplit(['/', '\\']).next()?;
@@ -263,33 +240,39 @@ fn stem(file_name: &str) -> Option<String> {
     (!stem.is_empty()).then(|| stem.to_owned())
 }
 
-/// How the person asked for an uploaded file to be read.
-pub(super) struct Choices {
-    mode: Mode,
-    policy: DuplicatePolicy,
-    zone: Zone,
-    mapping: variosync_formats::mapping::Override,
-}
+/// How the person asked for an uploaded file to be read, checked before any byte of the
+/// file is received; the dataset's name and default series wait for the file's name.
+pub(super) struct Choices(ReadChoices);
 
 impl Choices {
-    /// Checks the query before any byte of the file is received.
+    /// Checks the query.
     pub(super) fn parse(query: &UploadQuery) -> Result<Self, ApiError> {
-        let zone =
-            query.tz.as_deref().unwrap_or("UTC").parse().map_err(
-                |e: variosync_domain::time::TimeError| invalid("invalid_tz", e.to_string()),
-            )?;
         let mapping = match query.mapping.as_deref() {
             Some(text) => serde_json::from_str(text).map_err(|e| {
                 invalid("invalid_mapping", format!("the mapping is not valid: {e}"))
             })?,
             None => Default::default(),
         };
-        Ok(Self {
-            mode: parse_mode(query.mode.as_deref())?,
-            policy: parse_policy(query.duplicates.as_deref())?,
-            zone,
+        let choices = ReadChoices {
+            name: String::new(),
+            default_series: String::new(),
+            mode: query.mode.clone().unwrap_or_else(|| "strict".to_owned()),
+            tz: query.tz.clone().unwrap_or_else(|| "UTC".to_owned()),
+            duplicates: query.duplicates.clone().unwrap_or_else(|| "keep_last".to_owned()),
             mapping,
-        })
+        };
+        choices.options().map_err(|(code, message)| invalid(code, message))?;
+        Ok(Self(choices))
+    }
+
+    /// The choices for the file called `file_name`: the dataset is named after it unless
+    /// the query names it, and so is the series of a file without a series column.
+    pub(super) fn named(self, query: &UploadQuery, file_name: Option<&str>) -> ReadChoices {
+        let from_file = file_name.and_then(stem);
+        let name =
+            query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
+        let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
+        ReadChoices { name, default_series, ..self.0 }
     }
 }
 
@@ -406,17 +389,13 @@ pub(super) async fn import_received(
     received: Received,
     file_name: Option<String>,
 ) -> Result<ImportView, ApiError> {
-    let from_file = file_name.as_deref().and_then(stem);
-    let name =
-        query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
-    let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
-    let Choices { mode, policy, zone, mapping } = choices;
-    let options = ReadOptions { mode, zone, default_series, mapping };
+    let choices = choices.named(query, file_name.as_deref());
+    let (options, policy) = choices.options().map_err(|(code, message)| invalid(code, message))?;
     let input = variosync_formats::source::Input::Path(received.0.clone());
     let imported = variosync_jobs::import::import_stream(
         &state.backends,
         user,
-        &name,
+        &choices.name,
         input,
         &options,
         policy,
@@ -425,20 +404,8 @@ pub(super) async fn import_received(
     .await?;
     drop(received);
     let id = imported.dataset.id;
-    audit(
-        state,
-        user,
-        client,
-        AuditAction::DatasetImported,
-        json!({
-            "dataset_id": id,
-            "name": imported.dataset.name,
-            "rows": imported.profile.rows,
-            "rejects": imported.profile.rejects,
-            "duplicates": imported.profile.duplicates,
-        }),
-    )
-    .await?;
+    let detail = variosync_jobs::uploads::audit_detail(&imported, None);
+    audit(state, user, client, AuditAction::DatasetImported, detail).await?;
     let rejects = RejectsView {
         count: imported.profile.rejects,
         first: imported.rejects.into_iter().map(RejectView::from).collect(),

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod datasets;
 mod hours;
+mod jobs;
 mod openapi;
 mod sessions;
 mod uploads;
@@ -37,6 +38,7 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .merge(hours::router())
         .merge(datasets::router())
         .merge(uploads::router())
+        .merge(jobs::router())
         .merge(admin::router());
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }

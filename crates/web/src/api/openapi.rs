@@ -49,6 +49,10 @@ const SESSION: &str = "session";
                 resampling, rows"
         ),
         (name = "uploads", description = "Resumable uploads of large files, in chunks"),
+        (
+            name = "jobs",
+            description = "Background jobs: progress, cancellation, live events, hours used"
+        ),
         (name = "admin", description = "Accounts, roles and hour grants, for admins"),
     ),
     components(schemas(ApiError)),

@@ -9,12 +9,13 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use variosync_domain::{ErrorKind, UploadId, UserId};
+use variosync_jobs::uploads::ImportPayload;
+use variosync_store::jobs::NewJob;
 use variosync_store::{Access, ObjectKey, Upload};
 
 use super::datasets::{Choices, ImportView, Received, UploadQuery, import_received, internal};
@@ -81,11 +82,7 @@ struct NewUpload {
 
 /// Deletes an upload's row, then its chunks.
 async fn discard(state: &AppState, user: UserId, id: UploadId) -> Result<bool, ApiError> {
-    let existed = state.backends.uploads().delete(Access::User(user), user, id).await?;
-    if let Err(error) = state.backends.objects.delete_prefix(&ObjectKey::upload(user, id)).await {
-        tracing::warn!(upload_id = %id, error = %error, "the chunks of an upload were not deleted");
-    }
-    Ok(existed)
+    Ok(variosync_jobs::uploads::discard(&state.backends, user, id).await?)
 }
 
 /// Start an upload
@@ -366,35 +363,13 @@ async fn remove(
 
 /// Joins the chunks, in order, into one file on disk.
 async fn assemble(state: &AppState, user: UserId, upload: &Upload) -> Result<Received, ApiError> {
-    use tokio::io::AsyncWriteExt;
-    let chunks = state.backends.uploads().chunks(user, upload.id).await?;
+    use variosync_jobs::uploads::AssembleError;
     let joined = Received::new(state, "assembled").await?;
-    let mut file = tokio::fs::File::create(&joined.0)
-        .await
-        .map_err(|e| internal("cannot create an upload file", &e))?;
-    let mut expected = 0;
-    for chunk in &chunks {
-        if chunk.start != expected {
-            return Err(internal(
-                "an upload's chunks do not join up",
-                &std::io::Error::other(format!("chunk at {} after {expected}", chunk.start)),
-            ));
-        }
-        let mut stream = state.backends.objects.get_stream(&chunk.key).await?;
-        while let Some(bytes) = stream.next().await {
-            let bytes = bytes?;
-            file.write_all(&bytes).await.map_err(|e| internal("cannot write an upload", &e))?;
-        }
-        expected += chunk.length;
+    match variosync_jobs::uploads::assemble(&state.backends, user, upload, &joined.0).await {
+        Ok(()) => Ok(joined),
+        Err(AssembleError::Store(error)) => Err(error.into()),
+        Err(error) => Err(internal("cannot join an upload", &error)),
     }
-    file.flush().await.map_err(|e| internal("cannot write an upload", &e))?;
-    if expected != upload.size {
-        return Err(internal(
-            "an upload's chunks do not add up",
-            &std::io::Error::other(format!("{expected} of {} bytes", upload.size)),
-        ));
-    }
-    Ok(joined)
 }
 
 /// Complete an upload
@@ -408,14 +383,38 @@ async fn assemble(state: &AppState, user: UserId, upload: &Upload) -> Result<Rec
     tag = "uploads",
     operation_id = "complete_upload",
     security(("bearer" = []), ("session" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The upload's id"), UploadQuery),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The upload's id"),
+        (
+            "Idempotency-Key" = Option<String>, Header,
+            description = "Sent again with the same value, answers the job the first request \
+                submitted"
+        ),
+        UploadQuery
+    ),
     responses(
         (
             status = 201,
-            description = "The new dataset, its first version and what was set aside",
+            description = "A file up to `VARIOSYNC_JOBS_INLINE_IMPORT_BYTES`: the new dataset, \
+                its first version and what was set aside",
             body = ImportView
         ),
+        (
+            status = 202,
+            description = "A larger file: the `import` job that makes the dataset on a worker, \
+                with its hours reserved (its result is the same summary as the 201 answer); \
+                follow it at the `Location`. An `Idempotency-Key` header sent again answers \
+                the same job",
+            body = variosync_store::Job,
+            headers(("Location" = String, description = "The job"))
+        ),
         Changing,
+        (
+            status = 402,
+            description = "The hour balance cannot cover the import's reservation \
+                (`insufficient_hours`)",
+            body = ApiError
+        ),
         (
             status = 400,
             description = "A choice is not valid (`invalid_mode`, `invalid_duplicates`, \
@@ -444,9 +443,17 @@ async fn complete(
     current: CurrentUser,
     Path(id): Path<String>,
     Query(query): Query<UploadQuery>,
-) -> Result<(StatusCode, Json<ImportView>), ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let user = current.user.id;
     let choices = Choices::parse(&query)?;
+    let key = super::jobs::idempotency_key(&headers)?;
+    if let Some(key) = &key
+        && let Some(job) = state.backends.jobs().by_key(user, key).await?
+    {
+        // The same request again (its answer was lost): the job it submitted.
+        return Ok(super::jobs::accepted(job));
+    }
     let upload = find(&state, user, &id).await?;
     if upload.received < upload.size {
         return Err(ApiError::new(
@@ -458,8 +465,16 @@ async fn complete(
             ),
         ));
     }
-    let until = chrono::Utc::now()
-        + chrono::Duration::seconds(i64::try_from(state.http.upload_timeout_secs).unwrap_or(3600));
+    let inline = upload.size <= state.jobs.inline_import_bytes;
+    // A job holds the upload until it ends (and gives it back if the file is at fault).
+    let until = if inline {
+        chrono::Utc::now()
+            + chrono::Duration::seconds(
+                i64::try_from(state.http.upload_timeout_secs).unwrap_or(3600),
+            )
+    } else {
+        upload.expires_at
+    };
     let uploads = state.backends.uploads();
     let Some(upload) = uploads.claim(user, upload.id, until).await? else {
         return Err(ApiError::new(
@@ -468,6 +483,25 @@ async fn complete(
             "this upload is being completed by another request",
         ));
     };
+    if !inline {
+        let file_name = upload.file_name.clone();
+        let payload = ImportPayload {
+            upload_id: upload.id,
+            choices: choices.named(&query, Some(&file_name)),
+        };
+        let new = NewJob {
+            kind: "import".to_owned(),
+            payload: serde_json::to_value(&payload).unwrap_or_default(),
+            max_attempts: 3,
+            reserve: state.jobs.import_reserve(upload.size),
+            idempotency_key: key,
+        };
+        let submitted = super::jobs::submit(&state, &client, user, &new).await;
+        if submitted.is_err() {
+            uploads.release(user, upload.id).await?;
+        }
+        return Ok(super::jobs::accepted(submitted?));
+    }
     let outcome = match assemble(&state, user, &upload).await {
         Ok(joined) => {
             let file_name = Some(upload.file_name.clone());
@@ -478,7 +512,7 @@ async fn complete(
     match outcome {
         Ok(view) => {
             discard(&state, user, upload.id).await?;
-            Ok((StatusCode::CREATED, Json(view)))
+            Ok((StatusCode::CREATED, Json(view)).into_response())
         }
         Err(error) => {
             // The file stays: it may be completed again, with other choices.

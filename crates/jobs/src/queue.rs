@@ -1,0 +1,429 @@
+//! Running queued jobs: job kinds, the context a job runs in (progress, cancellation, CPU
+//! time), and the worker loop that leases jobs, keeps the lease alive with a heartbeat,
+//! settles each job's hours by the CPU time it took, and gives its job back when it stops.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use variosync_domain::{Hours, UserId};
+use variosync_store::jobs::{Job, JobRepository, Lease, NewJob, Outcome};
+use variosync_store::{Backends, Channel};
+
+use crate::worker::WorkerId;
+
+/// Why a job's attempt stopped short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct JobError {
+    /// What went wrong, for the job's owner.
+    pub message: String,
+    /// The input is at fault (a bad file): charged, not retried.
+    pub user_fault: bool,
+    /// Another attempt may succeed (a backend was unavailable).
+    pub retryable: bool,
+}
+
+impl JobError {
+    /// The input is at fault: the job fails, its compute is charged.
+    pub fn user(message: impl Into<String>) -> Self {
+        Self { message: message.into(), user_fault: true, retryable: false }
+    }
+
+    /// Something on our side failed and may work later: the attempt is retried, and if the
+    /// job runs out of attempts it is refunded.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self { message: message.into(), user_fault: false, retryable: true }
+    }
+
+    /// Something on our side failed for good: refunded, not retried.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self { message: message.into(), user_fault: false, retryable: false }
+    }
+}
+
+/// One kind of background work.
+#[async_trait]
+pub trait JobKind: Send + Sync + std::fmt::Debug + 'static {
+    /// The kind's name, stored with each job.
+    fn name(&self) -> &'static str;
+
+    /// Does the work of `context.job`, reporting progress and checking for cancellation
+    /// through `context`; returns what it produced.
+    async fn run(&self, context: &JobContext) -> Result<serde_json::Value, JobError>;
+}
+
+/// The job kinds a worker can run.
+#[derive(Debug, Clone, Default)]
+pub struct Kinds(HashMap<&'static str, Arc<dyn JobKind>>);
+
+impl Kinds {
+    /// No kinds.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `kind`.
+    pub fn with(mut self, kind: impl JobKind) -> Self {
+        self.0.insert(kind.name(), Arc::new(kind));
+        self
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<dyn JobKind>> {
+        self.0.get(name).cloned()
+    }
+}
+
+/// What a running job can see and report.
+#[derive(Debug)]
+pub struct JobContext {
+    /// The job, as it was claimed.
+    pub job: Job,
+    /// The shared backends.
+    pub backends: Backends,
+    /// A folder of its own for temporary files (removed afterwards).
+    pub scratch: PathBuf,
+    progress: Reporter,
+    cancel: CancellationToken,
+    cpu_micros: Arc<AtomicU64>,
+}
+
+/// Reports a job's progress from any thread.
+#[derive(Debug, Clone)]
+pub struct Reporter(Arc<watch::Sender<Option<(f64, String)>>>);
+
+impl Reporter {
+    /// Records how far the job is (0 to 100) and what it is doing.
+    pub fn report(&self, percent: f64, message: &str) {
+        self.0.send_if_modified(|current| {
+            let changed =
+                current.as_ref().is_none_or(|(p, m)| (p - percent).abs() >= 0.5 || m != message);
+            if changed {
+                *current = Some((percent, message.to_owned()));
+            }
+            changed
+        });
+    }
+}
+
+impl JobContext {
+    /// The job's owner.
+    pub fn user(&self) -> UserId {
+        self.job.user_id
+    }
+
+    /// Reports how far the job is (0 to 100) and what it is doing; the worker records it
+    /// and tells the owner's browser at the next heartbeat.
+    pub fn progress(&self, percent: f64, message: &str) {
+        self.progress.report(percent, message);
+    }
+
+    /// A handle that reports progress from other threads.
+    pub fn reporter(&self) -> Reporter {
+        self.progress.clone()
+    }
+
+    /// The counter of the job's CPU time, in microseconds, for work that measures itself.
+    pub fn cpu_meter(&self) -> Arc<AtomicU64> {
+        self.cpu_micros.clone()
+    }
+
+    /// Whether the job should stop (its owner cancelled it, or its lease was lost).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Counts CPU time spent on the job by a thread the job started.
+    pub fn add_cpu_micros(&self, micros: u64) {
+        self.cpu_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Runs CPU-bound work on the blocking pool and counts the CPU time it took.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, JobError> {
+        let meter = self.cpu_micros.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = cpu_time::ThreadTime::now();
+            let value = work();
+            let spent = started.elapsed().as_micros();
+            meter.fetch_add(u64::try_from(spent).unwrap_or(u64::MAX), Ordering::Relaxed);
+            value
+        })
+        .await
+        .map_err(|_| JobError::internal("the job's work stopped unexpectedly"))
+    }
+}
+
+/// How workers run jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long a claimed job stays leased without a heartbeat.
+    pub lease: Duration,
+    /// How often to look for work when idle (a submission wakes idle workers sooner).
+    pub poll: Duration,
+    /// The least a finished job is charged.
+    pub min_charge: Duration,
+    /// How long to wait for the current job when asked to stop, before giving it back.
+    pub shutdown_grace: Duration,
+    /// Where jobs keep temporary files.
+    pub scratch: PathBuf,
+}
+
+impl WorkerSettings {
+    /// Defaults with temporary files under `scratch`.
+    pub fn new(scratch: PathBuf) -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(2),
+            min_charge: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(20),
+            scratch,
+        }
+    }
+}
+
+/// The channel idle workers listen on for new work.
+pub fn queued_channel() -> Channel {
+    Channel::parse("jobs.queued").expect("a valid channel name")
+}
+
+/// The channel a user's job events go to (progress and ends), as JSON of the job.
+pub fn user_channel(user: UserId) -> Channel {
+    Channel::user(user, "jobs")
+}
+
+/// Submits a job for `user`, reserving `new.reserve` hours, and wakes idle workers.
+pub async fn submit(
+    backends: &Backends,
+    user: UserId,
+    new: &NewJob,
+) -> Result<(Job, bool), variosync_store::Error> {
+    let (job, created) = backends.jobs().submit(user, new).await?;
+    if created {
+        publish(backends, &job).await;
+        if let Err(error) = backends.pubsub.publish(&queued_channel(), "1".into()).await {
+            tracing::warn!(error = %error, "idle workers were not woken; they will poll");
+        }
+    }
+    Ok((job, created))
+}
+
+/// Tells the owner's browsers about the job.
+async fn publish(backends: &Backends, job: &Job) {
+    let payload = serde_json::to_vec(job).unwrap_or_default();
+    if let Err(error) = backends.pubsub.publish(&user_channel(job.user_id), payload.into()).await {
+        tracing::debug!(error = %error, "a job event was not published");
+    }
+}
+
+/// Hours for `cpu` of compute, at least `minimum`.
+fn hours_for(cpu: Duration, minimum: Duration) -> Hours {
+    Hours::from_millis_ceil(u64::try_from(cpu.max(minimum).as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Back-off before attempt `attempts + 1`: 2, 4, 8 ... seconds, at most five minutes.
+fn back_off(attempts: u32) -> chrono::Duration {
+    chrono::Duration::seconds(2i64.saturating_pow(attempts.min(8)).min(300))
+}
+
+/// Takes jobs from the queue and runs them, one at a time, until `shutdown` is cancelled.
+pub async fn run_worker(
+    id: WorkerId,
+    backends: Backends,
+    kinds: Kinds,
+    settings: WorkerSettings,
+    shutdown: CancellationToken,
+) {
+    let repo = backends.jobs();
+    let mut wakeups = match backends.pubsub.subscribe(&queued_channel()).await {
+        Ok(subscription) => Some(subscription),
+        Err(error) => {
+            tracing::warn!(error = %error, "workers will poll for new jobs");
+            None
+        }
+    };
+    tracing::info!(worker = %id, "worker started");
+    while !shutdown.is_cancelled() {
+        match repo.reap().await {
+            Ok(taken) if !taken.is_empty() => {
+                tracing::warn!(jobs = taken.len(), "took back jobs whose worker stopped");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "cannot take back expired jobs"),
+        }
+        let claimed = match repo.claim(&id.to_string(), settings.lease).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot claim a job");
+                None
+            }
+        };
+        match claimed {
+            Some(job) => {
+                use tracing::Instrument;
+                let span = tracing::info_span!(
+                    "job", job_id = %job.id, kind = %job.kind, attempt = job.attempts
+                );
+                run_one(&id, &backends, &repo, &kinds, &settings, &shutdown, job)
+                    .instrument(span)
+                    .await;
+            }
+            None => {
+                let wake = async {
+                    match wakeups.as_mut() {
+                        Some(subscription) => {
+                            use futures::StreamExt;
+                            subscription.next().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(settings.poll) => {}
+                    () = wake => {}
+                }
+            }
+        }
+    }
+    tracing::info!(worker = %id, "worker stopped");
+}
+
+/// Runs one claimed job to its end (or gives it back when the worker stops).
+async fn run_one(
+    worker: &WorkerId,
+    backends: &Backends,
+    repo: &JobRepository,
+    kinds: &Kinds,
+    settings: &WorkerSettings,
+    shutdown: &CancellationToken,
+    job: Job,
+) {
+    let worker_name = worker.to_string();
+    publish(backends, &job).await;
+    let Some(kind) = kinds.get(&job.kind) else {
+        let outcome = Outcome::Failed {
+            error: format!("this server cannot run jobs of kind {:?}", job.kind),
+            refund: true,
+        };
+        end(repo, backends, job.id, &worker_name, &outcome, Duration::ZERO, settings).await;
+        return;
+    };
+    let scratch = settings.scratch.join(format!("job-{}", job.id));
+    let (progress_tx, mut progress_rx) = watch::channel(None);
+    let cancel = CancellationToken::new();
+    let context = JobContext {
+        job: job.clone(),
+        backends: backends.clone(),
+        scratch: scratch.clone(),
+        progress: Reporter(Arc::new(progress_tx)),
+        cancel: cancel.clone(),
+        cpu_micros: Arc::new(AtomicU64::new(0)),
+    };
+    let _ = tokio::fs::create_dir_all(&scratch).await;
+    let work = kind.run(&context);
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(settings.lease / 3);
+    beat.tick().await;
+    let mut cancelled_by_owner = false;
+    let mut lost = false;
+    let mut stopping_since: Option<tokio::time::Instant> = None;
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break Some(result),
+            _ = beat.tick() => {
+                let progress = progress_rx.borrow_and_update().clone();
+                let changed = progress.is_some();
+                let report = progress.as_ref().map(|(p, m)| (*p, m.as_str()));
+                match repo.heartbeat(job.id, &worker_name, settings.lease, report).await {
+                    Ok(Lease::Held { cancel_requested }) => {
+                        if cancel_requested && !cancelled_by_owner {
+                            cancelled_by_owner = true;
+                            cancel.cancel();
+                        }
+                        if changed && let Ok(Some(now)) = repo.get(variosync_store::Access::System, job.id).await {
+                            publish(backends, &now).await;
+                        }
+                    }
+                    Ok(Lease::Lost) => {
+                        lost = true;
+                        cancel.cancel();
+                    }
+                    Err(error) => tracing::warn!(error = %error, "heartbeat failed"),
+                }
+                if shutdown.is_cancelled() {
+                    let since = *stopping_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= settings.shutdown_grace {
+                        cancel.cancel();
+                        break None;
+                    }
+                }
+            }
+        }
+    };
+    let cpu = Duration::from_micros(context.cpu_micros.load(Ordering::Relaxed));
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    if lost {
+        tracing::warn!("the job's lease was lost; another worker has it");
+        return;
+    }
+    let Some(result) = result else {
+        // Stopping: the job goes back to the queue without using up an attempt.
+        let message = "its worker stopped; queued again";
+        if let Err(error) =
+            repo.requeue(job.id, &worker_name, chrono::Utc::now(), message, false).await
+        {
+            tracing::warn!(error = %error, "cannot give the job back");
+        }
+        return;
+    };
+    let outcome = match result {
+        Ok(value) => Outcome::Succeeded { result: value },
+        Err(_) if cancelled_by_owner => Outcome::Cancelled,
+        Err(error) if error.retryable && job.attempts < job.max_attempts => {
+            let after = chrono::Utc::now() + back_off(job.attempts);
+            let message =
+                format!("attempt {} failed: {}; trying again", job.attempts, error.message);
+            match repo.requeue(job.id, &worker_name, after, &message, true).await {
+                Ok(_) => {
+                    if let Ok(Some(now)) = repo.get(variosync_store::Access::System, job.id).await {
+                        publish(backends, &now).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot queue the job again"),
+            }
+            return;
+        }
+        Err(error) => Outcome::Failed { error: error.message, refund: !error.user_fault },
+    };
+    end(repo, backends, job.id, &worker_name, &outcome, cpu, settings).await;
+}
+
+/// Records the job's end and its charge, and tells its owner.
+async fn end(
+    repo: &JobRepository,
+    backends: &Backends,
+    id: variosync_domain::JobId,
+    worker: &str,
+    outcome: &Outcome,
+    cpu: Duration,
+    settings: &WorkerSettings,
+) {
+    let charge = hours_for(cpu, settings.min_charge);
+    let micros = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
+    match repo.finish(id, worker, outcome, micros, charge).await {
+        Ok(Some(job)) => {
+            tracing::info!(status = ?job.status, cpu_ms = cpu.as_millis(), "job ended");
+            publish(backends, &job).await;
+        }
+        Ok(None) => tracing::warn!("the job's lease was lost before it ended"),
+        Err(error) => tracing::error!(error = %error, "cannot record the job's end"),
+    }
+}
