@@ -429,16 +429,23 @@ impl JobRepository {
     /// attempt.
     #[tracing::instrument(skip_all, fields(worker = worker), err)]
     pub async fn claim(&self, worker: &str, lease: std::time::Duration) -> Result<Option<Job>> {
-        const PICK: &str = "SELECT j.id FROM jobs j WHERE j.status = 'queued' AND j.run_after <= $1 \
-             ORDER BY (SELECT COUNT(*) FROM jobs r WHERE r.user_id = j.user_id \
-             AND r.status = 'running'), j.run_after, j.created_at LIMIT 1";
+        // The running jobs per user are counted once (few rows); the queued ones are ranked
+        // by them through the queue index, rather than counting for every queued row.
+        const PICK: &str = "WITH running AS (SELECT user_id, COUNT(*) AS n FROM jobs \
+             WHERE status = 'running' GROUP BY user_id) \
+             SELECT j.id FROM jobs j LEFT JOIN running r ON r.user_id = j.user_id \
+             WHERE j.status = 'queued' AND j.run_after <= $1 \
+             ORDER BY COALESCE(r.n, 0), j.run_after, j.created_at LIMIT 1";
         const CLAIM_POSTGRES: &str = concat!(
-            "UPDATE jobs SET status = 'running', lease_owner = $2, lease_until = $3, \
+            "WITH running AS (SELECT user_id, COUNT(*) AS n FROM jobs \
+             WHERE status = 'running' GROUP BY user_id), \
+             picked AS (SELECT j.id FROM jobs j LEFT JOIN running r ON r.user_id = j.user_id \
+             WHERE j.status = 'queued' AND j.run_after <= $1 \
+             ORDER BY COALESCE(r.n, 0), j.run_after, j.created_at LIMIT 1 \
+             FOR UPDATE OF j SKIP LOCKED) \
+             UPDATE jobs SET status = 'running', lease_owner = $2, lease_until = $3, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $1), updated_at = $1 \
-             WHERE id = (SELECT j.id FROM jobs j WHERE j.status = 'queued' AND j.run_after <= $1 \
-             ORDER BY (SELECT COUNT(*) FROM jobs r WHERE r.user_id = j.user_id \
-             AND r.status = 'running'), j.run_after, j.created_at LIMIT 1 \
-             FOR UPDATE SKIP LOCKED) RETURNING ",
+             WHERE id = (SELECT id FROM picked) RETURNING ",
             job_columns!()
         );
         const CLAIM_SQLITE: &str = concat!(
