@@ -69,6 +69,11 @@ impl Backends {
         UserRepository::new(self.db.clone())
     }
 
+    /// Payments for hour packages.
+    pub fn payments(&self) -> crate::PaymentRepository {
+        crate::PaymentRepository::new(self.db.clone())
+    }
+
     /// The job queue.
     pub fn jobs(&self) -> crate::JobRepository {
         crate::JobRepository::new(self.db.clone())

@@ -10,6 +10,7 @@ mod datasets;
 mod jobs;
 mod ledger;
 mod objects;
+mod payments;
 mod pubsub;
 mod rate_limit;
 mod sessions;
