@@ -9,6 +9,7 @@
 pub mod accounts;
 mod admin;
 mod backoff;
+pub mod billing;
 pub mod error;
 pub mod external;
 pub mod github;
@@ -20,6 +21,7 @@ pub mod secrets;
 pub mod tokens;
 
 pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
+pub use billing::{BillingSettings, Package, Stripe};
 pub use error::{Error, Result};
 pub use external::{ExternalJwt, ExternalJwtSettings};
 pub use github::{Github, GithubSettings};

@@ -143,6 +143,10 @@ string_enum!(
         JobCancelled => "job_cancelled",
         /// An admin ran a failed or cancelled job again.
         JobRetried => "job_retried",
+        /// A checkout for an hour package started.
+        CheckoutStarted => "checkout_started",
+        /// A payment was confirmed and its hours credited.
+        HoursPurchased => "hours_purchased",
     }
 );
 

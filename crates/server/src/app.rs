@@ -49,6 +49,17 @@ impl Application {
             rate_limits: settings.rate_limit.clone(),
             scratch: settings.data_dir.join("tmp"),
             jobs: settings.jobs.clone(),
+            packages: variosync_auth::billing::parse_packages(
+                &settings.billing.packages,
+                &settings.billing.currency,
+            )
+            .map_err(anyhow::Error::msg)
+            .context("VARIOSYNC_BILLING_PACKAGES")?
+            .into(),
+            stripe: variosync_auth::Stripe::from_settings(&settings.billing)
+                .map_err(anyhow::Error::msg)
+                .context("VARIOSYNC_BILLING_STRIPE_*")?
+                .map(std::sync::Arc::new),
             external_jwt: variosync_auth::ExternalJwt::from_settings(&settings.external_jwt)
                 .context("VARIOSYNC_EXTERNAL_JWT_*")?
                 .map(std::sync::Arc::new),

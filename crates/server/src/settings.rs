@@ -14,7 +14,8 @@ use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use variosync_auth::{
-    AccountsSettings, ExternalJwtSettings, GithubSettings, MailSettings, OidcSettings,
+    AccountsSettings, BillingSettings, ExternalJwtSettings, GithubSettings, MailSettings,
+    OidcSettings,
 };
 use variosync_jobs::JobsSettings;
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
@@ -62,6 +63,8 @@ pub struct Settings {
     pub workers: usize,
     /// Background jobs and their metering.
     pub jobs: JobsSettings,
+    /// Hour packages and Stripe.
+    pub billing: BillingSettings,
 }
 
 impl Default for Settings {
@@ -85,6 +88,7 @@ impl Default for Settings {
             github: GithubSettings::default(),
             workers: 2,
             jobs: JobsSettings::default(),
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -490,6 +494,41 @@ pub const SETTINGS: &[SettingDoc] = &[
         expected: "an http:// or https:// URL",
         about: "GitHub's REST API (https://HOST/api/v3 for GitHub Enterprise Server).",
     },
+    SettingDoc {
+        key: "billing.packages",
+        kind: Kind::Text,
+        default: "5:2500,10:4500,20:8000,50:18000",
+        expected: "HOURS:CENTS pairs, comma-separated, each price at least 50 cents",
+        about: "The hour packages on sale (5 h for 25.00, 10 h for 45.00, 20 h for 80.00, 50 h for 180.00 by default).",
+    },
+    SettingDoc {
+        key: "billing.currency",
+        kind: Kind::Text,
+        default: "usd",
+        expected: "a three-letter ISO 4217 code",
+        about: "The currency of the package prices.",
+    },
+    SettingDoc {
+        key: "billing.stripe_secret_key",
+        kind: Kind::Secret,
+        default: "(unset: buying is off, admins grant hours)",
+        expected: "a Stripe secret API key (sk_...)",
+        about: "Stripe account that sells the packages through Checkout; set with the webhook secret.",
+    },
+    SettingDoc {
+        key: "billing.stripe_webhook_secret",
+        kind: Kind::Secret,
+        default: "(unset)",
+        expected: "the signing secret of the webhook endpoint (whsec_...)",
+        about: "Verifies the events Stripe sends to {public_url}/api/v1/billing/webhook (send checkout.session.completed).",
+    },
+    SettingDoc {
+        key: "billing.stripe_api_url",
+        kind: Kind::Text,
+        default: "https://api.stripe.com",
+        expected: "an http:// or https:// URL",
+        about: "Stripe's API.",
+    },
 ];
 
 /// The documented example configuration printed by `variosync config default`.
@@ -682,6 +721,18 @@ impl Settings {
             self.http.upload_limit_bytes >= 1024,
             "http.upload_limit_bytes",
             &self.http.upload_limit_bytes.to_string(),
+        )?;
+        check(
+            variosync_auth::billing::parse_packages(&self.billing.packages, &self.billing.currency)
+                .is_ok(),
+            "billing.packages",
+            &self.billing.packages,
+        )?;
+        check(
+            self.billing.stripe_secret_key.is_some()
+                == self.billing.stripe_webhook_secret.is_some(),
+            "billing.stripe_webhook_secret",
+            "(set both Stripe secrets, or neither)",
         )?;
         check(self.jobs.lease_secs >= 3, "jobs.lease_secs", &self.jobs.lease_secs.to_string())?;
         check(

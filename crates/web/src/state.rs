@@ -42,4 +42,8 @@ pub struct AppState {
     pub scratch: std::path::PathBuf,
     /// How jobs are submitted and metered.
     pub jobs: variosync_jobs::JobsSettings,
+    /// The hour packages on sale.
+    pub packages: std::sync::Arc<[variosync_auth::Package]>,
+    /// The Stripe account that sells them; `None`: buying is off.
+    pub stripe: Option<std::sync::Arc<variosync_auth::Stripe>>,
 }

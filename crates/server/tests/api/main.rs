@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod backends;
+mod billing;
 mod datasets;
 mod email;
 mod external;

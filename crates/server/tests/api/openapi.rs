@@ -54,6 +54,10 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/jobs/{id}",
     "POST /api/v1/jobs/{id}/cancel",
     "GET /api/v1/usage",
+    "GET /api/v1/billing/packages",
+    "POST /api/v1/billing/checkout",
+    "GET /api/v1/billing/payments",
+    "POST /api/v1/billing/webhook",
     "GET /api/v1/admin/jobs",
     "POST /api/v1/admin/jobs/{id}/cancel",
     "POST /api/v1/admin/jobs/{id}/retry",
@@ -74,6 +78,7 @@ const PUBLIC: &[&str] = &[
     "POST /api/v1/auth/magic-link/confirm",
     "POST /api/v1/auth/verify-email",
     "POST /api/v1/auth/email-change/confirm",
+    "POST /api/v1/billing/webhook",
 ];
 
 const HTTP_METHODS: &[&str] =

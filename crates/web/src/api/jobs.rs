@@ -113,7 +113,7 @@ pub(super) async fn submit(
                 ErrorKind::PaymentRequired,
                 "insufficient_hours",
                 format!(
-                    "this {} job needs {} h reserved; the balance is {balance} h: buy hours or \
+                    "this {} job needs {} reserved; the balance is {balance}: buy hours or \
                      ask an admin for a grant",
                     new.kind, new.reserve
                 ),

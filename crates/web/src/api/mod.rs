@@ -7,6 +7,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod auth;
+mod billing;
 mod datasets;
 mod hours;
 mod jobs;
@@ -39,6 +40,7 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .merge(datasets::router())
         .merge(uploads::router())
         .merge(jobs::router())
+        .merge(billing::router())
         .merge(admin::router());
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }

@@ -49,6 +49,7 @@ const SESSION: &str = "session";
                 resampling, rows"
         ),
         (name = "uploads", description = "Resumable uploads of large files, in chunks"),
+        (name = "billing", description = "Hour packages, Stripe Checkout and its webhook"),
         (
             name = "jobs",
             description = "Background jobs: progress, cancellation, live events, hours used"
