@@ -203,6 +203,40 @@ async fn two_hundred_jobs_on_a_balance_for_fifty(database: DatabaseSettings) {
 }
 
 #[tokio::test]
+async fn a_worker_asked_to_stop_finishes_or_gives_back_its_job_and_exits_cleanly() {
+    let database = DatabaseSettings::default();
+    let data = tempfile::tempdir().unwrap();
+    let backends = backends(data.path(), &database).await;
+    let ada = user(&backends, "ada@example.com", Hours::from_hours_f64(1.0).unwrap()).await;
+    let new = import_job(&backends, ada, prices(400_000), Hours::from_hours_f64(0.1).unwrap());
+    let (job, _) = variosync_jobs::queue::submit(&backends, ada, &new.await).await.unwrap();
+    let jobs = backends.jobs();
+    let mut running = worker(data.path(), &database);
+    until("the worker runs the job", || async {
+        jobs.get(Access::System, job.id).await.unwrap().unwrap().status == JobStatus::Running
+    })
+    .await;
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the worker did not stop within a minute");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "a clean exit: {status}");
+    let after = jobs.get(Access::System, job.id).await.unwrap().unwrap();
+    match after.status {
+        JobStatus::Succeeded => assert_eq!(after.attempts, 1),
+        JobStatus::Queued => assert_eq!(after.attempts, 0, "giving it back used no attempt"),
+        other => panic!("the job was left {other:?}"),
+    }
+    ledger_adds_up(&backends, ada).await;
+}
+
+#[tokio::test]
 async fn a_killed_workers_job_finishes_on_another_and_is_charged_once_on_sqlite() {
     killed_worker_job_finishes_elsewhere_charged_once(DatabaseSettings::default()).await;
 }
