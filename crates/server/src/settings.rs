@@ -810,6 +810,11 @@ impl Settings {
             "github.api_url",
             &self.github.api_url,
         )?;
+        check(
+            has_scheme(&self.billing.stripe_api_url, &["http://", "https://"]),
+            "billing.stripe_api_url",
+            &self.billing.stripe_api_url,
+        )?;
         if let Some(url) = &self.external_jwt.jwks_url {
             check(has_scheme(url, &["http://", "https://"]), "external_jwt.jwks_url", url)?;
         }
@@ -910,6 +915,9 @@ mod tests {
             ("external_jwt.hs256_secret", _) => "",
             ("oidc.issuer", _) => "https://accounts.example.com",
             ("github.web_url" | "github.api_url", _) => "https://github.example.com",
+            ("billing.packages", _) => "2:1000,8:3000",
+            ("billing.currency", _) => "eur",
+            ("billing.stripe_api_url", _) => "https://stripe.example.com",
             (_, Kind::Integer) => "4096",
             (_, Kind::Decimal) => "2.5",
             (_, Kind::Bool) => "true",
@@ -924,6 +932,8 @@ mod tests {
         assert_eq!(settings.http.public_url.as_deref(), Some("https://example.com"));
         assert_eq!(settings.s3.access_key_id.as_deref(), Some("custom-value"));
         assert_eq!(settings.redis.key_prefix, "custom-value");
+        assert_eq!((settings.billing.packages.as_str(), settings.workers), ("2:1000,8:3000", 4096));
+        assert_eq!(settings.jobs.inline_import_bytes, 4096);
         assert!(settings.s3.path_style);
         assert!(
             settings
