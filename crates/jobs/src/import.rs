@@ -237,6 +237,8 @@ pub struct Meter {
     pub progress: Option<Progress>,
     /// Counts the CPU time of the conversion, in microseconds, on every thread it uses.
     pub cpu_micros: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Stops the reading of a text file on disk when it says so (the error is [`STOPPED`]).
+    pub stop: Option<Stop>,
 }
 
 impl std::fmt::Debug for Meter {
@@ -263,12 +265,14 @@ pub async fn import_metered(
         let meter = meter.clone();
         tokio::task::spawn_blocking(move || {
             let started = cpu_time::ThreadTime::now();
-            let input = reporting(input, meter.progress)?;
+            let input = reporting(input, meter.progress, meter.stop)?;
             let converted = convert_stream(input, &options, policy, &out, &folder);
-            if let (Some(cpu), Ok(converted)) = (&meter.cpu_micros, &converted) {
+            if let Some(cpu) = &meter.cpu_micros {
+                // A failed conversion is charged for this thread's time only: the reader's
+                // threads report theirs with a finished conversion.
                 let own = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                let total = own.saturating_add(converted.thread_cpu_micros);
-                cpu.fetch_add(total, std::sync::atomic::Ordering::Relaxed);
+                let threads = converted.as_ref().map_or(0, |c| c.thread_cpu_micros);
+                cpu.fetch_add(own.saturating_add(threads), std::sync::atomic::Ordering::Relaxed);
             }
             converted
         })
@@ -346,10 +350,20 @@ struct Reporting {
     file: std::fs::File,
     read: u64,
     progress: Progress,
+    stop: Option<Stop>,
 }
+
+/// Says whether the work should stop (its job was cancelled).
+pub type Stop = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// The message of the error that stops a read when its job is cancelled.
+pub const STOPPED: &str = "the import was cancelled";
 
 impl std::io::Read for Reporting {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.as_ref().is_some_and(|stop| stop()) {
+            return Err(std::io::Error::other(STOPPED));
+        }
         let n = self.file.read(buffer)?;
         self.read += n as u64;
         (self.progress)(self.read);
@@ -357,9 +371,13 @@ impl std::io::Read for Reporting {
     }
 }
 
-/// `input`, reporting the bytes read to `progress` when it is a text file on disk (columnar
-/// files are read out of order, from the file itself).
-fn reporting(input: Input, progress: Option<Progress>) -> std::io::Result<Input> {
+/// `input`, reporting the bytes read to `progress` and stopping when `stop` says so, when
+/// it is a text file on disk (columnar files are read out of order, from the file itself).
+fn reporting(
+    input: Input,
+    progress: Option<Progress>,
+    stop: Option<Stop>,
+) -> std::io::Result<Input> {
     let (Input::Path(path), Some(progress)) = (&input, progress) else {
         return Ok(input);
     };
@@ -369,7 +387,7 @@ fn reporting(input: Input, progress: Option<Progress>) -> std::io::Result<Input>
         return Ok(input);
     }
     let file = std::fs::File::open(path)?;
-    Ok(Input::Stream(Box::new(Reporting { file, read: 0, progress })))
+    Ok(Input::Stream(Box::new(Reporting { file, read: 0, progress, stop })))
 }
 
 /// Converts the file at `input` into a Parquet file at `output`, which appears only when
@@ -382,7 +400,7 @@ pub fn convert_file(
     policy: DuplicatePolicy,
     progress: Option<Progress>,
 ) -> Result<Converted, ImportError> {
-    let source = reporting(Input::Path(input.to_owned()), progress)?;
+    let source = reporting(Input::Path(input.to_owned()), progress, None)?;
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let work = WorkFolder(parent.join(format!(".variosync-convert-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&work.0)?;

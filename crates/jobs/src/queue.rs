@@ -138,6 +138,11 @@ impl JobContext {
         self.cancel.is_cancelled()
     }
 
+    /// The token cancelled when the job should stop, for work that checks it as it goes.
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
     /// Counts CPU time spent on the job by a thread the job started.
     pub fn add_cpu_micros(&self, micros: u64) {
         self.cpu_micros.fetch_add(micros, Ordering::Relaxed);

@@ -247,7 +247,13 @@ impl JobKind for ImportUpload {
         let progress: crate::import::Progress = std::sync::Arc::new(move |read: u64| {
             reporter.report(100.0 * read as f64 / size, "reading the file");
         });
-        let meter = Meter { progress: Some(progress), cpu_micros: Some(context.cpu_meter()) };
+        let cancel = context.cancellation();
+        let stop: crate::import::Stop = std::sync::Arc::new(move || cancel.is_cancelled());
+        let meter = Meter {
+            progress: Some(progress),
+            cpu_micros: Some(context.cpu_meter()),
+            stop: Some(stop),
+        };
         context.progress(0.0, "joining the uploaded chunks");
         let imported = import_upload(
             &context.backends,

@@ -297,3 +297,73 @@ async fn a_queued_job_cancels_with_its_reservation_back_and_admins_see_every_job
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
 }
+
+/// Minute bars of one series, as CSV.
+fn minute_bars(rows: usize) -> Vec<u8> {
+    let start = chrono::NaiveDate::from_ymd_opt(2015, 1, 2).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let mut csv = String::from("time,close,volume\n");
+    for i in 0..rows {
+        let at = start + chrono::Duration::minutes(i as i64);
+        csv.push_str(&format!("{},{}.25,{}\n", at.format("%Y-%m-%d %H:%M:%S"), i % 977, i % 500));
+    }
+    csv.into_bytes()
+}
+
+#[tokio::test]
+async fn a_running_import_cancelled_stops_is_charged_what_it_used_and_keeps_its_upload() {
+    let app = spawn_app_with(|settings| {
+        small_inline(settings);
+        settings.jobs.lease_secs = 3;
+    })
+    .await;
+    let browser = app.sign_up("ada@example.com").await;
+    let key = app.create_key(&browser, "write").await.0;
+    let user: UserId = browser.user_id.parse().unwrap();
+    let grant = Hours::from_hours_f64(1.0).unwrap();
+    app.backends.ledger().apply(Access::System, user, grant, "test grant", None).await.unwrap();
+    let url = uploaded(&app, &key, &minute_bars(2_000_000)).await;
+    let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
+    let (status, _, job) =
+        json_of(app.with_key(Method::POST, &format!("{url}/complete"), &key).send().await.unwrap())
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // Once it runs, cancel it.
+    let mut stream = events.bytes_stream();
+    let mut buffer = String::new();
+    'running: while let Some(chunk) = stream.next().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(at) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..at + 2).collect();
+            if event.contains("\"status\":\"running\"") && event.contains(&id) {
+                break 'running;
+            }
+        }
+    }
+    let (status, _, asked) = json_of(
+        app.with_key(Method::POST, &format!("/api/v1/jobs/{id}/cancel"), &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(asked["cancel_requested"], true, "{asked}");
+    let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
+    let (_, _, now) = json_of(
+        app.with_key(Method::GET, &format!("/api/v1/jobs/{id}"), &key).send().await.unwrap(),
+    )
+    .await;
+    let ended = if now["status"] == "running" { until_ended(events, &id).await.0 } else { now };
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    let charged = ended["charged"].as_f64().unwrap();
+    assert!(charged > 0.0, "what it used is charged: {ended}");
+    let after = balance(&app, user).await.as_hours_f64();
+    assert!((after - (1.0 - charged)).abs() < 1e-6, "the rest of the reservation is back");
+    let response = app.with_key(Method::GET, &url, &key).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the upload stays, to be completed again");
+    let (_, _, datasets) =
+        json_of(app.with_key(Method::GET, "/api/v1/datasets", &key).send().await.unwrap()).await;
+    assert_eq!(datasets.as_array().unwrap().len(), 0, "no dataset was made");
+}
