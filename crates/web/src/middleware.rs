@@ -37,7 +37,8 @@ pub(crate) fn apply(router: Router<AppState>, settings: &HttpSettings) -> Router
     };
     let mut router = router
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(limits, limit));
+        .layer(axum::middleware::from_fn_with_state(limits, limit))
+        .layer(axum::middleware::from_fn(api_error_shape));
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -122,6 +123,49 @@ async fn limit(
         Ok(response) => response,
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
+}
+
+/// The longest body of a framework answer that is turned into the error shape.
+const REJECTION_BYTES: usize = 16 * 1024;
+
+/// Gives the API's answers that the framework writes itself (a body that is not the JSON
+/// expected, an unreadable query, a wrong content type or method, a timeout) the same
+/// `{code, message}` shape as every other error, keeping their status and their message.
+async fn api_error_shape(request: Request<Body>, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || !status.is_client_error() || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        StatusCode::LENGTH_REQUIRED => "length_required",
+        _ => return response,
+    };
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, REJECTION_BYTES).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => status.canonical_reason().unwrap_or("the request was refused").to_lowercase(),
+    };
+    let body = serde_json::json!({ "code": code, "message": text });
+    let mut shaped = (status, axum::Json(body)).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            shaped.headers_mut().insert(name, value.clone());
+        }
+    }
+    shaped
 }
 
 /// Routes that are polled by machines: their requests log at DEBUG to keep the log readable.

@@ -131,6 +131,34 @@ async fn a_checkout_paid_once_credits_once_however_often_stripe_says_so() {
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_package")));
+    // A body that is not the expected JSON gets the same error shape, naming the fault.
+    let (status, body) = json_of(
+        app.with_key(Method::POST, "/api/v1/billing/checkout", &key)
+            .json(&json!({ "pack": "10h" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("unknown field `pack`"), "{body}");
+    let (status, body) = json_of(
+        app.with_key(Method::POST, "/api/v1/billing/checkout", &key)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    let (status, body) =
+        json_of(app.with_key(Method::GET, "/api/v1/jobs?limit=many", &key).send().await.unwrap())
+            .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 
     // A bad signature and a stale one credit nothing.
     let now = chrono::Utc::now().timestamp();
