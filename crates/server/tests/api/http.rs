@@ -188,3 +188,27 @@ async fn a_request_in_flight_when_shutdown_begins_still_gets_its_answer() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "answered, as no such account exists");
     stopping.await.unwrap().expect("then the server stops cleanly");
 }
+
+#[tokio::test]
+async fn the_vendored_browser_libraries_are_served_from_the_binary() {
+    let app = spawn_app().await;
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/static/vendor");
+    for (name, kind) in [
+        ("htmx.min.js", "text/javascript"),
+        ("uPlot.iife.min.js", "text/javascript"),
+        ("uPlot.min.css", "text/css"),
+        ("lightweight-charts.standalone.production.js", "text/javascript"),
+    ] {
+        let response = app.get(&format!("/static/vendor/{name}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let headers = response.headers().clone();
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind), "{name}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers["cache-control"].to_str().unwrap().contains("max-age"));
+        let served = response.bytes().await.unwrap();
+        assert_eq!(served, std::fs::read(folder.join(name)).unwrap(), "{name} as vendored");
+    }
+    for licence in ["htmx.LICENSE", "uPlot.LICENSE", "lightweight-charts.LICENSE"] {
+        assert!(folder.join(licence).exists(), "{licence} sits beside its library");
+    }
+}
