@@ -1,0 +1,47 @@
+use fantoccini::Locator;
+
+use crate::harness::{browser, screenshot};
+use crate::helpers::{PASSWORD, spawn_app};
+
+#[tokio::test]
+async fn a_person_signs_up_sees_their_account_and_signs_out_in_a_real_browser() {
+    let Some(driver) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let client = &driver.client;
+    client.goto(&app.url("/signup")).await.unwrap();
+    client
+        .find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys("ada@example.com")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+    let text = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(text.contains("Signed in as ada@example.com"), "{text}");
+    let shot = screenshot(client, "account").await;
+    assert!(std::fs::metadata(shot).unwrap().len() > 1000, "a real picture");
+
+    client
+        .find(Locator::XPath("//form[@action='/account/signout']//button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let response = app.get("/account").await;
+    assert_ne!(response.status(), reqwest::StatusCode::OK, "this client was never signed in");
+    let after = client.current_url().await.unwrap();
+    assert!(!after.path().starts_with("/account"), "signed out, away from the account: {after}");
+    driver.client.clone().close().await.unwrap();
+}
