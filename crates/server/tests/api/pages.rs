@@ -160,3 +160,53 @@ async fn an_e_mailed_link_opens_a_page_whose_button_uses_it_once() {
     assert!(reset.text().await.unwrap().contains("Password changed"));
     assert_eq!(app.sign_in("ada@example.com", "a fresh passphrase").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_library_lists_searches_and_sorts_datasets_and_shows_hostile_names_as_text() {
+    let app = spawn_app().await;
+    let browser = app.sign_up("ada@example.com").await;
+    let key = app.create_key(&browser, "write").await.0;
+    let cookie = browser.cookie.clone();
+    let (status, html) = page(&app, "/datasets", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No datasets yet"), "an empty library says what to do");
+
+    let hostile = "<script>alert(1)</script>";
+    let series = "\"\"\"><img src=x onerror=alert(2)>\"";
+    let csv = format!("date,series,close\n2024-01-01,{series},1.5\n2024-01-02,{series},2.5\n");
+    for (name, body) in [(hostile, csv.as_str()), ("Weather", "date,temp\n2024-01-01,3.5\n")] {
+        let response = app
+            .with_key(
+                reqwest::Method::POST,
+                &format!(
+                    "/api/v1/datasets?name={}",
+                    url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+                ),
+                &key,
+            )
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
+    }
+    let (_, html) = page(&app, "/datasets", &cookie).await;
+    assert!(html.contains("2 datasets"), "{html}");
+    assert!(!html.contains("<script>alert"), "user text is never markup");
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "but shown as text");
+    assert!(!html.contains("<img src=x"), "a series name is text too");
+    assert!(html.contains("&#60;img src=x onerror=alert(2)&#62;"), "the series, as text");
+    let (_, found) = page(&app, "/datasets?q=ONERROR", &cookie).await;
+    assert!(
+        found.contains("1 dataset<") && found.contains("&#60;script&#62;"),
+        "series are searched"
+    );
+    let (_, sorted) = page(&app, "/datasets?sort=name", &cookie).await;
+    let weather = sorted.find(">Weather<").unwrap();
+    let script = sorted.find("&#60;script&#62;").unwrap();
+    assert!(script < weather, "sorted by name");
+    let (_, none) = page(&app, "/datasets?q=nothing-like-it", &cookie).await;
+    assert!(none.contains("No dataset or series matches"));
+    let signed_out = app.client.get(app.url("/datasets")).send().await.unwrap();
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+}

@@ -54,6 +54,11 @@ impl FromRequestParts<AppState> for PageUser {
 }
 
 impl PageUser {
+    /// The signed-in account.
+    pub(super) fn user(&self) -> &User {
+        &self.user
+    }
+
     /// Whether a form carries this session's CSRF token.
     fn csrf_ok(&self, sent: &str) -> bool {
         sent.as_bytes().ct_eq(self.csrf.as_bytes()).into()

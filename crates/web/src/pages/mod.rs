@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 mod account;
 mod auth;
+mod datasets;
 mod oidc;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
@@ -18,6 +19,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(landing))
         .merge(auth::router(state))
         .merge(account::router())
+        .merge(datasets::router())
         .merge(oidc::router())
 }
 
