@@ -105,14 +105,15 @@ async fn library(
             },
         ));
     }
-    let sort = match params.sort.as_deref() {
-        Some(sort @ ("name" | "rows" | "size")) => sort,
-        _ => "updated",
-    };
+    let sort = params
+        .sort
+        .as_deref()
+        .filter(|sort| ["name", "rows", "size"].contains(sort))
+        .unwrap_or("updated");
     match sort {
         "name" => rows.sort_by_key(|(_, row)| row.name.to_lowercase()),
-        "rows" => rows.sort_by(|a, b| b.1.rows.cmp(&a.1.rows)),
-        "size" => rows.sort_by(|a, b| b.0.cmp(&a.0)),
+        "rows" => rows.sort_by_key(|(_, row)| std::cmp::Reverse(row.rows)),
+        "size" => rows.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes)),
         // The store lists the most recently changed first.
         _ => {}
     }
