@@ -228,7 +228,8 @@ fn check_tags(tags: &[String]) -> Result<String> {
     Ok(serde_json::to_string(&clean).unwrap_or_else(|_| "[]".to_owned()))
 }
 
-fn to_i64(value: u64) -> i64 {
+/// A count or size as the database stores it (saturating: nothing we count reaches 2^63).
+pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 

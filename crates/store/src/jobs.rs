@@ -16,6 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 use variosync_domain::{Hours, JobId, LedgerEntryId, UserId};
 
+use crate::datasets::to_i64;
 use crate::db::{Access, Database};
 use crate::error::{Error, Result};
 use crate::ledger::ledger_step;
@@ -54,15 +55,20 @@ impl JobStatus {
         }
     }
 
-    fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
+    /// The status called `name` (`queued`, `running`, `succeeded`, `failed`, `cancelled`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
             "queued" => Self::Queued,
             "running" => Self::Running,
             "succeeded" => Self::Succeeded,
             "failed" => Self::Failed,
             "cancelled" => Self::Cancelled,
-            other => return Err(Error::Corrupt(format!("job status {other:?}"))),
+            _ => return None,
         })
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Self::from_name(text).ok_or_else(|| Error::Corrupt(format!("job status {text:?}")))
     }
 
     /// Whether the job will not change any more.
@@ -248,10 +254,6 @@ pub struct Usage {
 
 fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Releases a job's reservation and takes its charge (clamped to what the balance holds

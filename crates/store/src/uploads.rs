@@ -10,6 +10,7 @@ use serde::Serialize;
 use uuid::Uuid;
 use variosync_domain::{UploadId, UserId};
 
+use crate::datasets::to_i64;
 use crate::db::{Access, Database};
 use crate::error::{Error, Result};
 use crate::objects::ObjectKey;
@@ -82,10 +83,6 @@ macro_rules! upload_columns {
     () => {
         "id, user_id, file_name, size, received, created_at, updated_at, expires_at"
     };
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Reads and writes resumable uploads.

@@ -137,15 +137,8 @@ async fn checkout(
         currency: package.currency.clone(),
     };
     let payment = state.backends.payments().create(user, &new).await?;
-    let entry = NewAuditEntry {
-        user_id: Some(user),
-        actor_id: None,
-        action: AuditAction::CheckoutStarted,
-        detail: json!({ "payment_id": payment.id, "package": payment.package }),
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    };
-    state.backends.audit().record(Access::User(user), entry).await?;
+    let detail = json!({ "payment_id": payment.id, "package": payment.package });
+    super::datasets::audit(&state, user, &client, AuditAction::CheckoutStarted, detail).await?;
     Ok(Json(CheckoutView { payment, url: started.url }))
 }
 

@@ -135,23 +135,13 @@ struct ListParams {
 
 fn parse_status(text: Option<&str>) -> Result<Option<JobStatus>, ApiError> {
     let Some(text) = text else { return Ok(None) };
-    let status = match text {
-        "queued" => JobStatus::Queued,
-        "running" => JobStatus::Running,
-        "succeeded" => JobStatus::Succeeded,
-        "failed" => JobStatus::Failed,
-        "cancelled" => JobStatus::Cancelled,
-        other => {
-            return Err(ApiError::new(
-                ErrorKind::InvalidInput,
-                "invalid_status",
-                format!(
-                    "status must be queued, running, succeeded, failed or cancelled, not {other:?}"
-                ),
-            ));
-        }
-    };
-    Ok(Some(status))
+    JobStatus::from_name(text).map(Some).ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::InvalidInput,
+            "invalid_status",
+            format!("status must be queued, running, succeeded, failed or cancelled, not {text:?}"),
+        )
+    })
 }
 
 /// List jobs
