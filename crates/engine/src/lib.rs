@@ -11,5 +11,6 @@ pub mod duplicates;
 pub mod export;
 pub mod overview;
 pub mod profile;
+pub mod quality;
 pub mod resample;
 pub mod window;

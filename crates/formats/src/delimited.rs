@@ -702,7 +702,7 @@ mod tests {
         let lenient = read(truncated.as_bytes(), &options(Mode::Lenient)).unwrap();
         assert_eq!(lenient.rejects.len(), 1);
         let no_time = read(b"a,b\nx,1\n", &strict).unwrap_err();
-        assert!(matches!(no_time, ReadError::Mapping(MappingError::NoTimeColumn)));
+        assert!(matches!(no_time, ReadError::Mapping(MappingError::NoTimeColumn { .. })));
         let duplicate_names = read(b"date,x,x\n2024-01-01,1,2\n", &strict).unwrap();
         let names: Vec<&str> =
             duplicate_names.mapping.values.iter().map(|v| v.name.as_str()).collect();

@@ -82,7 +82,10 @@ pub enum MappingError {
     #[error(
         "no column holds timestamps: name one (for example `date` or `timestamp`) or choose it in the mapping"
     )]
-    NoTimeColumn,
+    NoTimeColumn {
+        /// The file's columns, to choose from.
+        columns: Vec<String>,
+    },
     /// The table has no rows to learn from.
     #[error("the table has no rows")]
     NoRows,
@@ -162,6 +165,23 @@ fn parse_time_format(text: &str) -> Result<TimeFormat, MappingError> {
             )));
         }
     })
+}
+
+/// The mapping's name for a time format, as `time_format` takes it.
+pub fn time_format_code(format: TimeFormat) -> &'static str {
+    use variosync_domain::time::{DateOrder, EpochUnit};
+    match format {
+        TimeFormat::Iso => "iso",
+        TimeFormat::Dated(DateOrder::YearMonthDay) => "ymd",
+        TimeFormat::Dated(DateOrder::DayMonthYear) => "dmy",
+        TimeFormat::Dated(DateOrder::MonthDayYear) => "mdy",
+        TimeFormat::Compact => "compact",
+        TimeFormat::Epoch(EpochUnit::Seconds) => "epoch_s",
+        TimeFormat::Epoch(EpochUnit::Millis) => "epoch_ms",
+        TimeFormat::Epoch(EpochUnit::Micros) => "epoch_us",
+        TimeFormat::Epoch(EpochUnit::Nanos) => "epoch_ns",
+        TimeFormat::ExcelSerial => "excel",
+    }
 }
 
 /// Proposes how to read a table, taking the person's choices in `choice` over detection.
@@ -326,7 +346,9 @@ fn detect_mapping(
         ),
         (None, _) => (source, found),
     });
-    let Some((time, found)) = time else { return Err(MappingError::NoTimeColumn) };
+    let Some((time, found)) = time else {
+        return Err(MappingError::NoTimeColumn { columns: names.to_vec() });
+    };
     if found.ambiguous {
         warnings.push(
             "the dates read both day-first and month-first; they were read day-first: check, or choose the order"
@@ -433,6 +455,17 @@ mod tests {
     }
 
     #[test]
+    fn time_format_codes_read_back_as_the_same_format() {
+        for code in [
+            "iso", "ymd", "dmy", "mdy", "compact", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns",
+            "excel",
+        ] {
+            let format = super::parse_time_format(code).unwrap();
+            assert_eq!(super::time_format_code(format), code);
+        }
+    }
+
+    #[test]
     fn an_unnamed_time_column_is_found_by_its_content() {
         let (names, rows) = table("month,passengers\n1949-01-01,112\n1949-02-01,118\n");
         let proposal = propose(&names, &rows).unwrap();
@@ -453,12 +486,18 @@ mod tests {
     #[test]
     fn a_table_without_times_says_so() {
         let (names, rows) = table("a,b\nx,1\ny,2\n");
-        assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
+        assert_eq!(
+            propose(&names, &rows),
+            Err(MappingError::NoTimeColumn { columns: names.clone() })
+        );
         let (names, _) = table("a,b\n");
         assert_eq!(propose(&names, &[]), Err(MappingError::NoRows));
         // Plain numbers are not taken for times unless the name says so.
         let (names, rows) = table("count,value\n1700000000,1\n1700000060,2\n");
-        assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
+        assert_eq!(
+            propose(&names, &rows),
+            Err(MappingError::NoTimeColumn { columns: names.clone() })
+        );
         let (names, rows) = table("timestamp,value\n1700000000,1\n1700000060,2\n");
         assert!(propose(&names, &rows).is_ok());
     }
@@ -493,7 +532,10 @@ mod tests {
 
         // A time column detection would not pick, chosen with its format.
         let (names, rows) = table("n,v\n1700000000,1\n1700000060,2\n");
-        assert_eq!(propose(&names, &rows), Err(MappingError::NoTimeColumn));
+        assert_eq!(
+            propose(&names, &rows),
+            Err(MappingError::NoTimeColumn { columns: names.clone() })
+        );
         let epoch = Override {
             time: Some("n".into()),
             time_format: Some("epoch_s".into()),

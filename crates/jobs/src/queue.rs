@@ -204,6 +204,27 @@ pub fn user_channel(user: UserId) -> Channel {
     Channel::user(user, "jobs")
 }
 
+/// The channel a user's dataset changes go to: `{"action", "dataset_id"}` as JSON, the action
+/// one of `dataset_imported`, `dataset_updated` or `dataset_deleted`.
+pub fn dataset_channel(user: UserId) -> Channel {
+    Channel::user(user, "datasets")
+}
+
+/// Tells the owner's browsers that a dataset was imported, changed or deleted; a lost
+/// message only delays a library page until its next reload.
+pub async fn announce_dataset(
+    backends: &Backends,
+    user: UserId,
+    action: variosync_domain::AuditAction,
+    dataset: variosync_domain::DatasetId,
+) {
+    let payload = serde_json::json!({ "action": action.as_str(), "dataset_id": dataset });
+    let payload = serde_json::to_vec(&payload).unwrap_or_default();
+    if let Err(error) = backends.pubsub.publish(&dataset_channel(user), payload.into()).await {
+        tracing::debug!(error = %error, "a dataset event was not published");
+    }
+}
+
 /// Submits a job for `user`, reserving `new.reserve` hours, and wakes idle workers.
 pub async fn submit(
     backends: &Backends,

@@ -286,6 +286,14 @@ impl JobKind for ImportUpload {
         if let Err(error) = context.backends.audit().record(Access::User(user), entry).await {
             tracing::error!(error = %error, "an import job's dataset was not audited");
         }
+        let dataset = imported.dataset.id;
+        crate::queue::announce_dataset(
+            &context.backends,
+            user,
+            AuditAction::DatasetImported,
+            dataset,
+        )
+        .await;
         Ok(summary(imported))
     }
 }

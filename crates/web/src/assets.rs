@@ -9,6 +9,12 @@ use crate::state::AppState;
 
 const APP_CSS: &str = include_str!("../static/app.css");
 const FAVICON_SVG: &str = include_str!("../static/favicon.svg");
+/// Our own scripts: every page's, the upload page's and the chart's.
+const SCRIPTS: &[(&str, &str)] = &[
+    ("app.js", include_str!("../static/app.js")),
+    ("upload.js", include_str!("../static/upload.js")),
+    ("chart.js", include_str!("../static/chart.js")),
+];
 
 /// Vendored browser libraries (see `static/vendor/README.md`): a new version is a new
 /// file content under the same name, so they are cached for a day like the rest.
@@ -32,6 +38,9 @@ pub(crate) fn router() -> Router<AppState> {
     let mut router = Router::new()
         .route("/static/app.css", get(|| async { asset(CSS, APP_CSS) }))
         .route("/favicon.svg", get(|| async { asset("image/svg+xml", FAVICON_SVG) }));
+    for (name, body) in SCRIPTS {
+        router = router.route(&format!("/static/{name}"), get(|| async { asset(JS, body) }));
+    }
     for (name, content_type, body) in VENDOR {
         router = router
             .route(&format!("/static/vendor/{name}"), get(|| async { asset(content_type, body) }));

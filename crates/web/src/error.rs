@@ -48,6 +48,11 @@ impl ApiError {
         Self { kind, code, message: message.into(), retry_after: None }
     }
 
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
     /// Too many requests; the client may retry after `wait` (sent as `Retry-After`).
     pub fn rate_limited(wait: std::time::Duration) -> Self {
         let seconds = retry_after_secs(wait);

@@ -38,6 +38,8 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/datasets/{id}",
     "PATCH /api/v1/datasets/{id}",
     "DELETE /api/v1/datasets/{id}",
+    "POST /api/v1/datasets/preview",
+    "GET /api/v1/datasets/events",
     "GET /api/v1/datasets/{id}/versions",
     "GET /api/v1/datasets/{id}/profile",
     "GET /api/v1/datasets/{id}/rejects",

@@ -73,3 +73,48 @@ pub async fn screenshot(client: &Client, name: &str) -> std::path::PathBuf {
     std::fs::write(&path, png).unwrap();
     path
 }
+
+/// Signs up in the browser as `email` and waits for the account page.
+pub async fn sign_up(client: &Client, app: &crate::helpers::TestApp, email: &str) {
+    use fantoccini::Locator;
+    client.goto(&app.url("/signup")).await.unwrap();
+    let field = |css: &'static str| async move { client.find(Locator::Css(css)).await.unwrap() };
+    field("input[name=email]").await.send_keys(email).await.unwrap();
+    field("input[name=password]").await.send_keys(crate::helpers::PASSWORD).await.unwrap();
+    field("button[type=submit]").await.click().await.unwrap();
+    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+}
+
+/// Evaluates `script` (a function body that returns a value) until it returns something
+/// other than `null` or `false`, for up to `seconds`; panics with `what` otherwise.
+pub async fn until(client: &Client, seconds: u64, what: &str, script: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let value = client.execute(script, vec![]).await.unwrap();
+        if !value.is_null() && value != serde_json::Value::Bool(false) {
+            return value;
+        }
+        if Instant::now() > deadline {
+            let status = client
+                .execute(
+                    "const s = document.getElementById('chart-status'); const e = document.querySelector('.error:not([hidden])'); return (s ? s.textContent : '') + ' | ' + (e ? e.textContent : '') + ' | ' + location.href",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            panic!("waited {seconds} s for {what}; page says: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The path of a file of `testdata/`.
+pub fn testdata(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}

@@ -6,5 +6,6 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod dashboard;
 mod harness;
 mod pages;

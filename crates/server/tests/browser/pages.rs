@@ -41,7 +41,9 @@ async fn a_person_signs_up_sees_their_account_and_signs_out_in_a_real_browser() 
         .unwrap();
     let response = app.get("/account").await;
     assert_ne!(response.status(), reqwest::StatusCode::OK, "this client was never signed in");
+    client.wait().for_url(&url::Url::parse(&app.url("/signin")).unwrap()).await.unwrap();
+    client.goto(&app.url("/account")).await.unwrap();
     let after = client.current_url().await.unwrap();
-    assert!(!after.path().starts_with("/account"), "signed out, away from the account: {after}");
+    assert_eq!(after.path(), "/signin", "signed out, the account asks to sign in again");
     driver.client.clone().close().await.unwrap();
 }

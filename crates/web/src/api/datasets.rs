@@ -43,6 +43,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         // The upload handler counts the bytes of the file itself, so that it can stream to disk.
         .routes(routes!(list, upload).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(events))
         .routes(routes!(show, update, remove))
         .routes(routes!(versions))
         .routes(routes!(profile))
@@ -56,11 +57,11 @@ fn not_found() -> ApiError {
     ApiError::new(ErrorKind::NotFound, "dataset_not_found", "there is no such dataset")
 }
 
-pub(super) fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::InvalidInput, code, message)
 }
 
-pub(super) fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
+pub(crate) fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
     tracing::error!(error = %variosync_domain::error_chain(error), "{what}");
     ApiError::new(
         ErrorKind::Internal,
@@ -122,6 +123,20 @@ pub(super) async fn audit(
         user_agent: client.user_agent.clone(),
     };
     state.backends.audit().record(Access::User(user), entry).await?;
+    Ok(())
+}
+
+/// Records a change to a dataset in the audit log and tells the owner's open pages.
+pub(crate) async fn dataset_changed(
+    state: &AppState,
+    user: UserId,
+    client: &variosync_auth::ClientInfo,
+    action: AuditAction,
+    dataset: DatasetId,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    audit(state, user, client, action, detail).await?;
+    variosync_jobs::queue::announce_dataset(&state.backends, user, action, dataset).await;
     Ok(())
 }
 
@@ -405,7 +420,7 @@ pub(super) async fn import_received(
     drop(received);
     let id = imported.dataset.id;
     let detail = variosync_jobs::uploads::audit_detail(&imported, None);
-    audit(state, user, client, AuditAction::DatasetImported, detail).await?;
+    dataset_changed(state, user, client, AuditAction::DatasetImported, id, detail).await?;
     let rejects = RejectsView {
         count: imported.profile.rejects,
         first: imported.rejects.into_iter().map(RejectView::from).collect(),
@@ -461,13 +476,13 @@ async fn list(
     Ok(Json(state.backends.datasets().list(Access::User(user), user, search, limit).await?))
 }
 
-async fn find(state: &AppState, user: UserId, id: &str) -> Result<Dataset, ApiError> {
+pub(crate) async fn find(state: &AppState, user: UserId, id: &str) -> Result<Dataset, ApiError> {
     let id: DatasetId = super::parse_id(id, "dataset_not_found")?;
     state.backends.datasets().get(Access::User(user), user, id).await?.ok_or_else(not_found)
 }
 
 /// The dataset's version `wanted`, or its current one.
-async fn version_of(
+pub(crate) async fn version_of(
     state: &AppState,
     user: UserId,
     dataset: &Dataset,
@@ -587,8 +602,33 @@ async fn update(
         "name": { "from": dataset.name, "to": updated.name },
         "tags": { "from": dataset.tags, "to": updated.tags },
     });
-    audit(&state, user, &client, AuditAction::DatasetUpdated, detail).await?;
+    dataset_changed(&state, user, &client, AuditAction::DatasetUpdated, dataset.id, detail).await?;
     Ok(Json(updated))
+}
+
+/// Follow the library live
+///
+/// A stream of server-sent events: one `dataset` event each time one of the caller's
+/// datasets is imported, renamed or retagged, or deleted (from any replica or worker), with
+/// `{"action", "dataset_id"}` as JSON; `action` is `dataset_imported`, `dataset_updated` or
+/// `dataset_deleted`.
+#[utoipa::path(
+    get,
+    path = "/datasets/events",
+    tag = "datasets",
+    operation_id = "dataset_events",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Server-sent events, `dataset` with the change as JSON", content_type = "text/event-stream", body = String),
+        Reading,
+    )
+)]
+async fn events(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<super::Events, ApiError> {
+    let channel = variosync_jobs::queue::dataset_channel(current.user.id);
+    super::event_stream(&state, &channel, "dataset").await
 }
 
 /// Delete a dataset
@@ -630,7 +670,7 @@ async fn remove(
         tracing::error!(error = %variosync_domain::error_chain(&error), "cannot delete the objects of a deleted dataset");
     }
     let detail = json!({ "dataset_id": dataset.id, "name": dataset.name });
-    audit(&state, user, &client, AuditAction::DatasetDeleted, detail).await?;
+    dataset_changed(&state, user, &client, AuditAction::DatasetDeleted, dataset.id, detail).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -805,7 +845,11 @@ async fn series_range(
 }
 
 /// Opens the file of a dataset version for queries.
-async fn open_part(state: &AppState, user: UserId, version: &Version) -> Result<Part, ApiError> {
+pub(crate) async fn open_part(
+    state: &AppState,
+    user: UserId,
+    version: &Version,
+) -> Result<Part, ApiError> {
     let key = ObjectKey::dataset_part(user, version.dataset_id, version.version, 0);
     let cache = state.scratch.join("cache");
     let path = state.backends.objects.local_file(&key, &cache).await?;

@@ -3,14 +3,10 @@
 //! submitted by the endpoints that start heavy work (completing a large upload, ...), with
 //! their estimated hours reserved; a submission the balance cannot cover answers 402.
 
-use std::convert::Infallible;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -249,12 +245,9 @@ async fn cancel(
 async fn events(
     State(state): State<AppState>,
     current: CurrentUser,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<super::Events, ApiError> {
     let channel = variosync_jobs::queue::user_channel(current.user.id);
-    let subscription = state.backends.pubsub.subscribe(&channel).await?;
-    let stream = subscription
-        .map(|payload| Ok(Event::default().event("job").data(String::from_utf8_lossy(&payload))));
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    super::event_stream(&state, &channel, "job").await
 }
 
 /// Which days of usage.

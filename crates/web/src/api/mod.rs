@@ -8,10 +8,11 @@ mod api_keys;
 mod audit;
 mod auth;
 mod billing;
-mod datasets;
+pub(crate) mod datasets;
 mod hours;
 mod jobs;
 mod openapi;
+mod preview;
 mod sessions;
 mod uploads;
 
@@ -21,7 +22,33 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::state::AppState;
+
+/// A stream of server-sent events.
+type Events = axum::response::sse::Sse<
+    axum::response::sse::KeepAliveStream<
+        futures::stream::BoxStream<
+            'static,
+            Result<axum::response::sse::Event, std::convert::Infallible>,
+        >,
+    >,
+>;
+
+/// Server-sent events of `event`, one per message on `channel`, with its JSON as data.
+async fn event_stream(
+    state: &AppState,
+    channel: &variosync_store::Channel,
+    event: &'static str,
+) -> Result<Events, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt;
+    let subscription = state.backends.pubsub.subscribe(channel).await?;
+    let stream = subscription.map(move |payload| {
+        Ok(Event::default().event(event).data(String::from_utf8_lossy(&payload)))
+    });
+    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()))
+}
 
 /// Where the OpenAPI document is served.
 pub(crate) const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -38,6 +65,7 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .merge(audit::router())
         .merge(hours::router())
         .merge(datasets::router())
+        .merge(preview::router())
         .merge(uploads::router())
         .merge(jobs::router())
         .merge(billing::router())

@@ -59,14 +59,19 @@ impl PageUser {
         &self.user
     }
 
+    /// The session's CSRF token, for forms and scripts of the page.
+    pub(super) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
     /// Whether a form carries this session's CSRF token.
-    fn csrf_ok(&self, sent: &str) -> bool {
+    pub(super) fn csrf_ok(&self, sent: &str) -> bool {
         sent.as_bytes().ct_eq(self.csrf.as_bytes()).into()
     }
 }
 
 /// The answer to a form without the session's CSRF token.
-fn stale_form() -> Response {
+pub(super) fn stale_form() -> Response {
     (StatusCode::FORBIDDEN, "the form is stale or came from another site; reload the page")
         .into_response()
 }
@@ -102,7 +107,7 @@ struct AccountPage {
     new_key: Option<String>,
 }
 
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -169,8 +174,8 @@ async fn show(State(state): State<AppState>, current: PageUser) -> Response {
 }
 
 #[derive(Deserialize)]
-struct Csrf {
-    csrf_token: String,
+pub(super) struct Csrf {
+    pub(super) csrf_token: String,
 }
 
 async fn sign_out(

@@ -38,6 +38,8 @@ struct Row {
 #[template(path = "datasets.html")]
 struct Library {
     email: String,
+    csrf: String,
+    samples: &'static [super::upload::Sample],
     search: String,
     sort: String,
     rows: Vec<Row>,
@@ -53,7 +55,7 @@ struct Params {
 }
 
 /// A size in bytes as people read it.
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -121,6 +123,8 @@ async fn library(
     let total = rows.len();
     Ok(render(&Library {
         email: user.user().email.as_str().to_owned(),
+        csrf: user.csrf().to_owned(),
+        samples: super::upload::SAMPLES,
         search,
         sort: sort.to_owned(),
         rows,

@@ -11,8 +11,10 @@ use crate::state::AppState;
 
 mod account;
 mod auth;
+mod dataset;
 mod datasets;
 mod oidc;
+mod upload;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -20,6 +22,8 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(auth::router(state))
         .merge(account::router())
         .merge(datasets::router())
+        .merge(dataset::router())
+        .merge(upload::router())
         .merge(oidc::router())
 }
 
