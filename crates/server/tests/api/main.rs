@@ -14,6 +14,7 @@ mod jobs;
 mod oidc;
 mod openapi;
 mod pages;
+mod preview;
 mod smtp;
 mod tokens;
 mod uploads;
