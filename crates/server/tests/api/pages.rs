@@ -210,3 +210,103 @@ async fn the_library_lists_searches_and_sorts_datasets_and_shows_hostile_names_a
     let signed_out = app.client.get(app.url("/datasets")).send().await.unwrap();
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_sample_dataset_opens_its_page_with_statistics_quality_and_versions() {
+    let app = spawn_app().await;
+    let browser = app.sign_up("ada@example.com").await;
+    let cookie = browser.cookie.clone();
+    let (_, upload) = page(&app, "/upload", &cookie).await;
+    let csrf = csrf_field(&upload);
+    assert!(upload.contains("/samples/aapl-daily"), "samples are offered");
+
+    let forged = form(&app, "/samples/aapl-daily", Some(&cookie), &[("csrf_token", "x")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let made = form(&app, "/samples/aapl-daily", Some(&cookie), &[("csrf_token", &csrf)]).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let place = made.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(place.starts_with("/datasets/"), "{place}");
+
+    let (status, html) = page(&app, &place, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("AAPL daily prices"), "{html}");
+    assert!(html.contains("500 rows"), "the profile: {html}");
+    assert!(html.contains("data-ohlc=\"true\""), "candles are offered for OHLC data");
+    for column in ["open", "high", "low", "close", "volume", "adj_close"] {
+        assert!(html.contains(&format!("value=\"{column}\"")), "{column} can be charted");
+    }
+    assert!(html.contains("business day") || html.contains("1d"), "the step: {html}");
+    let (status, quality) = page(&app, &format!("{place}/quality"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(quality.contains("Unusual jumps") && quality.contains("<td>close</td>"), "{quality}");
+
+    let (status, _) = page(&app, "/datasets/00000000-0000-7000-8000-000000000000", &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page(&app, &format!("{place}?version=9"), &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another person cannot open it.
+    let other = app.sign_up("eve@example.com").await;
+    let (status, _) = page(&app, &place, &other.cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn hours_jobs_and_admin_pages_show_and_change_what_they_should() {
+    let app = spawn_app().await;
+    let admin = app.sign_up("admin@example.com").await;
+    let ada = app.sign_up("ada@example.com").await;
+
+    let (status, hours) = page(&app, "/usage", &ada.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(hours.contains("Balance") && hours.contains("an admin can grant you hours"), "{hours}");
+    let (status, jobs) = page(&app, "/jobs", &ada.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(jobs.contains("No jobs yet"), "{jobs}");
+
+    // Not an admin: no admin page.
+    for path in ["/admin", "/admin/jobs", "/admin/audit"] {
+        assert_eq!(page(&app, path, &ada.cookie).await.0, StatusCode::FORBIDDEN, "{path}");
+    }
+    let id = admin.user_id.parse().unwrap();
+    app.backends
+        .users()
+        .set_role(variosync_store::Access::System, id, variosync_domain::Role::Admin)
+        .await
+        .unwrap();
+    let (status, users) = page(&app, "/admin", &admin.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(users.contains("ada@example.com") && users.contains("2 accounts"), "{users}");
+    let csrf = csrf_field(&users);
+
+    // Grant hours, with a wrong amount first.
+    let path = format!("/admin/users/{}/hours", ada.user_id);
+    let fields = [("csrf_token", csrf.as_str()), ("hours", "lots"), ("reason", "welcome")];
+    let refused = form(&app, &path, Some(&admin.cookie), &fields).await;
+    assert!(refused.text().await.unwrap().contains("is not a number of hours"));
+    let fields = [("csrf_token", csrf.as_str()), ("hours", "2.5"), ("reason", "welcome")];
+    let granted = form(&app, &path, Some(&admin.cookie), &fields).await;
+    let granted = granted.text().await.unwrap();
+    assert!(granted.contains("the balance is now 3.500000 h"), "{granted}");
+    let (_, hours) = page(&app, "/usage", &ada.cookie).await;
+    assert!(hours.contains("welcome"), "the grant is in the ledger: {hours}");
+
+    // Disable and enable; an admin cannot disable themselves.
+    let path = format!("/admin/users/{}/disable", ada.user_id);
+    let disabled = form(&app, &path, Some(&admin.cookie), &[("csrf_token", &csrf)]).await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    assert_ne!(page(&app, "/datasets", &ada.cookie).await.0, StatusCode::OK, "signed out");
+    let path = format!("/admin/users/{}/enable", ada.user_id);
+    let enabled = form(&app, &path, Some(&admin.cookie), &[("csrf_token", &csrf)]).await;
+    assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
+    let path = format!("/admin/users/{}/disable", admin.user_id);
+    let myself = form(&app, &path, Some(&admin.cookie), &[("csrf_token", &csrf)]).await;
+    assert!(myself.text().await.unwrap().contains("class=\"error\""));
+
+    let (status, audit) = page(&app, "/admin/audit", &admin.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    for action in ["hours_granted", "user_disabled", "user_enabled", "sign_up"] {
+        assert!(audit.contains(action), "{action} in the audit log");
+    }
+    let (status, _) = page(&app, "/admin/jobs", &admin.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+}

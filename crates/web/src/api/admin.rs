@@ -56,7 +56,7 @@ async fn list(
     Ok(Json(state.accounts.list_users(page.after, limit).await?))
 }
 
-fn user_id(text: &str) -> Result<UserId, ApiError> {
+pub(crate) fn user_id(text: &str) -> Result<UserId, ApiError> {
     super::parse_id(text, "user_not_found")
 }
 
@@ -185,6 +185,19 @@ struct Grant {
     reason: String,
 }
 
+/// Hours an admin may grant (or, negative, take back): not zero, at most 100000.
+pub(crate) fn grant_amount(hours: f64) -> Result<Hours, ApiError> {
+    Hours::from_hours_f64(hours)
+        .filter(|hours| *hours != Hours::ZERO && hours.as_hours_f64().abs() <= 100_000.0)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::InvalidInput,
+                "invalid_hours",
+                "hours must be a non-zero number of at most 100000",
+            )
+        })
+}
+
 /// Grant hours
 ///
 /// Adds hours to an account's balance, or with a negative amount takes them back (never
@@ -227,15 +240,7 @@ async fn grant_hours(
     Json(grant): Json<Grant>,
 ) -> Result<Json<LedgerEntry>, ApiError> {
     current.require_admin()?;
-    let hours = Hours::from_hours_f64(grant.hours)
-        .filter(|hours| *hours != Hours::ZERO && hours.as_hours_f64().abs() <= 100_000.0)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorKind::InvalidInput,
-                "invalid_hours",
-                "hours must be a non-zero number of at most 100000",
-            )
-        })?;
+    let hours = grant_amount(grant.hours)?;
     let user = user_id(&id)?;
     Ok(Json(
         state.accounts.grant_hours(current.user.id, user, hours, &grant.reason, &client).await?,

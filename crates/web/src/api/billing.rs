@@ -94,6 +94,19 @@ async fn checkout(
     current: CurrentUser,
     Json(buy): Json<Buy>,
 ) -> Result<Json<CheckoutView>, ApiError> {
+    let (payment, url) = start_checkout(&state, &client, &current.user, &buy.package, "/").await?;
+    Ok(Json(CheckoutView { payment, url }))
+}
+
+/// Starts a Stripe Checkout of `package` for `user` and records the pending payment; answers
+/// it with the page to send the buyer to. Stripe sends them back to `back` (a path).
+pub(crate) async fn start_checkout(
+    state: &AppState,
+    client: &variosync_auth::ClientInfo,
+    user: &variosync_domain::User,
+    package: &str,
+    back: &str,
+) -> Result<(Payment, String), ApiError> {
     let Some(stripe) = &state.stripe else {
         return Err(ApiError::new(
             ErrorKind::Conflict,
@@ -101,23 +114,24 @@ async fn checkout(
             "hours cannot be bought on this server; ask an admin for a grant",
         ));
     };
-    let Some(package) = state.packages.iter().find(|p| p.id == buy.package) else {
+    let Some(package) = state.packages.iter().find(|p| p.id == package) else {
         let ids: Vec<&str> = state.packages.iter().map(|p| p.id.as_str()).collect();
         return Err(ApiError::new(
             ErrorKind::InvalidInput,
             "unknown_package",
-            format!("there is no package {:?}; there are {}", buy.package, ids.join(", ")),
+            format!("there is no package {:?}; there are {}", package, ids.join(", ")),
         ));
     };
-    let user = current.user.id;
+    let buyer = user;
+    let user = user.id;
     let base = state.accounts.base_url();
     let started = stripe
         .checkout(
             user,
-            current.user.email.as_str(),
+            buyer.email.as_str(),
             package,
-            &format!("{base}/?checkout=paid"),
-            &format!("{base}/?checkout=cancelled"),
+            &format!("{base}{back}?checkout=paid"),
+            &format!("{base}{back}?checkout=cancelled"),
         )
         .await
         .map_err(|error| {
@@ -138,8 +152,8 @@ async fn checkout(
     };
     let payment = state.backends.payments().create(user, &new).await?;
     let detail = json!({ "payment_id": payment.id, "package": payment.package });
-    super::datasets::audit(&state, user, &client, AuditAction::CheckoutStarted, detail).await?;
-    Ok(Json(CheckoutView { payment, url: started.url }))
+    super::datasets::audit(state, user, client, AuditAction::CheckoutStarted, detail).await?;
+    Ok((payment, started.url))
 }
 
 /// List payments

@@ -220,11 +220,24 @@ async fn cancel(
     current: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    let user = current.user.id;
-    let id = job_id(&id)?;
-    let job = state.backends.jobs().cancel(Access::User(user), id).await?.ok_or_else(not_found)?;
-    record(&state, user, None, &client, AuditAction::JobCancelled, &job).await?;
-    Ok(Json(job))
+    Ok(Json(cancel_job(&state, &client, current.user.id, false, &id).await?))
+}
+
+/// Cancels job `id`: one of `user`'s, or, with `admin`, anyone's (`user` is then recorded as
+/// the admin who did it).
+pub(crate) async fn cancel_job(
+    state: &AppState,
+    client: &variosync_auth::ClientInfo,
+    user: UserId,
+    admin: bool,
+    id: &str,
+) -> Result<Job, ApiError> {
+    let id = job_id(id)?;
+    let access = if admin { Access::System } else { Access::User(user) };
+    let job = state.backends.jobs().cancel(access, id).await?.ok_or_else(not_found)?;
+    let actor = admin.then_some(user);
+    record(state, job.user_id, actor, client, AuditAction::JobCancelled, &job).await?;
+    Ok(job)
 }
 
 /// Follow jobs live
@@ -340,11 +353,7 @@ async fn admin_cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
     current.require_admin()?;
-    let id = job_id(&id)?;
-    let job = state.backends.jobs().cancel(Access::System, id).await?.ok_or_else(not_found)?;
-    let admin = Some(current.user.id);
-    record(&state, job.user_id, admin, &client, AuditAction::JobCancelled, &job).await?;
-    Ok(Json(job))
+    Ok(Json(cancel_job(&state, &client, current.user.id, true, &id).await?))
 }
 
 /// Run a job again
@@ -373,7 +382,18 @@ async fn admin_retry(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     current.require_admin()?;
-    let id = job_id(&id)?;
+    let job = retry_job(&state, &client, current.user.id, &id).await?;
+    Ok(accepted(job))
+}
+
+/// Submits a copy of the failed or cancelled job `id` for its owner, on `admin`'s request.
+pub(crate) async fn retry_job(
+    state: &AppState,
+    client: &variosync_auth::ClientInfo,
+    admin: UserId,
+    id: &str,
+) -> Result<Job, ApiError> {
+    let id = job_id(id)?;
     let old = state.backends.jobs().get(Access::System, id).await?.ok_or_else(not_found)?;
     if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
         return Err(ApiError::new(
@@ -389,8 +409,8 @@ async fn admin_retry(
         reserve: old.reserved,
         idempotency_key: None,
     };
-    let job = submit(&state, &client, old.user_id, &new).await?;
-    let admin = Some(current.user.id);
-    record(&state, job.user_id, admin, &client, AuditAction::JobRetried, &job).await?;
-    Ok(accepted(job))
+    let job = submit(state, client, old.user_id, &new).await?;
+    let admin = Some(admin);
+    record(state, job.user_id, admin, client, AuditAction::JobRetried, &job).await?;
+    Ok(job)
 }

@@ -3,14 +3,14 @@
 //! as JSON at `/api/v1/openapi.json` and browsable with Swagger UI at `/api/docs`.
 
 mod account;
-mod admin;
+pub(crate) mod admin;
 mod api_keys;
 mod audit;
 mod auth;
-mod billing;
+pub(crate) mod billing;
 pub(crate) mod datasets;
 mod hours;
-mod jobs;
+pub(crate) mod jobs;
 mod openapi;
 mod preview;
 mod sessions;

@@ -97,6 +97,7 @@ struct KeyRow {
 #[template(path = "account.html")]
 struct AccountPage {
     email: String,
+    admin: bool,
     verified: bool,
     balance: String,
     csrf: String,
@@ -132,6 +133,7 @@ async fn account_page(
     };
     let page = AccountPage {
         email: current.user.email.to_string(),
+        admin: current.user.role == variosync_domain::Role::Admin,
         verified: current.user.email_verified_at.is_some(),
         balance: balance.to_string(),
         csrf: current.csrf.clone(),

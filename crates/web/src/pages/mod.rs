@@ -10,11 +10,13 @@ use axum::routing::get;
 use crate::state::AppState;
 
 mod account;
+mod admin;
 mod auth;
 mod dataset;
 mod datasets;
 mod oidc;
 mod upload;
+mod work;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -24,6 +26,8 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(datasets::router())
         .merge(dataset::router())
         .merge(upload::router())
+        .merge(work::router())
+        .merge(admin::router())
         .merge(oidc::router())
 }
 
