@@ -52,6 +52,8 @@
       bar.value = Math.round(share * 100);
       bar.textContent = Math.round(share * 100) + '%';
     }
+    const hours = (value) => Number(value).toFixed(6) + ' h';
+    set('.job-hours', job.charged != null ? hours(job.charged) + ' charged' : hours(job.reserved) + ' reserved');
     row.dataset.status = job.status;
     const cancel = row.querySelector('.job-cancel');
     if (cancel && !['queued', 'running'].includes(job.status)) cancel.remove();

@@ -4,6 +4,10 @@
 (function () {
   'use strict';
   const PREVIEW_BYTES = 1 << 20;
+  // Files larger than this go in chunks that survive a broken connection, and are imported
+  // by a worker as a metered job (the server's inline import limit).
+  const CHUNKED_ABOVE = Number(document.getElementById('uploads').dataset.inlineBytes || 16777216);
+  const CHUNK = 8 << 20;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const list = document.getElementById('uploads');
   const template = document.getElementById('upload-row');
@@ -176,52 +180,152 @@
       this.showActions(false);
       this.$('.error').hidden = true;
       this.state('uploading');
+      this.began = performance.now();
+      if (this.file.size > CHUNKED_ABOVE) this.sendChunks();
+      else this.sendWhole();
+    }
+
+    // Progress of `loaded` bytes of the file: the bar, the speed and the time left.
+    moved(loaded) {
+      const total = this.file.size;
+      const share = total ? loaded / total : 1;
+      this.progress.value = Math.round(share * 100);
+      this.progress.textContent = Math.round(share * 100) + '%';
+      const seconds = (performance.now() - this.began) / 1000;
+      const rate = seconds > 0 ? loaded / seconds : 0;
+      const left = rate > 0 ? (total - loaded) / rate : Infinity;
+      this.$('.file-speed').textContent = human(loaded) + ' of ' + human(total) + ' · ' + human(rate) + '/s' + (share < 1 ? ' · ' + duration(left) + ' left' : '');
+    }
+
+    arrived() {
+      this.moved(this.file.size);
+      this.state('reading');
+      this.row.classList.add('reading');
+    }
+
+    answered(status, body) {
+      this.row.classList.remove('reading');
+      if (status === 201) this.done(body);
+      else if (status === 202) this.queued(body);
+      else this.broke(body.message || ('the server answered ' + status));
+    }
+
+    broke(message) {
+      this.started = false;
+      this.fail(message);
+      this.showActions(true);
+    }
+
+    // One request with the whole file.
+    sendWhole() {
       const xhr = new XMLHttpRequest();
       const params = this.query({ name: stem(this.file.name) });
       xhr.open('POST', '/api/v1/datasets?' + params);
       xhr.setRequestHeader('X-CSRF-Token', csrf);
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
       xhr.responseType = 'json';
-      const began = performance.now();
-      const speed = this.$('.file-speed');
-      xhr.upload.addEventListener('progress', (event) => {
-        if (!event.lengthComputable) return;
-        const share = event.loaded / event.total;
-        this.progress.value = Math.round(share * 100);
-        this.progress.textContent = Math.round(share * 100) + '%';
-        const seconds = (performance.now() - began) / 1000;
-        const rate = seconds > 0 ? event.loaded / seconds : 0;
-        const left = rate > 0 ? (event.total - event.loaded) / rate : Infinity;
-        speed.textContent = human(event.loaded) + ' of ' + human(event.total) + ' · ' + human(rate) + '/s' + (share < 1 ? ' · ' + duration(left) + ' left' : '');
-      });
-      xhr.upload.addEventListener('load', () => {
-        this.progress.value = 100;
-        this.state('reading');
-        this.row.classList.add('reading');
-      });
-      xhr.addEventListener('load', () => {
-        this.row.classList.remove('reading');
-        const body = xhr.response || {};
-        if (xhr.status === 201) this.done(body);
-        else if (xhr.status === 202) this.queued(body);
-        else { this.started = false; this.fail(body.message || ('the server answered ' + xhr.status)); this.showActions(true); }
-      });
-      xhr.addEventListener('error', () => { this.started = false; this.fail('the connection broke off; try again'); this.showActions(true); });
+      xhr.upload.addEventListener('progress', (event) => { if (event.lengthComputable) this.moved(event.loaded); });
+      xhr.upload.addEventListener('load', () => this.arrived());
+      xhr.addEventListener('load', () => this.answered(xhr.status, xhr.response || {}));
+      xhr.addEventListener('error', () => this.broke('the connection broke off; try again'));
       xhr.send(this.file);
     }
 
+    // A chunk from `offset`, reporting progress; answers the status and body.
+    chunk(url, offset) {
+      return new Promise((resolve) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open('PATCH', url);
+        xhr.setRequestHeader('X-CSRF-Token', csrf);
+        xhr.setRequestHeader('Upload-Offset', String(offset));
+        xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+        xhr.responseType = 'json';
+        xhr.upload.addEventListener('progress', (event) => this.moved(offset + event.loaded));
+        xhr.addEventListener('load', () => resolve({ status: xhr.status, body: xhr.response || {}, offset: Number(xhr.getResponseHeader('Upload-Offset')) }));
+        xhr.addEventListener('error', () => resolve({ status: 0, body: {} }));
+        xhr.send(this.file.slice(offset, offset + CHUNK));
+      });
+    }
+
+    async api(method, url, body) {
+      const response = await fetch(url, {
+        method,
+        headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+      });
+      let answer = {};
+      try { answer = await response.json(); } catch (e) { /* an empty answer */ }
+      return { status: response.status, body: answer };
+    }
+
+    // Chunks of 8 MB; after a broken connection, asks how much arrived and goes on from there.
+    async sendChunks() {
+      let created;
+      try {
+        created = await this.api('POST', '/api/v1/uploads', { file_name: this.file.name, size: this.file.size });
+      } catch (error) {
+        this.broke('the upload could not start: ' + error.message);
+        return;
+      }
+      if (created.status !== 201 && created.status !== 200) { this.broke(created.body.message || 'the upload could not start'); return; }
+      const { url, complete } = created.body;
+      let offset = 0;
+      let failures = 0;
+      while (offset < this.file.size) {
+        const sent = await this.chunk(url, offset);
+        if (sent.status >= 200 && sent.status < 300) {
+          offset = sent.offset || Math.min(this.file.size, offset + CHUNK);
+          failures = 0;
+          continue;
+        }
+        if (sent.status !== 0 && sent.status !== 409 && sent.status < 500) { this.broke(sent.body.message || ('the server answered ' + sent.status)); return; }
+        failures += 1;
+        if (failures > 6) { this.broke('the connection keeps breaking off; try again later'); return; }
+        this.state('connection lost, resuming…');
+        await new Promise((r) => setTimeout(r, 500 * 2 ** failures));
+        try {
+          const status = await this.api('GET', url);
+          if (status.status === 200) offset = status.body.received;
+        } catch (e) { /* try again */ }
+        this.state('uploading');
+      }
+      this.arrived();
+      try {
+        const params = this.query({ name: stem(this.file.name) });
+        const done = await this.api('POST', complete + '?' + params);
+        this.answered(done.status, done.body);
+      } catch (error) {
+        this.broke('the file arrived, but importing it could not start: ' + error.message);
+      }
+    }
+
+    // A worker imports the file: follow the job until it ends.
     queued(job) {
-      this.state('importing in the background');
-      const result = this.$('.result');
-      result.hidden = false;
-      const link = document.createElement('a');
-      link.href = '/jobs';
-      link.textContent = 'follow it on the jobs page';
-      result.replaceChildren('The file is large: it is imported by a worker; ', link, '.');
+      this.state('importing');
+      this.progress.value = 0;
+      const speed = this.$('.file-speed');
+      speed.textContent = 'Queued for a worker (reserved ' + job.reserved + ' h)';
       this.row.dataset.job = job.id || '';
+      const events = new EventSource('/api/v1/jobs/events');
+      const follow = (latest) => {
+        if (latest.id !== job.id) return;
+        this.progress.value = Math.round((latest.progress || 0) * 100);
+        speed.textContent = latest.message || latest.status;
+        if (latest.status === 'succeeded') { events.close(); this.done(latest.result); }
+        else if (latest.status === 'failed' || latest.status === 'cancelled') { events.close(); this.fail(latest.error || ('the import was ' + latest.status)); }
+      };
+      events.addEventListener('job', (event) => { try { follow(JSON.parse(event.data)); } catch (e) { /* not for us */ } });
+      // The job may have moved on before the stream opened.
+      events.addEventListener('open', async () => {
+        const now = await this.api('GET', '/api/v1/jobs/' + encodeURIComponent(job.id));
+        if (now.status === 200) follow(now.body);
+      });
     }
 
     done(body) {
+      if (this.row.classList.contains('imported')) return;
+      this.progress.value = 100;
       this.state('imported');
       this.row.classList.add('imported');
       const result = this.$('.result');

@@ -251,3 +251,53 @@ async fn hostile_series_and_column_names_are_shown_as_text_and_never_run() {
     screenshot(client, "hostile-names").await;
     driver.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_large_file_goes_in_chunks_to_a_worker_and_its_job_is_followed_live() {
+    let Some(driver) = browser().await else {
+        return;
+    };
+    // Anything over 100 kB is a job, so the six stocks (1.8 MB) are one.
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.jobs.inline_import_bytes = 100_000;
+    })
+    .await;
+    let client = &driver.client;
+    sign_up(client, &app, "linus@example.com").await;
+    client.goto(&app.url("/jobs")).await.unwrap();
+    assert!(text(client, "#jobs").await.contains("No jobs yet"));
+    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    let jobs = client.window().await.unwrap();
+
+    let tab = client.new_window(true).await.unwrap();
+    client.switch_to_window(tab.handle).await.unwrap();
+    client.goto(&app.url("/upload")).await.unwrap();
+    choose_file(client, &testdata("stocks_daily.csv")).await;
+    until(
+        client,
+        120,
+        "the import job",
+        "return document.querySelector('.upload.imported') !== null",
+    )
+    .await;
+    let job = client
+        .execute("return document.querySelector('.upload').dataset.job", vec![])
+        .await
+        .unwrap();
+    let job = job.as_str().unwrap().to_owned();
+    assert!(!job.is_empty(), "the upload became a job");
+    let result = text(client, ".upload .result").await;
+    assert!(result.contains("16194 rows in 6 series"), "{result}");
+    client.close_window().await.unwrap();
+
+    client.switch_to_window(jobs).await.unwrap();
+    let script = format!(
+        "const row = document.querySelector('[data-job=\"{job}\"]'); \
+         return row && row.dataset.status === 'succeeded' && window.notReloaded === true \
+           ? row.textContent : null"
+    );
+    let row = until(client, 60, "the jobs page to show the job done", &script).await;
+    assert!(row.as_str().unwrap().contains("import"), "{row}");
+    assert!(row.as_str().unwrap().contains("charged"), "charged in hours: {row}");
+    driver.client.clone().close().await.unwrap();
+}

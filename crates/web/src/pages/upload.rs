@@ -59,6 +59,8 @@ struct UploadPage {
     csrf: String,
     samples: &'static [Sample],
     limit: String,
+    /// Files above this size are sent in chunks and imported by a worker.
+    inline_bytes: u64,
 }
 
 async fn page(State(state): State<AppState>, user: PageUser) -> Response {
@@ -66,6 +68,7 @@ async fn page(State(state): State<AppState>, user: PageUser) -> Response {
         csrf: user.csrf().to_owned(),
         samples: SAMPLES,
         limit: super::datasets::human_size(state.http.upload_limit_bytes),
+        inline_bytes: state.jobs.inline_import_bytes,
     })
 }
 
