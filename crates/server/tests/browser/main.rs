@@ -9,3 +9,4 @@ mod helpers;
 mod dashboard;
 mod harness;
 mod pages;
+mod speed;
