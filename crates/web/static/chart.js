@@ -83,6 +83,7 @@
     if (plot) { plot.destroy(); plot = null; }
     if (candles) { candles.chart.remove(); candles = null; }
     area.replaceChildren();
+    area.style.height = '';
     legend.replaceChildren();
   }
 
@@ -288,13 +289,14 @@
     const LW = window.LightweightCharts;
     const fg = colour('--fg');
     const grid = colour('--line');
+    // The chart fills the area, so the area's height is fixed first.
+    area.style.height = Math.max(320, Math.min(560, Math.round(window.innerHeight * 0.6))) + 'px';
     const chart = LW.createChart(area, {
       autoSize: true,
-      height: Math.max(320, Math.min(560, Math.round(window.innerHeight * 0.6))),
       layout: { background: { type: 'solid', color: 'transparent' }, textColor: fg, attributionLogo: false },
       grid: { vertLines: { color: grid }, horzLines: { color: grid } },
       rightPriceScale: { mode: view.log ? LW.PriceScaleMode.Logarithmic : LW.PriceScaleMode.Normal },
-      timeScale: { timeVisible: true, secondsVisible: false },
+      timeScale: { timeVisible: true, secondsVisible: false, lockVisibleTimeRangeOnResize: true },
       crosshair: { mode: LW.CrosshairMode.Normal },
     });
     const main = chart.addSeries(LW.CandlestickSeries, { upColor: '#2f9e44', downColor: '#e03131', borderVisible: false, wickUpColor: '#2f9e44', wickDownColor: '#e03131' });
@@ -306,7 +308,8 @@
       if (!bar) { legend.textContent = ''; return; }
       const vol = param.seriesData.get(volume);
       const when = new Date(param.time * 1000).toISOString().replace('T', ' ').slice(0, 16);
-      legend.textContent = when + '  O ' + bar.open + '  H ' + bar.high + '  L ' + bar.low + '  C ' + bar.close + (vol ? '  V ' + vol.value : '');
+      const price = (v) => (Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(4));
+      legend.textContent = when + '  O ' + price(bar.open) + '  H ' + price(bar.high) + '  L ' + price(bar.low) + '  C ' + price(bar.close) + (vol ? '  V ' + Math.round(vol.value).toLocaleString('en') : '');
     });
     chart.timeScale().subscribeVisibleTimeRangeChange(onCandleRange);
     area.addEventListener('dblclick', () => setRange('All'));

@@ -116,8 +116,10 @@ async fn a_person_uploads_charts_zooms_and_sees_the_library_update_live() {
         .await
         .unwrap();
     assert_eq!(legend_ready, true);
-    client.execute("document.querySelector('h1').scrollIntoView()", vec![]).await.unwrap();
-    client.execute("window.scrollBy(0, 170)", vec![]).await.unwrap();
+    client
+        .execute("document.querySelector('.chart-buttons').scrollIntoView()", vec![])
+        .await
+        .unwrap();
     screenshot(client, "candles").await;
 
     // The library follows a second upload, made in another tab, without a reload.
@@ -149,6 +151,31 @@ async fn a_person_uploads_charts_zooms_and_sees_the_library_update_live() {
     let listed = text(client, "#library").await;
     assert!(listed.contains("air_passengers") && listed.contains("stocks_daily"), "{listed}");
     screenshot(client, "library").await;
+
+    // At phone width no page is wider than the screen; the dark theme is one click away.
+    client.set_window_size(390, 844).await.unwrap();
+    let dataset = format!("{url}?series=AAPL");
+    for path in ["/datasets", "/upload", "/jobs", "/usage", "/account"] {
+        client.goto(&app.url(path)).await.unwrap();
+        let fits = client
+            .execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![])
+            .await
+            .unwrap();
+        assert_eq!(fits, true, "{path} fits a phone");
+    }
+    client.goto(dataset.as_str()).await.unwrap();
+    drawn_after(client, 0, "the chart at phone width").await;
+    let fits = client
+        .execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![])
+        .await
+        .unwrap();
+    assert_eq!(fits, true, "the dataset page fits a phone");
+    client.find(Locator::Css("#theme")).await.unwrap().click().await.unwrap();
+    let theme =
+        client.execute("return document.documentElement.dataset.theme", vec![]).await.unwrap();
+    assert_eq!(theme, "dark", "headless Chromium starts light");
+    screenshot(client, "phone-dark").await;
+    client.set_window_size(1280, 900).await.unwrap();
 
     // Sign out.
     client.goto(&app.url("/account")).await.unwrap();
