@@ -6,7 +6,7 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use crate::harness::{browser, screenshot, sign_up, testdata, until};
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 const DAY: f64 = 86_400.0;
 
@@ -14,9 +14,12 @@ async fn text(client: &Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 
-/// Chooses `path` in the upload page's file field.
-async fn choose_file(client: &Client, path: &str) {
+/// Uploads `path` on the upload page and waits until it is imported.
+async fn upload(client: &Client, app: &TestApp, path: &str) {
+    client.goto(&app.url("/upload")).await.unwrap();
     client.find(Locator::Css("#files")).await.unwrap().send_keys(path).await.unwrap();
+    let imported = "return document.querySelector('.upload.imported') !== null";
+    until(client, 120, &format!("{path} to be imported"), imported).await;
 }
 
 /// How many times the chart has drawn.
@@ -52,10 +55,7 @@ async fn a_person_uploads_charts_zooms_and_sees_the_library_update_live() {
     assert!(empty.contains("No datasets yet") && empty.contains("sample"), "{empty}");
 
     // Upload with a progress bar per file.
-    client.goto(&app.url("/upload")).await.unwrap();
-    choose_file(client, &testdata("stocks_daily.csv")).await;
-    until(client, 120, "the import", "return document.querySelector('.upload.imported') !== null")
-        .await;
+    upload(client, &app, &testdata("stocks_daily.csv")).await;
     let progress = client
         .execute("return document.querySelector('.upload progress').value", vec![])
         .await
@@ -130,15 +130,7 @@ async fn a_person_uploads_charts_zooms_and_sees_the_library_update_live() {
     assert_eq!(rows, 1);
     let tab = client.new_window(true).await.unwrap();
     client.switch_to_window(tab.handle).await.unwrap();
-    client.goto(&app.url("/upload")).await.unwrap();
-    choose_file(client, &testdata("air_passengers.csv")).await;
-    until(
-        client,
-        60,
-        "the second import",
-        "return document.querySelector('.upload.imported') !== null",
-    )
-    .await;
+    upload(client, &app, &testdata("air_passengers.csv")).await;
     client.close_window().await.unwrap();
     client.switch_to_window(library).await.unwrap();
     until(
@@ -212,10 +204,7 @@ async fn hostile_series_and_column_names_are_shown_as_text_and_never_run() {
          \"\"\"><img src=x onerror=window.pwned=4>\",2024-01-02,3\n",
     )
     .unwrap();
-    client.goto(&app.url("/upload")).await.unwrap();
-    choose_file(client, &file.to_string_lossy()).await;
-    until(client, 60, "the import", "return document.querySelector('.upload.imported') !== null")
-        .await;
+    upload(client, &app, &file.to_string_lossy()).await;
     let result = text(client, ".upload").await;
     assert!(result.contains("<img src=x onerror=window.pwned=1>"), "{result}");
     let pages = ["/datasets", "/datasets?q=onerror"];
@@ -298,15 +287,7 @@ async fn a_large_file_goes_in_chunks_to_a_worker_and_its_job_is_followed_live() 
 
     let tab = client.new_window(true).await.unwrap();
     client.switch_to_window(tab.handle).await.unwrap();
-    client.goto(&app.url("/upload")).await.unwrap();
-    choose_file(client, &testdata("stocks_daily.csv")).await;
-    until(
-        client,
-        120,
-        "the import job",
-        "return document.querySelector('.upload.imported') !== null",
-    )
-    .await;
+    upload(client, &app, &testdata("stocks_daily.csv")).await;
     let job = client
         .execute("return document.querySelector('.upload').dataset.job", vec![])
         .await

@@ -76,9 +76,23 @@ pub async fn screenshot(client: &Client, name: &str) -> std::path::PathBuf {
 
 /// Signs up in the browser as `email` and waits for the account page.
 pub async fn sign_up(client: &Client, app: &crate::helpers::TestApp, email: &str) {
+    fill_in(client, app, "/signup", email).await;
+}
+
+/// Signs in the browser as `email` (an account made with the test password).
+pub async fn sign_in(client: &Client, app: &crate::helpers::TestApp, email: &str) {
+    fill_in(client, app, "/signin", email).await;
+}
+
+/// Sends the e-mail and password form at `path` and waits for the account page.
+async fn fill_in(client: &Client, app: &crate::helpers::TestApp, path: &str, email: &str) {
     use fantoccini::Locator;
-    client.goto(&app.url("/signup")).await.unwrap();
-    let field = |css: &'static str| async move { client.find(Locator::Css(css)).await.unwrap() };
+    client.goto(&app.url(path)).await.unwrap();
+    let form = format!("form[action='{path}'] ");
+    let field = |css: &str| {
+        let css = format!("{form}{css}");
+        async move { client.find(Locator::Css(&css)).await.unwrap() }
+    };
     field("input[name=email]").await.send_keys(email).await.unwrap();
     field("input[name=password]").await.send_keys(crate::helpers::PASSWORD).await.unwrap();
     field("button[type=submit]").await.click().await.unwrap();

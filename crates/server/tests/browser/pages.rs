@@ -1,7 +1,7 @@
 use fantoccini::Locator;
 
-use crate::harness::{browser, screenshot};
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::harness::{browser, screenshot, sign_up};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn a_person_signs_up_sees_their_account_and_signs_out_in_a_real_browser() {
@@ -10,23 +10,7 @@ async fn a_person_signs_up_sees_their_account_and_signs_out_in_a_real_browser() 
     };
     let app = spawn_app().await;
     let client = &driver.client;
-    client.goto(&app.url("/signup")).await.unwrap();
-    client
-        .find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys("ada@example.com")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+    sign_up(client, &app, "ada@example.com").await;
     let text = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(text.contains("Signed in as ada@example.com"), "{text}");
     let shot = screenshot(client, "account").await;

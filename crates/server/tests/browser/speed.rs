@@ -8,12 +8,11 @@
 
 use std::io::Write;
 
-use fantoccini::Locator;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::harness::{browser, until};
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::harness::{browser, sign_in, until};
+use crate::helpers::spawn_app;
 
 /// Ten million rows, or `VARIOSYNC_CHART_ROWS`.
 fn rows() -> usize {
@@ -61,29 +60,7 @@ async fn chart_speed_on_ten_million_rows() {
     let id = imported["dataset"]["id"].as_str().unwrap().to_owned();
 
     let client = &driver.client;
-    client.goto(&app.url("/signin")).await.unwrap();
-    client
-        .find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys("speed@example.com")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form[action='/signin'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+    sign_in(client, &app, "speed@example.com").await;
 
     let mut first_paints = Vec::new();
     let mut zooms = Vec::new();

@@ -39,6 +39,17 @@ fn is_admin(user: &PageUser) -> bool {
     user.user().role == Role::Admin
 }
 
+/// Why a request cannot go on: not an admin, or (for a form) a stale CSRF token.
+fn refused(admin: &PageUser, csrf: Option<&str>) -> Option<Response> {
+    if !is_admin(admin) {
+        Some(forbidden())
+    } else if csrf.is_some_and(|token| !admin.csrf_ok(token)) {
+        Some(stale_form())
+    } else {
+        None
+    }
+}
+
 struct UserRow {
     id: String,
     email: String,
@@ -89,8 +100,8 @@ async fn users_page(
     State(state): State<AppState>,
     admin: PageUser,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(&admin) {
-        return Ok(forbidden());
+    if let Some(refusal) = refused(&admin, None) {
+        return Ok(refusal);
     }
     users_listing(&state, &admin, None, None).await
 }
@@ -103,11 +114,8 @@ async fn set_disabled(
     csrf: &str,
     disabled: bool,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(admin) {
-        return Ok(forbidden());
-    }
-    if !admin.csrf_ok(csrf) {
-        return Ok(stale_form());
+    if let Some(refusal) = refused(admin, Some(csrf)) {
+        return Ok(refusal);
     }
     let user = crate::api::admin::user_id(id)?;
     match state.accounts.set_disabled(admin.user().id, user, disabled, client).await {
@@ -153,11 +161,8 @@ async fn grant(
     Path(id): Path<String>,
     Form(form): Form<GrantForm>,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(&admin) {
-        return Ok(forbidden());
-    }
-    if !admin.csrf_ok(&form.csrf_token) {
-        return Ok(stale_form());
+    if let Some(refusal) = refused(&admin, Some(&form.csrf_token)) {
+        return Ok(refusal);
     }
     let user = crate::api::admin::user_id(&id)?;
     let granted = async {
@@ -208,8 +213,8 @@ async fn jobs_page(
     State(state): State<AppState>,
     admin: PageUser,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(&admin) {
-        return Ok(forbidden());
+    if let Some(refusal) = refused(&admin, None) {
+        return Ok(refusal);
     }
     jobs_listing(&state, &admin, None).await
 }
@@ -221,16 +226,7 @@ async fn cancel_job(
     Path(id): Path<String>,
     Form(form): Form<Csrf>,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(&admin) {
-        return Ok(forbidden());
-    }
-    if !admin.csrf_ok(&form.csrf_token) {
-        return Ok(stale_form());
-    }
-    match crate::api::jobs::cancel_job(&state, &client, admin.user().id, true, &id).await {
-        Ok(_) => Ok(Redirect::to("/admin/jobs").into_response()),
-        Err(error) => jobs_listing(&state, &admin, Some(error.message().to_owned())).await,
-    }
+    job_action(&state, &client, &admin, &id, &form.csrf_token, false).await
 }
 
 async fn retry_job(
@@ -240,15 +236,29 @@ async fn retry_job(
     Path(id): Path<String>,
     Form(form): Form<Csrf>,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(&admin) {
-        return Ok(forbidden());
+    job_action(&state, &client, &admin, &id, &form.csrf_token, true).await
+}
+
+/// Cancels job `id`, or with `retry` runs it again, and shows the jobs.
+async fn job_action(
+    state: &AppState,
+    client: &variosync_auth::ClientInfo,
+    admin: &PageUser,
+    id: &str,
+    csrf: &str,
+    retry: bool,
+) -> Result<Response, crate::ApiError> {
+    if let Some(refusal) = refused(admin, Some(csrf)) {
+        return Ok(refusal);
     }
-    if !admin.csrf_ok(&form.csrf_token) {
-        return Ok(stale_form());
-    }
-    match crate::api::jobs::retry_job(&state, &client, admin.user().id, &id).await {
+    let done = if retry {
+        crate::api::jobs::retry_job(state, client, admin.user().id, id).await
+    } else {
+        crate::api::jobs::cancel_job(state, client, admin.user().id, true, id).await
+    };
+    match done {
         Ok(_) => Ok(Redirect::to("/admin/jobs").into_response()),
-        Err(error) => jobs_listing(&state, &admin, Some(error.message().to_owned())).await,
+        Err(error) => jobs_listing(state, admin, Some(error.message().to_owned())).await,
     }
 }
 
@@ -271,8 +281,8 @@ async fn audit_page(
     State(state): State<AppState>,
     admin: PageUser,
 ) -> Result<Response, crate::ApiError> {
-    if !is_admin(&admin) {
-        return Ok(forbidden());
+    if let Some(refusal) = refused(&admin, None) {
+        return Ok(refusal);
     }
     let filter = AuditFilter { limit: 200, ..AuditFilter::default() };
     let entries = state.backends.audit().list(Access::System, &filter).await?;

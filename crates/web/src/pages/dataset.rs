@@ -18,6 +18,7 @@ use super::datasets::human_size;
 use super::render;
 use crate::api::datasets::{find, open_part, version_of};
 use crate::state::AppState;
+use variosync_store::{Dataset, Version};
 
 /// The most series whose jumps the quality section looks for.
 const QUALITY_SERIES: usize = 12;
@@ -108,9 +109,24 @@ fn number(value: Option<f64>) -> String {
     }
 }
 
-/// The page for an unknown dataset or version.
-fn missing(path: &str) -> Response {
-    (StatusCode::NOT_FOUND, Html(super::not_found_page(path))).into_response()
+/// The dataset and version a page is about; otherwise the not-found page (or the error).
+async fn shown(
+    state: &AppState,
+    owner: variosync_domain::UserId,
+    id: &str,
+    version: Option<u32>,
+) -> Result<(Dataset, Version), Response> {
+    let missing = |error: crate::ApiError| {
+        if error.kind() == ErrorKind::NotFound {
+            let path = format!("/datasets/{id}");
+            (StatusCode::NOT_FOUND, Html(super::not_found_page(&path))).into_response()
+        } else {
+            error.into_response()
+        }
+    };
+    let dataset = find(state, owner, id).await.map_err(missing)?;
+    let version = version_of(state, owner, &dataset, version).await.map_err(missing)?;
+    Ok((dataset, version))
 }
 
 async fn page(
@@ -120,19 +136,9 @@ async fn page(
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
     let owner = user.user().id;
-    let dataset = match find(&state, owner, &id).await {
-        Ok(dataset) => dataset,
-        Err(error) if error.kind() == ErrorKind::NotFound => {
-            return Ok(missing(&format!("/datasets/{id}")));
-        }
-        Err(error) => return Err(error),
-    };
-    let version = match version_of(&state, owner, &dataset, params.version).await {
-        Ok(version) => version,
-        Err(error) if error.kind() == ErrorKind::NotFound => {
-            return Ok(missing(&format!("/datasets/{id}")));
-        }
-        Err(error) => return Err(error),
+    let (dataset, version) = match shown(&state, owner, &id, params.version).await {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let versions = state
         .backends
@@ -262,8 +268,10 @@ async fn quality_fragment(
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
     let owner = user.user().id;
-    let dataset = find(&state, owner, &id).await?;
-    let version = version_of(&state, owner, &dataset, params.version).await?;
+    let (_, version) = match shown(&state, owner, &id, params.version).await {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
+    };
     let part = open_part(&state, owner, &version).await?;
     let series_total = version.series.len();
     let looked_at: Vec<String> = version.series.iter().take(QUALITY_SERIES).cloned().collect();
