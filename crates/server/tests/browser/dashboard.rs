@@ -122,6 +122,45 @@ async fn a_person_uploads_charts_zooms_and_sees_the_library_update_live() {
         .unwrap();
     screenshot(client, "candles").await;
 
+    // The view exported: CSV of exactly the candles shown, and a PNG picture.
+    client
+        .execute(
+            "window.captured = []; const make = URL.createObjectURL; \
+             URL.createObjectURL = (blob) => { window.captured.push(blob); return make(blob); };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client.find(Locator::Css("#chart-csv")).await.unwrap().click().await.unwrap();
+    until(client, 10, "the CSV", "return window.captured.length === 1").await;
+    let csv = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; window.captured[0].text().then(done);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "time,open,high,low,close,volume");
+    assert_eq!(lines.len() as u64 - 1, candles, "one line per candle in view: {csv}");
+    assert!(lines[lines.len() - 1].starts_with("2023-09-21T00:00:00"), "{csv}");
+    client.find(Locator::Css("#chart-png")).await.unwrap().click().await.unwrap();
+    until(client, 10, "the PNG", "return window.captured.length === 2").await;
+    let png = client
+        .execute("return [window.captured[1].type, window.captured[1].size]", vec![])
+        .await
+        .unwrap();
+    assert_eq!(png[0], "image/png");
+    assert!(png[1].as_u64().unwrap() > 5_000, "a real picture: {png}");
+
+    // Log scale keeps the candles and the range.
+    let before = draws(client).await;
+    client.find(Locator::Css("#chart-log")).await.unwrap().click().await.unwrap();
+    let log = drawn_after(client, before, "the log scale").await;
+    assert_eq!((log["mode"].as_str(), log["log"].as_bool()), (Some("candles"), Some(true)));
+    assert_eq!(log["candles"], month["candles"], "{log}");
+
     // The library follows a second upload, made in another tab, without a reload.
     client.goto(&app.url("/datasets")).await.unwrap();
     let library = client.window().await.unwrap();
