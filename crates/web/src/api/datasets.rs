@@ -488,21 +488,24 @@ pub(crate) async fn version_of(
     dataset: &Dataset,
     wanted: Option<u32>,
 ) -> Result<Version, ApiError> {
+    let versions = state.backends.datasets().versions(Access::User(user), user, dataset.id).await?;
+    choose_version(dataset, &versions, wanted)
+}
+
+/// Version `wanted` of `versions` (the dataset's), or its current one.
+pub(crate) fn choose_version(
+    dataset: &Dataset,
+    versions: &[Version],
+    wanted: Option<u32>,
+) -> Result<Version, ApiError> {
     let number = wanted.unwrap_or(dataset.current_version);
-    state
-        .backends
-        .datasets()
-        .versions(Access::User(user), user, dataset.id)
-        .await?
-        .into_iter()
-        .find(|v| v.version == number)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorKind::NotFound,
-                "version_not_found",
-                format!("the dataset has no version {number}"),
-            )
-        })
+    versions.iter().find(|v| v.version == number).cloned().ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::NotFound,
+            "version_not_found",
+            format!("the dataset has no version {number}"),
+        )
+    })
 }
 
 /// A dataset and its current version.

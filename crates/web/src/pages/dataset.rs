@@ -16,7 +16,7 @@ use variosync_engine::quality::{self, ColumnOutliers};
 use super::account::{PageUser, when};
 use super::datasets::human_size;
 use super::render;
-use crate::api::datasets::{find, open_part, version_of};
+use crate::api::datasets::{choose_version, find, open_part};
 use crate::state::AppState;
 use variosync_store::{Dataset, Version};
 
@@ -109,13 +109,13 @@ fn number(value: Option<f64>) -> String {
     }
 }
 
-/// The dataset and version a page is about; otherwise the not-found page (or the error).
+/// The dataset, its versions and the version a page is about; otherwise the not-found page (or the error).
 async fn shown(
     state: &AppState,
     owner: variosync_domain::UserId,
     id: &str,
     version: Option<u32>,
-) -> Result<(Dataset, Version), Response> {
+) -> Result<(Dataset, Vec<Version>, Version), Response> {
     let missing = |error: crate::ApiError| {
         if error.kind() == ErrorKind::NotFound {
             let path = format!("/datasets/{id}");
@@ -125,8 +125,15 @@ async fn shown(
         }
     };
     let dataset = find(state, owner, id).await.map_err(missing)?;
-    let version = version_of(state, owner, &dataset, version).await.map_err(missing)?;
-    Ok((dataset, version))
+    let access = variosync_store::Access::User(owner);
+    let versions = state
+        .backends
+        .datasets()
+        .versions(access, owner, dataset.id)
+        .await
+        .map_err(|e| missing(e.into()))?;
+    let version = choose_version(&dataset, &versions, version).map_err(missing)?;
+    Ok((dataset, versions, version))
 }
 
 async fn page(
@@ -136,15 +143,10 @@ async fn page(
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
     let owner = user.user().id;
-    let (dataset, version) = match shown(&state, owner, &id, params.version).await {
+    let (dataset, versions, version) = match shown(&state, owner, &id, params.version).await {
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let versions = state
-        .backends
-        .datasets()
-        .versions(variosync_store::Access::User(owner), owner, dataset.id)
-        .await?;
     let profile: Option<Profile> = serde_json::from_value(version.profile.clone()).ok();
     let (series, columns, duplicates, rejects) = match &profile {
         Some(profile) => (
@@ -268,7 +270,7 @@ async fn quality_fragment(
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
     let owner = user.user().id;
-    let (_, version) = match shown(&state, owner, &id, params.version).await {
+    let (_, _, version) = match shown(&state, owner, &id, params.version).await {
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
