@@ -77,7 +77,7 @@ fn main() {
             for model in &models {
                 let started = Instant::now();
                 let result = model
-                    .forecaster()
+                    .forecaster(horizon)
                     .fit(&series)
                     .and_then(|f| Ok((f.describe(), f.predict(future, &[95.0])?)));
                 let seconds = started.elapsed().as_secs_f64();

@@ -10,6 +10,7 @@
 //! [`calendar`] turns a dataset's irregular rows into such a series and continues its
 //! calendar into the future; [`backtest`] scores models by rolling-origin evaluation.
 
+pub mod auto;
 pub mod backtest;
 pub mod calendar;
 pub mod ets;
@@ -201,15 +202,17 @@ pub enum Model {
     Drift,
     /// Exponential smoothing, its form chosen by AICc.
     Ets,
+    /// The candidate with the best rolling-origin backtest.
+    Auto,
 }
 
 impl Model {
     /// Every model's name.
-    pub const NAMES: &'static [&'static str] = &["naive", "seasonal_naive", "drift", "ets"];
+    pub const NAMES: &'static [&'static str] = &["naive", "seasonal_naive", "drift", "ets", "auto"];
 
     /// Every model.
     pub const ALL: &'static [Model] =
-        &[Model::Naive, Model::SeasonalNaive, Model::Drift, Model::Ets];
+        &[Model::Naive, Model::SeasonalNaive, Model::Drift, Model::Ets, Model::Auto];
 
     /// Reads a model's name (case-insensitive; `snaive` and `auto_ets` are accepted too).
     pub fn parse(name: &str) -> Result<Self, ForecastError> {
@@ -218,18 +221,20 @@ impl Model {
             "seasonal_naive" | "snaive" => Ok(Self::SeasonalNaive),
             "drift" | "random_walk_with_drift" => Ok(Self::Drift),
             "ets" | "auto_ets" | "autoets" => Ok(Self::Ets),
+            "auto" => Ok(Self::Auto),
             _ => Err(ForecastError::UnknownModel(name.to_owned())),
         }
     }
 
     /// The model's name.
     pub fn name(self) -> &'static str {
-        self.forecaster().name()
+        self.forecaster(1).name()
     }
 
-    /// The method behind the name.
-    pub fn forecaster(self) -> Box<dyn Forecaster> {
+    /// The method behind the name, for forecasts of `horizon` steps (Auto chooses for it).
+    pub fn forecaster(self, horizon: usize) -> Box<dyn Forecaster> {
         match self {
+            Self::Auto => Box::new(auto::Auto::new(horizon)),
             Self::Naive => Box::new(naive::Naive),
             Self::SeasonalNaive => Box::new(naive::SeasonalNaive),
             Self::Drift => Box::new(naive::Drift),
