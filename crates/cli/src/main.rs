@@ -71,6 +71,35 @@ enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Forecast one column of one series of a file: backtest the models by rolling origin
+    /// and forecast the steps after the last row, on the series' own calendar.
+    Forecast {
+        /// The file to read.
+        file: PathBuf,
+        /// The series (default: the file's only series).
+        #[arg(long)]
+        series: Option<String>,
+        /// The value column (default: close, or the only numeric column).
+        #[arg(long)]
+        column: Option<String>,
+        /// Steps to forecast.
+        #[arg(long, default_value_t = 30)]
+        horizon: usize,
+        /// A model: auto, ets, naive, seasonal_naive or drift; repeat for several.
+        #[arg(long = "model", default_value = "auto")]
+        models: Vec<String>,
+        /// Interval levels in percent, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "80,95")]
+        levels: Vec<f64>,
+        /// Backtest origins.
+        #[arg(long, default_value_t = 3)]
+        windows: usize,
+        /// Also write the forecasts as CSV to this file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        #[command(flatten)]
+        read: ForecastReadArgs,
+    },
     /// Import a file into this instance as a dataset of an account.
     Import {
         /// The file to read.
@@ -134,6 +163,55 @@ struct MappingArgs {
     /// The sheet of a workbook to read: its name or 1-based number (default: the first).
     #[arg(long, value_name = "SHEET")]
     sheet: Option<String>,
+}
+
+/// How to read the file to forecast (`--series` names the series to forecast, so the series
+/// column is `--series-column`).
+#[derive(Debug, clap::Args)]
+struct ForecastReadArgs {
+    /// Set rows with unreadable values aside instead of stopping at the first.
+    #[arg(long)]
+    lenient: bool,
+    /// The time zone of timestamps without an offset: UTC, +02:00 or Europe/Berlin.
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// A JSON file with the whole mapping (the API's mapping object).
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+    /// The column holding the time.
+    #[arg(long, value_name = "COLUMN")]
+    time: Option<String>,
+    /// How the time is written (see `inspect`).
+    #[arg(long, value_name = "FORMAT")]
+    time_format: Option<String>,
+    /// The series column, or `none` for one series named after the file.
+    #[arg(long, value_name = "COLUMN")]
+    series_column: Option<String>,
+    /// The decimal mark: point or comma.
+    #[arg(long, value_name = "MARK")]
+    decimal: Option<String>,
+}
+
+impl ForecastReadArgs {
+    fn options(&self) -> anyhow::Result<variosync_server::files::FileOptions> {
+        let mapping = MappingArgs {
+            mapping: self.mapping.clone(),
+            time: self.time.clone(),
+            time_of_day: None,
+            time_format: self.time_format.clone(),
+            series: self.series_column.clone(),
+            columns: None,
+            exclude: Vec::new(),
+            decimal: self.decimal.clone(),
+            sheet: None,
+        };
+        Ok(variosync_server::files::FileOptions {
+            mapping: mapping.choice()?,
+            lenient: self.lenient,
+            zone: self.tz.clone(),
+            duplicates: variosync_engine::duplicates::DuplicatePolicy::KeepLast,
+        })
+    }
 }
 
 impl MappingArgs {
@@ -233,6 +311,21 @@ fn main() -> ExitCode {
                 .and_then(|options| variosync_server::files::convert(input, output, &options))
                 .map(|line| line + "\n"),
         ),
+        Command::Forecast { file, series, column, horizon, models, levels, windows, csv, read } => {
+            let options = variosync_server::files::ForecastOptions {
+                series: series.clone(),
+                column: column.clone(),
+                models: models.clone(),
+                horizon: *horizon,
+                levels: levels.clone(),
+                windows: *windows,
+                csv: csv.clone(),
+            };
+            Some(
+                read.options()
+                    .and_then(|read| variosync_server::files::forecast(file, &read, &options)),
+            )
+        }
         _ => None,
     };
     if let Some(result) = offline {
@@ -320,7 +413,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Default)
         | Command::Inspect { .. }
-        | Command::Convert { .. } => {
+        | Command::Convert { .. }
+        | Command::Forecast { .. } => {
             unreachable!("handled before loading settings")
         }
     }

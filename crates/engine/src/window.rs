@@ -686,6 +686,26 @@ pub fn candles(
     Ok((count, candles))
 }
 
+/// Every time and value of one numeric column of one series, in time order; missing
+/// values are `NaN`.
+pub fn column_values(
+    part: &Part,
+    series: &str,
+    column: &str,
+) -> Result<(Vec<i64>, Vec<f64>), QueryError> {
+    let indices = numeric_columns(part, &[column.to_owned()])?;
+    let name = part.metadata.schema().field(indices[0]).name().clone();
+    let (mut times, mut values) = (Vec::new(), Vec::new());
+    part.scan(Some(series), i64::MIN, i64::MAX, &indices, |batch| {
+        times.extend_from_slice(Keys::of(batch).times());
+        if let Some(column) = batch.column_by_name(&name) {
+            values.extend(as_f64(column).into_iter().map(|v| v.unwrap_or(f64::NAN)));
+        }
+        Ok(true)
+    })?;
+    Ok((times, values))
+}
+
 /// A page of raw rows.
 #[derive(Debug, Clone)]
 pub struct RowsPage {

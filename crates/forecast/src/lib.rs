@@ -17,6 +17,7 @@ pub mod ets;
 pub mod metrics;
 pub mod naive;
 mod optim;
+pub mod run;
 mod stats;
 
 use serde::{Deserialize, Serialize};
@@ -62,8 +63,11 @@ pub enum ForecastError {
         max: usize,
     },
     /// No model name matched.
-    #[error("unknown model `{0}`: expected one of {list}", list = Model::NAMES.join(", "))]
+    #[error("unknown model {0:?}: expected one of {list}", list = Model::NAMES.join(", "))]
     UnknownModel(String),
+    /// The work was stopped.
+    #[error("the forecast was stopped")]
+    Cancelled,
     /// The estimation did not reach a usable model.
     #[error("{model} could not be fitted: {reason}")]
     Fit {

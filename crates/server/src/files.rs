@@ -216,3 +216,193 @@ pub async fn import(
         imported.profile.rejects
     ))
 }
+
+/// What to forecast from a file.
+#[derive(Debug, Clone)]
+pub struct ForecastOptions {
+    /// The series (default: the file's only series).
+    pub series: Option<String>,
+    /// The value column (default: `close` if there is one, else the only numeric column).
+    pub column: Option<String>,
+    /// The models, by name.
+    pub models: Vec<String>,
+    /// Steps to forecast.
+    pub horizon: usize,
+    /// Interval levels, in percent.
+    pub levels: Vec<f64>,
+    /// Backtest origins.
+    pub windows: usize,
+    /// Where to write the forecasts as CSV.
+    pub csv: Option<std::path::PathBuf>,
+}
+
+/// Forecasts one column of one series of a file; returns the report to print.
+pub fn forecast(
+    path: &Path,
+    read: &FileOptions,
+    options: &ForecastOptions,
+) -> anyhow::Result<String> {
+    use variosync_forecast::Model;
+    use variosync_forecast::run::{self, Request};
+    let models = options
+        .models
+        .iter()
+        .map(|name| Model::parse(name))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--model")?;
+    let request = Request {
+        models,
+        horizon: options.horizon,
+        levels: options.levels.clone(),
+        windows: options.windows,
+    };
+    request.check().context("the forecast request")?;
+    let work = std::env::temp_dir().join(format!("variosync-forecast-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&work)?;
+    let result = (|| {
+        let parquet = work.join("data.parquet");
+        let converted = variosync_jobs::import::convert_file(
+            path,
+            &parquet,
+            &read_options(path, read)?,
+            read.duplicates,
+            None,
+        )
+        .with_context(|| format!("{}", path.display()))?;
+        let names: Vec<&str> = converted.profile.series.iter().map(|s| s.name.as_str()).collect();
+        let series = match (&options.series, names.as_slice()) {
+            (Some(series), _) if names.contains(&series.as_str()) => series.clone(),
+            (Some(series), _) => anyhow::bail!(
+                "{} has no series {series:?}; it has {}",
+                path.display(),
+                names.join(", ")
+            ),
+            (None, [only]) => (*only).to_owned(),
+            (None, _) => anyhow::bail!(
+                "{} holds {} series: choose one with --series ({})",
+                path.display(),
+                names.len(),
+                names.join(", ")
+            ),
+        };
+        let part = variosync_engine::window::Part::open(&parquet)?;
+        let numeric = part.numeric_column_names();
+        let column = match &options.column {
+            Some(column) if numeric.contains(column) => column.clone(),
+            Some(column) => anyhow::bail!(
+                "{} has no numeric column {column:?}; it has {}",
+                path.display(),
+                numeric.join(", ")
+            ),
+            None if numeric.iter().any(|c| c == "close") => "close".to_owned(),
+            None if numeric.len() == 1 => numeric[0].clone(),
+            None => anyhow::bail!(
+                "{} has several value columns: choose one with --column ({})",
+                path.display(),
+                numeric.join(", ")
+            ),
+        };
+        let (times, values) = variosync_engine::window::column_values(&part, &series, &column)?;
+        let report = run::forecast(&times, &values, &request, &mut |_, _| true)
+            .with_context(|| format!("forecasting {column} of {series}"))?;
+        Ok::<_, anyhow::Error>((series, column, report))
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    let (series, column, report) = result?;
+    if let Some(csv) = &options.csv {
+        std::fs::write(csv, report.to_csv(&request.levels))
+            .with_context(|| format!("cannot write {}", csv.display()))?;
+    }
+    render_report(&series, &column, &request, &report)
+}
+
+fn render_report(
+    series: &str,
+    column: &str,
+    request: &variosync_forecast::run::Request,
+    report: &variosync_forecast::run::Report,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{column} of {series}: {} values, one per {}{}; seasons {:?}",
+        report.rows,
+        report.frequency,
+        if report.filled > 0 {
+            format!(" ({} missing steps filled)", report.filled)
+        } else {
+            String::new()
+        },
+        report.seasons,
+    )?;
+    writeln!(out, "\nbacktest: {} origins of {} steps", request.windows, request.horizon)?;
+    writeln!(
+        out,
+        "  {:<16} {:>12} {:>12} {:>8} {:>8}  coverage",
+        "model", "MAE", "RMSE", "sMAPE", "MASE"
+    )?;
+    for trial in &report.backtests {
+        match &trial.backtest {
+            Some(b) => {
+                let s = &b.scores;
+                let coverage: Vec<String> =
+                    s.coverage.iter().map(|c| format!("{}%: {:.0}%", c.level, c.share)).collect();
+                writeln!(
+                    out,
+                    "  {:<16} {:>12.4} {:>12.4} {:>8.2} {:>8}  {}",
+                    trial.model.name(),
+                    s.mae,
+                    s.rmse,
+                    s.smape,
+                    s.mase.map_or("-".to_owned(), |m| format!("{m:.3}")),
+                    coverage.join(", ")
+                )?;
+            }
+            None => writeln!(
+                out,
+                "  {:<16} {}",
+                trial.model.name(),
+                trial.error.as_deref().unwrap_or("not backtested")
+            )?,
+        }
+    }
+    for forecast in &report.forecasts {
+        let Some(prediction) = &forecast.prediction else {
+            writeln!(
+                out,
+                "\n{}: {}",
+                forecast.model.name(),
+                forecast.error.as_deref().unwrap_or("")
+            )?;
+            continue;
+        };
+        writeln!(
+            out,
+            "\n{} ({})",
+            forecast.model.name(),
+            forecast.chosen.as_deref().unwrap_or("")
+        )?;
+        let mut header = format!("  {:<25} {:>14}", "time", "forecast");
+        for band in &prediction.bands {
+            header.push_str(&format!(" {:>30}", format!("{}% interval", band.level)));
+        }
+        writeln!(out, "{header}")?;
+        for (i, time) in report.times.iter().enumerate() {
+            let time = chrono::DateTime::from_timestamp_micros(*time)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .unwrap_or_default();
+            let mut line = format!("  {time:<25} {:>14.4}", prediction.mean[i]);
+            for band in &prediction.bands {
+                line.push_str(&format!(
+                    " {:>30}",
+                    format!("{:.4} .. {:.4}", band.lower[i], band.upper[i])
+                ));
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    if let Some(best) = report.best {
+        writeln!(out, "\nbest by backtest: {}", best.name())?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,291 @@
+//! One forecast request, start to finish: the rows become a regular series on their own
+//! calendar, the models asked for (and, for Auto, every candidate) are backtested by
+//! rolling origin, each model is fitted on the whole series and forecasts the steps after
+//! it, on the series' calendar.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auto::{self, Trial};
+use crate::calendar::{self, Regular};
+use crate::{ForecastError, MAX_HORIZON, Model, Prediction, Series, check_request};
+
+/// The most interval levels one request may ask for.
+pub const MAX_LEVELS: usize = 4;
+/// The most origins one backtest may use.
+pub const MAX_WINDOWS: usize = 10;
+
+/// What to forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The models, each forecast separately.
+    pub models: Vec<Model>,
+    /// Steps to forecast.
+    pub horizon: usize,
+    /// Interval levels, in percent.
+    pub levels: Vec<f64>,
+    /// Backtest origins.
+    pub windows: usize,
+}
+
+impl Request {
+    /// Checks the request's bounds, with a message per problem.
+    pub fn check(&self) -> Result<(), ForecastError> {
+        check_request(self.horizon, &self.levels)?;
+        if self.models.is_empty() {
+            return Err(ForecastError::UnknownModel(String::new()));
+        }
+        if self.levels.len() > MAX_LEVELS {
+            return Err(ForecastError::Fit {
+                model: "the request".into(),
+                reason: format!("at most {MAX_LEVELS} interval levels, not {}", self.levels.len()),
+            });
+        }
+        if self.windows == 0 || self.windows > MAX_WINDOWS {
+            return Err(ForecastError::Fit {
+                model: "the request".into(),
+                reason: format!(
+                    "backtest windows must be 1 to {MAX_WINDOWS}, not {}",
+                    self.windows
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One model's forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelForecast {
+    /// The model asked for.
+    pub model: Model,
+    /// The form it took (for instance `ETS(M,Ad,M)`, or Auto's choice).
+    pub chosen: Option<String>,
+    /// Its forecast, when it could be fitted.
+    pub prediction: Option<Prediction>,
+    /// Why it could not be.
+    pub error: Option<String>,
+}
+
+/// What a request produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The series' step, in words.
+    pub frequency: String,
+    /// Values the models were fitted on (after the calendar's filling).
+    pub rows: usize,
+    /// Steps that were missing and filled by interpolation.
+    pub filled: usize,
+    /// Rows replaced by a later row at the same step.
+    pub merged: usize,
+    /// The season lengths given to the models.
+    pub seasons: Vec<usize>,
+    /// The times of the steps forecast (microseconds since 1970, UTC).
+    pub times: Vec<i64>,
+    /// One forecast per model asked for, in order.
+    pub forecasts: Vec<ModelForecast>,
+    /// The backtest of every model tried, in order (Auto's candidates included).
+    pub backtests: Vec<Trial>,
+    /// The model the backtests favour among those asked for.
+    pub best: Option<Model>,
+}
+
+/// Says how far the work is (0 to 100, and what it is doing); returns false to stop it.
+pub type Progress<'a> = &'a mut dyn FnMut(f64, &str) -> bool;
+
+/// Forecasts rows sorted by time (values that are not finite count as missing).
+pub fn forecast(
+    times: &[i64],
+    values: &[f64],
+    request: &Request,
+    progress: Progress<'_>,
+) -> Result<Report, ForecastError> {
+    request.check()?;
+    let regular: Regular = calendar::regularize(times, values)?;
+    let seasons = calendar::seasons(regular.frequency);
+    let series = Series { values: &regular.values, times: &regular.times, seasons: &seasons };
+    let last = *regular.times.last().unwrap_or(&0);
+    let future = calendar::future(last, regular.frequency, request.horizon);
+    debug_assert!(request.horizon <= MAX_HORIZON);
+
+    // Backtest every model asked for, and Auto's candidates when Auto is asked for.
+    let mut tried: Vec<Model> = Vec::new();
+    for model in &request.models {
+        let add: Vec<Model> =
+            if *model == Model::Auto { auto::Auto::new(1).candidates } else { vec![*model] };
+        for model in add {
+            if !tried.contains(&model) {
+                tried.push(model);
+            }
+        }
+    }
+    let mut plan = auto::plan(&series, request.horizon, request.windows);
+    plan.levels = request.levels.clone();
+    let steps = (tried.len() + request.models.len()) as f64;
+    let mut backtests = Vec::with_capacity(tried.len());
+    for (i, model) in tried.iter().enumerate() {
+        if !progress(100.0 * i as f64 / steps, &format!("backtesting {}", model.name())) {
+            return Err(ForecastError::Cancelled);
+        }
+        backtests.extend(auto::compare(&[*model], &series, &plan));
+    }
+    let chosen_by_auto = auto::best(&backtests).unwrap_or(Model::Ets);
+
+    let mut forecasts = Vec::with_capacity(request.models.len());
+    for (i, model) in request.models.iter().enumerate() {
+        let done = 100.0 * (tried.len() + i) as f64 / steps;
+        if !progress(done, &format!("fitting {}", model.name())) {
+            return Err(ForecastError::Cancelled);
+        }
+        let fitted_model = if *model == Model::Auto { chosen_by_auto } else { *model };
+        let result = fitted_model
+            .forecaster(request.horizon)
+            .fit(&series)
+            .and_then(|fitted| Ok((fitted.describe(), fitted.predict(&future, &request.levels)?)));
+        forecasts.push(match result {
+            Ok((described, prediction)) => ModelForecast {
+                model: *model,
+                chosen: Some(if *model == Model::Auto {
+                    format!("auto: {described}")
+                } else {
+                    described
+                }),
+                prediction: Some(prediction),
+                error: None,
+            },
+            Err(err) => ModelForecast {
+                model: *model,
+                chosen: None,
+                prediction: None,
+                error: Some(err.to_string()),
+            },
+        });
+    }
+    if forecasts.iter().all(|f| f.prediction.is_none()) {
+        let reason =
+            forecasts.iter().filter_map(|f| f.error.clone()).collect::<Vec<_>>().join("; ");
+        return Err(ForecastError::Fit { model: "every model".into(), reason });
+    }
+    let asked: Vec<&Trial> = backtests
+        .iter()
+        .filter(|t| request.models.contains(&t.model) || request.models.contains(&Model::Auto))
+        .collect();
+    let best = auto::best(&asked.into_iter().cloned().collect::<Vec<_>>())
+        .filter(|m| request.models.contains(m))
+        .or_else(|| request.models.contains(&Model::Auto).then_some(Model::Auto))
+        .or_else(|| forecasts.iter().find(|f| f.prediction.is_some()).map(|f| f.model));
+    progress(100.0, "done");
+    Ok(Report {
+        frequency: regular.frequency.to_string(),
+        rows: regular.values.len(),
+        filled: regular.filled,
+        merged: regular.merged,
+        seasons: series.usable_seasons(),
+        times: future,
+        forecasts,
+        backtests,
+        best,
+    })
+}
+
+impl Report {
+    /// The forecasts as CSV: `time,model,chosen,mean`, then `lower_L,upper_L` per level;
+    /// times in RFC 3339 (UTC).
+    pub fn to_csv(&self, levels: &[f64]) -> String {
+        let mut out = String::from("time,model,chosen,mean");
+        for level in levels {
+            out.push_str(&format!(",lower_{level},upper_{level}"));
+        }
+        out.push('\n');
+        for forecast in &self.forecasts {
+            let Some(prediction) = &forecast.prediction else { continue };
+            let chosen = forecast.chosen.as_deref().unwrap_or_default();
+            for (i, time) in self.times.iter().enumerate() {
+                let time = chrono::DateTime::from_timestamp_micros(*time)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{time},{},\"{}\",{}",
+                    forecast.model.name(),
+                    chosen.replace('"', "\"\""),
+                    prediction.mean[i]
+                ));
+                for band in &prediction.bands {
+                    out.push_str(&format!(",{},{}", band.lower[i], band.upper[i]));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monthly_rows_are_forecast_on_their_calendar_with_backtests() {
+        let text = include_str!("../../../testdata/air_passengers.csv");
+        let (times, values): (Vec<i64>, Vec<f64>) = text
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let (date, value) = line.split_once(',').unwrap();
+                let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+                let micros = date.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros();
+                (micros, value.parse::<f64>().unwrap())
+            })
+            .unzip();
+        let request = Request {
+            models: vec![Model::Auto, Model::Naive],
+            horizon: 12,
+            levels: vec![80.0, 95.0],
+            windows: 3,
+        };
+        let mut seen = Vec::new();
+        let report = forecast(&times, &values, &request, &mut |p, m| {
+            seen.push((p, m.to_owned()));
+            true
+        })
+        .unwrap();
+        assert_eq!(report.frequency, "month");
+        assert_eq!(report.seasons, vec![12]);
+        assert_eq!(report.times.len(), 12);
+        let first = chrono::DateTime::from_timestamp_micros(report.times[0]).unwrap();
+        assert_eq!(first.to_rfc3339(), "1961-01-01T00:00:00+00:00");
+        assert_eq!(report.backtests.len(), 4, "Auto's candidates, naive among them");
+        assert!(report.backtests.iter().all(|t| t.backtest.is_some()));
+        assert_eq!(report.forecasts.len(), 2);
+        let auto = &report.forecasts[0];
+        assert!(auto.chosen.as_deref().unwrap().starts_with("auto: "), "{auto:?}");
+        assert_eq!(auto.prediction.as_ref().unwrap().bands.len(), 2);
+        assert!(seen.len() >= 6 && seen.last().unwrap().0 == 100.0);
+        assert_eq!(report.best, Some(Model::Auto));
+        let csv = report.to_csv(&request.levels);
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some("time,model,chosen,mean,lower_80,upper_80,lower_95,upper_95")
+        );
+        assert!(lines.next().unwrap().starts_with("1961-01-01T00:00:00Z,auto,\"auto: "));
+        assert_eq!(csv.lines().count(), 1 + 24);
+    }
+
+    #[test]
+    fn a_stop_and_bad_requests_are_errors() {
+        let times: Vec<i64> = (0..50).map(|t| t * 3_600_000_000).collect();
+        let values: Vec<f64> = (0..50).map(|t| t as f64).collect();
+        let mut request =
+            Request { models: vec![Model::Ets], horizon: 5, levels: vec![95.0], windows: 2 };
+        let stopped = forecast(&times, &values, &request, &mut |_, _| false);
+        assert_eq!(stopped.unwrap_err(), ForecastError::Cancelled);
+        request.windows = 0;
+        assert!(forecast(&times, &values, &request, &mut |_, _| true).is_err());
+        request.windows = 2;
+        request.horizon = 0;
+        assert!(matches!(
+            forecast(&times, &values, &request, &mut |_, _| true),
+            Err(ForecastError::Horizon { .. })
+        ));
+    }
+}
