@@ -137,6 +137,8 @@ string_enum!(
         DatasetUpdated => "dataset_updated",
         /// A dataset was deleted with all its versions.
         DatasetDeleted => "dataset_deleted",
+        /// A forecast was deleted with its points.
+        ForecastDeleted => "forecast_deleted",
         /// A background job was submitted.
         JobSubmitted => "job_submitted",
         /// A background job was cancelled.

@@ -188,35 +188,40 @@ pub fn forecast(
 }
 
 impl Report {
-    /// The forecasts as CSV: `time,model,chosen,mean`, then `lower_L,upper_L` per level;
-    /// times in RFC 3339 (UTC).
+    /// The forecasts as CSV (see [`csv`]).
     pub fn to_csv(&self, levels: &[f64]) -> String {
-        let mut out = String::from("time,model,chosen,mean");
-        for level in levels {
-            out.push_str(&format!(",lower_{level},upper_{level}"));
-        }
-        out.push('\n');
-        for forecast in &self.forecasts {
-            let Some(prediction) = &forecast.prediction else { continue };
-            let chosen = forecast.chosen.as_deref().unwrap_or_default();
-            for (i, time) in self.times.iter().enumerate() {
-                let time = chrono::DateTime::from_timestamp_micros(*time)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                    .unwrap_or_default();
-                out.push_str(&format!(
-                    "{time},{},\"{}\",{}",
-                    forecast.model.name(),
-                    chosen.replace('"', "\"\""),
-                    prediction.mean[i]
-                ));
-                for band in &prediction.bands {
-                    out.push_str(&format!(",{},{}", band.lower[i], band.upper[i]));
-                }
-                out.push('\n');
-            }
-        }
-        out
+        csv(&self.times, &self.forecasts, levels)
     }
+}
+
+/// Forecasts as CSV: `time,model,chosen,mean`, then `lower_L,upper_L` per level; times in
+/// RFC 3339 (UTC), one row per model and step.
+pub fn csv(times: &[i64], forecasts: &[ModelForecast], levels: &[f64]) -> String {
+    let mut out = String::from("time,model,chosen,mean");
+    for level in levels {
+        out.push_str(&format!(",lower_{level},upper_{level}"));
+    }
+    out.push('\n');
+    for forecast in forecasts {
+        let Some(prediction) = &forecast.prediction else { continue };
+        let chosen = forecast.chosen.as_deref().unwrap_or_default();
+        for (i, time) in times.iter().enumerate() {
+            let time = chrono::DateTime::from_timestamp_micros(*time)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{time},{},\"{}\",{}",
+                forecast.model.name(),
+                chosen.replace('"', "\"\""),
+                prediction.mean[i]
+            ));
+            for band in &prediction.bands {
+                out.push_str(&format!(",{},{}", band.lower[i], band.upper[i]));
+            }
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! kinds (the first: importing a large upload), the worker loop that leases and runs jobs,
 //! and the metering of each job by the CPU time it took. This crate never speaks HTTP.
 
+pub mod forecast;
 pub mod import;
 pub mod queue;
 mod settings;
@@ -17,5 +18,5 @@ pub use worker::{Worker, WorkerId};
 
 /// Every job kind this build can run.
 pub fn kinds() -> Kinds {
-    Kinds::new().with(uploads::ImportUpload)
+    Kinds::new().with(uploads::ImportUpload).with(forecast::ForecastJob)
 }

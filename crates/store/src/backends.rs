@@ -89,6 +89,11 @@ impl Backends {
         crate::DatasetRepository::new(self.db.clone())
     }
 
+    /// Forecasts.
+    pub fn forecasts(&self) -> crate::ForecastRepository {
+        crate::ForecastRepository::new(self.db.clone())
+    }
+
     /// Browser sessions.
     pub fn sessions(&self) -> SessionRepository {
         SessionRepository::new(self.db.clone())

@@ -19,7 +19,9 @@ fn stocks() -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-async fn json_of(response: reqwest::Response) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+pub(crate) async fn json_of(
+    response: reqwest::Response,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
@@ -50,7 +52,7 @@ async fn uploaded(app: &TestApp, key: &str, file: &[u8]) -> String {
 }
 
 /// Reads server-sent `job` events until the job `id` reaches a final state; answers it.
-async fn until_ended(events: reqwest::Response, id: &str) -> (Value, Vec<Value>) {
+pub(crate) async fn until_ended(events: reqwest::Response, id: &str) -> (Value, Vec<Value>) {
     let mut stream = events.bytes_stream();
     let mut buffer = String::new();
     let mut seen = Vec::new();

@@ -7,6 +7,7 @@ mod billing;
 mod datasets;
 mod email;
 mod external;
+mod forecasts;
 mod github;
 mod helpers;
 mod http;

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 pub(crate) mod billing;
 pub(crate) mod datasets;
+pub(crate) mod forecasts;
 mod hours;
 pub(crate) mod jobs;
 mod openapi;
@@ -67,6 +68,7 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .merge(datasets::router())
         .merge(preview::router())
         .merge(uploads::router())
+        .merge(forecasts::router())
         .merge(jobs::router())
         .merge(billing::router())
         .merge(admin::router());

@@ -49,6 +49,10 @@ const SESSION: &str = "session";
                 resampling, rows"
         ),
         (name = "uploads", description = "Resumable uploads of large files, in chunks"),
+        (
+            name = "forecasts",
+            description = "Forecasts with intervals and rolling-origin backtests, made by jobs"
+        ),
         (name = "billing", description = "Hour packages, Stripe Checkout and its webhook"),
         (
             name = "jobs",

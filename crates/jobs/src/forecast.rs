@@ -1,0 +1,275 @@
+//! The `forecast` job kind: one column of one series of a dataset version is forecast by
+//! the models asked for (see [`variosync_forecast::run`]); the points go to a Parquet
+//! object, then the forecast's row is recorded with the summary and the backtests. If the
+//! row cannot be recorded the object is deleted again.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use variosync_domain::{DatasetId, ForecastId};
+use variosync_forecast::run::{self, ModelForecast, Report, Request};
+use variosync_forecast::{Band, Model, Prediction};
+use variosync_store::{Access, NewForecast, ObjectKey};
+
+use crate::queue::{JobContext, JobError, JobKind};
+
+/// What the `forecast` job works on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastPayload {
+    /// The dataset.
+    pub dataset_id: DatasetId,
+    /// Its version.
+    pub version: u32,
+    /// The series.
+    pub series: String,
+    /// The value column.
+    pub column: String,
+    /// Models, horizon, levels and backtest windows.
+    pub request: Request,
+}
+
+/// The `forecast` job kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForecastJob;
+
+/// The points of a forecast as a Parquet file: `model`, `chosen`, `time` (UTC
+/// microseconds), `mean`, then `lower_L` and `upper_L` per level; one row per model and
+/// step.
+pub fn to_parquet(report: &Report, levels: &[f64]) -> Result<Vec<u8>, String> {
+    let mut fields = vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("chosen", DataType::Utf8, false),
+        Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("mean", DataType::Float64, false),
+    ];
+    for level in levels {
+        fields.push(Field::new(format!("lower_{level}"), DataType::Float64, false));
+        fields.push(Field::new(format!("upper_{level}"), DataType::Float64, false));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let (mut models, mut chosen, mut times, mut means) = (vec![], vec![], vec![], vec![]);
+    let mut bounds: Vec<Vec<f64>> = vec![Vec::new(); 2 * levels.len()];
+    for forecast in &report.forecasts {
+        let Some(prediction) = &forecast.prediction else { continue };
+        for (i, time) in report.times.iter().enumerate() {
+            models.push(forecast.model.name());
+            chosen.push(forecast.chosen.clone().unwrap_or_default());
+            times.push(*time);
+            means.push(prediction.mean[i]);
+            for (k, band) in prediction.bands.iter().enumerate() {
+                bounds[2 * k].push(band.lower[i]);
+                bounds[2 * k + 1].push(band.upper[i]);
+            }
+        }
+    }
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(models)),
+        Arc::new(StringArray::from(chosen)),
+        Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+        Arc::new(Float64Array::from(means)),
+    ];
+    columns.extend(bounds.into_iter().map(|b| Arc::new(Float64Array::from(b)) as ArrayRef));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).map_err(|e| e.to_string())?;
+    writer.write(&batch).map_err(|e| e.to_string())?;
+    writer.close().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Stored points read back: the times of the steps and one forecast per model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Points {
+    /// The steps' times (microseconds since 1970, UTC).
+    pub times: Vec<i64>,
+    /// One forecast per model, in the order stored.
+    pub forecasts: Vec<ModelForecast>,
+}
+
+/// Reads points written by [`to_parquet`].
+pub fn from_parquet(bytes: bytes::Bytes, levels: &[f64]) -> Result<Points, String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, TimestampMicrosecondType};
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes, 8192)
+        .map_err(|e| e.to_string())?;
+    let mut points = Points { times: Vec::new(), forecasts: Vec::new() };
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let column = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| format!("the stored forecast lacks {name}"))
+        };
+        let models = column("model")?.as_string::<i32>().clone();
+        let chosen = column("chosen")?.as_string::<i32>().clone();
+        let times = column("time")?.as_primitive::<TimestampMicrosecondType>().clone();
+        let means = column("mean")?.as_primitive::<Float64Type>().clone();
+        let mut bounds = Vec::new();
+        for level in levels {
+            bounds.push((
+                column(&format!("lower_{level}"))?.as_primitive::<Float64Type>().clone(),
+                column(&format!("upper_{level}"))?.as_primitive::<Float64Type>().clone(),
+            ));
+        }
+        for row in 0..batch.num_rows() {
+            let model = Model::parse(models.value(row)).map_err(|e| e.to_string())?;
+            if points.forecasts.last().is_none_or(|f| f.model != model) {
+                points.forecasts.push(ModelForecast {
+                    model,
+                    chosen: Some(chosen.value(row).to_owned()),
+                    prediction: Some(Prediction {
+                        mean: Vec::new(),
+                        bands: levels
+                            .iter()
+                            .map(|level| Band { level: *level, lower: vec![], upper: vec![] })
+                            .collect(),
+                    }),
+                    error: None,
+                });
+            }
+            if points.forecasts.len() == 1 {
+                points.times.push(times.value(row));
+            }
+            let Some(prediction) = points.forecasts.last_mut().and_then(|f| f.prediction.as_mut())
+            else {
+                continue;
+            };
+            prediction.mean.push(means.value(row));
+            for (band, (lower, upper)) in prediction.bands.iter_mut().zip(&bounds) {
+                band.lower.push(lower.value(row));
+                band.upper.push(upper.value(row));
+            }
+        }
+    }
+    Ok(points)
+}
+
+/// The summary stored with a forecast: everything but the points.
+pub fn summary(report: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "frequency": report.frequency,
+        "rows": report.rows,
+        "filled": report.filled,
+        "merged": report.merged,
+        "seasons": report.seasons,
+        "models": report.forecasts.iter().map(|f| serde_json::json!({
+            "model": f.model,
+            "chosen": f.chosen,
+            "error": f.error,
+        })).collect::<Vec<_>>(),
+        "backtests": report.backtests,
+    })
+}
+
+#[async_trait]
+impl JobKind for ForecastJob {
+    fn name(&self) -> &'static str {
+        "forecast"
+    }
+
+    async fn run(&self, context: &JobContext) -> Result<serde_json::Value, JobError> {
+        let payload: ForecastPayload = serde_json::from_value(context.job.payload.clone())
+            .map_err(|e| JobError::internal(format!("the job's payload is not valid: {e}")))?;
+        let user = context.user();
+        let backends = &context.backends;
+        let versions = backends
+            .datasets()
+            .versions(Access::User(user), user, payload.dataset_id)
+            .await
+            .map_err(|e| JobError::transient(e.to_string()))?;
+        if !versions.iter().any(|v| v.version == payload.version) {
+            return Err(JobError::user("the dataset or its version is gone (it was deleted)"));
+        }
+        context.progress(0.0, "reading the series");
+        let key = ObjectKey::dataset_part(user, payload.dataset_id, payload.version, 0);
+        let path = backends
+            .objects
+            .local_file(&key, &context.scratch)
+            .await
+            .map_err(|e| JobError::transient(e.to_string()))?;
+        let reporter = context.reporter();
+        let cancel = context.cancellation();
+        let work = payload.clone();
+        let computed = context
+            .blocking(move || {
+                let part =
+                    variosync_engine::window::Part::open(&path).map_err(|e| e.to_string())?;
+                let (times, values) =
+                    variosync_engine::window::column_values(&part, &work.series, &work.column)
+                        .map_err(|e| e.to_string())?;
+                if times.is_empty() {
+                    return Err(format!("the dataset has no series {:?}", work.series));
+                }
+                let report = run::forecast(&times, &values, &work.request, &mut |p, message| {
+                    reporter.report(p * 0.95, message);
+                    !cancel.is_cancelled()
+                })
+                .map_err(|e| e.to_string())?;
+                let bytes = to_parquet(&report, &work.request.levels)?;
+                Ok::<_, String>((report, bytes))
+            })
+            .await?;
+        let (report, bytes) = match computed {
+            Ok(done) => done,
+            Err(_) if context.is_cancelled() => {
+                return Err(JobError::user("the forecast was cancelled"));
+            }
+            Err(message) => return Err(JobError::user(message)),
+        };
+        context.progress(96.0, "storing the forecast");
+        let id = ForecastId::new();
+        let object = ObjectKey::forecast(user, id);
+        let size = bytes.len() as u64;
+        backends
+            .objects
+            .put(&object, bytes.into())
+            .await
+            .map_err(|e| JobError::transient(e.to_string()))?;
+        let new = NewForecast {
+            id,
+            dataset_id: payload.dataset_id,
+            dataset_version: payload.version,
+            job_id: Some(context.job.id),
+            series: payload.series.clone(),
+            column: payload.column.clone(),
+            horizon: u32::try_from(payload.request.horizon).unwrap_or(u32::MAX),
+            levels: payload.request.levels.clone(),
+            models: payload.request.models.iter().map(|m| m.name().to_owned()).collect(),
+            best: report.best.map(|m| m.name().to_owned()),
+            report: summary(&report),
+            bytes: size,
+        };
+        let forecast = match backends.forecasts().create(user, &new).await {
+            Ok(forecast) => forecast,
+            Err(error) => {
+                if let Err(cleanup) = backends.objects.delete(&object).await {
+                    tracing::error!(error = %cleanup, "cannot delete the object of a failed forecast");
+                }
+                return Err(JobError::transient(error.to_string()));
+            }
+        };
+        Ok(serde_json::json!({
+            "forecast_id": forecast.id,
+            "dataset_id": forecast.dataset_id,
+            "best": forecast.best,
+            "url": format!("/api/v1/forecasts/{}", forecast.id),
+        }))
+    }
+}
+
+/// Seconds of compute reserved per model fitted (Auto counts its candidates too); the
+/// unused part is given back when the job ends. Ten years of daily prices take about a
+/// second per model.
+pub const RESERVE_SECS_PER_MODEL: u64 = 60;
+
+/// The hours to reserve for a forecast request.
+pub fn reserve(request: &Request) -> variosync_domain::Hours {
+    let fits: u64 = request
+        .models
+        .iter()
+        .map(|m| if *m == Model::Auto { 1 + Model::ALL.len() as u64 } else { 1 })
+        .sum();
+    variosync_domain::Hours::from_millis_ceil(fits.max(1) * RESERVE_SECS_PER_MODEL * 1000)
+}
