@@ -87,6 +87,8 @@ pub struct Report {
     pub backtests: Vec<Trial>,
     /// The model the backtests favour among those asked for.
     pub best: Option<Model>,
+    /// The candidate Auto chose, when Auto was asked for.
+    pub auto: Option<Model>,
 }
 
 /// Says how far the work is (0 to 100, and what it is doing); returns false to stop it.
@@ -184,6 +186,7 @@ pub fn forecast(
         forecasts,
         backtests,
         best,
+        auto: request.models.contains(&Model::Auto).then_some(chosen_by_auto),
     })
 }
 

@@ -160,6 +160,7 @@ pub fn summary(report: &Report) -> serde_json::Value {
             "error": f.error,
         })).collect::<Vec<_>>(),
         "backtests": report.backtests,
+        "auto": report.auto,
     })
 }
 

@@ -14,6 +14,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("app.js", include_str!("../static/app.js")),
     ("upload.js", include_str!("../static/upload.js")),
     ("chart.js", include_str!("../static/chart.js")),
+    ("forecast.js", include_str!("../static/forecast.js")),
 ];
 
 /// Vendored browser libraries (see `static/vendor/README.md`): a new version is a new

@@ -29,6 +29,10 @@
   let asked = 0;
   let quiet = false;
   let data = null; // what is drawn, for CSV: { header, rows }
+  // A forecast drawn after the history: { id, series, column, label, times (s), mean,
+  // bands: [{ level, lower, upper }] }, widest band first.
+  let overlay = null;
+  let afterLoad = null;
 
   function say(text, isError) {
     status.textContent = text || '';
@@ -108,31 +112,44 @@
     if (mine !== asked) return;
     const tables = [];
     const labels = [];
+    const roles = [];
     for (const answer of answers) {
       for (const column of answer.columns) {
         tables.push([column.ts.map((t) => t / 1e6), column.values]);
         labels.push(series.length > 1 ? answer.series + ' · ' + column.name : column.name);
+        roles.push({ role: 'data' });
       }
+    }
+    if (overlay && series.includes(overlay.series) && columns.includes(overlay.column)) {
+      tables.push([overlay.times, overlay.mean]);
+      labels.push(overlay.label);
+      roles.push({ role: 'mean' });
+      overlay.bands.forEach((band, b) => {
+        tables.push([overlay.times, band.lower], [overlay.times, band.upper]);
+        labels.push(band.level + '% lower', band.level + '% upper');
+        roles.push({ role: 'low', band: b }, { role: 'high', band: b });
+      });
     }
     say(!tables.length || tables.every((t) => t[0].length === 0) ? 'No rows in this range.' : '');
     const joined = tables.length ? uPlot.join(tables) : [[]];
     const xs = joined[0];
     if (!view.full && xs.length) view.full = [xs[0], xs[xs.length - 1]];
     data = { header: ['time'].concat(labels), xs, ys: joined.slice(1) };
-    const key = labels.join('\u0000') + (view.log ? ':log' : '');
+    const key = labels.join('\u0000') + (view.log ? ':log' : '') + (overlay ? ':' + overlay.id : '');
     quiet = true;
     if (plot && plot.variosyncKey === key) {
       plot.setData(joined, false);
       setLineScale();
     } else {
       destroy();
-      plot = makePlot(joined, labels);
+      plot = makePlot(joined, labels, roles);
       plot.variosyncKey = key;
       setLineScale();
     }
     quiet = false;
     const drawn = joined.slice(1).reduce((n, ys) => n + ys.length, 0);
     record(kind, began, drawn);
+    if (afterLoad) { const next = afterLoad; afterLoad = null; next(); }
   }
 
   // The x range the chart was last told to show: uPlot reports it back (later, in a batch),
@@ -147,11 +164,29 @@
     }
   }
 
-  function makePlot(joined, labels) {
+  const FORECAST = '#e8590c';
+  const BAND_FILLS = ['rgba(232,89,12,0.12)', 'rgba(232,89,12,0.22)', 'rgba(232,89,12,0.3)', 'rgba(232,89,12,0.36)'];
+
+  function makePlot(joined, labels, roles) {
     const fg = colour('--fg');
     const grid = colour('--line');
     const series = [{ value: (u, v) => (v == null ? '' : new Date(v * 1000).toISOString().replace('T', ' ').slice(0, 19)) }];
+    const bands = [];
     labels.forEach((label, i) => {
+      const role = roles[i] || { role: 'data' };
+      if (role.role !== 'data') {
+        series.push({
+          label,
+          stroke: role.role === 'mean' ? FORECAST : 'rgba(232,89,12,0.45)',
+          width: role.role === 'mean' ? 2 : 0.75,
+          dash: role.role === 'mean' ? [6, 4] : undefined,
+          scale: 'y',
+          spanGaps: true,
+          points: { show: false },
+        });
+        if (role.role === 'high') bands.push({ series: [i + 1, i], fill: BAND_FILLS[role.band % BAND_FILLS.length] });
+        return;
+      }
       const volume = /volume/i.test(label);
       series.push({
         label,
@@ -176,6 +211,7 @@
       scales: { x: { time: true }, y: { distr: view.log ? 3 : 1 }, vol: { distr: view.log ? 3 : 1 } },
       cursor: { drag: { x: true, y: false, setScale: true }, focus: { prox: 24 } },
       legend: { live: true },
+      bands,
       hooks: { setScale: [onLineScale] },
     };
     const made = new uPlot(options, joined, area);
@@ -450,6 +486,24 @@
     return shown;
   };
   window.variosyncChart.zoom = zoomTo;
+  // Draws a forecast after its series' history (lines mode, its series and column shown),
+  // and shows the last stretch of history with it; `null` takes it away.
+  window.variosyncChart.showForecast = (next) => {
+    overlay = next;
+    if (next) {
+      for (const option of seriesSelect.options) option.selected = option.value === next.series;
+      const box = [...columnsBox.querySelectorAll('input')].find((i) => i.value === next.column);
+      if (box) box.checked = true;
+      if (view.mode !== 'lines') { view.mode = 'lines'; for (const b of root.querySelectorAll('[data-mode]')) b.setAttribute('aria-pressed', String(b.dataset.mode === 'lines')); }
+      const end = next.times[next.times.length - 1];
+      const span = end - next.times[0];
+      afterLoad = () => { if (view.full) zoomTo(Math.max(view.full[0], next.times[0] - 4 * Math.max(span, 1)), end); };
+    }
+    view.full = null; view.from = null; view.to = null;
+    destroy();
+    return loadLines('zoom');
+  };
+  window.variosyncChart.forecast = () => overlay && { id: overlay.id, steps: overlay.times.length, bands: overlay.bands.length, drawn: Boolean(plot && plot.series.some((s) => s.label === overlay.label)) };
 
   if (root.dataset.ohlc === 'true' && chosenSeries().length === 1 && new URLSearchParams(location.search).get('chart') === 'candles') setMode('candles');
   else reload('first');

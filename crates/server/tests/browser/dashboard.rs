@@ -15,7 +15,7 @@ async fn text(client: &Client, css: &str) -> String {
 }
 
 /// Uploads `path` on the upload page and waits until it is imported.
-async fn upload(client: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn upload(client: &Client, app: &TestApp, path: &str) {
     client.goto(&app.url("/upload")).await.unwrap();
     client.find(Locator::Css("#files")).await.unwrap().send_keys(path).await.unwrap();
     let imported = "return document.querySelector('.upload.imported') !== null";

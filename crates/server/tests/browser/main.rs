@@ -7,6 +7,7 @@
 mod helpers;
 
 mod dashboard;
+mod forecast;
 mod harness;
 mod pages;
 mod speed;
