@@ -19,6 +19,7 @@ pub mod naive;
 mod optim;
 pub mod run;
 mod stats;
+pub mod theta;
 
 use serde::{Deserialize, Serialize};
 
@@ -206,6 +207,8 @@ pub enum Model {
     Drift,
     /// Exponential smoothing, its form chosen by AICc.
     Ets,
+    /// The Theta method, its form chosen by in-sample error.
+    Theta,
     /// The candidate with the best rolling-origin backtest.
     Auto,
 }
@@ -216,7 +219,7 @@ impl Model {
 
     /// Every model.
     pub const ALL: &'static [Model] =
-        &[Model::Naive, Model::SeasonalNaive, Model::Drift, Model::Ets, Model::Auto];
+        &[Model::Naive, Model::SeasonalNaive, Model::Drift, Model::Ets, Model::Theta, Model::Auto];
 
     /// Reads a model's name (case-insensitive; `snaive` and `auto_ets` are accepted too).
     pub fn parse(name: &str) -> Result<Self, ForecastError> {
@@ -225,6 +228,7 @@ impl Model {
             "seasonal_naive" | "snaive" => Ok(Self::SeasonalNaive),
             "drift" | "random_walk_with_drift" => Ok(Self::Drift),
             "ets" | "auto_ets" | "autoets" => Ok(Self::Ets),
+            "theta" | "auto_theta" | "autotheta" => Ok(Self::Theta),
             "auto" => Ok(Self::Auto),
             _ => Err(ForecastError::UnknownModel(name.to_owned())),
         }
@@ -243,6 +247,7 @@ impl Model {
             Self::SeasonalNaive => Box::new(naive::SeasonalNaive),
             Self::Drift => Box::new(naive::Drift),
             Self::Ets => Box::new(ets::AutoEts::default()),
+            Self::Theta => Box::new(theta::AutoTheta),
         }
     }
 }

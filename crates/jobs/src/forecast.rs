@@ -274,3 +274,33 @@ pub fn reserve(request: &Request) -> variosync_domain::Hours {
         .sum();
     variosync_domain::Hours::from_millis_ceil(fits.max(1) * RESERVE_SECS_PER_MODEL * 1000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_points_read_back_as_they_were_forecast() {
+        let hour = 3_600_000_000i64;
+        let times: Vec<i64> = (0..200).map(|t| t * hour).collect();
+        let values: Vec<f64> =
+            (0..200).map(|t| 50.0 + 10.0 * ((t % 24) as f64 / 24.0 * 6.28).sin()).collect();
+        let request = Request {
+            models: vec![Model::SeasonalNaive, Model::Drift],
+            horizon: 12,
+            levels: vec![80.0, 95.0],
+            windows: 2,
+        };
+        let report = run::forecast(&times, &values, &request, &mut |_, _| true).unwrap();
+        let bytes = to_parquet(&report, &request.levels).unwrap();
+        let points = from_parquet(bytes.into(), &request.levels).unwrap();
+        assert_eq!(points.times, report.times);
+        assert_eq!(points.forecasts, report.forecasts);
+        assert_eq!(
+            run::csv(&points.times, &points.forecasts, &request.levels),
+            report.to_csv(&request.levels)
+        );
+        assert!(from_parquet(bytes::Bytes::from_static(b"PAR1"), &request.levels).is_err());
+        assert!(reserve(&request) > variosync_domain::Hours::ZERO);
+    }
+}
