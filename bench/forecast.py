@@ -203,6 +203,19 @@ def score(rows, datasets):
 
 def report(table, datasets):
     lines = []
+    # Every series of every dataset together: the mean over all of them.
+    overall = {}
+    for (dataset, side, model), scores in table.items():
+        overall.setdefault((side, model), []).extend(scores)
+    lines.append("\nall series\n")
+    lines.append("| side | model | series | mean sMAPE | mean MASE | 95% coverage | ms per series |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (side, model), scores in sorted(overall.items()):
+        n = len(scores)
+        mean = lambda i: sum(s[i] for s in scores) / n  # noqa: E731
+        lines.append(
+            f"| {side} | {model} | {n} | {mean(0):.2f} | {mean(1):.3f} | {mean(2):.0f}% | {1000 * mean(3):.1f} |"
+        )
     for name in datasets:
         lines.append(f"\n{name}\n")
         lines.append("| side | model | series | mean sMAPE | mean MASE | 95% coverage | ms per series |")
