@@ -130,9 +130,12 @@ mod tests {
             .collect();
         let series = Series { values: &y, times: &[], seasons: &[4] };
         let trials = compare(&Auto::new(8).candidates, &series, &plan(&series, 8, 3));
-        assert_eq!(trials.len(), 5);
+        assert_eq!(trials.len(), 6);
         let chosen = best(&trials).unwrap();
-        assert!(matches!(chosen, Model::SeasonalNaive | Model::Ets | Model::Theta), "{chosen:?}");
+        assert!(
+            matches!(chosen, Model::SeasonalNaive | Model::Ets | Model::Theta | Model::Mstl),
+            "{chosen:?}"
+        );
         let fitted = Auto::new(8).fit(&series).unwrap();
         assert!(fitted.describe().starts_with("auto: "), "{}", fitted.describe());
         assert_eq!(fitted.predict(&[0; 8], &[90.0]).unwrap().mean.len(), 8);

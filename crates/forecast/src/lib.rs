@@ -15,6 +15,7 @@ pub mod backtest;
 pub mod calendar;
 pub mod ets;
 pub mod metrics;
+pub mod mstl;
 pub mod naive;
 mod optim;
 pub mod run;
@@ -209,6 +210,8 @@ pub enum Model {
     Ets,
     /// The Theta method, its form chosen by in-sample error.
     Theta,
+    /// Several seasons taken out by STL, the rest forecast by ETS.
+    Mstl,
     /// The candidate with the best rolling-origin backtest.
     Auto,
 }
@@ -218,8 +221,15 @@ impl Model {
     pub const NAMES: &'static [&'static str] = &["naive", "seasonal_naive", "drift", "ets", "auto"];
 
     /// Every model.
-    pub const ALL: &'static [Model] =
-        &[Model::Naive, Model::SeasonalNaive, Model::Drift, Model::Ets, Model::Theta, Model::Auto];
+    pub const ALL: &'static [Model] = &[
+        Model::Naive,
+        Model::SeasonalNaive,
+        Model::Drift,
+        Model::Ets,
+        Model::Theta,
+        Model::Mstl,
+        Model::Auto,
+    ];
 
     /// Reads a model's name (case-insensitive; `snaive` and `auto_ets` are accepted too).
     pub fn parse(name: &str) -> Result<Self, ForecastError> {
@@ -229,6 +239,7 @@ impl Model {
             "drift" | "random_walk_with_drift" => Ok(Self::Drift),
             "ets" | "auto_ets" | "autoets" => Ok(Self::Ets),
             "theta" | "auto_theta" | "autotheta" => Ok(Self::Theta),
+            "mstl" => Ok(Self::Mstl),
             "auto" => Ok(Self::Auto),
             _ => Err(ForecastError::UnknownModel(name.to_owned())),
         }
@@ -248,6 +259,7 @@ impl Model {
             Self::Drift => Box::new(naive::Drift),
             Self::Ets => Box::new(ets::AutoEts::default()),
             Self::Theta => Box::new(theta::AutoTheta),
+            Self::Mstl => Box::new(mstl::Mstl),
         }
     }
 }

@@ -191,7 +191,7 @@ impl AutoTheta {
         let objective = |x: &[f64]| -> f64 {
             let (level0, alpha) = (x[0], x[1]);
             let theta = if form.optimised() { x[2] } else { 2.0 };
-            if !(0.1..=0.99).contains(&alpha) || theta < 1.0 || theta > 1e3 {
+            if !(0.1..=0.99).contains(&alpha) || !(1.0..=1e3).contains(&theta) {
                 return f64::INFINITY;
             }
             run(form, y, alpha, theta, level0).map_or(f64::INFINITY, |end| end.mse)
