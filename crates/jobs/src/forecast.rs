@@ -283,8 +283,9 @@ mod tests {
     fn stored_points_read_back_as_they_were_forecast() {
         let hour = 3_600_000_000i64;
         let times: Vec<i64> = (0..200).map(|t| t * hour).collect();
-        let values: Vec<f64> =
-            (0..200).map(|t| 50.0 + 10.0 * ((t % 24) as f64 / 24.0 * 6.28).sin()).collect();
+        let values: Vec<f64> = (0..200)
+            .map(|t| 50.0 + 10.0 * ((t % 24) as f64 / 24.0 * std::f64::consts::TAU).sin())
+            .collect();
         let request = Request {
             models: vec![Model::SeasonalNaive, Model::Drift],
             horizon: 12,
