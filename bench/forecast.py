@@ -6,7 +6,8 @@ daily, hourly) and AirPassengers is cut before its last h values (the M4 horizon
 6, 8, 18, 13, 14, 48; 12 for AirPassengers); each model is fitted on the rest and
 forecasts h steps with a 95% interval. In the same run:
 
-  * variosync: `cargo run --release -p variosync-forecast --example m4` (every model);
+  * variosync: `cargo run --release -p variosync-forecast --example m4` (every model;
+    hourly series also get their weekly season, 168, which only MSTL uses);
   * statsforecast: SeasonalNaive, AutoETS, AutoARIMA, AutoTheta, each through
     `model.forecast(y, h, level=[95])`, after one untimed call that compiles numba code;
   * prophet: `Prophet(interval_width=0.95).fit(df)` then `predict(future)` on the held-out

@@ -85,7 +85,8 @@ enum Command {
         /// Steps to forecast.
         #[arg(long, default_value_t = 30)]
         horizon: usize,
-        /// A model: auto, ets, theta, mstl, naive, seasonal_naive or drift; repeat for several.
+        /// A model: auto, ets, arima, theta, mstl, naive, seasonal_naive or drift; repeat for
+        /// several.
         #[arg(long = "model", default_value = "auto")]
         models: Vec<String>,
         /// Interval levels in percent, comma-separated.

@@ -71,7 +71,9 @@ fn main() {
     for &(dataset, file, horizon, season) in DATASETS {
         for (id, (times, values)) in load(&data.join(file)) {
             let end = values.len() - horizon;
-            let seasons = [season];
+            // Hourly data has a weekly season too, which only MSTL uses; the others take the
+            // shortest season, the competition's.
+            let seasons: Vec<usize> = if season == 24 { vec![24, 168] } else { vec![season] };
             let series = Series { values: &values[..end], times: &times[..end], seasons: &seasons };
             let future = &times[end..];
             for model in &models {

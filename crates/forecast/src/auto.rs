@@ -130,10 +130,13 @@ mod tests {
             .collect();
         let series = Series { values: &y, times: &[], seasons: &[4] };
         let trials = compare(&Auto::new(8).candidates, &series, &plan(&series, 8, 3));
-        assert_eq!(trials.len(), 6);
+        assert_eq!(trials.len(), 7);
         let chosen = best(&trials).unwrap();
         assert!(
-            matches!(chosen, Model::SeasonalNaive | Model::Ets | Model::Theta | Model::Mstl),
+            matches!(
+                chosen,
+                Model::SeasonalNaive | Model::Ets | Model::Arima | Model::Theta | Model::Mstl
+            ),
             "{chosen:?}"
         );
         let fitted = Auto::new(8).fit(&series).unwrap();

@@ -287,7 +287,11 @@ fn run(
 /// Whether all roots of `Σ a[k] z^k` lie within the circle of radius `1 + 1e-10`
 /// (Schur-Cohn).
 fn roots_inside(coefficients: &[f64]) -> bool {
-    let radius: f64 = 1.0 + 1e-10;
+    roots_within(coefficients, 1.0 + 1e-10)
+}
+
+/// Whether all roots of `Σ a[k] z^k` (degree at most 26) lie within `radius` (Schur-Cohn).
+pub(crate) fn roots_within(coefficients: &[f64], radius: f64) -> bool {
     let mut a = [0.0f64; MAX_SEASON + 3];
     let mut next = [0.0f64; MAX_SEASON + 3];
     if coefficients.len() > a.len() {

@@ -10,6 +10,7 @@
 //! [`calendar`] turns a dataset's irregular rows into such a series and continues its
 //! calendar into the future; [`backtest`] scores models by rolling-origin evaluation.
 
+pub mod arima;
 pub mod auto;
 pub mod backtest;
 pub mod calendar;
@@ -208,6 +209,8 @@ pub enum Model {
     Drift,
     /// Exponential smoothing, its form chosen by AICc.
     Ets,
+    /// Seasonal ARIMA, its order chosen by a stepwise search on AICc.
+    Arima,
     /// The Theta method, its form chosen by in-sample error.
     Theta,
     /// Several seasons taken out by STL, the rest forecast by ETS.
@@ -226,6 +229,7 @@ impl Model {
         Model::SeasonalNaive,
         Model::Drift,
         Model::Ets,
+        Model::Arima,
         Model::Theta,
         Model::Mstl,
         Model::Auto,
@@ -239,6 +243,7 @@ impl Model {
             "drift" | "random_walk_with_drift" => Ok(Self::Drift),
             "ets" | "auto_ets" | "autoets" => Ok(Self::Ets),
             "theta" | "auto_theta" | "autotheta" => Ok(Self::Theta),
+            "arima" | "auto_arima" | "autoarima" => Ok(Self::Arima),
             "mstl" => Ok(Self::Mstl),
             "auto" => Ok(Self::Auto),
             _ => Err(ForecastError::UnknownModel(name.to_owned())),
@@ -258,6 +263,7 @@ impl Model {
             Self::SeasonalNaive => Box::new(naive::SeasonalNaive),
             Self::Drift => Box::new(naive::Drift),
             Self::Ets => Box::new(ets::AutoEts::default()),
+            Self::Arima => Box::new(arima::AutoArima),
             Self::Theta => Box::new(theta::AutoTheta),
             Self::Mstl => Box::new(mstl::Mstl),
         }

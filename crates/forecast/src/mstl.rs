@@ -102,6 +102,25 @@ fn moving_average(y: &[f64], width: usize) -> Vec<f64> {
 
 /// STL's seasonal component of `y` at `period`, with seasonal window `window`.
 fn stl_seasonal(y: &[f64], period: usize, window: usize) -> Vec<f64> {
+    stl(y, period, window).0
+}
+
+/// The strength of the season `period` in `y` (Wang, Smith and Hyndman, 2006): 1 less the
+/// remainder's variance over that of the remainder and season together, 0 to 1.
+pub(crate) fn seasonal_strength(y: &[f64], period: usize) -> f64 {
+    let (seasonal, trend) = stl(y, period, 11);
+    let remainder: Vec<f64> = (0..y.len()).map(|t| y[t] - seasonal[t] - trend[t]).collect();
+    let detrended: Vec<f64> = remainder.iter().zip(&seasonal).map(|(r, s)| r + s).collect();
+    let variance = |v: &[f64]| {
+        let m = mean(v);
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+    };
+    let total = variance(&detrended);
+    if total <= 0.0 { 0.0 } else { (1.0 - variance(&remainder) / total).clamp(0.0, 1.0) }
+}
+
+/// STL (without robustness weights): the seasonal and trend components.
+fn stl(y: &[f64], period: usize, window: usize) -> (Vec<f64>, Vec<f64>) {
     let n = y.len();
     let low_pass = odd_at_least(period as f64);
     let trend_window = odd_at_least(1.5 * period as f64 / (1.0 - 1.5 / window as f64));
@@ -130,7 +149,7 @@ fn stl_seasonal(y: &[f64], period: usize, window: usize) -> Vec<f64> {
         let adjusted: Vec<f64> = y.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
         trend = loess(&adjusted, trend_window);
     }
-    seasonal
+    (seasonal, trend)
 }
 
 /// The seasonal components of `y`, one per season length (ascending).

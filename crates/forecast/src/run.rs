@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(report.times.len(), 12);
         let first = chrono::DateTime::from_timestamp_micros(report.times[0]).unwrap();
         assert_eq!(first.to_rfc3339(), "1961-01-01T00:00:00+00:00");
-        assert_eq!(report.backtests.len(), 6, "Auto's candidates, naive among them");
+        assert_eq!(report.backtests.len(), 7, "Auto's candidates, naive among them");
         assert!(report.backtests.iter().all(|t| t.backtest.is_some()));
         assert_eq!(report.forecasts.len(), 2);
         let auto = &report.forecasts[0];

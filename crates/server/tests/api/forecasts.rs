@@ -88,7 +88,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     assert_eq!(forecast["levels"], json!([80.0, 95.0]));
     assert_eq!(forecast["report"]["frequency"], "business day");
     let backtests = forecast["report"]["backtests"].as_array().unwrap();
-    assert_eq!(backtests.len(), 6, "every candidate of auto, naive among them");
+    assert_eq!(backtests.len(), 7, "every candidate of auto, naive among them");
     assert!(backtests.iter().all(|b| b["backtest"]["scores"]["mase"].as_f64().is_some()));
     assert!(forecast["best"].is_string());
     let times = view["times"].as_array().unwrap();

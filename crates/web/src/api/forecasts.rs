@@ -44,8 +44,8 @@ pub(crate) struct NewForecastRequest {
     pub series: String,
     /// The numeric column to forecast.
     pub column: String,
-    /// Models: `auto`, `ets`, `theta`, `mstl`, `naive`, `seasonal_naive`, `drift` (default:
-    /// `auto`).
+    /// Models: `auto`, `ets`, `arima`, `theta`, `mstl`, `naive`, `seasonal_naive`, `drift`
+    /// (default: `auto`).
     #[serde(default)]
     pub models: Vec<String>,
     /// Steps to forecast, on the series' own calendar.
