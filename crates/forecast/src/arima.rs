@@ -229,27 +229,14 @@ fn estimate(y: &[f64], order: Order, m: usize) -> Option<ArimaFit> {
         css(&w, mu, &sparse(&ar_product(&ar, &sar, m)), &sparse(&ma_product(&ma, &sma, m)), from);
     let nf = n_eff as f64;
     let sigma2 = sse / nf;
-    if sigma2.is_nan() || sigma2 <= 0.0 {
-        // A perfect fit: nothing left to model, but usable.
-        let sigma2 = sse.max(1e-300) / nf;
-        return Some(ArimaFit {
-            order,
-            m,
-            ar,
-            ma,
-            sar,
-            sma,
-            mu,
-            sigma2,
-            aicc: f64::NEG_INFINITY,
-            y: y.to_vec(),
-            residuals,
-            scale: 1.0,
-        });
-    }
-    let loglik = -0.5 * nf * ((2.0 * std::f64::consts::PI * sigma2).ln() + 1.0);
-    let params = (k + 1) as f64;
-    let aicc = -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (nf - params - 1.0);
+    // A perfect fit leaves nothing to model: the best possible criterion.
+    let aicc = if sigma2.is_nan() || sigma2 <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        let loglik = -0.5 * nf * ((2.0 * std::f64::consts::PI * sigma2).ln() + 1.0);
+        let params = (k + 1) as f64;
+        -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (nf - params - 1.0)
+    };
     Some(ArimaFit {
         order,
         m,
@@ -258,7 +245,7 @@ fn estimate(y: &[f64], order: Order, m: usize) -> Option<ArimaFit> {
         sar,
         sma,
         mu,
-        sigma2,
+        sigma2: sigma2.max(0.0),
         aicc,
         y: y.to_vec(),
         residuals,
@@ -288,10 +275,7 @@ impl AutoArima {
                 got: values.len(),
             });
         }
-        let scale = match mean(&values.iter().map(|v| v.abs()).collect::<Vec<_>>()) {
-            s if s > 0.0 => s,
-            _ => 1.0,
-        };
+        let scale = crate::stats::scale_of(values);
         let y: Vec<f64> = values.iter().map(|v| v / scale).collect();
         let m = series.usable_seasons().first().copied().unwrap_or(1);
         if is_constant(&y) {

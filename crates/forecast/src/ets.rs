@@ -581,10 +581,7 @@ impl AutoEts {
                 got: values.len(),
             });
         }
-        let scale = match mean(&values.iter().map(|v| v.abs()).collect::<Vec<_>>()) {
-            s if s > 0.0 => s,
-            _ => 1.0,
-        };
+        let scale = crate::stats::scale_of(values);
         let y: Vec<f64> = values.iter().map(|v| v / scale).collect();
         let m = series.usable_seasons().into_iter().find(|m| *m <= MAX_SEASON).unwrap_or(1);
         let positive = y.iter().all(|v| *v > 0.0);

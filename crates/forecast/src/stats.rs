@@ -60,6 +60,13 @@ pub(crate) fn mean(values: &[f64]) -> f64 {
     if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
 }
 
+/// The mean absolute value of a series (1 when it is all zeros): models divide by it so
+/// that their parameters are of similar size whatever the units.
+pub(crate) fn scale_of(values: &[f64]) -> f64 {
+    let scale = values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
+    if scale > 0.0 && scale.is_finite() { scale } else { 1.0 }
+}
+
 /// Least-squares line through `(1, y[0]), (2, y[1]), ...`: `(intercept, slope)`.
 pub(crate) fn line(y: &[f64]) -> (f64, f64) {
     let n = y.len() as f64;

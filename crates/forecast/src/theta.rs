@@ -156,10 +156,7 @@ impl AutoTheta {
                 got: values.len(),
             });
         }
-        let scale = match mean(&values.iter().map(|v| v.abs()).collect::<Vec<_>>()) {
-            s if s > 0.0 => s,
-            _ => 1.0,
-        };
+        let scale = crate::stats::scale_of(values);
         let mut y: Vec<f64> = values.iter().map(|v| v / scale).collect();
         let m = series.usable_seasons().first().copied().unwrap_or(1);
         let mut figure = Vec::new();
