@@ -13,6 +13,10 @@ use crate::{ForecastError, MAX_HORIZON, Model, Prediction, Series, check_request
 pub const MAX_LEVELS: usize = 4;
 /// The most origins one backtest may use.
 pub const MAX_WINDOWS: usize = 10;
+/// The most recent values the models are fitted on: older ones seldom help a forecast,
+/// and every model's cost grows with the length (a minute series of a year is half a
+/// million values).
+pub const MAX_VALUES: usize = 20_000;
 
 /// What to forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +77,8 @@ pub struct Report {
     pub frequency: String,
     /// Values the models were fitted on (after the calendar's filling).
     pub rows: usize,
+    /// Older values left out (beyond [`MAX_VALUES`]).
+    pub left_out: usize,
     /// Steps that were missing and filled by interpolation.
     pub filled: usize,
     /// Rows replaced by a later row at the same step.
@@ -102,7 +108,12 @@ pub fn forecast(
     progress: Progress<'_>,
 ) -> Result<Report, ForecastError> {
     request.check()?;
-    let regular: Regular = calendar::regularize(times, values)?;
+    let mut regular: Regular = calendar::regularize(times, values)?;
+    let left_out = regular.values.len().saturating_sub(MAX_VALUES);
+    if left_out > 0 {
+        regular.values.drain(..left_out);
+        regular.times.drain(..left_out);
+    }
     let seasons = calendar::seasons(regular.frequency);
     let series = Series { values: &regular.values, times: &regular.times, seasons: &seasons };
     let last = *regular.times.last().unwrap_or(&0);
@@ -179,6 +190,7 @@ pub fn forecast(
     Ok(Report {
         frequency: regular.frequency.to_string(),
         rows: regular.values.len(),
+        left_out,
         filled: regular.filled,
         merged: regular.merged,
         seasons: series.usable_seasons(),
@@ -277,6 +289,18 @@ mod tests {
         );
         assert!(lines.next().unwrap().starts_with("1961-01-01T00:00:00Z,auto,\"auto: "));
         assert_eq!(csv.lines().count(), 1 + 24);
+    }
+
+    #[test]
+    fn only_the_latest_values_are_fitted() {
+        let n = MAX_VALUES + 500;
+        let times: Vec<i64> = (0..n as i64).map(|t| t * 60_000_000).collect();
+        let values: Vec<f64> = (0..n).map(|t| (t % 7) as f64).collect();
+        let request =
+            Request { models: vec![Model::Naive], horizon: 3, levels: vec![], windows: 1 };
+        let report = forecast(&times, &values, &request, &mut |_, _| true).unwrap();
+        assert_eq!((report.rows, report.left_out), (MAX_VALUES, 500));
+        assert_eq!(report.times[0], n as i64 * 60_000_000);
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub fn summary(report: &Report) -> serde_json::Value {
     serde_json::json!({
         "frequency": report.frequency,
         "rows": report.rows,
+        "left_out": report.left_out,
         "filled": report.filled,
         "merged": report.merged,
         "seasons": report.seasons,

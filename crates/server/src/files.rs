@@ -325,11 +325,16 @@ fn render_report(
     let mut out = String::new();
     writeln!(
         out,
-        "{column} of {series}: {} values, one per {}{}; seasons {:?}",
+        "{column} of {series}: {} values, one per {}{}{}; seasons {:?}",
         report.rows,
         report.frequency,
         if report.filled > 0 {
             format!(" ({} missing steps filled)", report.filled)
+        } else {
+            String::new()
+        },
+        if report.left_out > 0 {
+            format!(" (the {} older ones left out)", report.left_out)
         } else {
             String::new()
         },

@@ -71,6 +71,7 @@
     });
     summary.textContent = forecast.column + ' of ' + forecast.series + ': ' + forecast.horizon + ' steps of one ' +
       report.frequency + ' after ' + report.rows + ' values' + (report.filled ? ' (' + report.filled + ' missing steps filled)' : '') +
+      (report.left_out ? ' (the ' + report.left_out + ' older values left out)' : '') +
       '; ' + view.forecasts.map((f) => f.chosen || (f.model + ': ' + f.error)).join(', ') + '.';
     csvLink.href = '/api/v1/forecasts/' + encodeURIComponent(forecast.id) + '/csv';
     table.replaceChildren();
