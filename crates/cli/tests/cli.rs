@@ -320,3 +320,39 @@ fn inspect_convert_and_import_a_download() {
     assert!(String::from_utf8(refused.stderr).unwrap().contains("no column holds timestamps"));
     assert!(!dir.path().join("g.parquet").exists(), "nothing is written for a refused file");
 }
+
+#[test]
+fn forecast_a_series_of_a_file_on_its_own_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let stocks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/stocks_daily.csv");
+    let csv = dir.path().join("aapl.csv");
+    let output = run(variosync(dir.path())
+        .arg("forecast")
+        .arg(&stocks)
+        .args(["--series", "AAPL", "--column", "close", "--horizon", "5", "--model", "auto"])
+        .arg("--csv")
+        .arg(&csv));
+    assert!(output.status.success(), "{output:?}");
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(report.contains("close of AAPL: 2699 values, one per business day"), "{report}");
+    for model in ["naive", "seasonal_naive", "drift", "ets", "arima", "theta", "mstl"] {
+        assert!(report.lines().any(|l| l.trim_start().starts_with(model)), "{model}: {report}");
+    }
+    assert!(report.contains("auto (auto: "), "{report}");
+    // Thursday 2023-09-21 was the last close: Friday, then Monday.
+    assert!(report.contains("2023-09-22T00:00:00Z") && report.contains("2023-09-25T00:00:00Z"));
+    let written = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(written.lines().count(), 1 + 5);
+
+    // Several series and no choice: the error names them.
+    let ambiguous = run(variosync(dir.path()).arg("forecast").arg(&stocks));
+    assert_eq!(ambiguous.status.code(), Some(1));
+    let message = String::from_utf8(ambiguous.stderr).unwrap();
+    assert!(message.contains("choose one with --series (AAPL, AMZN"), "{message}");
+    let unknown = run(variosync(dir.path())
+        .arg("forecast")
+        .arg(&stocks)
+        .args(["--series", "AAPL", "--model", "lstm"]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8(unknown.stderr).unwrap().contains("unknown model \"lstm\""));
+}
