@@ -176,6 +176,129 @@ fn css(
     (sse, e)
 }
 
+/// Non-seasonal models of series up to this long are estimated by exact likelihood.
+const EXACT_UP_TO: usize = 300;
+
+/// The exact Gaussian log-likelihood of ARMA(`ar`, `ma`) on `w` less `mu` (Kalman filter
+/// on Harvey's state space, the variance concentrated out), with that variance; `None`
+/// where the filter breaks down.
+fn exact_loglik(w: &[f64], mu: f64, ar: &[f64], ma: &[f64]) -> Option<(f64, f64)> {
+    let r = ar.len().max(ma.len() + 1);
+    let phi = |i: usize| ar.get(i).copied().unwrap_or(0.0);
+    let theta: Vec<f64> =
+        (0..r).map(|i| if i == 0 { 1.0 } else { ma.get(i - 1).copied().unwrap_or(0.0) }).collect();
+    // The stationary state covariance: P = T P T' + R R', solved as a linear system.
+    let size = r * r;
+    let mut a = vec![0.0; size * (size + 1)];
+    let t = |i: usize, j: usize| -> f64 {
+        if j == 0 {
+            phi(i)
+        } else if j == i + 1 {
+            1.0
+        } else {
+            0.0
+        }
+    };
+    for i in 0..r {
+        for j in 0..r {
+            let row = i * r + j;
+            for k in 0..r {
+                for l in 0..r {
+                    let coefficient = t(i, k) * t(j, l);
+                    if coefficient != 0.0 {
+                        a[row * (size + 1) + k * r + l] -= coefficient;
+                    }
+                }
+            }
+            a[row * (size + 1) + row] += 1.0;
+            a[row * (size + 1) + size] = theta[i] * theta[j];
+        }
+    }
+    let p0 = solve(&mut a, size)?;
+    let mut p: Vec<f64> = p0;
+    let mut state = vec![0.0; r];
+    let (mut sum_log, mut ssq) = (0.0, 0.0);
+    let mut m = vec![0.0; size];
+    for value in w {
+        let v = value - mu - state[0];
+        let f = p[0];
+        if !(f > 0.0 && f.is_finite()) {
+            return None;
+        }
+        sum_log += f.ln();
+        ssq += v * v / f;
+        // Update with the observation.
+        let gain: Vec<f64> = (0..r).map(|i| p[i * r] / f).collect();
+        for i in 0..r {
+            state[i] += gain[i] * v;
+        }
+        let first: Vec<f64> = (0..r).map(|j| p[j]).collect();
+        for i in 0..r {
+            for j in 0..r {
+                p[i * r + j] -= gain[i] * first[j];
+            }
+        }
+        // Predict: a = T a, P = T P T' + R R'.
+        let head = state[0];
+        for i in 0..r {
+            state[i] = phi(i) * head + if i + 1 < r { state[i + 1] } else { 0.0 };
+        }
+        for i in 0..r {
+            for j in 0..r {
+                m[i * r + j] = phi(i) * p[j] + if i + 1 < r { p[(i + 1) * r + j] } else { 0.0 };
+            }
+        }
+        for i in 0..r {
+            for j in 0..r {
+                p[i * r + j] = phi(j) * m[i * r]
+                    + if j + 1 < r { m[i * r + j + 1] } else { 0.0 }
+                    + theta[i] * theta[j];
+            }
+        }
+    }
+    let n = w.len() as f64;
+    let sigma2 = ssq / n;
+    if !(sigma2 > 0.0 && sigma2.is_finite()) {
+        return None;
+    }
+    Some((-0.5 * (n * (2.0 * std::f64::consts::PI * sigma2).ln() + sum_log + n), sigma2))
+}
+
+/// Solves the `size` × `size` system in `a` (rows with the right-hand side last) by
+/// Gaussian elimination with partial pivoting.
+fn solve(a: &mut [f64], size: usize) -> Option<Vec<f64>> {
+    let width = size + 1;
+    for col in 0..size {
+        let pivot = (col..size)
+            .max_by(|x, y| a[x * width + col].abs().total_cmp(&a[y * width + col].abs()))?;
+        if a[pivot * width + col].abs() < 1e-12 {
+            return None;
+        }
+        if pivot != col {
+            for k in 0..width {
+                a.swap(pivot * width + k, col * width + k);
+            }
+        }
+        for row in col + 1..size {
+            let factor = a[row * width + col] / a[col * width + col];
+            if factor != 0.0 {
+                for k in col..width {
+                    a[row * width + k] -= factor * a[col * width + k];
+                }
+            }
+        }
+    }
+    let mut x = vec![0.0; size];
+    for row in (0..size).rev() {
+        let mut value = a[row * width + size];
+        for k in row + 1..size {
+            value -= a[row * width + k] * x[k];
+        }
+        x[row] = value / a[row * width + row];
+    }
+    Some(x)
+}
+
 fn sparse(c: &[f64]) -> Vec<(usize, f64)> {
     c.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i + 1, *v)).collect()
 }
@@ -224,17 +347,65 @@ fn estimate(y: &[f64], order: Order, m: usize) -> Option<ArimaFit> {
     if !found.value.is_finite() {
         return None;
     }
+    // Short non-seasonal series: from the conditional estimates to exact likelihood, as
+    // R's CSS-ML does (conditioning on the first values costs too much of a short series).
+    let exact = m == 1 && w.len() <= EXACT_UP_TO;
+    let mut exact_fit = None;
+    let found = if exact && k > 0 {
+        let negative = |x: &[f64]| -> f64 {
+            let (ar, ma, sar, sma, mu) = unpack(x);
+            if !outside(&ar, -1.0) || !outside(&ma, 1.0) || !sar.is_empty() || !sma.is_empty() {
+                return f64::INFINITY;
+            }
+            exact_loglik(&w, mu, &ar, &ma).map_or(f64::INFINITY, |(l, _)| -l)
+        };
+        let refined = nelder_mead(
+            negative,
+            &found.x,
+            &steps,
+            Stop { max_evals: 400 * k, reltol: 1e-8, abstol: 0.0 },
+        );
+        if refined.value.is_finite() { refined } else { found }
+    } else {
+        found
+    };
+    if exact {
+        let (ar, ma, _, _, mu) = unpack(&found.x);
+        exact_fit = exact_loglik(&w, mu, &ar, &ma);
+    }
     let (ar, ma, sar, sma, mu) = unpack(&found.x);
     let (sse, residuals) =
         css(&w, mu, &sparse(&ar_product(&ar, &sar, m)), &sparse(&ma_product(&ma, &sma, m)), from);
     let nf = n_eff as f64;
     let sigma2 = sse / nf;
+    let params = (k + 1) as f64;
+    if let Some((loglik, exact_sigma2)) = exact_fit {
+        let used = w.len() as f64;
+        let aicc = if used - params - 1.0 > 0.0 {
+            -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (used - params - 1.0)
+        } else {
+            f64::INFINITY
+        };
+        return Some(ArimaFit {
+            order,
+            m,
+            ar,
+            ma,
+            sar,
+            sma,
+            mu,
+            sigma2: exact_sigma2,
+            aicc,
+            y: y.to_vec(),
+            residuals,
+            scale: 1.0,
+        });
+    }
     // A perfect fit leaves nothing to model: the best possible criterion.
     let aicc = if sigma2.is_nan() || sigma2 <= 0.0 {
         f64::NEG_INFINITY
     } else {
         let loglik = -0.5 * nf * ((2.0 * std::f64::consts::PI * sigma2).ln() + 1.0);
-        let params = (k + 1) as f64;
         -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (nf - params - 1.0)
     };
     Some(ArimaFit {
@@ -533,6 +704,21 @@ mod tests {
         assert_eq!(fit.order.sd, 1, "{}", fit.describe());
         let p = fit.predict(&[0; 12], &[80.0]).unwrap();
         assert!(p.mean[6] > p.mean[10] * 1.1, "{:?}", p.mean);
+    }
+
+    #[test]
+    fn the_exact_likelihood_of_an_ar1_matches_its_closed_form() {
+        let w = [0.5, -0.2, 0.9, 1.4, 0.3, -0.7, 0.1];
+        let phi: f64 = 0.6;
+        let (loglik, sigma2) = exact_loglik(&w, 0.0, &[phi], &[]).unwrap();
+        let ssq = w[0] * w[0] * (1.0 - phi * phi)
+            + w.windows(2).map(|p| (p[1] - phi * p[0]).powi(2)).sum::<f64>();
+        let n = w.len() as f64;
+        let want_sigma2 = ssq / n;
+        let want = -0.5
+            * (n * (2.0 * std::f64::consts::PI * want_sigma2).ln() - (1.0 - phi * phi).ln() + n);
+        assert!((sigma2 - want_sigma2).abs() < 1e-12, "{sigma2} {want_sigma2}");
+        assert!((loglik - want).abs() < 1e-9, "{loglik} {want}");
     }
 
     #[test]
