@@ -350,7 +350,6 @@ fn estimate(y: &[f64], order: Order, m: usize) -> Option<ArimaFit> {
     // Short non-seasonal series: from the conditional estimates to exact likelihood, as
     // R's CSS-ML does (conditioning on the first values costs too much of a short series).
     let exact = m == 1 && w.len() <= EXACT_UP_TO;
-    let mut exact_fit = None;
     let found = if exact && k > 0 {
         let negative = |x: &[f64]| -> f64 {
             let (ar, ma, sar, sma, mu) = unpack(x);
@@ -369,44 +368,24 @@ fn estimate(y: &[f64], order: Order, m: usize) -> Option<ArimaFit> {
     } else {
         found
     };
-    if exact {
-        let (ar, ma, _, _, mu) = unpack(&found.x);
-        exact_fit = exact_loglik(&w, mu, &ar, &ma);
-    }
     let (ar, ma, sar, sma, mu) = unpack(&found.x);
     let (sse, residuals) =
         css(&w, mu, &sparse(&ar_product(&ar, &sar, m)), &sparse(&ma_product(&ma, &sma, m)), from);
     let nf = n_eff as f64;
-    let sigma2 = sse / nf;
+    let (loglik, sigma2, used) = match exact.then(|| exact_loglik(&w, mu, &ar, &ma)).flatten() {
+        Some((loglik, sigma2)) => (loglik, sigma2, w.len() as f64),
+        None if sse > 0.0 => {
+            let sigma2 = sse / nf;
+            (-0.5 * nf * ((2.0 * std::f64::consts::PI * sigma2).ln() + 1.0), sigma2, nf)
+        }
+        // A perfect fit leaves nothing to model: the best possible criterion.
+        None => (f64::INFINITY, 0.0, nf),
+    };
     let params = (k + 1) as f64;
-    if let Some((loglik, exact_sigma2)) = exact_fit {
-        let used = w.len() as f64;
-        let aicc = if used - params - 1.0 > 0.0 {
-            -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (used - params - 1.0)
-        } else {
-            f64::INFINITY
-        };
-        return Some(ArimaFit {
-            order,
-            m,
-            ar,
-            ma,
-            sar,
-            sma,
-            mu,
-            sigma2: exact_sigma2,
-            aicc,
-            y: y.to_vec(),
-            residuals,
-            scale: 1.0,
-        });
-    }
-    // A perfect fit leaves nothing to model: the best possible criterion.
-    let aicc = if sigma2.is_nan() || sigma2 <= 0.0 {
-        f64::NEG_INFINITY
+    let aicc = if used - params - 1.0 > 0.0 {
+        -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (used - params - 1.0)
     } else {
-        let loglik = -0.5 * nf * ((2.0 * std::f64::consts::PI * sigma2).ln() + 1.0);
-        -2.0 * loglik + 2.0 * params + 2.0 * params * (params + 1.0) / (nf - params - 1.0)
+        f64::INFINITY
     };
     Some(ArimaFit {
         order,
@@ -416,7 +395,7 @@ fn estimate(y: &[f64], order: Order, m: usize) -> Option<ArimaFit> {
         sar,
         sma,
         mu,
-        sigma2: sigma2.max(0.0),
+        sigma2,
         aicc,
         y: y.to_vec(),
         residuals,
@@ -437,15 +416,8 @@ impl Forecaster for AutoArima {
 impl AutoArima {
     /// Chooses and estimates a model.
     pub fn estimate(&self, series: &Series<'_>) -> Result<ArimaFit, ForecastError> {
-        series.check()?;
+        series.require("arima", 3)?;
         let values = series.values;
-        if values.len() < 3 {
-            return Err(ForecastError::TooShort {
-                model: "arima".into(),
-                needs: 3,
-                got: values.len(),
-            });
-        }
         let scale = crate::stats::scale_of(values);
         let y: Vec<f64> = values.iter().map(|v| v / scale).collect();
         let m = series.usable_seasons().first().copied().unwrap_or(1);

@@ -572,15 +572,8 @@ impl Forecaster for AutoEts {
 impl AutoEts {
     /// Estimates the forms and keeps the best.
     pub fn estimate(&self, series: &Series<'_>) -> Result<EtsFit, ForecastError> {
-        series.check()?;
+        series.require("ets", 2)?;
         let values = series.values;
-        if values.len() < 2 {
-            return Err(ForecastError::TooShort {
-                model: "ets".into(),
-                needs: 2,
-                got: values.len(),
-            });
-        }
         let scale = crate::stats::scale_of(values);
         let y: Vec<f64> = values.iter().map(|v| v / scale).collect();
         let m = series.usable_seasons().into_iter().find(|m| *m <= MAX_SEASON).unwrap_or(1);

@@ -117,6 +117,20 @@ impl<'a> Series<'a> {
         }
     }
 
+    /// Checks the series as [`Series::check`] does, and that `model` has the `needs` values
+    /// it works with.
+    pub fn require(&self, model: &str, needs: usize) -> Result<(), ForecastError> {
+        self.check()?;
+        if self.values.len() < needs {
+            return Err(ForecastError::TooShort {
+                model: model.to_owned(),
+                needs,
+                got: self.values.len(),
+            });
+        }
+        Ok(())
+    }
+
     /// The season lengths a model can use: at least 2 and at most half the series.
     pub fn usable_seasons(&self) -> Vec<usize> {
         let mut seasons: Vec<usize> = self

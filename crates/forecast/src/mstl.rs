@@ -177,11 +177,8 @@ impl Forecaster for Mstl {
     }
 
     fn fit(&self, series: &Series<'_>) -> Result<Box<dyn Fitted>, ForecastError> {
-        series.check()?;
+        series.require("mstl", 3)?;
         let y = series.values;
-        if y.len() < 3 {
-            return Err(ForecastError::TooShort { model: "mstl".into(), needs: 3, got: y.len() });
-        }
         let seasons = series.usable_seasons();
         let components = decompose(y, &seasons);
         let adjusted: Vec<f64> =

@@ -45,25 +45,13 @@ fn lag_sigma(y: &[f64], m: usize, offset: f64, parameters: usize) -> f64 {
     (sum / (residuals - parameters) as f64).sqrt()
 }
 
-fn start(name: &str, series: &Series<'_>, needs: usize) -> Result<(), ForecastError> {
-    series.check()?;
-    if series.values.len() < needs {
-        return Err(ForecastError::TooShort {
-            model: name.to_owned(),
-            needs,
-            got: series.values.len(),
-        });
-    }
-    Ok(())
-}
-
 impl Forecaster for Naive {
     fn name(&self) -> &'static str {
         "naive"
     }
 
     fn fit(&self, series: &Series<'_>) -> Result<Box<dyn Fitted>, ForecastError> {
-        start(self.name(), series, 1)?;
+        series.require(self.name(), 1)?;
         let y = series.values;
         Ok(Box::new(Benchmark {
             name: "Naive".into(),
@@ -82,7 +70,7 @@ impl Forecaster for SeasonalNaive {
     }
 
     fn fit(&self, series: &Series<'_>) -> Result<Box<dyn Fitted>, ForecastError> {
-        start(self.name(), series, 1)?;
+        series.require(self.name(), 1)?;
         let y = series.values;
         let m = series.usable_seasons().first().copied().unwrap_or(1);
         Ok(Box::new(Benchmark {
@@ -102,7 +90,7 @@ impl Forecaster for Drift {
     }
 
     fn fit(&self, series: &Series<'_>) -> Result<Box<dyn Fitted>, ForecastError> {
-        start(self.name(), series, 2)?;
+        series.require(self.name(), 2)?;
         let y = series.values;
         let n = y.len();
         let slope = (y[n - 1] - y[0]) / (n - 1) as f64;

@@ -178,11 +178,9 @@ pub fn forecast(
             forecasts.iter().filter_map(|f| f.error.clone()).collect::<Vec<_>>().join("; ");
         return Err(ForecastError::Fit { model: "every model".into(), reason });
     }
-    let asked: Vec<&Trial> = backtests
-        .iter()
-        .filter(|t| request.models.contains(&t.model) || request.models.contains(&Model::Auto))
-        .collect();
-    let best = auto::best(&asked.into_iter().cloned().collect::<Vec<_>>())
+    // Only models asked for were backtested, and Auto's candidates when Auto was asked for:
+    // a candidate that wins stands for Auto.
+    let best = auto::best(&backtests)
         .filter(|m| request.models.contains(m))
         .or_else(|| request.models.contains(&Model::Auto).then_some(Model::Auto))
         .or_else(|| forecasts.iter().find(|f| f.prediction.is_some()).map(|f| f.model));

@@ -147,15 +147,8 @@ impl Forecaster for AutoTheta {
 impl AutoTheta {
     /// Estimates every form and keeps the best.
     pub fn estimate(&self, series: &Series<'_>) -> Result<ThetaFit, ForecastError> {
-        series.check()?;
+        series.require("theta", 3)?;
         let values = series.values;
-        if values.len() < 3 {
-            return Err(ForecastError::TooShort {
-                model: "theta".into(),
-                needs: 3,
-                got: values.len(),
-            });
-        }
         let scale = crate::stats::scale_of(values);
         let mut y: Vec<f64> = values.iter().map(|v| v / scale).collect();
         let m = series.usable_seasons().first().copied().unwrap_or(1);

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -796,16 +796,9 @@ async fn rejects(
         }
         Err(error) => return Err(error.into()),
     };
-    let mut response =
-        Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other))).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    let disposition =
-        format!("attachment; filename=\"rejects-{}-v{}.csv\"", dataset.id, version.version);
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    let body = Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
+    let name = format!("rejects-{}-v{}.csv", dataset.id, version.version);
+    Ok(super::csv_attachment(body, &name))
 }
 
 /// A time given as RFC 3339 or as milliseconds since 1970; microseconds since 1970.

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -316,14 +316,7 @@ async fn download(
     let forecast = find_forecast(&state, current.user.id, &id).await?;
     let points = points(&state, &forecast).await?;
     let csv = variosync_forecast::run::csv(&points.times, &points.forecasts, &forecast.levels);
-    let mut response = csv.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    let disposition = format!("attachment; filename=\"forecast-{}.csv\"", forecast.id);
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Ok(super::csv_attachment(csv, &format!("forecast-{}.csv", forecast.id)))
 }
 
 /// Delete a forecast and its points.

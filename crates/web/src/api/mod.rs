@@ -51,6 +51,18 @@ async fn event_stream(
     Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()))
 }
 
+/// A CSV download: `body` as `text/csv`, saved as `file_name` (made from our own ids).
+fn csv_attachment(body: impl IntoResponse, file_name: &str) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
 /// Where the OpenAPI document is served.
 pub(crate) const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// Where Swagger UI is served.
