@@ -6,12 +6,13 @@ daily, hourly) and AirPassengers is cut before its last h values (the M4 horizon
 6, 8, 18, 13, 14, 48; 12 for AirPassengers); each model is fitted on the rest and
 forecasts h steps with a 95% interval. In the same run:
 
-  * variosync: `cargo run --release -p variosync-forecast --example m4` (every model;
-    hourly series also get their weekly season, 168, which only MSTL uses);
+  * variosync: `cargo run --release -p variosync-forecast --features prophet --example m4`
+    (every model; hourly series also get their weekly season, 168, which only MSTL uses;
+    one untimed Prophet fit first compiles its Stan model, as numba compiles below);
   * statsforecast: SeasonalNaive, AutoETS, AutoARIMA, AutoTheta, each through
     `model.forecast(y, h, level=[95])`, after one untimed call that compiles numba code;
   * prophet: `Prophet(interval_width=0.95).fit(df)` then `predict(future)` on the held-out
-    dates.
+    dates, after one untimed fit that loads its Stan model.
 
 Both sides run single-threaded (numba, BLAS and OpenMP pinned to one thread). Seconds are
 per series, fit plus predict. sMAPE is on the 0-200 scale; MASE divides by the in-sample
@@ -19,6 +20,7 @@ seasonal naive error with the M4 season (1, 4, 12, 1, 1, 24; 12 for AirPassenger
 statsforecast and prophet are installed from PyPI into a virtual environment on first use.
 
 Usage: python3 bench/forecast.py [--data DIR] [--models ets,arima,...] [--no-peers]
+       [--peers statsforecast,prophet] [--json OUT] [--peers-from EARLIER.json]
 """
 
 import argparse
@@ -98,7 +100,10 @@ def coverage(actual, lower, upper):
 
 
 def run_variosync(data: Path, models):
-    command = ["cargo", "run", "--quiet", "--release", "-p", "variosync-forecast", "--example", "m4", "--", str(data), *models]
+    command = [
+        "cargo", "run", "--quiet", "--release", "-p", "variosync-forecast", "--features", "prophet",
+        "--example", "m4", "--", str(data), *models,
+    ]
     done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
     if done.stderr.strip():
         print(done.stderr.strip(), file=sys.stderr)
@@ -120,7 +125,7 @@ def run_variosync(data: Path, models):
     return rows
 
 
-def run_peers(datasets):
+def run_peers(datasets, which=("statsforecast", "prophet")):
     import logging
 
     import numpy as np
@@ -136,10 +141,15 @@ def run_peers(datasets):
         "arima": AutoARIMA,
         "theta": AutoTheta,
     }
-    # Compile the numba code once, untimed.
+    if "statsforecast" not in which:
+        peers = {}
+    # Compile the numba code and load prophet's Stan model once, untimed.
     warm = np.sin(np.arange(60) / 3.0) + np.arange(60) * 0.1 + 10
     for make in peers.values():
         make(season_length=12).forecast(y=warm, h=6, level=[95])
+    if "prophet" in which:
+        days = pd.date_range("2020-01-01", periods=60, freq="D")
+        Prophet().fit(pd.DataFrame({"ds": days, "y": warm}))
     rows = []
     for name, (horizon, season, series) in datasets.items():
         for key, dates, values in series:
@@ -160,6 +170,8 @@ def run_peers(datasets):
                         "upper": [float(v) for v in out["hi-95"]],
                     }
                 )
+            if "prophet" not in which:
+                continue
             frame = pd.DataFrame({"ds": pd.to_datetime(dates[:-horizon]).tz_localize(None), "y": train})
             future = pd.DataFrame({"ds": pd.to_datetime(dates[-horizon:]).tz_localize(None)})
             started = time.perf_counter()
@@ -237,6 +249,9 @@ def main():
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--models", default="", help="comma-separated Variosync models (default: all)")
     parser.add_argument("--no-peers", action="store_true", help="only Variosync's models")
+    parser.add_argument(
+        "--peers", default="statsforecast,prophet", help="which peers to run: statsforecast, prophet or both"
+    )
     parser.add_argument("--json", help="also write every forecast to this file")
     parser.add_argument(
         "--peers-from", help="read statsforecast's and prophet's forecasts from an earlier --json file"
@@ -251,7 +266,7 @@ def main():
     if args.peers_from:
         rows += [r for r in json.loads(Path(args.peers_from).read_text()) if r["side"] != "variosync"]
     elif not args.no_peers:
-        rows += run_peers(datasets)
+        rows += run_peers(datasets, [p for p in args.peers.split(",") if p])
     table = score(rows, datasets)
     print(report(table, datasets))
     if args.json:

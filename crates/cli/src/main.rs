@@ -85,8 +85,8 @@ enum Command {
         /// Steps to forecast.
         #[arg(long, default_value_t = 30)]
         horizon: usize,
-        /// A model: auto, ets, arima, theta, mstl, naive, seasonal_naive or drift; repeat for
-        /// several.
+        /// A model: auto, ets, arima, theta, mstl, prophet, naive, seasonal_naive or drift;
+        /// repeat for several.
         #[arg(long = "model", default_value = "auto")]
         models: Vec<String>,
         /// Interval levels in percent, comma-separated.
@@ -98,6 +98,14 @@ enum Command {
         /// Also write the forecasts as CSV to this file.
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+        /// Events for Prophet: a JSON file holding a list of
+        /// {"name": "...", "dates": ["2024-12-25", ...], "before": 0, "after": 0}.
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
+        /// A regressor for Prophet: another numeric column of the file and its values over the
+        /// horizon, as COLUMN=V1,V2,...; repeat for several.
+        #[arg(long = "regressor", value_name = "COLUMN=VALUES")]
+        regressors: Vec<String>,
         #[command(flatten)]
         read: ForecastReadArgs,
     },
@@ -312,20 +320,35 @@ fn main() -> ExitCode {
                 .and_then(|options| variosync_server::files::convert(input, output, &options))
                 .map(|line| line + "\n"),
         ),
-        Command::Forecast { file, series, column, horizon, models, levels, windows, csv, read } => {
-            let options = variosync_server::files::ForecastOptions {
-                series: series.clone(),
-                column: column.clone(),
-                models: models.clone(),
-                horizon: *horizon,
-                levels: levels.clone(),
-                windows: *windows,
-                csv: csv.clone(),
-            };
-            Some(
+        Command::Forecast {
+            file,
+            series,
+            column,
+            horizon,
+            models,
+            levels,
+            windows,
+            csv,
+            events,
+            regressors,
+            read,
+        } => {
+            let extras =
+                variosync_server::files::ForecastExtras::read(events.as_deref(), regressors);
+            Some(extras.and_then(|extras| {
+                let options = variosync_server::files::ForecastOptions {
+                    series: series.clone(),
+                    column: column.clone(),
+                    models: models.clone(),
+                    horizon: *horizon,
+                    levels: levels.clone(),
+                    windows: *windows,
+                    csv: csv.clone(),
+                    extras,
+                };
                 read.options()
-                    .and_then(|read| variosync_server::files::forecast(file, &read, &options)),
-            )
+                    .and_then(|read| variosync_server::files::forecast(file, &read, &options))
+            }))
         }
         _ => None,
     };

@@ -322,6 +322,44 @@ fn inspect_convert_and_import_a_download() {
 }
 
 #[test]
+fn prophet_takes_events_and_regressors_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let stocks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/stocks_daily.csv");
+    let events = dir.path().join("events.json");
+    std::fs::write(
+        &events,
+        r#"[{"name": "year end", "dates": ["2019-12-31", "2020-12-31", "2021-12-31",
+            "2022-12-30", "2023-12-29"], "before": 1}]"#,
+    )
+    .unwrap();
+    let forecast = |regressor: &str| {
+        run(variosync(dir.path())
+            .arg("forecast")
+            .arg(&stocks)
+            .args(["--series", "AAPL", "--column", "close", "--horizon", "5"])
+            .args(["--model", "prophet", "--windows", "1", "--regressor", regressor])
+            .arg("--events")
+            .arg(&events))
+    };
+    let output = forecast("volume=5e7,6e7,5e7,4e7,5e7");
+    assert!(output.status.success(), "{output:?}");
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(report.contains("Prophet (1 events; regressors volume)"), "{report}");
+
+    let short = forecast("volume=5e7,6e7,5e7");
+    assert_eq!(short.status.code(), Some(1));
+    let message = String::from_utf8(short.stderr).unwrap();
+    assert!(
+        message.contains("\"volume\" has 3 future values; the horizon is 5 steps"),
+        "{message}"
+    );
+    let unknown = forecast("turnover=1,2,3,4,5");
+    assert_eq!(unknown.status.code(), Some(1));
+    let message = String::from_utf8(unknown.stderr).unwrap();
+    assert!(message.contains("--regressor turnover"), "{message}");
+}
+
+#[test]
 fn forecast_a_series_of_a_file_on_its_own_calendar() {
     let dir = tempfile::tempdir().unwrap();
     let stocks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/stocks_daily.csv");
@@ -335,7 +373,7 @@ fn forecast_a_series_of_a_file_on_its_own_calendar() {
     assert!(output.status.success(), "{output:?}");
     let report = String::from_utf8(output.stdout).unwrap();
     assert!(report.contains("close of AAPL: 2699 values, one per business day"), "{report}");
-    for model in ["naive", "seasonal_naive", "drift", "ets", "arima", "theta", "mstl"] {
+    for model in ["naive", "seasonal_naive", "drift", "ets", "arima", "theta", "mstl", "prophet"] {
         assert!(report.lines().any(|l| l.trim_start().starts_with(model)), "{model}: {report}");
     }
     assert!(report.contains("auto (auto: "), "{report}");

@@ -693,13 +693,31 @@ pub fn column_values(
     series: &str,
     column: &str,
 ) -> Result<(Vec<i64>, Vec<f64>), QueryError> {
-    let indices = numeric_columns(part, &[column.to_owned()])?;
-    let name = part.metadata.schema().field(indices[0]).name().clone();
-    let (mut times, mut values) = (Vec::new(), Vec::new());
+    let (times, mut columns) = columns_values(part, series, &[column.to_owned()])?;
+    Ok((times, columns.pop().unwrap_or_default()))
+}
+
+/// Every time of one series, in time order, and the values of each numeric column asked
+/// for (in the order asked); missing values are `NaN`.
+pub fn columns_values(
+    part: &Part,
+    series: &str,
+    columns: &[String],
+) -> Result<(Vec<i64>, Vec<Vec<f64>>), QueryError> {
+    let indices = numeric_columns(part, columns)?;
+    let names: Vec<String> =
+        indices.iter().map(|i| part.metadata.schema().field(*i).name().clone()).collect();
+    let mut times = Vec::new();
+    let mut values = vec![Vec::new(); names.len()];
     part.scan(Some(series), i64::MIN, i64::MAX, &indices, |batch| {
         times.extend_from_slice(Keys::of(batch).times());
-        if let Some(column) = batch.column_by_name(&name) {
-            values.extend(as_f64(column).into_iter().map(|v| v.unwrap_or(f64::NAN)));
+        for (name, out) in names.iter().zip(values.iter_mut()) {
+            match batch.column_by_name(name) {
+                Some(column) => {
+                    out.extend(as_f64(column).into_iter().map(|v| v.unwrap_or(f64::NAN)))
+                }
+                None => out.resize(times.len(), f64::NAN),
+            }
         }
         Ok(true)
     })?;

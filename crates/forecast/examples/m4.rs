@@ -3,7 +3,8 @@
 //! `dataset,id,model,chosen,seconds,forecast,lower95,upper95` (the three lists joined by
 //! `;`). `bench/forecast.py` scores these rows beside statsforecast's and prophet's.
 //!
-//! Usage: `cargo run --release -p variosync-forecast --example m4 -- DATA_DIR [MODEL...]`
+//! Usage: `cargo run --release -p variosync-forecast --features prophet --example m4 --
+//! DATA_DIR [MODEL...]`
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -67,6 +68,11 @@ fn main() {
             names.iter().map(|n| Model::parse(n).unwrap_or_else(|e| panic!("{e}"))).collect()
         }
     };
+    if models.contains(&Model::Prophet) {
+        // Compiles Prophet's Stan model once per process, untimed: the first fit pays it.
+        let warm: Vec<f64> = (0..30).map(|t| f64::from(t % 7)).collect();
+        Model::Prophet.forecaster(1).fit(&Series::plain(&warm)).expect("Prophet warms up");
+    }
     println!("dataset,id,model,chosen,seconds,forecast,lower95,upper95");
     for &(dataset, file, horizon, season) in DATASETS {
         for (id, (times, values)) in load(&data.join(file)) {

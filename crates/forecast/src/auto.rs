@@ -2,9 +2,12 @@
 //! horizon asked for, and the one with the smallest mean MASE (sMAPE where MASE is not
 //! defined) is fitted on the whole series.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::backtest::{Backtest, Plan, backtest};
+use crate::prophet::Extras;
 use crate::{Fitted, ForecastError, Forecaster, Model, Prediction, Series};
 
 /// Origins Auto backtests on, at most.
@@ -19,6 +22,8 @@ pub struct Auto {
     pub windows: usize,
     /// The models to choose from.
     pub candidates: Vec<Model>,
+    /// Events and regressors for the candidates that use them.
+    pub extras: Arc<Extras>,
 }
 
 impl Auto {
@@ -27,7 +32,12 @@ impl Auto {
         Self {
             horizon: horizon.max(1),
             windows: WINDOWS,
-            candidates: Model::ALL.iter().copied().filter(|m| *m != Model::Auto).collect(),
+            candidates: Model::ALL
+                .iter()
+                .copied()
+                .filter(|m| *m != Model::Auto && m.available())
+                .collect(),
+            extras: Arc::default(),
         }
     }
 }
@@ -55,12 +65,19 @@ impl Trial {
 }
 
 /// Backtests each model on a series with one plan.
-pub fn compare(models: &[Model], series: &Series<'_>, plan: &Plan) -> Vec<Trial> {
+pub fn compare(
+    models: &[Model],
+    series: &Series<'_>,
+    plan: &Plan,
+    extras: &Arc<Extras>,
+) -> Vec<Trial> {
     models
         .iter()
-        .map(|&model| match backtest(model.forecaster(plan.horizon).as_ref(), series, plan) {
-            Ok(backtest) => Trial { model, backtest: Some(backtest), error: None },
-            Err(err) => Trial { model, backtest: None, error: Some(err.to_string()) },
+        .map(|&model| {
+            match backtest(model.forecaster_with(plan.horizon, extras).as_ref(), series, plan) {
+                Ok(backtest) => Trial { model, backtest: Some(backtest), error: None },
+                Err(err) => Trial { model, backtest: None, error: Some(err.to_string()) },
+            }
         })
         .collect()
 }
@@ -100,10 +117,10 @@ impl Forecaster for Auto {
     fn fit(&self, series: &Series<'_>) -> Result<Box<dyn Fitted>, ForecastError> {
         series.check()?;
         let plan = plan(series, self.horizon, self.windows);
-        let trials = compare(&self.candidates, series, &plan);
+        let trials = compare(&self.candidates, series, &plan, &self.extras);
         // Too short to backtest: exponential smoothing, which copes with short series.
         let model = best(&trials).unwrap_or(Model::Ets);
-        let fitted = model.forecaster(self.horizon).fit(series)?;
+        let fitted = model.forecaster_with(self.horizon, &self.extras).fit(series)?;
         Ok(Box::new(Chosen { model, fitted }))
     }
 }
@@ -129,13 +146,19 @@ mod tests {
             .map(|t| 100.0 + [10.0, -5.0, 20.0, -25.0][t % 4] + ((t * 7919) % 13) as f64 * 0.1)
             .collect();
         let series = Series { values: &y, times: &[], seasons: &[4] };
-        let trials = compare(&Auto::new(8).candidates, &series, &plan(&series, 8, 3));
-        assert_eq!(trials.len(), 7);
+        let trials =
+            compare(&Auto::new(8).candidates, &series, &plan(&series, 8, 3), &Arc::default());
+        assert_eq!(trials.len(), Model::ALL.iter().filter(|m| m.available()).count() - 1);
         let chosen = best(&trials).unwrap();
         assert!(
             matches!(
                 chosen,
-                Model::SeasonalNaive | Model::Ets | Model::Arima | Model::Theta | Model::Mstl
+                Model::SeasonalNaive
+                    | Model::Ets
+                    | Model::Arima
+                    | Model::Theta
+                    | Model::Mstl
+                    | Model::Prophet
             ),
             "{chosen:?}"
         );

@@ -14,14 +14,19 @@ pub mod arima;
 pub mod auto;
 pub mod backtest;
 pub mod calendar;
+#[cfg(feature = "prophet")]
+mod descent;
 pub mod ets;
 pub mod metrics;
 pub mod mstl;
 pub mod naive;
 mod optim;
+pub mod prophet;
 pub mod run;
 mod stats;
 pub mod theta;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +76,14 @@ pub enum ForecastError {
     /// The work was stopped.
     #[error("the forecast was stopped")]
     Cancelled,
+    /// An extra regressor has no value at a time the model needs.
+    #[error("regressor {name:?} has no value at {time}")]
+    MissingRegressor {
+        /// The regressor.
+        name: String,
+        /// The time, RFC 3339.
+        time: String,
+    },
     /// The estimation did not reach a usable model.
     #[error("{model} could not be fitted: {reason}")]
     Fit {
@@ -79,6 +92,13 @@ pub enum ForecastError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// A time in microseconds since 1970 as RFC 3339 (UTC), as forecasts print them.
+pub fn format_time(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| format!("{micros} µs"))
 }
 
 /// The largest horizon any model is asked for.
@@ -229,13 +249,16 @@ pub enum Model {
     Theta,
     /// Several seasons taken out by STL, the rest forecast by ETS.
     Mstl,
+    /// Prophet: trend with changepoints, Fourier seasons, events and regressors.
+    Prophet,
     /// The candidate with the best rolling-origin backtest.
     Auto,
 }
 
 impl Model {
     /// Every model's name.
-    pub const NAMES: &'static [&'static str] = &["naive", "seasonal_naive", "drift", "ets", "auto"];
+    pub const NAMES: &'static [&'static str] =
+        &["naive", "seasonal_naive", "drift", "ets", "arima", "theta", "mstl", "prophet", "auto"];
 
     /// Every model.
     pub const ALL: &'static [Model] = &[
@@ -246,6 +269,7 @@ impl Model {
         Model::Arima,
         Model::Theta,
         Model::Mstl,
+        Model::Prophet,
         Model::Auto,
     ];
 
@@ -259,6 +283,7 @@ impl Model {
             "theta" | "auto_theta" | "autotheta" => Ok(Self::Theta),
             "arima" | "auto_arima" | "autoarima" => Ok(Self::Arima),
             "mstl" => Ok(Self::Mstl),
+            "prophet" => Ok(Self::Prophet),
             "auto" => Ok(Self::Auto),
             _ => Err(ForecastError::UnknownModel(name.to_owned())),
         }
@@ -269,10 +294,28 @@ impl Model {
         self.forecaster(1).name()
     }
 
+    /// Whether this build can fit the model (Prophet needs the `prophet` feature).
+    pub fn available(self) -> bool {
+        self != Self::Prophet || cfg!(feature = "prophet")
+    }
+
     /// The method behind the name, for forecasts of `horizon` steps (Auto chooses for it).
     pub fn forecaster(self, horizon: usize) -> Box<dyn Forecaster> {
+        self.forecaster_with(horizon, &Arc::default())
+    }
+
+    /// As [`Model::forecaster`], with the events and regressors that Prophet (alone, or
+    /// among Auto's candidates) may use.
+    pub fn forecaster_with(
+        self,
+        horizon: usize,
+        extras: &Arc<prophet::Extras>,
+    ) -> Box<dyn Forecaster> {
         match self {
-            Self::Auto => Box::new(auto::Auto::new(horizon)),
+            Self::Auto => {
+                Box::new(auto::Auto { extras: extras.clone(), ..auto::Auto::new(horizon) })
+            }
+            Self::Prophet => Box::new(prophet::Prophet { extras: extras.clone() }),
             Self::Naive => Box::new(naive::Naive),
             Self::SeasonalNaive => Box::new(naive::SeasonalNaive),
             Self::Drift => Box::new(naive::Drift),

@@ -3,10 +3,13 @@
 //! rolling origin, each model is fitted on the whole series and forecasts the steps after
 //! it, on the series' calendar.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::auto::{self, Trial};
 use crate::calendar::{self, Regular};
+use crate::prophet::{Event, Extras, Regressor};
 use crate::{ForecastError, MAX_HORIZON, Model, Prediction, Series, check_request};
 
 /// The most interval levels one request may ask for.
@@ -29,6 +32,22 @@ pub struct Request {
     pub levels: Vec<f64>,
     /// Backtest origins.
     pub windows: usize,
+    /// Events (holidays, for instance) for Prophet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+    /// Other columns of the series that Prophet uses as regressors, with their values over
+    /// the horizon; their history is passed to [`forecast_with`] in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regressors: Vec<RegressorInput>,
+}
+
+/// A column used as a regressor, and its values at the steps to forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressorInput {
+    /// The column.
+    pub column: String,
+    /// One value per step of the horizon.
+    pub future: Vec<f64>,
 }
 
 impl Request {
@@ -53,7 +72,37 @@ impl Request {
                 ),
             });
         }
-        Ok(())
+        let extras = !self.events.is_empty() || !self.regressors.is_empty();
+        if extras && !self.models.iter().any(|m| matches!(m, Model::Prophet | Model::Auto)) {
+            return Err(ForecastError::Fit {
+                model: "the request".into(),
+                reason: "events and regressors are used by prophet (and auto) alone".into(),
+            });
+        }
+        for regressor in &self.regressors {
+            if regressor.future.len() != self.horizon {
+                return Err(ForecastError::Fit {
+                    model: "the request".into(),
+                    reason: format!(
+                        "regressor {:?} has {} future values; the horizon is {} steps",
+                        regressor.column,
+                        regressor.future.len(),
+                        self.horizon
+                    ),
+                });
+            }
+        }
+        // Names, sizes and values, as the fit will check them.
+        let regressors = self
+            .regressors
+            .iter()
+            .map(|r| Regressor {
+                name: r.column.clone(),
+                times: vec![0; r.future.len()],
+                values: r.future.clone(),
+            })
+            .collect();
+        Extras { events: self.events.clone(), regressors }.check()
     }
 }
 
@@ -107,6 +156,18 @@ pub fn forecast(
     request: &Request,
     progress: Progress<'_>,
 ) -> Result<Report, ForecastError> {
+    forecast_with(times, values, &[], request, progress)
+}
+
+/// As [`forecast`], with the history of each of the request's regressors: one column per
+/// regressor, in the request's order, one value per row (not finite: missing).
+pub fn forecast_with(
+    times: &[i64],
+    values: &[f64],
+    regressors: &[Vec<f64>],
+    request: &Request,
+    progress: Progress<'_>,
+) -> Result<Report, ForecastError> {
     request.check()?;
     let mut regular: Regular = calendar::regularize(times, values)?;
     let left_out = regular.values.len().saturating_sub(MAX_VALUES);
@@ -119,6 +180,7 @@ pub fn forecast(
     let last = *regular.times.last().unwrap_or(&0);
     let future = calendar::future(last, regular.frequency, request.horizon);
     debug_assert!(request.horizon <= MAX_HORIZON);
+    let extras = Arc::new(extras(request, times, regressors, &regular.times, &future)?);
 
     // Backtest every model asked for, and Auto's candidates when Auto is asked for.
     let mut tried: Vec<Model> = Vec::new();
@@ -139,7 +201,7 @@ pub fn forecast(
         if !progress(100.0 * i as f64 / steps, &format!("backtesting {}", model.name())) {
             return Err(ForecastError::Cancelled);
         }
-        backtests.extend(auto::compare(&[*model], &series, &plan));
+        backtests.extend(auto::compare(&[*model], &series, &plan, &extras));
     }
     let chosen_by_auto = auto::best(&backtests).unwrap_or(Model::Ets);
 
@@ -151,7 +213,7 @@ pub fn forecast(
         }
         let fitted_model = if *model == Model::Auto { chosen_by_auto } else { *model };
         let result = fitted_model
-            .forecaster(request.horizon)
+            .forecaster_with(request.horizon, &extras)
             .fit(&series)
             .and_then(|fitted| Ok((fitted.describe(), fitted.predict(&future, &request.levels)?)));
         forecasts.push(match result {
@@ -200,6 +262,68 @@ pub fn forecast(
     })
 }
 
+/// The request's events and regressors, each regressor's history carried onto the regular
+/// calendar (`at`: linear between its rows, the nearest row beyond them) and followed by
+/// its values at the `future` times.
+fn extras(
+    request: &Request,
+    times: &[i64],
+    columns: &[Vec<f64>],
+    at: &[i64],
+    future: &[i64],
+) -> Result<Extras, ForecastError> {
+    let invalid = |reason: String| ForecastError::Fit { model: "prophet".into(), reason };
+    if columns.len() != request.regressors.len() {
+        return Err(invalid(format!(
+            "{} regressors were asked for but {} columns given",
+            request.regressors.len(),
+            columns.len()
+        )));
+    }
+    let mut regressors = Vec::with_capacity(columns.len());
+    for (input, column) in request.regressors.iter().zip(columns) {
+        if input.future.len() != future.len() {
+            return Err(invalid(format!(
+                "regressor {:?} has {} future values; the horizon is {} steps",
+                input.column,
+                input.future.len(),
+                future.len()
+            )));
+        }
+        let known: Vec<(i64, f64)> = times
+            .iter()
+            .zip(column)
+            .filter(|(_, v)| v.is_finite())
+            .map(|(t, v)| (*t, *v))
+            .collect();
+        if known.is_empty() {
+            return Err(invalid(format!("regressor {:?} has no values", input.column)));
+        }
+        let mut values: Vec<f64> = at.iter().map(|t| interpolate(&known, *t)).collect();
+        values.extend_from_slice(&input.future);
+        regressors.push(Regressor {
+            name: input.column.clone(),
+            times: at.iter().chain(future).copied().collect(),
+            values,
+        });
+    }
+    let extras = Extras { events: request.events.clone(), regressors };
+    extras.check()?;
+    Ok(extras)
+}
+
+/// The value of sorted `(time, value)` points at `t`: linear between them, the nearest
+/// beyond them.
+fn interpolate(points: &[(i64, f64)], t: i64) -> f64 {
+    let after = points.partition_point(|(time, _)| *time < t);
+    match (after.checked_sub(1).map(|i| points[i]), points.get(after).copied()) {
+        (_, Some((time, value))) if time == t => value,
+        (Some((t0, v0)), Some((t1, v1))) => v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64,
+        (Some((_, v)), None) | (None, Some((_, v))) => v,
+        (None, None) => f64::NAN,
+    }
+}
+
 impl Report {
     /// The forecasts as CSV (see [`csv`]).
     pub fn to_csv(&self, levels: &[f64]) -> String {
@@ -219,9 +343,7 @@ pub fn csv(times: &[i64], forecasts: &[ModelForecast], levels: &[f64]) -> String
         let Some(prediction) = &forecast.prediction else { continue };
         let chosen = forecast.chosen.as_deref().unwrap_or_default();
         for (i, time) in times.iter().enumerate() {
-            let time = chrono::DateTime::from_timestamp_micros(*time)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                .unwrap_or_default();
+            let time = crate::format_time(*time);
             out.push_str(&format!(
                 "{time},{},\"{}\",{}",
                 forecast.model.name(),
@@ -259,6 +381,8 @@ mod tests {
             horizon: 12,
             levels: vec![80.0, 95.0],
             windows: 3,
+            events: vec![],
+            regressors: vec![],
         };
         let mut seen = Vec::new();
         let report = forecast(&times, &values, &request, &mut |p, m| {
@@ -271,7 +395,11 @@ mod tests {
         assert_eq!(report.times.len(), 12);
         let first = chrono::DateTime::from_timestamp_micros(report.times[0]).unwrap();
         assert_eq!(first.to_rfc3339(), "1961-01-01T00:00:00+00:00");
-        assert_eq!(report.backtests.len(), 7, "Auto's candidates, naive among them");
+        assert_eq!(
+            report.backtests.len(),
+            auto::Auto::new(1).candidates.len(),
+            "Auto's candidates, naive among them"
+        );
         assert!(report.backtests.iter().all(|t| t.backtest.is_some()));
         assert_eq!(report.forecasts.len(), 2);
         let auto = &report.forecasts[0];
@@ -294,8 +422,14 @@ mod tests {
         let n = MAX_VALUES + 500;
         let times: Vec<i64> = (0..n as i64).map(|t| t * 60_000_000).collect();
         let values: Vec<f64> = (0..n).map(|t| (t % 7) as f64).collect();
-        let request =
-            Request { models: vec![Model::Naive], horizon: 3, levels: vec![], windows: 1 };
+        let request = Request {
+            models: vec![Model::Naive],
+            horizon: 3,
+            levels: vec![],
+            windows: 1,
+            events: vec![],
+            regressors: vec![],
+        };
         let report = forecast(&times, &values, &request, &mut |_, _| true).unwrap();
         assert_eq!((report.rows, report.left_out), (MAX_VALUES, 500));
         assert_eq!(report.times[0], n as i64 * 60_000_000);
@@ -305,8 +439,14 @@ mod tests {
     fn a_stop_and_bad_requests_are_errors() {
         let times: Vec<i64> = (0..50).map(|t| t * 3_600_000_000).collect();
         let values: Vec<f64> = (0..50).map(|t| t as f64).collect();
-        let mut request =
-            Request { models: vec![Model::Ets], horizon: 5, levels: vec![95.0], windows: 2 };
+        let mut request = Request {
+            models: vec![Model::Ets],
+            horizon: 5,
+            levels: vec![95.0],
+            windows: 2,
+            events: vec![],
+            regressors: vec![],
+        };
         let stopped = forecast(&times, &values, &request, &mut |_, _| false);
         assert_eq!(stopped.unwrap_err(), ForecastError::Cancelled);
         request.windows = 0;

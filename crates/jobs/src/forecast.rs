@@ -198,17 +198,24 @@ impl JobKind for ForecastJob {
             .blocking(move || {
                 let part =
                     variosync_engine::window::Part::open(&path).map_err(|e| e.to_string())?;
-                let (times, values) =
-                    variosync_engine::window::column_values(&part, &work.series, &work.column)
+                // The column forecast, then each regressor's.
+                let columns: Vec<String> = std::iter::once(work.column.clone())
+                    .chain(work.request.regressors.iter().map(|r| r.column.clone()))
+                    .collect();
+                let (times, mut values) =
+                    variosync_engine::window::columns_values(&part, &work.series, &columns)
                         .map_err(|e| e.to_string())?;
                 if times.is_empty() {
                     return Err(format!("the dataset has no series {:?}", work.series));
                 }
-                let report = run::forecast(&times, &values, &work.request, &mut |p, message| {
+                let target = values.remove(0);
+                let mut progress = |p: f64, message: &str| {
                     reporter.report(p * 0.95, message);
                     !cancel.is_cancelled()
-                })
-                .map_err(|e| e.to_string())?;
+                };
+                let report =
+                    run::forecast_with(&times, &target, &values, &work.request, &mut progress)
+                        .map_err(|e| e.to_string())?;
                 let bytes = to_parquet(&report, &work.request.levels)?;
                 Ok::<_, String>((report, bytes))
             })
@@ -292,6 +299,8 @@ mod tests {
             horizon: 12,
             levels: vec![80.0, 95.0],
             windows: 2,
+            events: vec![],
+            regressors: vec![],
         };
         let report = run::forecast(&times, &values, &request, &mut |_, _| true).unwrap();
         let bytes = to_parquet(&report, &request.levels).unwrap();

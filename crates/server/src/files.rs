@@ -234,6 +234,59 @@ pub struct ForecastOptions {
     pub windows: usize,
     /// Where to write the forecasts as CSV.
     pub csv: Option<std::path::PathBuf>,
+    /// Events and regressors for Prophet.
+    pub extras: ForecastExtras,
+}
+
+/// Prophet's events and regressors, as given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ForecastExtras {
+    /// Events.
+    pub events: Vec<variosync_forecast::prophet::Event>,
+    /// Regressor columns and their future values.
+    pub regressors: Vec<variosync_forecast::run::RegressorInput>,
+}
+
+impl ForecastExtras {
+    /// Reads events from a JSON file and regressors from `COLUMN=V1,V2,...` arguments.
+    pub fn read(events: Option<&Path>, regressors: &[String]) -> anyhow::Result<Self> {
+        let events = match events {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "{}: expected a JSON list of {{\"name\", \"dates\": [\"YYYY-MM-DD\", ...], \
+                         \"before\", \"after\"}}",
+                        path.display()
+                    )
+                })?
+            }
+        };
+        let regressors = regressors
+            .iter()
+            .map(|argument| {
+                let (column, values) = argument.split_once('=').with_context(|| {
+                    format!("--regressor {argument:?}: expected COLUMN=V1,V2,...")
+                })?;
+                let future = values
+                    .split(',')
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.trim().parse::<f64>().ok().filter(|v| v.is_finite()).with_context(|| {
+                            format!("--regressor {column}: value {} ({v:?}) is not a number", i + 1)
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<f64>>>()?;
+                Ok(variosync_forecast::run::RegressorInput {
+                    column: column.trim().to_owned(),
+                    future,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self { events, regressors })
+    }
 }
 
 /// Forecasts one column of one series of a file; returns the report to print.
@@ -255,6 +308,8 @@ pub fn forecast(
         horizon: options.horizon,
         levels: options.levels.clone(),
         windows: options.windows,
+        events: options.extras.events.clone(),
+        regressors: options.extras.regressors.clone(),
     };
     request.check().context("the forecast request")?;
     let work = std::env::temp_dir().join(format!("variosync-forecast-{}", uuid::Uuid::now_v7()));
@@ -302,8 +357,22 @@ pub fn forecast(
                 numeric.join(", ")
             ),
         };
-        let (times, values) = variosync_engine::window::column_values(&part, &series, &column)?;
-        let report = run::forecast(&times, &values, &request, &mut |_, _| true)
+        let mut columns = vec![column.clone()];
+        for regressor in &request.regressors {
+            if !numeric.contains(&regressor.column) || regressor.column == column {
+                anyhow::bail!(
+                    "--regressor {}: {} has no other numeric column of that name; it has {}",
+                    regressor.column,
+                    path.display(),
+                    numeric.join(", ")
+                );
+            }
+            columns.push(regressor.column.clone());
+        }
+        let (times, mut values) =
+            variosync_engine::window::columns_values(&part, &series, &columns)?;
+        let target = values.remove(0);
+        let report = run::forecast_with(&times, &target, &values, &request, &mut |_, _| true)
             .with_context(|| format!("forecasting {column} of {series}"))?;
         Ok::<_, anyhow::Error>((series, column, report))
     })();

@@ -133,7 +133,7 @@
     button.disabled = true;
     try {
       say('Starting…');
-      const job = await api('POST', '/api/v1/forecasts', {
+      const request = {
         dataset_id: dataset,
         version: Number(version),
         series: fields.get('series'),
@@ -141,7 +141,12 @@
         models: [fields.get('model')],
         horizon: Number(fields.get('horizon')),
         levels: [80, 95],
-      });
+      };
+      const days = String(fields.get('events') || '').split(',').map((d) => d.trim()).filter((d) => d);
+      if (days.length > 0) {
+        request.events = [{ name: 'events', dates: days }];
+      }
+      const job = await api('POST', '/api/v1/forecasts', request);
       const done = await follow(job);
       await open(done.result.forecast_id);
       say('Forecast ready: charged ' + Number(done.charged).toFixed(6) + ' h.');

@@ -53,6 +53,31 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
         (with("series", json!("TSLA")), StatusCode::NOT_FOUND, "series_not_found"),
         (with("column", json!("vwap")), StatusCode::NOT_FOUND, "column_not_found"),
         (with("dataset_id", json!("nope")), StatusCode::NOT_FOUND, "dataset_not_found"),
+        (
+            with("regressors", json!([{ "column": "vwap", "future": vec![1.0; 30] }])),
+            StatusCode::NOT_FOUND,
+            "column_not_found",
+        ),
+        (
+            with("regressors", json!([{ "column": "close", "future": vec![1.0; 30] }])),
+            StatusCode::BAD_REQUEST,
+            "invalid_forecast",
+        ),
+        (
+            with("regressors", json!([{ "column": "volume", "future": [1.0, 2.0] }])),
+            StatusCode::BAD_REQUEST,
+            "invalid_forecast",
+        ),
+        (
+            with("events", json!([{ "name": "close day", "dates": [] }])),
+            StatusCode::BAD_REQUEST,
+            "invalid_forecast",
+        ),
+        (
+            with("events", json!([{ "name": "x", "dates": ["2023-13-01"] }])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
     ] {
         let (got, _, answer) = json_of(post(body.clone()).await.unwrap()).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body}: {answer}");
@@ -88,7 +113,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     assert_eq!(forecast["levels"], json!([80.0, 95.0]));
     assert_eq!(forecast["report"]["frequency"], "business day");
     let backtests = forecast["report"]["backtests"].as_array().unwrap();
-    assert_eq!(backtests.len(), 7, "every candidate of auto, naive among them");
+    assert_eq!(backtests.len(), 8, "every candidate of auto, naive among them");
     assert!(backtests.iter().all(|b| b["backtest"]["scores"]["mase"].as_f64().is_some()));
     assert!(forecast["best"].is_string());
     let times = view["times"].as_array().unwrap();
@@ -130,6 +155,24 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     )
     .await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // Prophet with an event and a regressor, whose future the request gives.
+    let mut body = with("models", json!(["prophet"]));
+    body["horizon"] = json!(5);
+    body["regressors"] = json!([{ "column": "volume", "future": [5e7, 6e7, 5e7, 4e7, 5e7] }]);
+    body["events"] = json!([{ "name": "year end", "dates": ["2021-12-31", "2022-12-30"] }]);
+    let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
+    let (status, _, job) = json_of(post(body).await.unwrap()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let (ended, _) = until_ended(events, job["id"].as_str().unwrap()).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let prophet_url = ended["result"]["url"].as_str().unwrap().to_owned();
+    let (_, _, view) =
+        json_of(app.with_key(Method::GET, &prophet_url, &key).send().await.unwrap()).await;
+    let forecast = &view["forecasts"][0];
+    assert_eq!(forecast["chosen"], "Prophet (1 events; regressors volume)", "{forecast}");
+    assert_eq!(forecast["prediction"]["mean"].as_array().unwrap().len(), 5);
+    assert_eq!(view["forecast"]["report"]["backtests"][0]["model"], "prophet");
 
     // Someone else sees nothing of it.
     let eve = app.sign_up("eve@example.com").await;

@@ -66,7 +66,7 @@ async fn auto_forecasts_ten_years_of_daily_closes_from_the_dataset_page() {
         .await
         .unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 7, "{rows:?}");
+    assert_eq!(rows.len(), 8, "{rows:?}");
     assert_eq!(rows.iter().filter(|r| r[0] == "best").count(), 1, "{rows:?}");
     for row in rows {
         let mase: f64 = row[5].as_str().unwrap().parse().unwrap();

@@ -12,7 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use variosync_domain::{AuditAction, DatasetId, ErrorKind, ForecastId, UserId};
 use variosync_forecast::Model;
-use variosync_forecast::run::{ModelForecast, Request};
+use variosync_forecast::prophet::Event;
+use variosync_forecast::run::{ModelForecast, RegressorInput, Request};
 use variosync_jobs::forecast::{ForecastPayload, Points};
 use variosync_store::jobs::NewJob;
 use variosync_store::{Access, Forecast, NewAuditEntry, ObjectKey};
@@ -44,8 +45,8 @@ pub(crate) struct NewForecastRequest {
     pub series: String,
     /// The numeric column to forecast.
     pub column: String,
-    /// Models: `auto`, `ets`, `arima`, `theta`, `mstl`, `naive`, `seasonal_naive`, `drift`
-    /// (default: `auto`).
+    /// Models: `auto`, `ets`, `arima`, `theta`, `mstl`, `prophet`, `naive`,
+    /// `seasonal_naive`, `drift` (default: `auto`).
     #[serde(default)]
     pub models: Vec<String>,
     /// Steps to forecast, on the series' own calendar.
@@ -54,6 +55,40 @@ pub(crate) struct NewForecastRequest {
     pub levels: Option<Vec<f64>>,
     /// Rolling-origin backtest windows (default 3).
     pub windows: Option<usize>,
+    /// Events for Prophet (holidays, for instance), each with its own effect.
+    #[serde(default)]
+    pub events: Vec<EventBody>,
+    /// Other numeric columns of the series that Prophet uses as regressors, each with its
+    /// values over the horizon.
+    #[serde(default)]
+    pub regressors: Vec<RegressorBody>,
+}
+
+/// An event: a name and the days it falls on, past and future.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventBody {
+    /// Its name: 1 to 64 letters, digits, `_`, `-` or spaces.
+    pub name: String,
+    /// Its days, `YYYY-MM-DD` (UTC).
+    #[schema(value_type = Vec<String>, format = Date)]
+    pub dates: Vec<chrono::NaiveDate>,
+    /// Days before each date that it covers too (0 to 30; default 0).
+    #[serde(default)]
+    pub before: u32,
+    /// Days after each date that it covers too (0 to 30; default 0).
+    #[serde(default)]
+    pub after: u32,
+}
+
+/// A regressor: another numeric column of the series and its values over the horizon.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegressorBody {
+    /// The column.
+    pub column: String,
+    /// One value per step of the horizon.
+    pub future: Vec<f64>,
 }
 
 /// Checks a request against the dataset; the job's payload.
@@ -72,26 +107,19 @@ pub(crate) async fn payload(
         ));
     }
     let columns = version.profile["columns"].as_array().cloned().unwrap_or_default();
-    let kind = columns
-        .iter()
-        .find(|c| c["name"].as_str() == Some(body.column.as_str()))
-        .and_then(|c| c["kind"].as_str());
-    match kind {
-        Some("float" | "integer") => {}
-        Some(kind) => {
+    numeric_column(&columns, &body.column, "forecast")?;
+    for (i, regressor) in body.regressors.iter().enumerate() {
+        numeric_column(&columns, &regressor.column, "used as regressors")?;
+        if regressor.column == body.column
+            || body.regressors[..i].iter().any(|r| r.column == regressor.column)
+        {
             return Err(invalid(
-                "column_not_numeric",
+                "invalid_forecast",
                 format!(
-                    "column {:?} holds {kind} values: only numbers can be forecast",
-                    body.column
+                    "column {:?} is the one forecast or a regressor already: a regressor must \
+                     be another column, once",
+                    regressor.column
                 ),
-            ));
-        }
-        None => {
-            return Err(ApiError::new(
-                ErrorKind::NotFound,
-                "column_not_found",
-                format!("the dataset has no column {:?}", body.column),
             ));
         }
     }
@@ -108,6 +136,21 @@ pub(crate) async fn payload(
         horizon: body.horizon,
         levels: body.levels.clone().unwrap_or_else(|| vec![80.0, 95.0]),
         windows: body.windows.unwrap_or(variosync_forecast::auto::WINDOWS),
+        events: body
+            .events
+            .iter()
+            .map(|e| Event {
+                name: e.name.clone(),
+                dates: e.dates.clone(),
+                before: e.before,
+                after: e.after,
+            })
+            .collect(),
+        regressors: body
+            .regressors
+            .iter()
+            .map(|r| RegressorInput { column: r.column.clone(), future: r.future.clone() })
+            .collect(),
     };
     request.check().map_err(|e| invalid("invalid_forecast", e.to_string()))?;
     Ok(ForecastPayload {
@@ -117,6 +160,24 @@ pub(crate) async fn payload(
         column: body.column.clone(),
         request,
     })
+}
+
+/// Checks that the dataset's profile has `name` as a numeric column.
+fn numeric_column(columns: &[serde_json::Value], name: &str, use_: &str) -> Result<(), ApiError> {
+    let kind =
+        columns.iter().find(|c| c["name"].as_str() == Some(name)).and_then(|c| c["kind"].as_str());
+    match kind {
+        Some("float" | "integer") => Ok(()),
+        Some(kind) => Err(invalid(
+            "column_not_numeric",
+            format!("column {name:?} holds {kind} values: only numbers can be {use_}"),
+        )),
+        None => Err(ApiError::new(
+            ErrorKind::NotFound,
+            "column_not_found",
+            format!("the dataset has no column {name:?}"),
+        )),
+    }
 }
 
 /// Submits a forecast job for a checked request.
