@@ -344,7 +344,7 @@ fn prophet_takes_events_and_regressors_from_the_command_line() {
     let output = forecast("volume=5e7,6e7,5e7,4e7,5e7");
     assert!(output.status.success(), "{output:?}");
     let report = String::from_utf8(output.stdout).unwrap();
-    assert!(report.contains("Prophet (1 events; regressors volume)"), "{report}");
+    assert!(report.contains("Prophet (1 event; regressors volume)"), "{report}");
 
     let short = forecast("volume=5e7,6e7,5e7");
     assert_eq!(short.status.code(), Some(1));

@@ -170,7 +170,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     let (_, _, view) =
         json_of(app.with_key(Method::GET, &prophet_url, &key).send().await.unwrap()).await;
     let forecast = &view["forecasts"][0];
-    assert_eq!(forecast["chosen"], "Prophet (1 events; regressors volume)", "{forecast}");
+    assert_eq!(forecast["chosen"], "Prophet (1 event; regressors volume)", "{forecast}");
     assert_eq!(forecast["prediction"]["mean"].as_array().unwrap().len(), 5);
     assert_eq!(view["forecast"]["report"]["backtests"][0]["model"], "prophet");
 

@@ -1,5 +1,6 @@
 //! Forecasting from the dashboard: ten years of daily prices, Auto, a job that charges
-//! hours, the forecast drawn after the history with shaded intervals, and the backtests.
+//! hours, the forecast drawn after the history with shaded intervals, and the backtests;
+//! then Prophet with event days.
 
 use fantoccini::Locator;
 use serde_json::Value;
@@ -84,8 +85,18 @@ async fn auto_forecasts_ten_years_of_daily_closes_from_the_dataset_page() {
     until(client, 30, "the chart to settle", settled).await;
     screenshot(client, "forecast").await;
 
+    // Prophet with event days, from the same form: its own forecast replaces Auto's.
+    let model = form.find(Locator::Css("select[name=model]")).await.unwrap();
+    model.select_by_value("prophet").await.unwrap();
+    let events = form.find(Locator::Css("input[name=events]")).await.unwrap();
+    events.send_keys("2021-12-31, 2022-12-30").await.unwrap();
+    form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let prophet = "return window.variosyncChart.describe().lines\
+        .find(l => l.startsWith('forecast · Prophet (1 event)')) || null";
+    until(client, 120, "the Prophet forecast", prophet).await;
+
     // The earlier forecasts list it, and the jobs page shows the charged job.
-    let listed = "return document.querySelectorAll('#forecast-list li').length || null";
+    let listed = "return document.querySelectorAll('#forecast-list li').length > 1 || null";
     until(client, 10, "the earlier forecasts", listed).await;
     client.goto(&app.url("/jobs")).await.unwrap();
     let jobs = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
