@@ -83,12 +83,13 @@
       const scores = trial.backtest && trial.backtest.scores;
       if (!scores) {
         const td = document.createElement('td');
-        td.colSpan = 6;
+        td.colSpan = 7;
         td.textContent = trial.error || 'not backtested';
         row.append(td);
       } else {
         cell(row, fixed(scores.mae, 3), true);
         cell(row, fixed(scores.rmse, 3), true);
+        cell(row, fixed(scores.mape, 2), true);
         cell(row, fixed(scores.smape, 2), true);
         cell(row, fixed(scores.mase, 3), true);
         for (const level of [80, 95]) {

@@ -70,7 +70,11 @@ async fn auto_forecasts_ten_years_of_daily_closes_from_the_dataset_page() {
     assert_eq!(rows.len(), 8, "{rows:?}");
     assert_eq!(rows.iter().filter(|r| r[0] == "best").count(), 1, "{rows:?}");
     for row in rows {
-        let mase: f64 = row[5].as_str().unwrap().parse().unwrap();
+        // Model, MAE, RMSE, MAPE, sMAPE, MASE, coverage at 80% and 95%.
+        assert_eq!(row.as_array().unwrap().len(), 1 + 8, "{row:?}");
+        let mape: f64 = row[4].as_str().unwrap().parse().unwrap();
+        let mase: f64 = row[6].as_str().unwrap().parse().unwrap();
+        assert!(mape > 0.0 && mape < 100.0, "{row:?}");
         assert!(mase > 0.0 && mase < 20.0, "{row:?}");
     }
     let status = client.find(Locator::Css("#forecast-status")).await.unwrap().text().await.unwrap();
