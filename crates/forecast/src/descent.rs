@@ -1,5 +1,5 @@
 //! Gradient-based minimisation for Prophet's posterior: limited-memory BFGS with a strong
-//! Wolfe line search, and Newton's method as Stan runs it, both stopping on Stan's
+//! Wolfe line search, and Newton's method after Stan's, both stopping on Stan's
 //! criteria.
 
 /// When limited-memory BFGS stops: Stan's criteria and defaults (the relative tolerances
@@ -209,6 +209,7 @@ pub(crate) fn lbfgs(f: &mut impl Smooth, x0: &[f64], settings: &Lbfgs) -> Descen
     let mut pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> =
         std::collections::VecDeque::new();
     let mut alphas = vec![0.0; settings.history];
+    let mut moved = false;
     for _ in 0..settings.max_iters {
         // The quasi-Newton direction, by the two-loop recursion.
         let mut q = g.clone();
@@ -239,9 +240,11 @@ pub(crate) fn lbfgs(f: &mut impl Smooth, x0: &[f64], settings: &Lbfgs) -> Descen
                 pairs.clear();
                 continue;
             }
-            // No step along the gradient decreases the objective: a minimum (at a kink).
-            None => return Descent { x, value, converged: true },
+            // No step along the gradient decreases the objective: a minimum (at a kink),
+            // unless no step was ever taken (nothing but non-finite values around).
+            None => return Descent { x, value, converged: moved },
         };
+        moved = true;
         let s: Vec<f64> = found.x.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = found.gradient.iter().zip(&g).map(|(a, b)| a - b).collect();
         let change = (value - found.value).abs();
@@ -302,16 +305,18 @@ fn cholesky_solve(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
     Some(x)
 }
 
-/// The eigenvalues and eigenvectors (columns, row-major) of a symmetric matrix.
-fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
-    let eigen = nalgebra::DMatrix::from_row_slice(n, n, a).symmetric_eigen();
+/// The eigenvalues and eigenvectors (columns, row-major) of a symmetric matrix; `None` if
+/// the iteration does not converge.
+fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    let eigen = nalgebra::DMatrix::from_row_slice(n, n, a)
+        .try_symmetric_eigen(f64::EPSILON, 1_000 * n.max(1))?;
     let mut vectors = vec![0.0; n * n];
     for i in 0..n {
         for k in 0..n {
             vectors[i * n + k] = eigen.eigenvectors[(i, k)];
         }
     }
-    (eigen.eigenvalues.iter().copied().collect(), vectors)
+    Some((eigen.eigenvalues.iter().copied().collect(), vectors))
 }
 
 /// Stan's finite-difference stencil for the Hessian: offsets (in steps of
@@ -321,10 +326,10 @@ pub(crate) const STENCIL: [(f64, f64); 4] =
 /// Stan's finite-difference step for the Hessian.
 pub(crate) const NEWTON_EPSILON: f64 = 1e-3;
 
-/// Newton's method as Stan's optimiser runs it: the Hessian by a fourth-order central
-/// difference of the gradient (steps of 10⁻³), each eigenvalue replaced by its absolute
-/// value, the step halved until the objective does not increase, until an iteration gains
-/// less than 10⁻⁸.
+/// Newton's method after Stan's: the Hessian by a fourth-order central difference of the
+/// gradient (steps of 10⁻³) unless the objective knows it in closed form, each eigenvalue
+/// replaced by its absolute value, the step halved until the objective does not increase,
+/// until an iteration gains less than 10⁻⁸.
 pub(crate) fn newton(f: &mut impl Smooth, x0: &[f64], max_iters: usize) -> Descent {
     const EPSILON: f64 = NEWTON_EPSILON;
     let n = x0.len();
@@ -364,8 +369,8 @@ pub(crate) fn newton(f: &mut impl Smooth, x0: &[f64], max_iters: usize) -> Desce
         // Positive definite (the usual case near a minimum): |eigenvalues| change nothing
         // and Cholesky solves it; otherwise through the eigenvectors.
         let minus_g: Vec<f64> = g.iter().map(|v| -v).collect();
-        let d = cholesky_solve(&hessian, n, &minus_g).unwrap_or_else(|| {
-            let (values, vectors) = symmetric_eigen(&hessian, n);
+        let solved = cholesky_solve(&hessian, n, &minus_g).or_else(|| {
+            let (values, vectors) = symmetric_eigen(&hessian, n)?;
             let mut d = vec![0.0; n];
             for k in 0..n {
                 let projection: f64 = (0..n).map(|i| vectors[i * n + k] * g[i]).sum();
@@ -374,8 +379,9 @@ pub(crate) fn newton(f: &mut impl Smooth, x0: &[f64], max_iters: usize) -> Desce
                     d[i] += vectors[i * n + k] * scaled;
                 }
             }
-            d
+            Some(d)
         });
+        let Some(d) = solved else { return Descent { x, value, converged: false } };
         let mut step = 1.0;
         let mut accepted = None;
         while step >= 1e-50 {

@@ -31,6 +31,8 @@ use crate::{Fitted, ForecastError, Forecaster, Prediction, Series, check_request
 pub const MAX_EVENTS: usize = 50;
 /// Days one event may cover around each of its dates, before or after.
 pub const MAX_EVENT_WINDOW: u32 = 30;
+/// Dates one event may have, at most.
+pub const MAX_EVENT_DATES: usize = 1_000;
 /// Extra regressors a forecast may carry, at most.
 pub const MAX_REGRESSORS: usize = 10;
 
@@ -85,8 +87,9 @@ impl Extras {
         }
         let mut names: Vec<&str> = Vec::new();
         let valid = |name: &str| {
-            !name.trim().is_empty()
-                && name.len() <= 64
+            !name.is_empty()
+                && name.trim() == name
+                && name.chars().count() <= 64
                 && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' '))
         };
         for name in
@@ -94,7 +97,8 @@ impl Extras {
         {
             if !valid(name) {
                 return Err(invalid(format!(
-                    "{name:?} is not a usable name: 1 to 64 letters, digits, '_', '-' or spaces"
+                    "{name:?} is not a usable name: 1 to 64 letters, digits, '_', '-' or inner \
+                     spaces"
                 )));
             }
             if names.contains(&name.as_str()) {
@@ -105,6 +109,13 @@ impl Extras {
         for event in &self.events {
             if event.dates.is_empty() {
                 return Err(invalid(format!("event {:?} has no dates", event.name)));
+            }
+            if event.dates.len() > MAX_EVENT_DATES {
+                return Err(invalid(format!(
+                    "event {:?} has {} dates: at most {MAX_EVENT_DATES}",
+                    event.name,
+                    event.dates.len()
+                )));
             }
             if event.before > MAX_EVENT_WINDOW || event.after > MAX_EVENT_WINDOW {
                 return Err(invalid(format!(
@@ -160,6 +171,14 @@ impl Forecaster for Prophet {
             });
         }
         let n = values.len();
+        if series.times.windows(2).any(|w| w[1] - w[0] < 1_000_000) {
+            return Err(ForecastError::Fit {
+                model: "prophet".into(),
+                reason: "Prophet counts time in whole seconds: the series steps by less than a \
+                         second"
+                    .into(),
+            });
+        }
         if values.iter().all(|v| *v == values[0]) {
             return Ok(Box::new(Constant { value: values[0] }));
         }
@@ -280,12 +299,15 @@ mod engine {
 
     /// Finds the maximum a posteriori estimate of Prophet's Stan model natively: the log
     /// density of `prophet.stan`, its gradient and (for additive features) its Hessian
-    /// written out, maximised as Python prophet has Stan do it (Newton's method below 100
-    /// values, L-BFGS from there, Stan's step rules and stopping criteria). Logistic growth,
+    /// written out, maximised with the methods Python prophet has Stan use (Newton's method
+    /// below 100 values, L-BFGS from there, Stan's stopping criteria). Logistic growth,
     /// and any fit it does not see through, go to the Stan model itself, compiled to
     /// WebAssembly, with the options asked for.
-    #[derive(Debug, Clone, Default)]
-    pub(super) struct Optimizer;
+    #[derive(Debug, Clone)]
+    pub(super) struct Optimizer {
+        /// Try the native optimiser first (else straight to the Stan model).
+        native: bool,
+    }
 
     impl augurs_prophet::Optimizer for Optimizer {
         fn optimize(
@@ -294,7 +316,10 @@ mod engine {
             data: &Data,
             opts: &OptimizeOpts,
         ) -> Result<OptimizedParams, augurs_prophet::optimizer::Error> {
-            if data.trend_indicator != TrendIndicator::Logistic {
+            if self.native
+                && data.trend_indicator != TrendIndicator::Logistic
+                && consistent(init, data)
+            {
                 // augurs-prophet orders the features as a hash map iterates, which differs
                 // from one process to the next; in a canonical order the same history always
                 // gets the same fit.
@@ -311,6 +336,22 @@ mod engine {
             }
             stan().optimize(init, data, opts)
         }
+    }
+
+    /// Whether the sizes agree and the changepoints are sorted, as the native optimiser
+    /// assumes (augurs-prophet keeps them so; anything else goes to the Stan model).
+    fn consistent(init: &InitialParams, data: &Data) -> bool {
+        let (t, s, k) = (data.T as usize, data.S as usize, data.K as usize);
+        data.y.len() == t
+            && data.t.len() == t
+            && data.X.len() == t * k
+            && data.t_change.len() == s
+            && data.sigmas.len() == k
+            && data.s_a.len() == k
+            && data.s_m.len() == k
+            && init.delta.len() == s
+            && init.beta.len() == k
+            && data.t_change.windows(2).all(|w| w[0] <= w[1])
     }
 
     /// The feature columns sorted by their values (bit patterns), prior scale and mode.
@@ -372,7 +413,8 @@ mod engine {
                     let mut g = vec![0.0; x.len()];
                     Posterior::new(data).map_or(f64::NAN, |mut post| post.eval(&x, &mut g))
                 };
-                let native = Optimizer.optimize(init, data, &OptimizeOpts::default())?;
+                let native =
+                    Optimizer { native: true }.optimize(init, data, &OptimizeOpts::default())?;
                 let lbfgs = OptimizeOpts {
                     algorithm: Some(Algorithm::Lbfgs),
                     iter: Some(10_000),
@@ -458,7 +500,7 @@ mod engine {
                     if better {
                         found = again;
                     }
-                    if !better || gain < 1e-8 * found.value.abs().max(1.0) {
+                    if !better || gain < 1e-7 * found.value.abs().max(1.0) {
                         break;
                     }
                 }
@@ -489,7 +531,7 @@ mod engine {
 
     impl Smooth for Posterior<'_> {
         /// In closed form where every feature is additive: the fitted values are then linear
-        /// in everything but the noise scale. The changepoint prior's kink gets what Stan's
+        /// in everything but the noise scale. The changepoint prior's kink gets what the
         /// finite differences make of it.
         fn hessian(&mut self, x: &[f64], out: &mut [f64]) -> bool {
             if self.any_multiplicative {
@@ -691,7 +733,12 @@ mod engine {
     type Built = (augurs_prophet::Prophet<Optimizer>, TrainingData, Regressors);
     type Regressors = Vec<(super::Regressor, HashMap<i64, f64>)>;
 
-    fn build(prophet: &Prophet, series: &Series<'_>, synthetic: bool) -> Result<Built, String> {
+    fn build(
+        prophet: &Prophet,
+        series: &Series<'_>,
+        synthetic: bool,
+        native: bool,
+    ) -> Result<Built, String> {
         let n = series.values.len();
         let ds: Vec<i64> = if synthetic {
             (0..n as i64).map(|i| i * DAY).collect()
@@ -719,7 +766,7 @@ mod engine {
                 .collect();
             options.holidays.insert(event.name.clone(), Holiday::new(occurrences));
         }
-        let mut model = augurs_prophet::Prophet::new(options, Optimizer);
+        let mut model = augurs_prophet::Prophet::new(options, Optimizer { native });
         if synthetic {
             for m in series.usable_seasons() {
                 let order = NonZeroU32::new((m as u32 / 2).clamp(1, 10)).unwrap_or(NonZeroU32::MIN);
@@ -756,9 +803,11 @@ mod engine {
         let n = series.values.len();
         let first = if n < 100 { Algorithm::Newton } else { Algorithm::Lbfgs };
         let second = if n < 100 { Algorithm::Lbfgs } else { Algorithm::Newton };
-        for algorithm in [first, second] {
+        // The native optimiser first; where it does not see the fit through, the Stan model
+        // with each algorithm in turn.
+        for (attempt, algorithm) in [first, second].into_iter().enumerate() {
             let (mut model, data, regressors) =
-                build(prophet, series, synthetic).map_err(Failure::Input)?;
+                build(prophet, series, synthetic, attempt == 0).map_err(Failure::Input)?;
             let optimize = OptimizeOpts {
                 algorithm: Some(algorithm),
                 iter: Some(10_000),
@@ -1036,5 +1085,27 @@ mod tests {
             ],
         };
         assert!(twice.check().unwrap_err().to_string().contains("used twice"));
+        let day = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        let crowded = Extras {
+            events: vec![Event {
+                name: "daily".into(),
+                dates: vec![day; 1_001],
+                before: 0,
+                after: 0,
+            }],
+            regressors: vec![],
+        };
+        assert!(crowded.check().unwrap_err().to_string().contains("1001 dates: at most 1000"));
+        let padded = Extras {
+            events: vec![Event { name: " x".into(), dates: vec![day], before: 0, after: 0 }],
+            regressors: vec![],
+        };
+        assert!(padded.check().unwrap_err().to_string().contains("not a usable name"));
+        // Steps under a second cannot be told apart in Prophet's whole seconds.
+        let times: Vec<i64> = (0..20).map(|t| t * 500_000).collect();
+        let values: Vec<f64> = (0..20).map(f64::from).collect();
+        let fast = Series { values: &values, times: &times, seasons: &[] };
+        let err = Prophet::default().fit(&fast).unwrap_err().to_string();
+        assert!(err.contains("whole seconds"), "{err}");
     }
 }

@@ -92,7 +92,21 @@ impl Request {
                 });
             }
         }
-        // Names, sizes and values, as the fit will check them.
+        for regressor in &self.regressors {
+            if let Some(step) = regressor.future.iter().position(|v| !v.is_finite()) {
+                return Err(ForecastError::Fit {
+                    model: "the request".into(),
+                    reason: format!(
+                        "regressor {:?} is {} at step {} of the horizon: only finite numbers \
+                         can be used",
+                        regressor.column,
+                        regressor.future[step],
+                        step + 1
+                    ),
+                });
+            }
+        }
+        // Names and sizes, as the fit will check them.
         let regressors = self
             .regressors
             .iter()
