@@ -896,6 +896,19 @@ mod engine {
                 });
                 mean = point;
             }
+            // Each level is its own simulation: where their noise crosses, a narrower band
+            // is kept inside every wider one, as quantiles are.
+            let mut order: Vec<usize> = (0..bands.len()).collect();
+            order.sort_by(|a, b| bands[*b].level.total_cmp(&bands[*a].level));
+            for pair in order.windows(2) {
+                let (wide, narrow) = (pair[0], pair[1]);
+                for step in 0..h {
+                    let (low, high) = (bands[wide].lower[step], bands[wide].upper[step]);
+                    let band = &mut bands[narrow];
+                    band.lower[step] = band.lower[step].max(low);
+                    band.upper[step] = band.upper[step].min(high);
+                }
+            }
             finite(Prediction { mean, bands })
         }
     }
@@ -970,6 +983,10 @@ mod tests {
         assert!(
             p.bands[0].upper[0] - p.bands[0].lower[0] < p.bands[1].upper[0] - p.bands[1].lower[0]
         );
+        for step in 0..14 {
+            assert!(p.bands[1].lower[step] <= p.bands[0].lower[step], "step {step}: {p:?}");
+            assert!(p.bands[0].upper[step] <= p.bands[1].upper[step], "step {step}: {p:?}");
+        }
     }
 
     #[test]
