@@ -698,7 +698,8 @@ pub fn column_values(
 }
 
 /// Every time of one series, in time order, and the values of each numeric column asked
-/// for (in the order asked); missing values are `NaN`.
+/// for (in the order asked; every numeric column if none is named); missing values are
+/// `NaN`.
 pub fn columns_values(
     part: &Part,
     series: &str,

@@ -410,14 +410,16 @@ pub(crate) fn newton(f: &mut impl Smooth, x0: &[f64], max_iters: usize) -> Desce
 mod tests {
     use super::*;
 
+    /// Rosenbrock's function and its gradient, minimal at (1, 1).
+    fn rosenbrock(x: &[f64], g: &mut [f64]) -> f64 {
+        g[0] = -2.0 * (1.0 - x[0]) - 400.0 * x[0] * (x[1] - x[0] * x[0]);
+        g[1] = 200.0 * (x[1] - x[0] * x[0]);
+        (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2)
+    }
+
     #[test]
     fn lbfgs_finds_the_rosenbrock_minimum_from_its_gradient() {
-        let mut rosenbrock = |x: &[f64], g: &mut [f64]| {
-            g[0] = -2.0 * (1.0 - x[0]) - 400.0 * x[0] * (x[1] - x[0] * x[0]);
-            g[1] = 200.0 * (x[1] - x[0] * x[0]);
-            (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2)
-        };
-        let found = lbfgs(&mut rosenbrock, &[-1.2, 1.0], &Lbfgs::default());
+        let found = lbfgs(&mut { rosenbrock }, &[-1.2, 1.0], &Lbfgs::default());
         assert!(found.converged, "{found:?}");
         assert!((found.x[0] - 1.0).abs() < 1e-5 && (found.x[1] - 1.0).abs() < 1e-5, "{found:?}");
     }
@@ -438,12 +440,7 @@ mod tests {
 
     #[test]
     fn newton_finds_the_rosenbrock_minimum() {
-        let mut rosenbrock = |x: &[f64], g: &mut [f64]| {
-            g[0] = -2.0 * (1.0 - x[0]) - 400.0 * x[0] * (x[1] - x[0] * x[0]);
-            g[1] = 200.0 * (x[1] - x[0] * x[0]);
-            (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2)
-        };
-        let found = newton(&mut rosenbrock, &[-1.2, 1.0], 500);
+        let found = newton(&mut { rosenbrock }, &[-1.2, 1.0], 500);
         assert!(found.converged, "{found:?}");
         assert!((found.x[0] - 1.0).abs() < 1e-3 && (found.x[1] - 1.0).abs() < 1e-3, "{found:?}");
     }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::{Fitted, ForecastError, Forecaster, Prediction, Series, check_request};
+use crate::{Fitted, ForecastError, Forecaster, Prediction, Series};
 
 /// Events a forecast may carry, at most.
 pub const MAX_EVENTS: usize = 50;
@@ -180,7 +180,10 @@ impl Forecaster for Prophet {
             });
         }
         if values.iter().all(|v| *v == values[0]) {
-            return Ok(Box::new(Constant { value: values[0] }));
+            return Ok(Box::new(Substitute {
+                fitted: crate::naive::Naive.fit(series)?,
+                describe: "Prophet (constant history)",
+            }));
         }
         match engine::fit(self, series, synthetic) {
             Ok(fit) => Ok(Box::new(fit)),
@@ -192,9 +195,11 @@ impl Forecaster for Prophet {
             // that Prophet's trend fits exactly (a perfect line; fewer values than its
             // parameters). What is left is the trend Prophet starts from: the line through the
             // first and last values, that is, the drift method, and it says so.
-            Err(Failure::Optimizer) => {
-                Ok(Box::new(Initial { drift: crate::naive::Drift.fit(series)? }))
-            }
+            Err(Failure::Optimizer) => Ok(Box::new(Substitute {
+                fitted: crate::naive::Drift.fit(series)?,
+                describe: "Prophet's initial trend, the line through the first and last values \
+                           (neither optimiser converged)",
+            })),
         }
     }
 }
@@ -209,43 +214,21 @@ enum Failure {
     Optimizer,
 }
 
-/// Prophet's initial trend, where no optimiser converged.
+/// What stands in for Prophet where its fit has no maximum: the simpler method that Prophet
+/// reduces to there, under a description that says so.
 #[derive(Debug)]
-struct Initial {
-    drift: Box<dyn Fitted>,
+struct Substitute {
+    fitted: Box<dyn Fitted>,
+    describe: &'static str,
 }
 
-impl Fitted for Initial {
+impl Fitted for Substitute {
     fn describe(&self) -> String {
-        "Prophet's initial trend, the line through the first and last values (neither \
-         optimiser converged)"
-            .into()
+        self.describe.into()
     }
 
     fn predict(&self, future: &[i64], levels: &[f64]) -> Result<Prediction, ForecastError> {
-        self.drift.predict(future, levels)
-    }
-}
-
-/// A constant history, forecast as itself.
-#[derive(Debug, Clone, Copy)]
-struct Constant {
-    value: f64,
-}
-
-impl Fitted for Constant {
-    fn describe(&self) -> String {
-        "Prophet (constant history)".into()
-    }
-
-    fn predict(&self, future: &[i64], levels: &[f64]) -> Result<Prediction, ForecastError> {
-        check_request(future.len(), levels)?;
-        let mean = vec![self.value; future.len()];
-        let bands = levels
-            .iter()
-            .map(|&level| crate::Band { level, lower: mean.clone(), upper: mean.clone() })
-            .collect();
-        Ok(Prediction { mean, bands })
+        self.fitted.predict(future, levels)
     }
 }
 

@@ -91,8 +91,6 @@ impl Request {
                     ),
                 });
             }
-        }
-        for regressor in &self.regressors {
             if let Some(step) = regressor.future.iter().position(|v| !v.is_finite()) {
                 return Err(ForecastError::Fit {
                     model: "the request".into(),
@@ -295,15 +293,8 @@ fn extras(
         )));
     }
     let mut regressors = Vec::with_capacity(columns.len());
+    // The request was checked: names, and one finite future value per step.
     for (input, column) in request.regressors.iter().zip(columns) {
-        if input.future.len() != future.len() {
-            return Err(invalid(format!(
-                "regressor {:?} has {} future values; the horizon is {} steps",
-                input.column,
-                input.future.len(),
-                future.len()
-            )));
-        }
         let known: Vec<(i64, f64)> = times
             .iter()
             .zip(column)
@@ -321,17 +312,18 @@ fn extras(
             values,
         });
     }
-    let extras = Extras { events: request.events.clone(), regressors };
-    extras.check()?;
-    Ok(extras)
+    // Prophet checks them again, whole, when it fits.
+    Ok(Extras { events: request.events.clone(), regressors })
 }
 
 /// The value of sorted `(time, value)` points at `t`: linear between them, the nearest
 /// beyond them.
 fn interpolate(points: &[(i64, f64)], t: i64) -> f64 {
-    let after = points.partition_point(|(time, _)| *time < t);
+    // `after` is past every row at `t`: a repeated time takes its last row, as the calendar
+    // does.
+    let after = points.partition_point(|(time, _)| *time <= t);
     match (after.checked_sub(1).map(|i| points[i]), points.get(after).copied()) {
-        (_, Some((time, value))) if time == t => value,
+        (Some((time, value)), _) if time == t => value,
         (Some((t0, v0)), Some((t1, v1))) => v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64,
         (Some((_, v)), None) | (None, Some((_, v))) => v,
         (None, None) => f64::NAN,
@@ -376,6 +368,18 @@ pub fn csv(times: &[i64], forecasts: &[ModelForecast], levels: &[f64]) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regressors_are_carried_onto_the_calendar() {
+        // A repeated time takes its last row, as the calendar does.
+        let points = [(0, 1.0), (10, 2.0), (10, 3.0), (20, 5.0)];
+        assert_eq!(interpolate(&points, 10), 3.0);
+        assert_eq!(interpolate(&points, 5), 1.5);
+        assert_eq!(interpolate(&points, 15), 4.0);
+        assert_eq!(interpolate(&points, -5), 1.0);
+        assert_eq!(interpolate(&points, 25), 5.0);
+        assert!(interpolate(&[], 0).is_nan());
+    }
 
     #[test]
     fn monthly_rows_are_forecast_on_their_calendar_with_backtests() {

@@ -198,17 +198,12 @@ impl JobKind for ForecastJob {
             .blocking(move || {
                 let part =
                     variosync_engine::window::Part::open(&path).map_err(|e| e.to_string())?;
-                // The column forecast, then each regressor's.
-                let columns: Vec<String> = std::iter::once(work.column.clone())
-                    .chain(work.request.regressors.iter().map(|r| r.column.clone()))
-                    .collect();
-                let (times, mut values) =
-                    variosync_engine::window::columns_values(&part, &work.series, &columns)
+                let (times, target, values) =
+                    read_columns(&part, &work.series, &work.column, &work.request)
                         .map_err(|e| e.to_string())?;
                 if times.is_empty() {
                     return Err(format!("the dataset has no series {:?}", work.series));
                 }
-                let target = values.remove(0);
                 let mut progress = |p: f64, message: &str| {
                     reporter.report(p * 0.95, message);
                     !cancel.is_cancelled()
@@ -272,6 +267,25 @@ impl JobKind for ForecastJob {
 /// unused part is given back when the job ends. Ten years of daily prices take about a
 /// second per model.
 pub const RESERVE_SECS_PER_MODEL: u64 = 60;
+
+/// The times of a series, its forecast column and its regressor columns.
+pub type Columns = (Vec<i64>, Vec<f64>, Vec<Vec<f64>>);
+
+/// The times of `series` in a part, the values of `column`, and those of each of the
+/// request's regressor columns, in the request's order: what [`run::forecast_with`] takes.
+pub fn read_columns(
+    part: &variosync_engine::window::Part,
+    series: &str,
+    column: &str,
+    request: &Request,
+) -> Result<Columns, variosync_engine::window::QueryError> {
+    let columns: Vec<String> = std::iter::once(column.to_owned())
+        .chain(request.regressors.iter().map(|r| r.column.clone()))
+        .collect();
+    let (times, mut values) = variosync_engine::window::columns_values(part, series, &columns)?;
+    let target = values.remove(0);
+    Ok((times, target, values))
+}
 
 /// The hours to reserve for a forecast request.
 pub fn reserve(request: &Request) -> variosync_domain::Hours {

@@ -357,7 +357,6 @@ pub fn forecast(
                 numeric.join(", ")
             ),
         };
-        let mut columns = vec![column.clone()];
         for regressor in &request.regressors {
             if !numeric.contains(&regressor.column) || regressor.column == column {
                 anyhow::bail!(
@@ -367,11 +366,9 @@ pub fn forecast(
                     numeric.join(", ")
                 );
             }
-            columns.push(regressor.column.clone());
         }
-        let (times, mut values) =
-            variosync_engine::window::columns_values(&part, &series, &columns)?;
-        let target = values.remove(0);
+        let (times, target, values) =
+            variosync_jobs::forecast::read_columns(&part, &series, &column, &request)?;
         let report = run::forecast_with(&times, &target, &values, &request, &mut |_, _| true)
             .with_context(|| format!("forecasting {column} of {series}"))?;
         Ok::<_, anyhow::Error>((series, column, report))
