@@ -3,8 +3,8 @@
 //! actor.
 
 use serde_json::json;
-use variosync_domain::{AuditAction, Email, Hours, NewUser, Role, TokenPurpose, User, UserId};
-use variosync_store::{Access, LedgerEntry, NewAuditEntry};
+use variosync_domain::{AuditAction, Email, NewUser, Role, TokenPurpose, User, UserId};
+use variosync_store::{Access, NewAuditEntry};
 
 use crate::accounts::{Accounts, ClientInfo};
 use crate::error::{Error, Result};
@@ -98,22 +98,5 @@ impl Accounts {
         self.admin_audit(admin, user, AuditAction::RoleChanged, client, json!({ "role": role }))
             .await?;
         Ok(updated)
-    }
-
-    /// Grants hours (or, with a negative amount, takes them back, never below zero).
-    #[tracing::instrument(skip_all, fields(admin = %admin, user_id = %user, hours = %hours), err)]
-    pub async fn grant_hours(
-        &self,
-        admin: UserId,
-        user: UserId,
-        hours: Hours,
-        reason: &str,
-        client: &ClientInfo,
-    ) -> Result<LedgerEntry> {
-        let entry =
-            self.backends.ledger().apply(Access::System, user, hours, reason, Some(admin)).await?;
-        let detail = json!({ "hours": hours, "balance": entry.balance, "reason": entry.reason });
-        self.admin_audit(admin, user, AuditAction::HoursGranted, client, detail).await?;
-        Ok(entry)
     }
 }

@@ -78,3 +78,23 @@ impl Error {
         }
     }
 }
+
+impl Error {
+    /// A stable, machine-readable code for the failure, such as `weak_password`; a failure
+    /// of storage answers the store's code, and one with no code of its own its kind's name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Store(store) => store.code(),
+            Self::WeakPassword(_) => "weak_password",
+            Self::InvalidEmail(_) => "invalid_email",
+            Self::WrongCredentials => "wrong_credentials",
+            Self::Disabled => "account_disabled",
+            Self::InvalidKeyName => "invalid_key_name",
+            Self::InvalidToken => "invalid_token",
+            Self::SelfLockout => "self_lockout",
+            Self::TooManyAttempts(_) => "rate_limited",
+            other if other.kind() == ErrorKind::Internal => "internal",
+            other => other.kind().as_str(),
+        }
+    }
+}

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
+use variosync_app::imports::{ImportPayload, ReadChoices};
 use variosync_domain::{Email, Hours, NewUser, Role, UploadId, UserId};
-use variosync_jobs::uploads::{ImportPayload, ReadChoices};
 use variosync_store::jobs::{JobStatus, NewJob};
 use variosync_store::{Access, Backends, DatabaseSettings, ObjectKey, StoreSettings};
 
@@ -77,7 +77,7 @@ async fn import_job(backends: &Backends, user: UserId, file: Vec<u8>, reserve: H
     };
     NewJob {
         kind: "import".to_owned(),
-        payload: serde_json::to_value(ImportPayload { upload_id: id, choices }).unwrap(),
+        payload: serde_json::to_value(ImportPayload { upload_id: Some(id), choices }).unwrap(),
         max_attempts: 3,
         reserve,
         idempotency_key: None,
@@ -127,7 +127,7 @@ async fn killed_worker_job_finishes_elsewhere_charged_once(database: DatabaseSet
     let ada = user(&backends, "ada@example.com", Hours::from_hours_f64(1.0).unwrap()).await;
     let reserve = Hours::from_hours_f64(0.1).unwrap();
     let new = import_job(&backends, ada, prices(400_000), reserve).await;
-    let (job, _) = variosync_jobs::queue::submit(&backends, ada, &new).await.unwrap();
+    let (job, _) = variosync_app::queue::submit(&backends, ada, &new).await.unwrap();
     let jobs = backends.jobs();
 
     let first = worker(data.path(), &database);
@@ -171,7 +171,7 @@ async fn two_hundred_jobs_on_a_balance_for_fifty(database: DatabaseSettings) {
         jobs.push(import_job(&backends, ada, prices(20), reserve).await);
     }
     let submitted = futures::future::join_all(
-        jobs.iter().map(|new| variosync_jobs::queue::submit(&backends, ada, new)),
+        jobs.iter().map(|new| variosync_app::queue::submit(&backends, ada, new)),
     )
     .await;
     let accepted: Vec<_> = submitted.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -209,7 +209,7 @@ async fn a_worker_asked_to_stop_finishes_or_gives_back_its_job_and_exits_cleanly
     let backends = backends(data.path(), &database).await;
     let ada = user(&backends, "ada@example.com", Hours::from_hours_f64(1.0).unwrap()).await;
     let new = import_job(&backends, ada, prices(400_000), Hours::from_hours_f64(0.1).unwrap());
-    let (job, _) = variosync_jobs::queue::submit(&backends, ada, &new.await).await.unwrap();
+    let (job, _) = variosync_app::queue::submit(&backends, ada, &new.await).await.unwrap();
     let jobs = backends.jobs();
     let mut running = worker(data.path(), &database);
     until("the worker runs the job", || async {

@@ -1,6 +1,6 @@
 //! Pure domain types of Variosync: identifiers, users, e-mail addresses, roles, hours, time
-//! parsing and the [`ErrorKind`] every layer reports. Later it also owns datasets, versions,
-//! series and the canonical Arrow schema.
+//! parsing, the canonical Arrow schema, the profile of a dataset version with the frequency
+//! rules behind it, and the [`ErrorKind`] every layer reports.
 //!
 //! This crate must stay free of I/O: no tokio, no axum, no sqlx, no object storage. Everything
 //! in it is a value that can be checked by a unit test without a runtime.
@@ -10,6 +10,7 @@ pub mod email;
 pub mod error;
 pub mod hours;
 pub mod ids;
+pub mod profile;
 pub mod schema;
 pub mod time;
 pub mod users;

@@ -2,7 +2,7 @@
 //! steps forecast.
 //!
 //! The step is inferred from the timestamps (see
-//! [`variosync_engine::profile::infer_frequency`]). Fixed steps and calendar months are laid
+//! [`variosync_domain::profile::infer_frequency`]). Fixed steps and calendar months are laid
 //! on a grid: missing steps are filled by linear interpolation between their neighbours
 //! and counted, and rows falling on the same step keep the last one. Business-day series
 //! (markets) keep their own trading days as the index: a holiday is not a gap, and the
@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Datelike, Months, TimeDelta, Utc, Weekday};
 use serde::{Deserialize, Serialize};
-use variosync_engine::profile::{Frequency, infer_frequency};
+use variosync_domain::profile::{Frequency, infer_frequency};
 
 use crate::ForecastError;
 

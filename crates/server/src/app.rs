@@ -20,7 +20,7 @@ pub struct Application {
     backends: Backends,
     grace: Duration,
     workers: usize,
-    worker: variosync_jobs::Worker,
+    worker: variosync_app::Worker,
 }
 
 impl Application {
@@ -47,8 +47,7 @@ impl Application {
                 .context("VARIOSYNC_TRUSTED_PROXIES")?
                 .into(),
             rate_limits: settings.rate_limit.clone(),
-            scratch: settings.data_dir.join("tmp"),
-            jobs: settings.jobs.clone(),
+            app: crate::startup::app(settings, &backends),
             packages: variosync_auth::billing::parse_packages(
                 &settings.billing.packages,
                 &settings.billing.currency,

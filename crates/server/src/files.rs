@@ -147,9 +147,9 @@ pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Re
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let reporter = bar.clone();
-    let progress: variosync_jobs::import::Progress =
+    let progress: variosync_app::pipeline::Progress =
         std::sync::Arc::new(move |read| reporter.set_position(read));
-    let converted = variosync_jobs::import::convert_file(
+    let converted = variosync_app::pipeline::convert_file(
         input,
         output,
         &read_options(input, options)?,
@@ -175,7 +175,9 @@ pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Re
     Ok(summary)
 }
 
-/// Imports a file into this instance as a dataset of the account with address `owner`.
+/// Imports a file into this instance as a dataset of the account with address `owner`,
+/// through the same use case as an upload: metered as an `import` job of that account, and
+/// refused when its balance cannot cover the import.
 pub async fn import(
     settings: &Settings,
     owner: &str,
@@ -184,27 +186,33 @@ pub async fn import(
     options: &FileOptions,
 ) -> anyhow::Result<String> {
     let email = Email::parse(owner).context("--user")?;
-    let input = open_file(path)?;
-    let read = read_options(path, options)?;
+    open_file(path)?;
     let backends = crate::startup::open_backends(settings).await?;
     let user =
         backends.users().find_by_email(Access::System, &email).await?.with_context(|| {
             format!("there is no account {email}; create it first (variosync admin create-user)")
         })?;
-    let name = name.map_or_else(|| read.default_series.clone(), str::to_owned);
-    let scratch = settings.data_dir.join("tmp");
-    let imported = variosync_jobs::import::import_stream(
-        &backends,
-        user.id,
-        &name,
-        input,
-        &read,
-        options.duplicates,
-        &scratch,
-    )
-    .await
-    .with_context(|| format!("{}", path.display()))?;
+    let app = crate::startup::app(settings, &backends);
+    let duplicates = match options.duplicates {
+        DuplicatePolicy::KeepLast => "keep_last",
+        DuplicatePolicy::KeepFirst => "keep_first",
+        DuplicatePolicy::Fail => "fail",
+    };
+    let import = variosync_app::imports::ImportOptions {
+        name: name.map(str::to_owned),
+        series: None,
+        mode: Some(if options.lenient { "lenient" } else { "strict" }.to_owned()),
+        tz: Some(options.zone.clone()),
+        duplicates: Some(duplicates.to_owned()),
+        mapping: Some(serde_json::to_string(&options.mapping)?),
+    };
+    let principal = variosync_app::Principal::owner(user.id);
+    let imported = app
+        .import_local(&principal, path, &import)
+        .await
+        .with_context(|| format!("{}", path.display()))?;
     backends.close().await;
+    let profile = &imported.version.profile;
     Ok(format!(
         "imported {} as dataset {} \"{}\": {} rows, {} series, {} duplicates dropped, {} rows set aside",
         path.display(),
@@ -212,8 +220,8 @@ pub async fn import(
         imported.dataset.name,
         imported.version.row_count,
         imported.version.series.len(),
-        imported.duplicates,
-        imported.profile.rejects
+        profile.duplicates,
+        profile.rejects
     ))
 }
 
@@ -316,7 +324,7 @@ pub fn forecast(
     std::fs::create_dir_all(&work)?;
     let result = (|| {
         let parquet = work.join("data.parquet");
-        let converted = variosync_jobs::import::convert_file(
+        let converted = variosync_app::pipeline::convert_file(
             path,
             &parquet,
             &read_options(path, read)?,
@@ -368,7 +376,7 @@ pub fn forecast(
             }
         }
         let (times, target, values) =
-            variosync_jobs::forecast::read_columns(&part, &series, &column, &request)?;
+            variosync_app::forecasts::read_columns(&part, &series, &column, &request)?;
         let report = run::forecast_with(&times, &target, &values, &request, &mut |_, _| true)
             .with_context(|| format!("forecasting {column} of {series}"))?;
         Ok::<_, anyhow::Error>((series, column, report))

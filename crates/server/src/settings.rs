@@ -13,11 +13,11 @@ use figment::providers::{Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use variosync_app::JobsSettings;
 use variosync_auth::{
     AccountsSettings, BillingSettings, ExternalJwtSettings, GithubSettings, MailSettings,
     OidcSettings,
 };
-use variosync_jobs::JobsSettings;
 use variosync_store::{DatabaseSettings, RedisSettings, S3Settings, StoreSettings};
 use variosync_web::{HttpSettings, RateLimitSettings};
 

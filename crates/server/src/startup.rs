@@ -2,7 +2,7 @@
 //! maintenance commands.
 
 use anyhow::Context;
-use variosync_jobs::Worker;
+use variosync_app::Worker;
 use variosync_store::{Backends, Database};
 
 use crate::settings::Settings;
@@ -19,10 +19,21 @@ pub async fn run_worker(
     Ok(())
 }
 
+/// The use cases over `backends`, configured by the settings.
+pub fn app(settings: &Settings, backends: &Backends) -> variosync_app::App {
+    let app_settings = variosync_app::AppSettings {
+        jobs: settings.jobs.clone(),
+        upload_limit_bytes: settings.http.upload_limit_bytes,
+        inline_timeout_secs: settings.http.upload_timeout_secs,
+    };
+    variosync_app::App::new(backends.clone(), settings.data_dir.join("tmp"), app_settings)
+}
+
 /// Job runners for every kind this build knows, as the settings say.
 pub(crate) fn worker(settings: &Settings, backends: &Backends) -> Worker {
     let scratch = settings.data_dir.join("tmp");
-    Worker::new(backends.clone(), variosync_jobs::kinds(), settings.jobs.worker_settings(scratch))
+    let worker_settings = settings.jobs.worker_settings(scratch);
+    Worker::new(app(settings, backends), variosync_app::kinds(), worker_settings)
 }
 
 /// Opens every backend the settings name and applies pending migrations: what every

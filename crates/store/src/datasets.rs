@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+use variosync_domain::profile::Profile;
 use variosync_domain::{DatasetId, UserId};
 
 use crate::db::{Access, Database};
@@ -55,8 +56,8 @@ pub struct NewVersion {
     pub time_to: Option<DateTime<Utc>>,
     /// The series it holds.
     pub series: Vec<String>,
-    /// Its profile (statistics), as JSON.
-    pub profile: serde_json::Value,
+    /// Its profile (statistics).
+    pub profile: Profile,
 }
 
 /// A stored version.
@@ -84,8 +85,7 @@ pub struct Version {
     pub series: Vec<String>,
     /// Profile: rows, time range, duplicates and rejects, and statistics of each series and
     /// column.
-    #[schema(value_type = Object)]
-    pub profile: serde_json::Value,
+    pub profile: Profile,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
 }
@@ -193,7 +193,7 @@ macro_rules! insert_version {
             .bind(new.time_from)
             .bind(new.time_to)
             .bind(serde_json::to_string(&new.series).unwrap_or_else(|_| "[]".to_owned()))
-            .bind(new.profile.to_string())
+            .bind(serde_json::to_string(&new.profile).unwrap_or_else(|_| "{}".to_owned()))
             .bind($at)
             .fetch_one($conn)
             .await?

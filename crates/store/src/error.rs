@@ -107,6 +107,22 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A stable, machine-readable code for the failure, such as `insufficient_hours`; a
+    /// failure with no code of its own answers its kind's name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmailTaken => "email_taken",
+            Self::InsufficientHours => "insufficient_hours",
+            Self::InvalidReason => "invalid_reason",
+            Self::StaleVersion => "stale_version",
+            Self::UploadOffset { .. } => "offset_mismatch",
+            Self::NotFound("user") => "user_not_found",
+            other => other.kind().as_str(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         Self::Database(error)

@@ -368,6 +368,60 @@ impl JobRepository {
         }
     }
 
+    /// Records work that runs where it was asked for (an import on the request that sent
+    /// the file) as a job already running under `owner`'s lease until `until`, reserving
+    /// `new.reserve` in the same transaction, so that it is settled by [`Self::finish`] like
+    /// any job. It has one attempt: if its runner dies, the reaper fails and refunds it.
+    /// [`Error::InsufficientHours`] when the balance does not cover the reservation:
+    /// nothing is written then.
+    #[tracing::instrument(skip_all, fields(user_id = %user, kind = %new.kind), err)]
+    pub async fn start_inline(
+        &self,
+        user: UserId,
+        new: &NewJob,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Job> {
+        let id = JobId::new();
+        let at = now();
+        let reserve = new.reserve.as_micro().max(0);
+        let kind = clip(&new.kind, MAX_KIND);
+        const INSERT: &str = concat!(
+            "INSERT INTO jobs (id, user_id, kind, payload, status, attempts, max_attempts, \
+             run_after, reserved_micro, lease_owner, lease_until, started_at, created_at, \
+             updated_at) \
+             VALUES ($1, $2, $3, $4, 'running', 1, 1, $5, $6, $7, $8, $5, $5, $5) RETURNING ",
+            job_columns!()
+        );
+        let reason = format!("reserved for job {id} ({kind})");
+        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+            let row = sqlx::query_as::<_, JobRow>(INSERT)
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .bind(&kind)
+                .bind(new.payload.to_string())
+                .bind(at)
+                .bind(reserve)
+                .bind(owner)
+                .bind(until)
+                .fetch_one(&mut *conn)
+                .await?;
+            if reserve > 0 {
+                ledger_step!(
+                    conn,
+                    LedgerEntryId::new(),
+                    user.as_uuid(),
+                    -reserve,
+                    &reason,
+                    None::<Uuid>,
+                    at
+                );
+            }
+            row
+        });
+        row.try_into()
+    }
+
     /// The user's job submitted with the idempotency key `key`.
     pub async fn by_key(&self, user: UserId, key: &str) -> Result<Option<Job>> {
         const SQL: &str = concat!(

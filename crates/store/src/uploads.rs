@@ -298,6 +298,25 @@ impl UploadRepository {
         Ok(ids.into_iter().map(UploadId::from_uuid).collect())
     }
 
+    /// Up to `limit` expired uploads of any account that no completion holds (for the
+    /// workers' sweep, which deletes them with their objects): owner and id.
+    pub async fn expired_any(&self, limit: u32) -> Result<Vec<(UserId, UploadId)>> {
+        let rows: Vec<(Uuid, Uuid)> = transaction!(&self.db, Access::System, read, |conn| {
+            sqlx::query_as(
+                "SELECT user_id, id FROM uploads WHERE expires_at <= $1 \
+                 AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY expires_at LIMIT $2",
+            )
+            .bind(now())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(user, id)| (UserId::from_uuid(user), UploadId::from_uuid(id)))
+            .collect())
+    }
+
     /// How many uploads the user has open (not expired).
     pub async fn open_count(&self, user: UserId) -> Result<u64> {
         let count: i64 = transaction!(&self.db, Access::User(user), read, |conn| {

@@ -91,66 +91,52 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer for a failure of `kind` with `code`: its own message when it is the
+    /// client's to fix, a fixed one (the cause logged here, once) when it is ours.
+    fn from_failure(kind: ErrorKind, code: &'static str, error: &dyn std::error::Error) -> Self {
+        match kind {
+            ErrorKind::Internal => {
+                tracing::error!(error = %variosync_domain::error_chain(error), "internal failure");
+                Self::new(kind, "internal", "something went wrong on our side; it has been logged")
+            }
+            ErrorKind::Unavailable => {
+                tracing::error!(error = %variosync_domain::error_chain(error), "a backing service failed");
+                Self::new(
+                    kind,
+                    "unavailable",
+                    "a backing service is unavailable; try again shortly",
+                )
+            }
+            _ => Self::new(kind, code, error.to_string()),
+        }
+    }
+}
+
 impl From<variosync_store::Error> for ApiError {
     fn from(error: variosync_store::Error) -> Self {
-        let kind = error.kind();
-        match kind {
-            ErrorKind::Internal | ErrorKind::Unavailable => {
-                tracing::error!(error = %variosync_domain::error_chain(&error), "storage failure");
-                let message = if kind == ErrorKind::Unavailable {
-                    "a backing service is unavailable; try again shortly"
-                } else {
-                    "something went wrong on our side; it has been logged"
-                };
-                Self::new(kind, kind.as_str(), message)
-            }
-            _ => {
-                let code = match &error {
-                    variosync_store::Error::EmailTaken => "email_taken",
-                    variosync_store::Error::InsufficientHours => "insufficient_hours",
-                    variosync_store::Error::InvalidReason => "invalid_reason",
-                    variosync_store::Error::NotFound("user") => "user_not_found",
-                    _ => kind.as_str(),
-                };
-                Self::new(kind, code, error.to_string())
-            }
+        Self::from_failure(error.kind(), error.code(), &error)
+    }
+}
+
+impl From<variosync_app::Error> for ApiError {
+    fn from(error: variosync_app::Error) -> Self {
+        if let variosync_app::Error::TooLarge { limit } = error {
+            return crate::middleware::too_large(limit);
         }
+        Self::from_failure(error.kind(), error.code(), &error)
     }
 }
 
 impl From<variosync_auth::Error> for ApiError {
     fn from(error: variosync_auth::Error) -> Self {
-        match error {
-            variosync_auth::Error::Store(store) => store.into(),
-            variosync_auth::Error::TooManyAttempts(wait) => {
-                let mut error = Self::rate_limited(wait);
-                error.message =
-                    format!("too many failed sign-ins for this account; {}", error.message);
-                error
-            }
-            other => {
-                let kind = other.kind();
-                if kind == ErrorKind::Internal {
-                    tracing::error!(error = %variosync_domain::error_chain(&other), "accounts failure");
-                    return Self::new(
-                        kind,
-                        "internal",
-                        "something went wrong on our side; it has been logged",
-                    );
-                }
-                let code = match &other {
-                    variosync_auth::Error::WeakPassword(_) => "weak_password",
-                    variosync_auth::Error::InvalidEmail(_) => "invalid_email",
-                    variosync_auth::Error::WrongCredentials => "wrong_credentials",
-                    variosync_auth::Error::Disabled => "account_disabled",
-                    variosync_auth::Error::InvalidKeyName => "invalid_key_name",
-                    variosync_auth::Error::InvalidToken => "invalid_token",
-                    variosync_auth::Error::SelfLockout => "self_lockout",
-                    _ => kind.as_str(),
-                };
-                Self::new(kind, code, other.to_string())
-            }
+        if let variosync_auth::Error::TooManyAttempts(wait) = error {
+            let mut answer = Self::rate_limited(wait);
+            answer.message =
+                format!("too many failed sign-ins for this account; {}", answer.message);
+            return answer;
         }
+        Self::from_failure(error.kind(), error.code(), &error)
     }
 }
 

@@ -125,6 +125,36 @@ impl CurrentUser {
     }
 }
 
+impl CurrentUser {
+    /// The acting principal for the use cases: this user, from `client`.
+    pub fn principal(&self, client: &variosync_auth::ClientInfo) -> variosync_app::Principal {
+        variosync_app::Principal {
+            user: self.user.id,
+            role: self.user.role,
+            admin_scope: self.scope().allows(ApiScope::Admin),
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+        }
+    }
+}
+
+/// The acting principal of an authenticated request: [`CurrentUser`] (with every check it
+/// makes) and the client it came from, as the use cases take it.
+#[derive(Debug, Clone)]
+pub struct Actor(pub variosync_app::Principal);
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let current = CurrentUser::from_request_parts(parts, state).await?;
+        let crate::client::Client(client) = crate::client::Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        Ok(Self(current.principal(&client)))
+    }
+}
+
 fn unauthenticated(message: &str) -> ApiError {
     ApiError::new(ErrorKind::Unauthenticated, "unauthenticated", message)
 }

@@ -38,10 +38,8 @@ pub struct AppState {
     pub oidc: Option<std::sync::Arc<variosync_auth::Oidc>>,
     /// The GitHub OAuth app people may sign in with, when one is configured.
     pub github: Option<std::sync::Arc<variosync_auth::Github>>,
-    /// A local folder for uploads being received, conversions and cached dataset files.
-    pub scratch: std::path::PathBuf,
-    /// How jobs are submitted and metered.
-    pub jobs: variosync_jobs::JobsSettings,
+    /// The use cases: every handler that does more than accounts calls them.
+    pub app: variosync_app::App,
     /// The hour packages on sale.
     pub packages: std::sync::Arc<[variosync_auth::Package]>,
     /// The Stripe account that sells them; `None`: buying is off.

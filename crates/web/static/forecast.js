@@ -65,7 +65,7 @@
       series: forecast.series,
       column: forecast.column,
       label: 'forecast · ' + (first.chosen || first.model),
-      times: view.times.map((t) => t / 1000),
+      times: view.times.map((t) => t / 1e6),
       mean: first.prediction.mean,
       bands,
     });

@@ -82,7 +82,11 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
         let (got, _, answer) = json_of(post(body.clone()).await.unwrap()).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body}: {answer}");
     }
-    assert!(app.backends.jobs().list(Access::User(user), None, 10).await.unwrap().is_empty());
+    let jobs = app.backends.jobs().list(Access::User(user), None, 10).await.unwrap();
+    assert!(
+        jobs.iter().all(|j| j.kind == "import"),
+        "no forecast job was submitted, only the dataset's import was recorded: {jobs:?}"
+    );
 
     let before = ledger.balance(Access::User(user), user).await.unwrap();
     let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
@@ -119,8 +123,9 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     let times = view["times"].as_array().unwrap();
     assert_eq!(times.len(), 30);
     // The history ends on Thursday 2023-09-21: Friday, then Monday.
-    assert_eq!(times[0], 1_695_340_800_000i64);
-    assert_eq!(times[1], 1_695_600_000_000i64);
+    assert_eq!(times[0], 1_695_340_800_000_000i64, "microseconds, as the unit says");
+    assert_eq!(times[1], 1_695_600_000_000_000i64);
+    assert_eq!(view["unit"], "us");
     let auto = &view["forecasts"][0];
     assert_eq!(auto["model"], "auto");
     assert!(auto["chosen"].as_str().unwrap().starts_with("auto: "), "{auto}");

@@ -1,5 +1,5 @@
 use chrono::{TimeZone, Utc};
-use serde_json::json;
+use variosync_domain::profile::Profile;
 use variosync_domain::{DatasetId, ErrorKind};
 use variosync_store::{Access, Database, DatasetRepository, Error, NewVersion};
 
@@ -14,7 +14,7 @@ fn version(operation: &str, rows: u64) -> NewVersion {
         time_from: Some(Utc.with_ymd_and_hms(2013, 1, 2, 0, 0, 0).unwrap()),
         time_to: Some(Utc.with_ymd_and_hms(2023, 12, 29, 0, 0, 0).unwrap()),
         series: vec!["AAPL".into(), "MSFT".into()],
-        profile: json!({ "rows": rows }),
+        profile: Profile { rows, ..Profile::default() },
     }
 }
 
@@ -35,7 +35,7 @@ async fn datasets_conform(db: Database) {
     assert_eq!(dataset.current_version, 1);
     assert_eq!((v1.version, v1.parent_version, v1.row_count), (1, None, 16_000));
     assert_eq!(v1.series, ["AAPL", "MSFT"]);
-    assert_eq!(v1.profile, json!({ "rows": 16_000 }));
+    assert_eq!(v1.profile, Profile { rows: 16_000, ..Profile::default() });
 
     let duplicate = datasets.create(ada, id, "again", &[], &version("import", 1)).await;
     assert!(duplicate.is_err(), "an id is used once");

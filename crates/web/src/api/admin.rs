@@ -7,13 +7,13 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use variosync_domain::{ErrorKind, Hours, Role, User, UserId};
+use variosync_domain::{Role, User, UserId};
 use variosync_store::LedgerEntry;
 
 use super::openapi::AdminOnly;
 use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::{Actor, CurrentUser};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -186,17 +186,6 @@ struct Grant {
 }
 
 /// Hours an admin may grant (or, negative, take back): not zero, at most 100000.
-pub(crate) fn grant_amount(hours: f64) -> Result<Hours, ApiError> {
-    Hours::from_hours_f64(hours)
-        .filter(|hours| *hours != Hours::ZERO && hours.as_hours_f64().abs() <= 100_000.0)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorKind::InvalidInput,
-                "invalid_hours",
-                "hours must be a non-zero number of at most 100000",
-            )
-        })
-}
 
 /// Grant hours
 ///
@@ -234,15 +223,10 @@ pub(crate) fn grant_amount(hours: f64) -> Result<Hours, ApiError> {
 #[tracing::instrument(skip_all, err)]
 async fn grant_hours(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     Json(grant): Json<Grant>,
 ) -> Result<Json<LedgerEntry>, ApiError> {
-    current.require_admin()?;
-    let hours = grant_amount(grant.hours)?;
     let user = user_id(&id)?;
-    Ok(Json(
-        state.accounts.grant_hours(current.user.id, user, hours, &grant.reason, &client).await?,
-    ))
+    Ok(Json(state.app.grant_hours(&principal, user, grant.hours, &grant.reason).await?))
 }

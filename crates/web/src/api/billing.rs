@@ -152,7 +152,15 @@ pub(crate) async fn start_checkout(
     };
     let payment = state.backends.payments().create(user, &new).await?;
     let detail = json!({ "payment_id": payment.id, "package": payment.package });
-    super::datasets::audit(state, user, client, AuditAction::CheckoutStarted, detail).await?;
+    let entry = variosync_store::NewAuditEntry {
+        user_id: Some(user),
+        actor_id: None,
+        action: AuditAction::CheckoutStarted,
+        detail,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    state.backends.audit().record(variosync_store::Access::User(user), entry).await?;
     Ok((payment, started.url))
 }
 

@@ -1,43 +1,33 @@
 //! Datasets: upload a file (raw body or multipart, streamed to disk, never whole in memory),
 //! list, get, rename and tag, delete; versions, profile, the rejects file, chart windows
-//! (MinMaxLTTB points or OHLC candles) and pages of rows. Changes go to the audit log.
-
-use std::path::PathBuf;
+//! (MinMaxLTTB points or OHLC candles), resampling and pages of rows. Each handler extracts,
+//! calls the use case and maps its answer.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::Response;
-use futures::{Stream, StreamExt};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
-use variosync_domain::{AuditAction, DatasetId, ErrorKind, UserId};
-use variosync_engine::convert::ConvertError;
-use variosync_engine::window::{self, Part, QueryError};
-use variosync_formats::delimited::ReadError;
-use variosync_formats::mapping::MappingError;
-use variosync_formats::table::Reject;
-use variosync_jobs::import::ImportError;
-use variosync_jobs::uploads::ReadChoices;
-use variosync_store::{Access, Dataset, NewAuditEntry, ObjectKey, Version};
+use variosync_app::datasets::{self as uses, Candle, Resampled, Window, WindowAnswer};
+use variosync_app::imports::{
+    FileImport, ImportOptions, ImportOutcome, ImportSummary, ReceivedFile,
+};
+use variosync_domain::DatasetId;
+use variosync_domain::profile::Profile;
+use variosync_store::{Dataset, Version};
 
 use super::openapi::{Changing, Reading};
-use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::Actor;
 use crate::state::AppState;
 
-/// The most points a window may ask for.
-const MAX_POINTS: usize = 20_000;
-/// The most rows a page may hold.
-const MAX_PAGE_ROWS: usize = 10_000;
 /// The unit of times in series data: microseconds since 1970 (UTC).
-const MICROSECONDS: &str = "us";
+pub(crate) const MICROSECONDS: &str = "us";
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -53,91 +43,9 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resample_query))
 }
 
-fn not_found() -> ApiError {
-    ApiError::new(ErrorKind::NotFound, "dataset_not_found", "there is no such dataset")
-}
-
-pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorKind::InvalidInput, code, message)
-}
-
-pub(crate) fn internal(what: &str, error: &dyn std::error::Error) -> ApiError {
-    tracing::error!(error = %variosync_domain::error_chain(error), "{what}");
-    ApiError::new(
-        ErrorKind::Internal,
-        "internal",
-        "something went wrong on our side; it has been logged",
-    )
-}
-
-impl From<ImportError> for ApiError {
-    fn from(error: ImportError) -> Self {
-        match error {
-            ImportError::Read(ReadError::Unsupported(message))
-            | ImportError::Convert(ConvertError::Read(ReadError::Unsupported(message))) => {
-                invalid("unsupported_format", message)
-            }
-            ImportError::Read(ReadError::Mapping(
-                error @ (MappingError::UnknownColumn { .. } | MappingError::Invalid(_)),
-            )) => invalid("invalid_mapping", error.to_string()),
-            ImportError::Read(error) | ImportError::Convert(ConvertError::Read(error)) => {
-                invalid("unreadable_file", error.to_string())
-            }
-            ImportError::Convert(ConvertError::Duplicates(error)) => {
-                ApiError::new(ErrorKind::Conflict, "duplicate_rows", error.to_string())
-            }
-            ImportError::Convert(ConvertError::Empty) | ImportError::NothingRead(_) => {
-                invalid("no_rows", error.to_string())
-            }
-            ImportError::Store(error) => error.into(),
-            other => internal("import failed", &other),
-        }
-    }
-}
-
-impl From<QueryError> for ApiError {
-    fn from(error: QueryError) -> Self {
-        match error {
-            QueryError::Read(_) => internal("query failed", &error),
-            QueryError::NoColumn(_) => {
-                ApiError::new(ErrorKind::NotFound, "column_not_found", error.to_string())
-            }
-            other => invalid("invalid_query", other.to_string()),
-        }
-    }
-}
-
-pub(super) async fn audit(
-    state: &AppState,
-    user: UserId,
-    client: &variosync_auth::ClientInfo,
-    action: AuditAction,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    let entry = NewAuditEntry {
-        user_id: Some(user),
-        actor_id: None,
-        action,
-        detail,
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    };
-    state.backends.audit().record(Access::User(user), entry).await?;
-    Ok(())
-}
-
-/// Records a change to a dataset in the audit log and tells the owner's open pages.
-pub(crate) async fn dataset_changed(
-    state: &AppState,
-    user: UserId,
-    client: &variosync_auth::ClientInfo,
-    action: AuditAction,
-    dataset: DatasetId,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    audit(state, user, client, action, detail).await?;
-    variosync_jobs::queue::announce_dataset(&state.backends, user, action, dataset).await;
-    Ok(())
+/// A dataset id from a path segment.
+fn dataset_id(text: &str) -> Result<DatasetId, ApiError> {
+    Ok(uses::parse_dataset_id(text)?)
 }
 
 /// How to read an uploaded file.
@@ -159,136 +67,79 @@ pub(super) struct UploadQuery {
     mapping: Option<String>,
 }
 
-/// A row set aside as unreadable.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Reject)]
-struct RejectView {
-    /// Its line in the file, from 1.
-    line: usize,
-    /// The column that could not be read.
-    column: String,
-    /// What it held.
-    value: String,
-    /// What was expected there.
-    expected: String,
-}
-
-impl From<Reject> for RejectView {
-    fn from(r: Reject) -> Self {
-        Self { line: r.line, column: r.column, value: r.value, expected: r.expected }
+impl UploadQuery {
+    /// The import options the query names, checked.
+    pub(super) fn options(self) -> Result<ImportOptions, ApiError> {
+        let options = ImportOptions {
+            name: self.name,
+            series: self.series,
+            mode: self.mode,
+            tz: self.tz,
+            duplicates: self.duplicates,
+            mapping: self.mapping,
+        };
+        options.check()?;
+        Ok(options)
     }
 }
 
-/// The rows set aside as unreadable (lenient mode).
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Rejects)]
-struct RejectsView {
-    /// Rows set aside.
-    count: u64,
-    /// The first of them.
-    first: Vec<RejectView>,
-    /// Where to download all of them as CSV.
-    download: Option<String>,
-}
-
-/// A file made into a dataset.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Import)]
-pub(super) struct ImportView {
-    dataset: Dataset,
-    version: Version,
-    /// Things to check about how the file was read.
-    warnings: Vec<String>,
-    rejects: RejectsView,
-}
-
-/// A file being received on disk, removed when dropped.
-pub(super) struct Received(pub(super) PathBuf);
-
-impl Received {
-    /// A new file in the work folder, named `prefix` and a fresh id.
-    pub(super) async fn new(state: &AppState, prefix: &str) -> Result<Self, ApiError> {
-        tokio::fs::create_dir_all(&state.scratch)
-            .await
-            .map_err(|e| internal("cannot create the work folder", &e))?;
-        Ok(Self(state.scratch.join(format!("{prefix}-{}", uuid::Uuid::now_v7()))))
+/// The answer to an import: 201 with the dataset, or 202 with the job that will make it.
+pub(super) fn import_answer(outcome: ImportOutcome) -> Response {
+    match outcome {
+        ImportOutcome::Imported(summary) => (StatusCode::CREATED, Json(*summary)).into_response(),
+        ImportOutcome::Queued(job) => super::jobs::accepted(job),
     }
 }
 
-impl Drop for Received {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// The file of an upload form.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes a request body; the handler reads the form itself")]
+struct UploadForm {
+    /// The file; its name names the dataset unless `name` is given.
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
 }
 
-/// Writes a body stream to `path`, refusing more than `limit` bytes.
-pub(super) async fn receive<S, E>(
-    mut chunks: S,
-    path: &std::path::Path,
-    limit: u64,
-) -> Result<u64, ApiError>
-where
-    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| internal("cannot create an upload file", &e))?;
-    let mut written = 0u64;
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk
-            .map_err(|e| invalid("upload_interrupted", format!("the upload broke off: {e}")))?;
-        written += chunk.len() as u64;
-        if written > limit {
-            return Err(crate::middleware::too_large(limit));
+/// Receives the file of an upload request (the raw body, or the `file` field of a form) on
+/// disk, with its name when the form gives one.
+async fn receive_file(
+    state: &AppState,
+    request: Request,
+) -> Result<(ReceivedFile, Option<String>), ApiError> {
+    let app = &state.app;
+    let limit = state.http.upload_limit_bytes;
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let body = request.into_body().into_data_stream();
+        return Ok((app.receive("upload", body, limit).await?, None));
+    }
+    let multipart_error = |e: axum::extract::multipart::MultipartError| {
+        ApiError::new(variosync_domain::ErrorKind::InvalidInput, "invalid_multipart", e.body_text())
+    };
+    let mut multipart = Multipart::from_request(request, state).await.map_err(|e| {
+        ApiError::new(variosync_domain::ErrorKind::InvalidInput, "invalid_multipart", e.body_text())
+    })?;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        if field.name() == Some("file") || field.file_name().is_some() {
+            let file_name = field.file_name().map(str::to_owned);
+            let field = field.map(|chunk| chunk.map_err(|e| e.body_text()));
+            return Ok((app.receive("upload", Box::pin(field), limit).await?, file_name));
         }
-        file.write_all(&chunk).await.map_err(|e| internal("cannot write an upload file", &e))?;
     }
-    file.flush().await.map_err(|e| internal("cannot write an upload file", &e))?;
-    Ok(written)
+    Err(ApiError::new(
+        variosync_domain::ErrorKind::InvalidInput,
+        "no_file",
+        "the form has no file field (name it \"file\")",
+    ))
 }
 
-/// The stem of a file name, without folders or extensions.
-fn stem(file_name: &str) -> Option<String> {
-    let base = file_name.rsplit(['/', '\\']).next()?;
-    let stem = base.split('.').next().unwrap_or(base).trim();
-    (!stem.is_empty()).then(|| stem.to_owned())
-}
-
-/// How the person asked for an uploaded file to be read, checked before any byte of the
-/// file is received; the dataset's name and default series wait for the file's name.
-pub(super) struct Choices(ReadChoices);
-
-impl Choices {
-    /// Checks the query.
-    pub(super) fn parse(query: &UploadQuery) -> Result<Self, ApiError> {
-        let mapping = match query.mapping.as_deref() {
-            Some(text) => serde_json::from_str(text).map_err(|e| {
-                invalid("invalid_mapping", format!("the mapping is not valid: {e}"))
-            })?,
-            None => Default::default(),
-        };
-        let choices = ReadChoices {
-            name: String::new(),
-            default_series: String::new(),
-            mode: query.mode.clone().unwrap_or_else(|| "strict".to_owned()),
-            tz: query.tz.clone().unwrap_or_else(|| "UTC".to_owned()),
-            duplicates: query.duplicates.clone().unwrap_or_else(|| "keep_last".to_owned()),
-            mapping,
-        };
-        choices.options().map_err(|(code, message)| invalid(code, message))?;
-        Ok(Self(choices))
-    }
-
-    /// The choices for the file called `file_name`: the dataset is named after it unless
-    /// the query names it, and so is the series of a file without a series column.
-    pub(super) fn named(self, query: &UploadQuery, file_name: Option<&str>) -> ReadChoices {
-        let from_file = file_name.and_then(stem);
-        let name =
-            query.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
-        let default_series = query.series.clone().or(from_file).unwrap_or_else(|| name.clone());
-        ReadChoices { name, default_series, ..self.0 }
-    }
+/// The size a request announces for its body, when it does.
+fn announced_size(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// Upload a file
@@ -297,15 +148,26 @@ impl Choices {
 /// line protocol, Parquet, Arrow IPC, Avro or a workbook (xlsx, xls, ods...), plain or
 /// compressed (gzip, bzip2, zstd, zip). Send the file as the raw body (any content type),
 /// or as the `file` field of a `multipart/form-data` form. The file streams to disk; files
-/// larger than the upload limit are refused. For very large files or unreliable lines, see
-/// resumable uploads.
+/// larger than the upload limit are refused. A file up to
+/// `VARIOSYNC_JOBS_INLINE_IMPORT_BYTES` is imported on the request (201); a larger one is
+/// imported by an `import` job on a worker (202). Either way the import is charged its
+/// measured CPU time, and a balance that cannot cover its reservation is refused (402)
+/// before anything is stored. For very large files or unreliable lines, see resumable
+/// uploads.
 #[utoipa::path(
     post,
     path = "/datasets",
     tag = "datasets",
     operation_id = "upload_dataset",
     security(("bearer" = []), ("session" = [])),
-    params(UploadQuery),
+    params(
+        UploadQuery,
+        (
+            "Idempotency-Key" = Option<String>, Header,
+            description = "Sent again with the same value, answers the job the first request \
+                submitted (files imported by a job)"
+        ),
+    ),
     request_body(
         description = "The file: the whole body, or the `file` field of a form",
         content(
@@ -317,8 +179,23 @@ impl Choices {
     responses(
         (
             status = 201,
-            description = "The new dataset, its first version and what was set aside",
-            body = ImportView
+            description = "A file up to `VARIOSYNC_JOBS_INLINE_IMPORT_BYTES`: the new dataset, \
+                its first version and what was set aside",
+            body = ImportSummary
+        ),
+        (
+            status = 202,
+            description = "A larger file: the `import` job that makes the dataset on a worker, \
+                with its hours reserved (its result is the same summary as the 201 answer); \
+                follow it at the `Location`",
+            body = variosync_store::Job,
+            headers(("Location" = String, description = "The job"))
+        ),
+        (
+            status = 402,
+            description = "The hour balance cannot cover the import's reservation \
+                (`insufficient_hours`)",
+            body = ApiError
         ),
         Changing,
         (
@@ -345,102 +222,19 @@ impl Choices {
 #[tracing::instrument(skip_all, err)]
 async fn upload(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(query): Query<UploadQuery>,
     request: Request,
-) -> Result<(StatusCode, Json<ImportView>), ApiError> {
-    let choices = Choices::parse(&query)?;
-    let received = Received::new(&state, "upload").await?;
-    let limit = state.http.upload_limit_bytes;
-    let is_multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let mut file_name = None;
-    if is_multipart {
-        let mut multipart = Multipart::from_request(request, &state)
-            .await
-            .map_err(|e| invalid("invalid_multipart", e.body_text()))?;
-        let mut found = false;
-        while let Some(field) =
-            multipart.next_field().await.map_err(|e| invalid("invalid_multipart", e.body_text()))?
-        {
-            if field.name() == Some("file") || field.file_name().is_some() {
-                file_name = field.file_name().map(str::to_owned);
-                let field = field.map(|chunk| chunk.map_err(|e| e.body_text()));
-                receive(Box::pin(field), &received.0, limit).await?;
-                found = true;
-                break;
-            }
-        }
-        if !found {
-            return Err(invalid("no_file", "the form has no file field (name it \"file\")"));
-        }
-    } else {
-        let body = request.into_body().into_data_stream();
-        let size = receive(body, &received.0, limit).await?;
-        if size == 0 {
-            return Err(invalid(
-                "empty_upload",
-                "the request body is empty: send the file as the body",
-            ));
-        }
+) -> Result<Response, ApiError> {
+    let options = query.options()?;
+    let idempotency_key = super::jobs::idempotency_key(request.headers())?;
+    if let Some(size) = announced_size(request.headers()) {
+        // Refused before a byte is received when the balance cannot cover it.
+        state.app.check_import_balance(&principal, size).await?;
     }
-    let view =
-        import_received(&state, &client, current.user.id, &query, choices, received, file_name)
-            .await?;
-    Ok((StatusCode::CREATED, Json(view)))
-}
-
-/// Makes a dataset of a file received on disk, and records it in the audit log.
-pub(super) async fn import_received(
-    state: &AppState,
-    client: &variosync_auth::ClientInfo,
-    user: UserId,
-    query: &UploadQuery,
-    choices: Choices,
-    received: Received,
-    file_name: Option<String>,
-) -> Result<ImportView, ApiError> {
-    let choices = choices.named(query, file_name.as_deref());
-    let (options, policy) = choices.options().map_err(|(code, message)| invalid(code, message))?;
-    let input = variosync_formats::source::Input::Path(received.0.clone());
-    let imported = variosync_jobs::import::import_stream(
-        &state.backends,
-        user,
-        &choices.name,
-        input,
-        &options,
-        policy,
-        &state.scratch,
-    )
-    .await?;
-    drop(received);
-    let id = imported.dataset.id;
-    let detail = variosync_jobs::uploads::audit_detail(&imported, None);
-    dataset_changed(state, user, client, AuditAction::DatasetImported, id, detail).await?;
-    let rejects = RejectsView {
-        count: imported.profile.rejects,
-        first: imported.rejects.into_iter().map(RejectView::from).collect(),
-        download: imported.rejects_key.map(|_| format!("/api/v1/datasets/{id}/rejects")),
-    };
-    Ok(ImportView {
-        dataset: imported.dataset,
-        version: imported.version,
-        warnings: imported.warnings,
-        rejects,
-    })
-}
-
-/// The file of an upload form.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "describes a request body; the handler reads the form itself")]
-struct UploadForm {
-    /// The file; its name names the dataset unless `name` is given.
-    #[schema(value_type = String, content_media_type = "application/octet-stream")]
-    file: Vec<u8>,
+    let (file, file_name) = receive_file(&state, request).await?;
+    let import = FileImport { file, file_name, options, idempotency_key };
+    Ok(import_answer(state.app.import_file(&principal, import).await?))
 }
 
 /// Which datasets.
@@ -467,45 +261,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Dataset>>, ApiError> {
-    let user = current.user.id;
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let search = query.search.as_deref().filter(|s| !s.trim().is_empty());
-    Ok(Json(state.backends.datasets().list(Access::User(user), user, search, limit).await?))
-}
-
-pub(crate) async fn find(state: &AppState, user: UserId, id: &str) -> Result<Dataset, ApiError> {
-    let id: DatasetId = super::parse_id(id, "dataset_not_found")?;
-    state.backends.datasets().get(Access::User(user), user, id).await?.ok_or_else(not_found)
-}
-
-/// The dataset's version `wanted`, or its current one.
-pub(crate) async fn version_of(
-    state: &AppState,
-    user: UserId,
-    dataset: &Dataset,
-    wanted: Option<u32>,
-) -> Result<Version, ApiError> {
-    let versions = state.backends.datasets().versions(Access::User(user), user, dataset.id).await?;
-    choose_version(dataset, &versions, wanted)
-}
-
-/// Version `wanted` of `versions` (the dataset's), or its current one.
-pub(crate) fn choose_version(
-    dataset: &Dataset,
-    versions: &[Version],
-    wanted: Option<u32>,
-) -> Result<Version, ApiError> {
-    let number = wanted.unwrap_or(dataset.current_version);
-    versions.iter().find(|v| v.version == number).cloned().ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::NotFound,
-            "version_not_found",
-            format!("the dataset has no version {number}"),
-        )
-    })
+    let query = uses::ListDatasets { search: query.search, limit: query.limit };
+    Ok(Json(state.app.list_datasets(&principal, &query).await?))
 }
 
 /// A dataset and its current version.
@@ -538,12 +298,10 @@ struct DatasetView {
 )]
 async fn show(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Json<DatasetView>, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    let version = version_of(&state, user, &dataset, None).await?;
+    let (dataset, version) = state.app.dataset_version(&principal, dataset_id(&id)?, None).await?;
     Ok(Json(DatasetView { dataset, version }))
 }
 
@@ -585,28 +343,12 @@ struct Change {
 #[tracing::instrument(skip_all, err)]
 async fn update(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     Json(change): Json<Change>,
 ) -> Result<Json<Dataset>, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    let name = change.name.clone().unwrap_or_else(|| dataset.name.clone());
-    let tags = change.tags.clone().unwrap_or_else(|| dataset.tags.clone());
-    let updated = state
-        .backends
-        .datasets()
-        .update(Access::User(user), user, dataset.id, &name, &tags)
-        .await?
-        .ok_or_else(not_found)?;
-    let detail = json!({
-        "dataset_id": dataset.id,
-        "name": { "from": dataset.name, "to": updated.name },
-        "tags": { "from": dataset.tags, "to": updated.tags },
-    });
-    dataset_changed(&state, user, &client, AuditAction::DatasetUpdated, dataset.id, detail).await?;
-    Ok(Json(updated))
+    let change = uses::DatasetChange { name: change.name, tags: change.tags };
+    Ok(Json(state.app.update_dataset(&principal, dataset_id(&id)?, change).await?))
 }
 
 /// Follow the library live
@@ -628,10 +370,10 @@ async fn update(
 )]
 async fn events(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
 ) -> Result<super::Events, ApiError> {
-    let channel = variosync_jobs::queue::dataset_channel(current.user.id);
-    super::event_stream(&state, &channel, "dataset").await
+    let subscription = state.app.dataset_events(&principal).await?;
+    Ok(super::event_stream(subscription, "dataset"))
 }
 
 /// Delete a dataset
@@ -657,23 +399,10 @@ async fn events(
 #[tracing::instrument(skip_all, err)]
 async fn remove(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    if !state.backends.datasets().delete(Access::User(user), user, dataset.id).await? {
-        return Err(not_found());
-    }
-    // The rows are gone, so nothing points at the objects any more; a failure here leaves
-    // unreachable objects, never a dataset with missing ones.
-    let prefix = ObjectKey::dataset_prefix(user, dataset.id);
-    if let Err(error) = state.backends.objects.delete_prefix(&prefix).await {
-        tracing::error!(error = %variosync_domain::error_chain(&error), "cannot delete the objects of a deleted dataset");
-    }
-    let detail = json!({ "dataset_id": dataset.id, "name": dataset.name });
-    dataset_changed(&state, user, &client, AuditAction::DatasetDeleted, dataset.id, detail).await?;
+    state.app.delete_dataset(&principal, dataset_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -697,12 +426,10 @@ async fn remove(
 )]
 async fn versions(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Version>>, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    Ok(Json(state.backends.datasets().versions(Access::User(user), user, dataset.id).await?))
+    Ok(Json(state.app.versions(&principal, dataset_id(&id)?).await?))
 }
 
 /// Which version.
@@ -724,7 +451,7 @@ struct VersionQuery {
     security(("bearer" = []), ("session" = [])),
     params(("id" = uuid::Uuid, Path, description = "The dataset's id"), VersionQuery),
     responses(
-        (status = 200, description = "The profile", body = Object),
+        (status = 200, description = "The profile", body = Profile),
         Reading,
         (
             status = 404,
@@ -736,13 +463,11 @@ struct VersionQuery {
 )]
 async fn profile(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     Query(query): Query<VersionQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    Ok(Json(version_of(&state, user, &dataset, query.version).await?.profile))
+) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(state.app.profile(&principal, dataset_id(&id)?, query.version).await?))
 }
 
 /// Download a version's rejects
@@ -777,91 +502,14 @@ async fn profile(
 )]
 async fn rejects(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     Query(query): Query<VersionQuery>,
 ) -> Result<Response, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    let version = version_of(&state, user, &dataset, query.version).await?;
-    let key = ObjectKey::dataset_rejects(user, dataset.id, version.version);
-    let stream = match state.backends.objects.get_stream(&key).await {
-        Ok(stream) => stream,
-        Err(variosync_store::Error::ObjectNotFound(_)) => {
-            return Err(ApiError::new(
-                ErrorKind::NotFound,
-                "no_rejects",
-                "no row of this version was set aside",
-            ));
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let body = Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
+    let (dataset, version, stream) =
+        state.app.rejects(&principal, dataset_id(&id)?, query.version).await?;
     let name = format!("rejects-{}-v{}.csv", dataset.id, version.version);
-    Ok(super::csv_attachment(body, &name))
-}
-
-/// A time given as RFC 3339 or as milliseconds since 1970; microseconds since 1970.
-fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, ApiError> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(default) };
-    if let Ok(millis) = text.parse::<i64>() {
-        return millis
-            .checked_mul(1000)
-            .ok_or_else(|| invalid("invalid_time", format!("{name} is out of range")));
-    }
-    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_micros()).map_err(|_| {
-        invalid(
-            "invalid_time",
-            format!("{name} must be an RFC 3339 time or milliseconds since 1970, not {text:?}"),
-        )
-    })
-}
-
-/// The version asked for of a dataset that has `series`, and the time range asked for.
-async fn series_range(
-    state: &AppState,
-    user: UserId,
-    id: &str,
-    series: &str,
-    version: Option<u32>,
-    (from, to): (Option<&str>, Option<&str>),
-) -> Result<(Version, i64, i64), ApiError> {
-    let dataset = find(state, user, id).await?;
-    let version = version_of(state, user, &dataset, version).await?;
-    if !version.series.iter().any(|s| s == series) {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "series_not_found",
-            format!("the dataset has no series {series:?}"),
-        ));
-    }
-    let from = parse_time(from, "from", i64::MIN)?;
-    let to = parse_time(to, "to", i64::MAX)?;
-    Ok((version, from, to))
-}
-
-/// Opens the file of a dataset version for queries.
-pub(crate) async fn open_part(
-    state: &AppState,
-    user: UserId,
-    version: &Version,
-) -> Result<Part, ApiError> {
-    let key = ObjectKey::dataset_part(user, version.dataset_id, version.version, 0);
-    let cache = state.scratch.join("cache");
-    let path = state.backends.objects.local_file(&key, &cache).await?;
-    for size in variosync_engine::overview::LEVELS {
-        let overview =
-            ObjectKey::dataset_part_overview(user, version.dataset_id, version.version, 0, size);
-        match state.backends.objects.local_file(&overview, &cache).await {
-            // A version written before overviews existed is answered from its rows.
-            Ok(_) | Err(variosync_store::Error::ObjectNotFound(_)) => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    tokio::task::spawn_blocking(move || Part::open(&path))
-        .await
-        .map_err(|e| internal("a query stopped", &e))?
-        .map_err(ApiError::from)
+    Ok(super::csv_attachment(Body::from_stream(stream), &name))
 }
 
 /// Which part of a series to chart.
@@ -880,6 +528,12 @@ struct WindowQuery {
     candles: Option<bool>,
     /// The version's number (default: the current version).
     version: Option<u32>,
+}
+
+/// A comma-separated list, trimmed, without empty items.
+fn list_of(text: Option<&str>) -> Vec<String> {
+    let items = text.unwrap_or("").split(',').map(str::trim).filter(|c| !c.is_empty());
+    items.map(str::to_owned).collect()
 }
 
 /// A chart window: points of each column, or OHLC candles.
@@ -919,8 +573,8 @@ struct PointsColumn {
     values: Vec<f64>,
 }
 
-impl From<window::Window> for PointsView {
-    fn from(window: window::Window) -> Self {
+impl From<Window> for PointsView {
+    fn from(window: Window) -> Self {
         let columns = window
             .columns
             .into_iter()
@@ -969,9 +623,23 @@ struct CandleView {
     volume: Option<f64>,
 }
 
-impl From<window::Candle> for CandleView {
-    fn from(c: window::Candle) -> Self {
+impl From<Candle> for CandleView {
+    fn from(c: Candle) -> Self {
         Self { ts: c.ts, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume }
+    }
+}
+
+impl From<WindowAnswer> for WindowView {
+    fn from(answer: WindowAnswer) -> Self {
+        match answer {
+            WindowAnswer::Points(window) => Self::Points(window.into()),
+            WindowAnswer::Candles { series, rows, candles } => Self::Candles(CandlesView {
+                series,
+                rows,
+                unit: MICROSECONDS,
+                candles: candles.into_iter().map(CandleView::from).collect(),
+            }),
+        }
     }
 }
 
@@ -1012,43 +680,20 @@ impl From<window::Candle> for CandleView {
 )]
 async fn window_query(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path((id, series)): Path<(String, String)>,
     Query(query): Query<WindowQuery>,
 ) -> Result<Json<WindowView>, ApiError> {
-    let user = current.user.id;
-    let range = (query.from.as_deref(), query.to.as_deref());
-    let (version, from, to) =
-        series_range(&state, user, &id, &series, query.version, range).await?;
-    let points = query.points.unwrap_or(2000);
-    if !(3..=MAX_POINTS).contains(&points) {
-        return Err(invalid("invalid_points", format!("points must be 3 to {MAX_POINTS}")));
-    }
-    let columns: Vec<String> = query
-        .columns
-        .as_deref()
-        .map(|c| c.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
-    let part = open_part(&state, user, &version).await?;
-    let candles = query.candles.unwrap_or(false);
-    let answer = tokio::task::spawn_blocking(move || {
-        if candles {
-            let (rows, candles) = window::candles(&part, &series, from, to, points)?;
-            let candles = candles.into_iter().map(CandleView::from).collect();
-            Ok::<_, QueryError>(WindowView::Candles(CandlesView {
-                series,
-                rows,
-                unit: MICROSECONDS,
-                candles,
-            }))
-        } else {
-            let window = window::window(&part, &series, &columns, from, to, points)?;
-            Ok(WindowView::Points(window.into()))
-        }
-    })
-    .await
-    .map_err(|e| internal("a query stopped", &e))??;
-    Ok(Json(answer))
+    let request = uses::WindowRequest {
+        series,
+        version: query.version,
+        from: uses::parse_time(query.from.as_deref(), "from")?,
+        to: uses::parse_time(query.to.as_deref(), "to")?,
+        points: query.points,
+        columns: list_of(query.columns.as_deref()),
+        candles: query.candles.unwrap_or(false),
+    };
+    Ok(Json(state.app.window(&principal, dataset_id(&id)?, request).await?.into()))
 }
 
 /// How to resample a series.
@@ -1109,23 +754,23 @@ enum Aggregation {
     Count,
 }
 
-impl From<variosync_engine::resample::Aggregation> for Aggregation {
-    fn from(aggregation: variosync_engine::resample::Aggregation) -> Self {
-        use variosync_engine::resample::Aggregation as Engine;
+impl From<uses::Aggregation> for Aggregation {
+    fn from(aggregation: uses::Aggregation) -> Self {
+        use uses::Aggregation as Used;
         match aggregation {
-            Engine::First => Self::First,
-            Engine::Last => Self::Last,
-            Engine::Min => Self::Min,
-            Engine::Max => Self::Max,
-            Engine::Sum => Self::Sum,
-            Engine::Mean => Self::Mean,
-            Engine::Count => Self::Count,
+            Used::First => Self::First,
+            Used::Last => Self::Last,
+            Used::Min => Self::Min,
+            Used::Max => Self::Max,
+            Used::Sum => Self::Sum,
+            Used::Mean => Self::Mean,
+            Used::Count => Self::Count,
         }
     }
 }
 
-impl From<variosync_engine::resample::Resampled> for ResampledView {
-    fn from(resampled: variosync_engine::resample::Resampled) -> Self {
+impl From<Resampled> for ResampledView {
+    fn from(resampled: Resampled) -> Self {
         let columns = resampled
             .columns
             .into_iter()
@@ -1179,33 +824,19 @@ impl From<variosync_engine::resample::Resampled> for ResampledView {
 )]
 async fn resample_query(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path((id, series)): Path<(String, String)>,
     Query(query): Query<ResampleQuery>,
 ) -> Result<Json<ResampledView>, ApiError> {
-    use variosync_engine::resample::{Aggregation, Interval, resample};
-    let user = current.user.id;
-    let range = (query.from.as_deref(), query.to.as_deref());
-    let (version, from, to) =
-        series_range(&state, user, &id, &series, query.version, range).await?;
-    let interval: Interval = query.interval.parse()?;
-    let mut columns = Vec::new();
-    for item in query.columns.as_deref().unwrap_or("").split(',').map(str::trim) {
-        if item.is_empty() {
-            continue;
-        }
-        let (name, aggregation) = match item.split_once(':') {
-            Some((name, aggregation)) => (name, Some(aggregation.parse::<Aggregation>()?)),
-            None => (item, None),
-        };
-        columns.push((name.to_owned(), aggregation));
-    }
-    let part = open_part(&state, user, &version).await?;
-    let resampled =
-        tokio::task::spawn_blocking(move || resample(&part, &series, &columns, from, to, interval))
-            .await
-            .map_err(|e| internal("a query stopped", &e))??;
-    Ok(Json(resampled.into()))
+    let request = uses::ResampleRequest {
+        series,
+        version: query.version,
+        from: uses::parse_time(query.from.as_deref(), "from")?,
+        to: uses::parse_time(query.to.as_deref(), "to")?,
+        interval: query.interval,
+        columns: list_of(query.columns.as_deref()),
+    };
+    Ok(Json(state.app.resample(&principal, dataset_id(&id)?, request).await?.into()))
 }
 
 /// Which rows.
@@ -1274,66 +905,20 @@ struct RowsView {
 )]
 async fn rows(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     Query(query): Query<RowsQuery>,
 ) -> Result<Json<RowsView>, ApiError> {
-    let user = current.user.id;
-    let dataset = find(&state, user, &id).await?;
-    let version = version_of(&state, user, &dataset, query.version).await?;
-    let from = parse_time(query.from.as_deref(), "from", i64::MIN)?;
-    let to = parse_time(query.to.as_deref(), "to", i64::MAX)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE_ROWS).contains(&limit) {
-        return Err(invalid("invalid_limit", format!("limit must be 1 to {MAX_PAGE_ROWS}")));
-    }
-    let offset = query.offset.unwrap_or(0);
-    let part = open_part(&state, user, &version).await?;
-    let series = query.series.clone();
-    let page = tokio::task::spawn_blocking(move || {
-        window::rows(&part, series.as_deref(), from, to, offset, limit)
-    })
-    .await
-    .map_err(|e| internal("a query stopped", &e))??;
-    let (columns, rows) = match &page.batch {
-        Some(batch) => rows_as_json(batch),
-        None => (Vec::new(), Vec::new()),
+    let request = uses::RowsRequest {
+        series: query.series,
+        version: query.version,
+        from: uses::parse_time(query.from.as_deref(), "from")?,
+        to: uses::parse_time(query.to.as_deref(), "to")?,
+        offset: query.offset.unwrap_or(0),
+        limit: query.limit,
     };
-    Ok(Json(RowsView { columns, rows, total: page.total, offset, limit, unit: MICROSECONDS }))
-}
-
-/// A batch as column names and rows of JSON values (times in microseconds since 1970).
-fn rows_as_json(batch: &arrow_array::RecordBatch) -> (Vec<String>, Vec<Vec<serde_json::Value>>) {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
-    use arrow_schema::DataType;
-    let schema = batch.schema();
-    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let mut rows = vec![Vec::with_capacity(columns.len()); batch.num_rows()];
-    for column in batch.columns() {
-        for (row, out) in rows.iter_mut().enumerate() {
-            let value = if column.is_null(row) {
-                serde_json::Value::Null
-            } else {
-                match column.data_type() {
-                    DataType::Dictionary(_, _) => {
-                        let dictionary = column.as_dictionary::<Int32Type>();
-                        let names = dictionary.values().as_string::<i32>();
-                        json!(names.value(dictionary.keys().value(row) as usize))
-                    }
-                    DataType::Timestamp(_, _) => {
-                        json!(column.as_primitive::<TimestampMicrosecondType>().value(row))
-                    }
-                    DataType::Float64 => json!(column.as_primitive::<Float64Type>().value(row)),
-                    DataType::Int64 => json!(column.as_primitive::<Int64Type>().value(row)),
-                    DataType::Utf8 => json!(column.as_string::<i32>().value(row)),
-                    DataType::Boolean => json!(column.as_boolean().value(row)),
-                    _ => serde_json::Value::Null,
-                }
-            };
-            out.push(value);
-        }
-    }
-    (columns, rows)
+    let page = state.app.rows(&principal, dataset_id(&id)?, request).await?;
+    let (columns, rows, total, offset, limit) =
+        (page.columns, page.rows, page.total, page.offset, page.limit);
+    Ok(Json(RowsView { columns, rows, total, offset, limit, unit: MICROSECONDS }))
 }

@@ -1,28 +1,25 @@
 //! Forecasts: start one (a `forecast` job, paid by the hour) for a column of a series of a
 //! dataset, list them, read one with its points, download its points as CSV, delete it.
+//! Times are in microseconds since 1970 (UTC), as everywhere in the API.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use variosync_domain::{AuditAction, DatasetId, ErrorKind, ForecastId, UserId};
-use variosync_forecast::Model;
-use variosync_forecast::prophet::Event;
-use variosync_forecast::run::{ModelForecast, RegressorInput, Request};
-use variosync_jobs::forecast::{ForecastPayload, Points};
-use variosync_store::jobs::NewJob;
-use variosync_store::{Access, Forecast, NewAuditEntry, ObjectKey};
+use variosync_app::datasets::parse_dataset_id;
+use variosync_app::forecasts::{
+    Event, ForecastRequest, ModelForecast, RegressorInput, parse_forecast_id,
+};
+use variosync_store::Forecast;
 
-use super::datasets::{find, invalid, version_of};
+use super::datasets::MICROSECONDS;
 use super::openapi::{Changing, Reading};
-use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::Actor;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -91,111 +88,30 @@ pub(crate) struct RegressorBody {
     pub future: Vec<f64>,
 }
 
-/// Checks a request against the dataset; the job's payload.
-pub(crate) async fn payload(
-    state: &AppState,
-    user: UserId,
-    body: &NewForecastRequest,
-) -> Result<ForecastPayload, ApiError> {
-    let dataset = find(state, user, &body.dataset_id).await?;
-    let version = version_of(state, user, &dataset, body.version).await?;
-    if !version.series.contains(&body.series) {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "series_not_found",
-            format!("the dataset has no series {:?}", body.series),
-        ));
+impl NewForecastRequest {
+    /// The use case's request.
+    pub(crate) fn into_request(self) -> Result<ForecastRequest, ApiError> {
+        Ok(ForecastRequest {
+            dataset_id: parse_dataset_id(&self.dataset_id)?,
+            version: self.version,
+            series: self.series,
+            column: self.column,
+            models: self.models,
+            horizon: self.horizon,
+            levels: self.levels,
+            windows: self.windows,
+            events: self
+                .events
+                .into_iter()
+                .map(|e| Event { name: e.name, dates: e.dates, before: e.before, after: e.after })
+                .collect(),
+            regressors: self
+                .regressors
+                .into_iter()
+                .map(|r| RegressorInput { column: r.column, future: r.future })
+                .collect(),
+        })
     }
-    let columns = version.profile["columns"].as_array().cloned().unwrap_or_default();
-    numeric_column(&columns, &body.column, "forecast")?;
-    for (i, regressor) in body.regressors.iter().enumerate() {
-        numeric_column(&columns, &regressor.column, "used as regressors")?;
-        if regressor.column == body.column
-            || body.regressors[..i].iter().any(|r| r.column == regressor.column)
-        {
-            return Err(invalid(
-                "invalid_forecast",
-                format!(
-                    "column {:?} is the one forecast or a regressor already: a regressor must \
-                     be another column, once",
-                    regressor.column
-                ),
-            ));
-        }
-    }
-    let names = if body.models.is_empty() { vec!["auto".to_owned()] } else { body.models.clone() };
-    let mut models = Vec::new();
-    for name in &names {
-        let model = Model::parse(name).map_err(|e| invalid("unknown_model", e.to_string()))?;
-        if !models.contains(&model) {
-            models.push(model);
-        }
-    }
-    let request = Request {
-        models,
-        horizon: body.horizon,
-        levels: body.levels.clone().unwrap_or_else(|| vec![80.0, 95.0]),
-        windows: body.windows.unwrap_or(variosync_forecast::auto::WINDOWS),
-        events: body
-            .events
-            .iter()
-            .map(|e| Event {
-                name: e.name.clone(),
-                dates: e.dates.clone(),
-                before: e.before,
-                after: e.after,
-            })
-            .collect(),
-        regressors: body
-            .regressors
-            .iter()
-            .map(|r| RegressorInput { column: r.column.clone(), future: r.future.clone() })
-            .collect(),
-    };
-    request.check().map_err(|e| invalid("invalid_forecast", e.to_string()))?;
-    Ok(ForecastPayload {
-        dataset_id: dataset.id,
-        version: version.version,
-        series: body.series.clone(),
-        column: body.column.clone(),
-        request,
-    })
-}
-
-/// Checks that the dataset's profile has `name` as a numeric column.
-fn numeric_column(columns: &[serde_json::Value], name: &str, use_: &str) -> Result<(), ApiError> {
-    let kind =
-        columns.iter().find(|c| c["name"].as_str() == Some(name)).and_then(|c| c["kind"].as_str());
-    match kind {
-        Some("float" | "integer") => Ok(()),
-        Some(kind) => Err(invalid(
-            "column_not_numeric",
-            format!("column {name:?} holds {kind} values: only numbers can be {use_}"),
-        )),
-        None => Err(ApiError::new(
-            ErrorKind::NotFound,
-            "column_not_found",
-            format!("the dataset has no column {name:?}"),
-        )),
-    }
-}
-
-/// Submits a forecast job for a checked request.
-pub(crate) async fn start(
-    state: &AppState,
-    client: &variosync_auth::ClientInfo,
-    user: UserId,
-    payload: &ForecastPayload,
-    idempotency_key: Option<String>,
-) -> Result<variosync_store::Job, ApiError> {
-    let new = NewJob {
-        kind: "forecast".to_owned(),
-        payload: serde_json::to_value(payload).unwrap_or_default(),
-        max_attempts: 3,
-        reserve: variosync_jobs::forecast::reserve(&payload.request),
-        idempotency_key,
-    };
-    super::jobs::submit(state, client, user, &new).await
 }
 
 /// Start a forecast.
@@ -233,20 +149,12 @@ pub(crate) async fn start(
 #[tracing::instrument(skip_all, err)]
 async fn create(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     headers: HeaderMap,
     Json(body): Json<NewForecastRequest>,
 ) -> Result<Response, ApiError> {
-    let user = current.user.id;
     let key = super::jobs::idempotency_key(&headers)?;
-    if let Some(key) = &key
-        && let Some(job) = state.backends.jobs().by_key(user, key).await?
-    {
-        return Ok(super::jobs::accepted(job));
-    }
-    let payload = payload(&state, user, &body).await?;
-    let job = start(&state, &client, user, &payload, key).await?;
+    let job = state.app.request_forecast(&principal, body.into_request()?, key).await?;
     Ok(super::jobs::accepted(job))
 }
 
@@ -272,16 +180,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Forecast>>, ApiError> {
-    let user = current.user.id;
-    let dataset = match query.dataset_id.as_deref() {
-        Some(id) => Some(super::parse_id::<DatasetId>(id, "dataset_not_found")?),
-        None => None,
-    };
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    Ok(Json(state.backends.forecasts().list(Access::User(user), user, dataset, limit).await?))
+    let dataset = query.dataset_id.as_deref().map(parse_dataset_id).transpose()?;
+    Ok(Json(state.app.list_forecasts(&principal, dataset, query.limit).await?))
 }
 
 /// A forecast with its points.
@@ -289,33 +192,15 @@ async fn list(
 pub(crate) struct ForecastView {
     /// The forecast.
     pub forecast: Forecast,
-    /// The steps' times, milliseconds since 1970 (UTC).
+    /// The steps' times, microseconds since 1970 (UTC).
     pub times: Vec<i64>,
     /// Each model's forecast: `model`, `chosen`, and `prediction` with `mean` and `bands`
     /// (`level`, `lower`, `upper`).
     #[schema(value_type = Vec<Object>)]
     pub forecasts: Vec<ModelForecast>,
-}
-
-pub(crate) async fn find_forecast(
-    state: &AppState,
-    user: UserId,
-    id: &str,
-) -> Result<Forecast, ApiError> {
-    let id: ForecastId = super::parse_id(id, "forecast_not_found")?;
-    state.backends.forecasts().get(Access::User(user), user, id).await?.ok_or_else(|| {
-        ApiError::new(ErrorKind::NotFound, "forecast_not_found", "there is no such forecast")
-    })
-}
-
-/// The stored points of a forecast.
-pub(crate) async fn points(state: &AppState, forecast: &Forecast) -> Result<Points, ApiError> {
-    let key = ObjectKey::forecast(forecast.user_id, forecast.id);
-    let bytes = state.backends.objects.get(&key).await?;
-    variosync_jobs::forecast::from_parquet(bytes, &forecast.levels).map_err(|e| {
-        tracing::error!(forecast_id = %forecast.id, error = %e, "a stored forecast cannot be read");
-        ApiError::new(ErrorKind::Internal, "internal", "the stored forecast cannot be read")
-    })
+    /// The unit of times: always `us`, microseconds since 1970 (UTC).
+    #[schema(example = "us")]
+    pub unit: &'static str,
 }
 
 /// A forecast with its points.
@@ -334,15 +219,15 @@ pub(crate) async fn points(state: &AppState, forecast: &Forecast) -> Result<Poin
 )]
 async fn show(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Json<ForecastView>, ApiError> {
-    let forecast = find_forecast(&state, current.user.id, &id).await?;
-    let points = points(&state, &forecast).await?;
+    let found = state.app.forecast_points(&principal, parse_forecast_id(&id)?).await?;
     Ok(Json(ForecastView {
-        times: points.times.iter().map(|t| t.div_euclid(1000)).collect(),
-        forecasts: points.forecasts,
-        forecast,
+        forecast: found.forecast,
+        times: found.points.times,
+        forecasts: found.points.forecasts,
+        unit: MICROSECONDS,
     }))
 }
 
@@ -371,12 +256,10 @@ async fn show(
 )]
 async fn download(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let forecast = find_forecast(&state, current.user.id, &id).await?;
-    let points = points(&state, &forecast).await?;
-    let csv = variosync_forecast::run::csv(&points.times, &points.forecasts, &forecast.levels);
+    let (forecast, csv) = state.app.forecast_csv(&principal, parse_forecast_id(&id)?).await?;
     Ok(super::csv_attachment(csv, &format!("forecast-{}.csv", forecast.id)))
 }
 
@@ -396,25 +279,9 @@ async fn download(
 )]
 async fn remove(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = current.user.id;
-    let forecast = find_forecast(&state, user, &id).await?;
-    state.backends.forecasts().delete(Access::User(user), user, forecast.id).await?;
-    let key = ObjectKey::forecast(user, forecast.id);
-    if let Err(error) = state.backends.objects.delete(&key).await {
-        tracing::warn!(forecast_id = %forecast.id, error = %error, "a forecast's points were not deleted");
-    }
-    let entry = NewAuditEntry {
-        user_id: Some(user),
-        actor_id: None,
-        action: AuditAction::ForecastDeleted,
-        detail: json!({ "forecast_id": forecast.id, "dataset_id": forecast.dataset_id }),
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    };
-    state.backends.audit().record(Access::System, entry).await?;
+    state.app.delete_forecast(&principal, parse_forecast_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,23 +7,17 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use variosync_domain::{AuditAction, ErrorKind, Hours, JobId, UserId};
-use variosync_store::jobs::{Job, JobStatus, NewJob, Usage};
-use variosync_store::{Access, NewAuditEntry};
+use variosync_app::jobs::{ListJobs, UsageReport, parse_job_id};
+use variosync_store::jobs::Job;
 
 use super::openapi::{AdminOnly, Changing, Reading};
-use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::Actor;
 use crate::state::AppState;
-
-/// The longest `Idempotency-Key` accepted.
-const MAX_KEY_LEN: usize = 200;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -37,29 +31,16 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_retry))
 }
 
-fn not_found() -> ApiError {
-    ApiError::new(ErrorKind::NotFound, "job_not_found", "there is no such job")
-}
-
-/// The `Idempotency-Key` header, if sent: a request sent again with the same key answers
-/// the job the first one submitted.
+/// The `Idempotency-Key` header, if sent: 1 to 200 visible characters.
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    match value.to_str() {
-        Ok(key) if !key.trim().is_empty() && key.len() <= MAX_KEY_LEN => {
-            Ok(Some(key.trim().to_owned()))
-        }
-        _ => Err(ApiError::new(
-            ErrorKind::InvalidInput,
-            "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters"),
-        )),
-    }
+    // A header that is not visible text is as invalid as an empty one.
+    Ok(variosync_app::jobs::idempotency_key(Some(value.to_str().unwrap_or_default()))?)
 }
 
-/// The answer to a request that started a job: 202, the job, and where to follow it.
+/// 202 with the job and its address in `Location`.
 pub(super) fn accepted(job: Job) -> Response {
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).ok();
     let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
@@ -67,56 +48,6 @@ pub(super) fn accepted(job: Job) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
-}
-
-async fn record(
-    state: &AppState,
-    user: UserId,
-    actor: Option<UserId>,
-    client: &variosync_auth::ClientInfo,
-    action: AuditAction,
-    job: &Job,
-) -> Result<(), ApiError> {
-    let entry = NewAuditEntry {
-        user_id: Some(user),
-        actor_id: actor,
-        action,
-        detail: json!({ "job_id": job.id, "kind": job.kind, "reserved": job.reserved }),
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    };
-    state.backends.audit().record(Access::System, entry).await?;
-    Ok(())
-}
-
-/// Submits `new` for `user`, reserving its hours; 402 when the balance cannot cover them.
-pub(super) async fn submit(
-    state: &AppState,
-    client: &variosync_auth::ClientInfo,
-    user: UserId,
-    new: &NewJob,
-) -> Result<Job, ApiError> {
-    match variosync_jobs::queue::submit(&state.backends, user, new).await {
-        Ok((job, created)) => {
-            if created {
-                record(state, user, None, client, AuditAction::JobSubmitted, &job).await?;
-            }
-            Ok(job)
-        }
-        Err(variosync_store::Error::InsufficientHours) => {
-            let balance = state.backends.ledger().balance(Access::User(user), user).await?;
-            Err(ApiError::new(
-                ErrorKind::PaymentRequired,
-                "insufficient_hours",
-                format!(
-                    "this {} job needs {} reserved; the balance is {balance}: buy hours or \
-                     ask an admin for a grant",
-                    new.kind, new.reserve
-                ),
-            ))
-        }
-        Err(error) => Err(error.into()),
-    }
 }
 
 /// Which jobs.
@@ -129,15 +60,10 @@ struct ListParams {
     limit: Option<u32>,
 }
 
-fn parse_status(text: Option<&str>) -> Result<Option<JobStatus>, ApiError> {
-    let Some(text) = text else { return Ok(None) };
-    JobStatus::from_name(text).map(Some).ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::InvalidInput,
-            "invalid_status",
-            format!("status must be queued, running, succeeded, failed or cancelled, not {text:?}"),
-        )
-    })
+impl From<ListParams> for ListJobs {
+    fn from(params: ListParams) -> Self {
+        Self { status: params.status, limit: params.limit }
+    }
 }
 
 /// List jobs
@@ -158,17 +84,10 @@ fn parse_status(text: Option<&str>) -> Result<Option<JobStatus>, ApiError> {
 )]
 async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<Job>>, ApiError> {
-    let status = parse_status(params.status.as_deref())?;
-    let limit = params.limit.unwrap_or(50).clamp(1, 500);
-    let access = Access::User(current.user.id);
-    Ok(Json(state.backends.jobs().list(access, status, limit).await?))
-}
-
-fn job_id(text: &str) -> Result<JobId, ApiError> {
-    super::parse_id(text, "job_not_found")
+    Ok(Json(state.app.list_jobs(&principal, &params.into(), false).await?))
 }
 
 /// Read a job
@@ -189,12 +108,10 @@ fn job_id(text: &str) -> Result<JobId, ApiError> {
 )]
 async fn show(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    let id = job_id(&id)?;
-    let job = state.backends.jobs().get(Access::User(current.user.id), id).await?;
-    Ok(Json(job.ok_or_else(not_found)?))
+    Ok(Json(state.app.job(&principal, parse_job_id(&id)?).await?))
 }
 
 /// Cancel a job
@@ -216,28 +133,10 @@ async fn show(
 )]
 async fn cancel(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    Ok(Json(cancel_job(&state, &client, current.user.id, false, &id).await?))
-}
-
-/// Cancels job `id`: one of `user`'s, or, with `admin`, anyone's (`user` is then recorded as
-/// the admin who did it).
-pub(crate) async fn cancel_job(
-    state: &AppState,
-    client: &variosync_auth::ClientInfo,
-    user: UserId,
-    admin: bool,
-    id: &str,
-) -> Result<Job, ApiError> {
-    let id = job_id(id)?;
-    let access = if admin { Access::System } else { Access::User(user) };
-    let job = state.backends.jobs().cancel(access, id).await?.ok_or_else(not_found)?;
-    let actor = admin.then_some(user);
-    record(state, job.user_id, actor, client, AuditAction::JobCancelled, &job).await?;
-    Ok(job)
+    Ok(Json(state.app.cancel_job(&principal, parse_job_id(&id)?, false).await?))
 }
 
 /// Follow jobs live
@@ -257,10 +156,10 @@ pub(crate) async fn cancel_job(
 )]
 async fn events(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
 ) -> Result<super::Events, ApiError> {
-    let channel = variosync_jobs::queue::user_channel(current.user.id);
-    super::event_stream(&state, &channel, "job").await
+    let subscription = state.app.job_events(&principal).await?;
+    Ok(super::event_stream(subscription, "job"))
 }
 
 /// Which days of usage.
@@ -269,17 +168,6 @@ async fn events(
 struct UsageParams {
     /// How many days back, 1 to 366 (default 30).
     days: Option<u32>,
-}
-
-/// The hours used.
-#[derive(Debug, Serialize, ToSchema)]
-struct UsageReport {
-    /// The first day counted (UTC).
-    since: chrono::DateTime<chrono::Utc>,
-    /// Hours charged in all.
-    total: Hours,
-    /// Per day and job kind, newest day first.
-    days: Vec<Usage>,
 }
 
 /// Read usage
@@ -296,15 +184,10 @@ struct UsageReport {
 )]
 async fn usage(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(params): Query<UsageParams>,
 ) -> Result<Json<UsageReport>, ApiError> {
-    let days = i64::from(params.days.unwrap_or(30).clamp(1, 366));
-    let today = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
-    let since = today - chrono::Duration::days(days - 1);
-    let days = state.backends.jobs().usage(current.user.id, since).await?;
-    let total = days.iter().map(|day| day.hours).sum();
-    Ok(Json(UsageReport { since, total, days }))
+    Ok(Json(state.app.usage(&principal, params.days).await?))
 }
 
 /// List everyone's jobs
@@ -323,13 +206,10 @@ async fn usage(
 )]
 async fn admin_list(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<Job>>, ApiError> {
-    current.require_admin()?;
-    let status = parse_status(params.status.as_deref())?;
-    let limit = params.limit.unwrap_or(50).clamp(1, 500);
-    Ok(Json(state.backends.jobs().list(Access::System, status, limit).await?))
+    Ok(Json(state.app.list_jobs(&principal, &params.into(), true).await?))
 }
 
 /// Cancel anyone's job
@@ -348,12 +228,10 @@ async fn admin_list(
 )]
 async fn admin_cancel(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    current.require_admin()?;
-    Ok(Json(cancel_job(&state, &client, current.user.id, true, &id).await?))
+    Ok(Json(state.app.cancel_job(&principal, parse_job_id(&id)?, true).await?))
 }
 
 /// Run a job again
@@ -377,40 +255,8 @@ async fn admin_cancel(
 )]
 async fn admin_retry(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    current.require_admin()?;
-    let job = retry_job(&state, &client, current.user.id, &id).await?;
-    Ok(accepted(job))
-}
-
-/// Submits a copy of the failed or cancelled job `id` for its owner, on `admin`'s request.
-pub(crate) async fn retry_job(
-    state: &AppState,
-    client: &variosync_auth::ClientInfo,
-    admin: UserId,
-    id: &str,
-) -> Result<Job, ApiError> {
-    let id = job_id(id)?;
-    let old = state.backends.jobs().get(Access::System, id).await?.ok_or_else(not_found)?;
-    if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            "job_not_retryable",
-            "only a failed or cancelled job can be run again",
-        ));
-    }
-    let new = NewJob {
-        kind: old.kind.clone(),
-        payload: old.payload.clone(),
-        max_attempts: old.max_attempts,
-        reserve: old.reserved,
-        idempotency_key: None,
-    };
-    let job = submit(state, client, old.user_id, &new).await?;
-    let admin = Some(admin);
-    record(state, job.user_id, admin, client, AuditAction::JobRetried, &job).await?;
-    Ok(job)
+    Ok(accepted(state.app.retry_job(&principal, parse_job_id(&id)?).await?))
 }

@@ -23,7 +23,6 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A stream of server-sent events.
@@ -36,19 +35,14 @@ type Events = axum::response::sse::Sse<
     >,
 >;
 
-/// Server-sent events of `event`, one per message on `channel`, with its JSON as data.
-async fn event_stream(
-    state: &AppState,
-    channel: &variosync_store::Channel,
-    event: &'static str,
-) -> Result<Events, ApiError> {
+/// Server-sent events of `event`, one per message of `subscription`, with its JSON as data.
+fn event_stream(subscription: variosync_store::Subscription, event: &'static str) -> Events {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures::StreamExt;
-    let subscription = state.backends.pubsub.subscribe(channel).await?;
     let stream = subscription.map(move |payload| {
         Ok(Event::default().event(event).data(String::from_utf8_lossy(&payload)))
     });
-    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()))
+    Sse::new(stream.boxed()).keep_alive(KeepAlive::default())
 }
 
 /// A CSV download: `body` as `text/csv`, saved as `file_name` (made from our own ids).

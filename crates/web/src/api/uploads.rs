@@ -13,40 +13,25 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
-use variosync_domain::{ErrorKind, UploadId, UserId};
-use variosync_jobs::uploads::ImportPayload;
-use variosync_store::jobs::NewJob;
-use variosync_store::{Access, ObjectKey, Upload};
+use variosync_app::imports::ImportSummary;
+use variosync_app::uploads::parse_upload_id;
+use variosync_domain::ErrorKind;
+use variosync_store::Upload;
 
-use super::datasets::{Choices, ImportView, Received, UploadQuery, import_received, internal};
-use super::datasets::{invalid, receive};
+use super::datasets::{UploadQuery, import_answer};
 use super::openapi::{Changing, Reading};
-use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::Actor;
 use crate::state::AppState;
 
 /// The header carrying a chunk's offset, and the bytes received so far in answers.
 pub(crate) const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
-/// How long an upload may take from its start to its completion.
-const LIFETIME_HOURS: i64 = 24;
-/// The most uploads one person may have open at once.
-const MAX_OPEN: u64 = 20;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(create))
-        // A chunk's handler counts its bytes itself, so that it can stream to disk.
         .routes(routes!(show, append, remove).layer(DefaultBodyLimit::disable()))
         .routes(routes!(complete))
-}
-
-fn not_found() -> ApiError {
-    ApiError::new(
-        ErrorKind::NotFound,
-        "upload_not_found",
-        "there is no such upload (or it expired)",
-    )
 }
 
 /// An upload and where to send it.
@@ -61,6 +46,7 @@ struct UploadView {
     complete: String,
 }
 
+/// The upload, with the bytes received in `Upload-Offset`.
 fn view(upload: Upload) -> Response {
     let offset = HeaderValue::from(upload.received);
     let url = format!("/api/v1/uploads/{}", upload.id);
@@ -78,11 +64,6 @@ struct NewUpload {
     file_name: String,
     /// The file's size in bytes.
     size: u64,
-}
-
-/// Deletes an upload's row, then its chunks.
-async fn discard(state: &AppState, user: UserId, id: UploadId) -> Result<bool, ApiError> {
-    Ok(variosync_jobs::uploads::discard(&state.backends, user, id).await?)
 }
 
 /// Start an upload
@@ -124,39 +105,11 @@ async fn discard(state: &AppState, user: UserId, id: UploadId) -> Result<bool, A
 )]
 async fn create(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Json(new): Json<NewUpload>,
 ) -> Result<(StatusCode, Response), ApiError> {
-    let user = current.user.id;
-    let limit = state.http.upload_limit_bytes;
-    if new.size == 0 {
-        return Err(invalid("empty_upload", "size must be at least 1 byte"));
-    }
-    if new.size > limit {
-        return Err(crate::middleware::too_large(limit));
-    }
-    if new.file_name.trim().is_empty() {
-        return Err(invalid("invalid_file_name", "file_name must not be empty"));
-    }
-    let uploads = state.backends.uploads();
-    for expired in uploads.expired(user).await? {
-        discard(&state, user, expired).await?;
-    }
-    if uploads.open_count(user).await? >= MAX_OPEN {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            "too_many_uploads",
-            format!("at most {MAX_OPEN} uploads may be open at once: complete or delete one"),
-        ));
-    }
-    let expires = chrono::Utc::now() + chrono::Duration::hours(LIFETIME_HOURS);
-    let upload = uploads.create(user, UploadId::new(), &new.file_name, new.size, expires).await?;
+    let upload = state.app.create_upload(&principal, &new.file_name, new.size).await?;
     Ok((StatusCode::CREATED, view(upload)))
-}
-
-async fn find(state: &AppState, user: UserId, id: &str) -> Result<Upload, ApiError> {
-    let id: UploadId = super::parse_id(id, "upload_not_found")?;
-    state.backends.uploads().get(Access::User(user), user, id).await?.ok_or_else(not_found)
 }
 
 /// Get an upload's progress
@@ -189,32 +142,28 @@ async fn find(state: &AppState, user: UserId, id: &str) -> Result<Upload, ApiErr
 )]
 async fn show(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(view(find(&state, current.user.id, &id).await?))
+    Ok(view(state.app.upload(&principal, parse_upload_id(&id)?).await?))
 }
 
-/// The `Upload-Offset` header of a chunk.
+/// The chunk's offset from its `Upload-Offset` header.
 fn offset(headers: &HeaderMap) -> Result<u64, ApiError> {
     let header = headers.get(&UPLOAD_OFFSET).ok_or_else(|| {
-        invalid("missing_offset", "send the chunk's offset in the file in an Upload-Offset header")
+        ApiError::new(
+            ErrorKind::InvalidInput,
+            "missing_offset",
+            "send the chunk's offset in the file in an Upload-Offset header",
+        )
     })?;
-    header
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .ok_or_else(|| invalid("invalid_offset", "Upload-Offset must be a whole number of bytes"))
-}
-
-fn offset_conflict(received: u64, size: u64) -> ApiError {
-    ApiError::new(
-        ErrorKind::Conflict,
-        "offset_mismatch",
-        format!(
-            "the upload has received {received} of {size} bytes: send the chunk starting at byte {received}"
-        ),
-    )
+    header.to_str().ok().and_then(|text| text.trim().parse().ok()).ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::InvalidInput,
+            "invalid_offset",
+            "Upload-Offset must be a whole number of bytes",
+        )
+    })
 }
 
 /// Send a chunk
@@ -280,52 +229,14 @@ fn offset_conflict(received: u64, size: u64) -> ApiError {
 #[tracing::instrument(skip_all, err)]
 async fn append(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let user = current.user.id;
-    let upload = find(&state, user, &id).await?;
     let start = offset(request.headers())?;
-    if start != upload.received {
-        return Err(offset_conflict(upload.received, upload.size));
-    }
-    let remaining = upload.size - upload.received;
-    let received = Received::new(&state, "chunk").await?;
     let body = request.into_body().into_data_stream();
-    let length = match receive(body, &received.0, remaining).await {
-        Ok(length) => length,
-        Err(error) if error.code() == "too_large" => {
-            return Err(invalid(
-                "chunk_too_large",
-                format!("the chunk runs past the announced size: {remaining} bytes remain"),
-            ));
-        }
-        Err(error) => return Err(error),
-    };
-    if length == 0 {
-        return Err(invalid("empty_chunk", "the chunk is empty: send its bytes as the body"));
-    }
-    let key = ObjectKey::upload_chunk(user, upload.id, start, rand::random());
-    state.backends.objects.put_file(&key, &received.0).await?;
-    drop(received);
-    match state.backends.uploads().add_chunk(user, upload.id, start, length, &key).await {
-        Ok(upload) => Ok(view(upload)),
-        Err(error) => {
-            // Another request counted this offset first, or the upload is gone: this copy
-            // of the chunk is not needed.
-            if let Err(e) = state.backends.objects.delete(&key).await {
-                tracing::warn!(error = %e, "an unneeded upload chunk was not deleted");
-            }
-            match error {
-                variosync_store::Error::UploadOffset { received, size } => {
-                    Err(offset_conflict(received, size))
-                }
-                variosync_store::Error::NotFound(_) => Err(not_found()),
-                other => Err(other.into()),
-            }
-        }
-    }
+    let upload = state.app.append_chunk(&principal, parse_upload_id(&id)?, start, body).await?;
+    Ok(view(upload))
 }
 
 /// Delete an upload
@@ -350,26 +261,11 @@ async fn append(
 )]
 async fn remove(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = current.user.id;
-    let upload = find(&state, user, &id).await?;
-    if !discard(&state, user, upload.id).await? {
-        return Err(not_found());
-    }
+    state.app.delete_upload(&principal, parse_upload_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Joins the chunks, in order, into one file on disk.
-async fn assemble(state: &AppState, user: UserId, upload: &Upload) -> Result<Received, ApiError> {
-    use variosync_jobs::uploads::AssembleError;
-    let joined = Received::new(state, "assembled").await?;
-    match variosync_jobs::uploads::assemble(&state.backends, user, upload, &joined.0).await {
-        Ok(()) => Ok(joined),
-        Err(AssembleError::Store(error)) => Err(error.into()),
-        Err(error) => Err(internal("cannot join an upload", &error)),
-    }
 }
 
 /// Complete an upload
@@ -397,7 +293,7 @@ async fn assemble(state: &AppState, user: UserId, upload: &Upload) -> Result<Rec
             status = 201,
             description = "A file up to `VARIOSYNC_JOBS_INLINE_IMPORT_BYTES`: the new dataset, \
                 its first version and what was set aside",
-            body = ImportView
+            body = ImportSummary
         ),
         (
             status = 202,
@@ -439,85 +335,13 @@ async fn assemble(state: &AppState, user: UserId, upload: &Upload) -> Result<Rec
 #[tracing::instrument(skip_all, err)]
 async fn complete(
     State(state): State<AppState>,
-    Client(client): Client,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Path(id): Path<String>,
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let user = current.user.id;
-    let choices = Choices::parse(&query)?;
+    let options = query.options()?;
     let key = super::jobs::idempotency_key(&headers)?;
-    if let Some(key) = &key
-        && let Some(job) = state.backends.jobs().by_key(user, key).await?
-    {
-        // The same request again (its answer was lost): the job it submitted.
-        return Ok(super::jobs::accepted(job));
-    }
-    let upload = find(&state, user, &id).await?;
-    if upload.received < upload.size {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            "upload_incomplete",
-            format!(
-                "the upload has received {} of {} bytes: send the rest first",
-                upload.received, upload.size
-            ),
-        ));
-    }
-    let inline = upload.size <= state.jobs.inline_import_bytes;
-    // A job holds the upload until it ends (and gives it back if the file is at fault).
-    let until = if inline {
-        chrono::Utc::now()
-            + chrono::Duration::seconds(
-                i64::try_from(state.http.upload_timeout_secs).unwrap_or(3600),
-            )
-    } else {
-        upload.expires_at
-    };
-    let uploads = state.backends.uploads();
-    let Some(upload) = uploads.claim(user, upload.id, until).await? else {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            "upload_completing",
-            "this upload is being completed by another request",
-        ));
-    };
-    if !inline {
-        let file_name = upload.file_name.clone();
-        let payload = ImportPayload {
-            upload_id: upload.id,
-            choices: choices.named(&query, Some(&file_name)),
-        };
-        let new = NewJob {
-            kind: "import".to_owned(),
-            payload: serde_json::to_value(&payload).unwrap_or_default(),
-            max_attempts: 3,
-            reserve: state.jobs.import_reserve(upload.size),
-            idempotency_key: key,
-        };
-        let submitted = super::jobs::submit(&state, &client, user, &new).await;
-        if submitted.is_err() {
-            uploads.release(user, upload.id).await?;
-        }
-        return Ok(super::jobs::accepted(submitted?));
-    }
-    let outcome = match assemble(&state, user, &upload).await {
-        Ok(joined) => {
-            let file_name = Some(upload.file_name.clone());
-            import_received(&state, &client, user, &query, choices, joined, file_name).await
-        }
-        Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(view) => {
-            discard(&state, user, upload.id).await?;
-            Ok((StatusCode::CREATED, Json(view)).into_response())
-        }
-        Err(error) => {
-            // The file stays: it may be completed again, with other choices.
-            uploads.release(user, upload.id).await?;
-            Err(error)
-        }
-    }
+    let id = parse_upload_id(&id)?;
+    Ok(import_answer(state.app.complete_upload(&principal, id, &options, key).await?))
 }

@@ -60,6 +60,25 @@ impl PageUser {
     }
 
     /// The session's CSRF token, for forms and scripts of the page.
+    /// The acting principal for the use cases: this user (a browser session may do all its
+    /// role allows), from `client`.
+    pub(super) fn principal(
+        &self,
+        client: &variosync_auth::ClientInfo,
+    ) -> variosync_app::Principal {
+        variosync_app::Principal::person(
+            self.user.id,
+            self.user.role,
+            client.ip.clone(),
+            client.user_agent.clone(),
+        )
+    }
+
+    /// The acting principal for reading: no change is made, so nothing is audited.
+    pub(super) fn reader(&self) -> variosync_app::Principal {
+        variosync_app::Principal::person(self.user.id, self.user.role, None, None)
+    }
+
     pub(super) fn csrf(&self) -> &str {
         &self.csrf
     }

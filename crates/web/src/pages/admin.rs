@@ -173,9 +173,9 @@ async fn grant(
                 format!("{:?} is not a number of hours", form.hours),
             )
         })?;
-        let hours = crate::api::admin::grant_amount(hours)?;
+        let principal = admin.principal(&client);
         Ok::<_, crate::ApiError>(
-            state.accounts.grant_hours(admin.user().id, user, hours, &form.reason, &client).await?,
+            state.app.grant_hours(&principal, user, hours, &form.reason).await?,
         )
     }
     .await;
@@ -251,14 +251,22 @@ async fn job_action(
     if let Some(refusal) = refused(admin, Some(csrf)) {
         return Ok(refusal);
     }
-    let done = if retry {
-        crate::api::jobs::retry_job(state, client, admin.user().id, id).await
-    } else {
-        crate::api::jobs::cancel_job(state, client, admin.user().id, true, id).await
-    };
+    let principal = admin.principal(client);
+    let done = async {
+        let id = variosync_app::jobs::parse_job_id(id)?;
+        if retry {
+            state.app.retry_job(&principal, id).await
+        } else {
+            state.app.cancel_job(&principal, id, true).await
+        }
+    }
+    .await;
     match done {
         Ok(_) => Ok(Redirect::to("/admin/jobs").into_response()),
-        Err(error) => jobs_listing(state, admin, Some(error.message().to_owned())).await,
+        Err(error) => {
+            jobs_listing(state, admin, Some(crate::ApiError::from(error).message().to_owned()))
+                .await
+        }
     }
 }
 

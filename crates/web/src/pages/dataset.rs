@@ -10,13 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use variosync_domain::ErrorKind;
-use variosync_engine::profile::Profile;
-use variosync_engine::quality::{self, ColumnOutliers};
 
 use super::account::{PageUser, when};
 use super::datasets::human_size;
 use super::render;
-use crate::api::datasets::{choose_version, find, open_part};
 use crate::state::AppState;
 use variosync_store::{Dataset, Version};
 
@@ -112,28 +109,28 @@ fn number(value: Option<f64>) -> String {
 /// The dataset, its versions and the version a page is about; otherwise the not-found page (or the error).
 async fn shown(
     state: &AppState,
-    owner: variosync_domain::UserId,
+    user: &PageUser,
     id: &str,
     version: Option<u32>,
 ) -> Result<(Dataset, Vec<Version>, Version), Response> {
-    let missing = |error: crate::ApiError| {
+    let missing = |error: variosync_app::Error| {
         if error.kind() == ErrorKind::NotFound {
             let path = format!("/datasets/{id}");
             (StatusCode::NOT_FOUND, Html(super::not_found_page(&path))).into_response()
         } else {
-            error.into_response()
+            crate::ApiError::from(error).into_response()
         }
     };
-    let dataset = find(state, owner, id).await.map_err(missing)?;
-    let access = variosync_store::Access::User(owner);
-    let versions = state
-        .backends
-        .datasets()
-        .versions(access, owner, dataset.id)
-        .await
-        .map_err(|e| missing(e.into()))?;
-    let version = choose_version(&dataset, &versions, version).map_err(missing)?;
-    Ok((dataset, versions, version))
+    let principal = user.reader();
+    let found = async {
+        let id = variosync_app::datasets::parse_dataset_id(id)?;
+        let dataset = state.app.dataset(&principal, id).await?;
+        let versions = state.app.versions(&principal, id).await?;
+        let version = variosync_app::datasets::choose_version(&dataset, &versions, version)?;
+        Ok((dataset, versions, version))
+    }
+    .await;
+    found.map_err(missing)
 }
 
 async fn page(
@@ -142,13 +139,14 @@ async fn page(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
-    let owner = user.user().id;
-    let (dataset, versions, version) = match shown(&state, owner, &id, params.version).await {
+    let (dataset, versions, version) = match shown(&state, &user, &id, params.version).await {
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let profile: Option<Profile> = serde_json::from_value(version.profile.clone()).ok();
-    let (series, columns, duplicates, rejects) = match &profile {
+    // A version recorded before profiles were kept has none: its series are listed bare.
+    let profile =
+        Some(&version.profile).filter(|p| !p.series.is_empty() || version.series.is_empty());
+    let (series, columns, duplicates, rejects) = match profile {
         Some(profile) => (
             profile
                 .series
@@ -269,23 +267,22 @@ async fn quality_fragment(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
-    let owner = user.user().id;
-    let (_, _, version) = match shown(&state, owner, &id, params.version).await {
-        Ok(found) => found,
-        Err(answer) => return Ok(answer),
+    let principal = user.reader();
+    let quality = async {
+        let id = variosync_app::datasets::parse_dataset_id(&id)?;
+        state.app.quality(&principal, id, params.version, QUALITY_SERIES).await
+    }
+    .await;
+    let quality = match quality {
+        Ok(quality) => quality,
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            let path = format!("/datasets/{id}");
+            return Ok((StatusCode::NOT_FOUND, Html(super::not_found_page(&path))).into_response());
+        }
+        Err(error) => return Err(error.into()),
     };
-    let part = open_part(&state, owner, &version).await?;
-    let series_total = version.series.len();
-    let looked_at: Vec<String> = version.series.iter().take(QUALITY_SERIES).cloned().collect();
-    let found = tokio::task::spawn_blocking(move || {
-        looked_at
-            .into_iter()
-            .map(|series| quality::outliers(&part, &series).map(|columns| (series, columns)))
-            .collect::<Result<Vec<(String, Vec<ColumnOutliers>)>, _>>()
-    })
-    .await
-    .map_err(|e| crate::api::datasets::internal("a quality check stopped", &e))?
-    .map_err(crate::ApiError::from)?;
+    let (found, series_total, threshold) =
+        (quality.series, quality.series_total, quality.threshold);
     let looked_at = found.len();
     let rows = found
         .into_iter()
@@ -303,7 +300,7 @@ async fn quality_fragment(
             })
         })
         .collect();
-    Ok(render(&QualityFragment { rows, looked_at, series_total, threshold: quality::THRESHOLD }))
+    Ok(render(&QualityFragment { rows, looked_at, series_total, threshold }))
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use variosync_domain::AuditAction;
-use variosync_jobs::uploads::ReadChoices;
 
 use super::account::{Csrf, PageUser, stale_form};
 use super::render;
@@ -68,7 +66,7 @@ async fn page(State(state): State<AppState>, user: PageUser) -> Response {
         csrf: user.csrf().to_owned(),
         samples: SAMPLES,
         limit: super::datasets::human_size(state.http.upload_limit_bytes),
-        inline_bytes: state.jobs.inline_import_bytes,
+        inline_bytes: state.app.settings().jobs.inline_import_bytes,
     })
 }
 
@@ -86,38 +84,13 @@ async fn import_sample(
     let Some(sample) = SAMPLES.iter().find(|s| s.slug == slug) else {
         return Ok(Redirect::to("/upload").into_response());
     };
-    let owner = user.user().id;
-    let choices = ReadChoices {
-        name: sample.title.to_owned(),
-        default_series: sample.slug.to_owned(),
-        mode: "strict".to_owned(),
-        tz: "UTC".to_owned(),
-        duplicates: "keep_last".to_owned(),
-        mapping: Default::default(),
+    let options = variosync_app::imports::ImportOptions {
+        name: Some(sample.title.to_owned()),
+        series: Some(sample.slug.to_owned()),
+        ..Default::default()
     };
-    let (options, policy) = choices
-        .options()
-        .map_err(|(code, message)| crate::api::datasets::invalid(code, message))?;
-    let imported = variosync_jobs::import::import_bytes(
-        &state.backends,
-        owner,
-        sample.title,
-        sample.bytes,
-        &options,
-        policy,
-    )
-    .await?;
+    let imported = state.app.import_bytes(&user.principal(&client), sample.bytes, &options).await?;
     let id = imported.dataset.id;
-    let detail = variosync_jobs::uploads::audit_detail(&imported, None);
-    crate::api::datasets::dataset_changed(
-        &state,
-        owner,
-        &client,
-        AuditAction::DatasetImported,
-        id,
-        detail,
-    )
-    .await?;
     Ok(Redirect::to(&format!("/datasets/{id}")).into_response())
 }
 

@@ -94,9 +94,18 @@ async fn cancel(
     if !user.csrf_ok(&form.csrf_token) {
         return stale_form();
     }
-    match crate::api::jobs::cancel_job(&state, &client, user.user().id, false, &id).await {
+    let principal = user.principal(&client);
+    let cancelled = async {
+        let id = variosync_app::jobs::parse_job_id(&id)?;
+        state.app.cancel_job(&principal, id, false).await
+    }
+    .await;
+    match cancelled {
         Ok(_) => Redirect::to("/jobs").into_response(),
-        Err(error) => jobs_listing(&state, &user, Some(error.message().to_owned())).await,
+        Err(error) => {
+            let message = crate::ApiError::from(error).message().to_owned();
+            jobs_listing(&state, &user, Some(message)).await
+        }
     }
 }
 

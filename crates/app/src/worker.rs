@@ -3,7 +3,6 @@
 use std::fmt;
 
 use tokio_util::sync::CancellationToken;
-use variosync_store::Backends;
 
 use crate::queue::{Kinds, WorkerSettings, run_worker};
 
@@ -29,15 +28,15 @@ impl fmt::Display for WorkerId {
 /// A pool of job runners in one process, bound to the shared backends.
 #[derive(Debug)]
 pub struct Worker {
-    backends: Backends,
+    app: crate::App,
     kinds: Kinds,
     settings: WorkerSettings,
 }
 
 impl Worker {
-    /// Runners of `kinds` taking jobs from `backends`' queue.
-    pub fn new(backends: Backends, kinds: Kinds, settings: WorkerSettings) -> Self {
-        Self { backends, kinds, settings }
+    /// Runners of `kinds` taking jobs from the queue of `app`'s backends.
+    pub fn new(app: crate::App, kinds: Kinds, settings: WorkerSettings) -> Self {
+        Self { app, kinds, settings }
     }
 
     /// Runs `count` job runners (each with its own id, so each holds its own leases) until
@@ -49,7 +48,7 @@ impl Worker {
         for _ in 0..count {
             runners.spawn(run_worker(
                 WorkerId::generate(),
-                self.backends.clone(),
+                self.app.clone(),
                 self.kinds.clone(),
                 self.settings.clone(),
                 stop.clone(),
@@ -57,8 +56,8 @@ impl Worker {
         }
         tracing::info!(
             runners = count,
-            database = self.backends.db.backend(),
-            objects = self.backends.objects.backend(),
+            database = self.app.backends().db.backend(),
+            objects = self.app.backends().objects.backend(),
             "workers started"
         );
         shutdown.await;

@@ -1,11 +1,11 @@
 //! Importing a file as a dataset, and what a failure midway leaves behind: nothing.
 
+use variosync_app::pipeline::{ImportError, import_bytes};
 use variosync_domain::time::Zone;
 use variosync_domain::{Email, NewUser, Role};
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_formats::delimited::ReadOptions;
 use variosync_formats::table::Mode;
-use variosync_jobs::import::{ImportError, import_bytes};
 use variosync_store::settings::StoreSettings;
 use variosync_store::{Access, Backends, ObjectKey};
 
@@ -137,7 +137,7 @@ async fn repeated_series_and_times_follow_the_duplicate_policy() {
     .await
     .unwrap();
     assert_eq!((kept.version.row_count, kept.duplicates), (2, 1));
-    assert_eq!(kept.version.profile["duplicates"], 1);
+    assert_eq!(kept.version.profile.duplicates, 1);
     let refused =
         import_bytes(&backends, user, "fail", file, &options(Mode::Strict), DuplicatePolicy::Fail)
             .await

@@ -86,6 +86,8 @@ pub struct JobContext {
     pub job: Job,
     /// The shared backends.
     pub backends: Backends,
+    /// The use cases, for job kinds that run one.
+    pub app: crate::App,
     /// A folder of its own for temporary files (removed afterwards).
     pub scratch: PathBuf,
     progress: Reporter,
@@ -179,6 +181,8 @@ pub struct WorkerSettings {
     pub shutdown_grace: Duration,
     /// Where jobs keep temporary files.
     pub scratch: PathBuf,
+    /// How often each runner deletes every account's expired uploads.
+    pub sweep_every: Duration,
 }
 
 impl WorkerSettings {
@@ -190,6 +194,7 @@ impl WorkerSettings {
             min_charge: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(20),
             scratch,
+            sweep_every: Duration::from_secs(60),
         }
     }
 }
@@ -242,7 +247,7 @@ pub async fn submit(
 }
 
 /// Tells the owner's browsers about the job.
-async fn publish(backends: &Backends, job: &Job) {
+pub(crate) async fn publish(backends: &Backends, job: &Job) {
     let payload = serde_json::to_vec(job).unwrap_or_default();
     if let Err(error) = backends.pubsub.publish(&user_channel(job.user_id), payload.into()).await {
         tracing::debug!(error = %error, "a job event was not published");
@@ -250,7 +255,7 @@ async fn publish(backends: &Backends, job: &Job) {
 }
 
 /// Hours for `cpu` of compute, at least `minimum`.
-fn hours_for(cpu: Duration, minimum: Duration) -> Hours {
+pub(crate) fn hours_for(cpu: Duration, minimum: Duration) -> Hours {
     Hours::from_millis_ceil(u64::try_from(cpu.max(minimum).as_millis()).unwrap_or(u64::MAX))
 }
 
@@ -262,12 +267,14 @@ fn back_off(attempts: u32) -> chrono::Duration {
 /// Takes jobs from the queue and runs them, one at a time, until `shutdown` is cancelled.
 pub async fn run_worker(
     id: WorkerId,
-    backends: Backends,
+    app: crate::App,
     kinds: Kinds,
     settings: WorkerSettings,
     shutdown: CancellationToken,
 ) {
+    let backends = app.backends().clone();
     let repo = backends.jobs();
+    let mut last_sweep: Option<tokio::time::Instant> = None;
     let mut wakeups = match backends.pubsub.subscribe(&queued_channel()).await {
         Ok(subscription) => Some(subscription),
         Err(error) => {
@@ -284,6 +291,14 @@ pub async fn run_worker(
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "cannot take back expired jobs"),
         }
+        if last_sweep.is_none_or(|at| at.elapsed() >= settings.sweep_every) {
+            last_sweep = Some(tokio::time::Instant::now());
+            match app.sweep_expired_uploads().await {
+                Ok(0) => {}
+                Ok(swept) => tracing::info!(uploads = swept, "deleted expired uploads"),
+                Err(error) => tracing::warn!(error = %error, "cannot delete expired uploads"),
+            }
+        }
         let claimed = match repo.claim(&id.to_string(), settings.lease).await {
             Ok(claimed) => claimed,
             Err(error) => {
@@ -297,9 +312,7 @@ pub async fn run_worker(
                 let span = tracing::info_span!(
                     "job", job_id = %job.id, kind = %job.kind, attempt = job.attempts
                 );
-                run_one(&id, &backends, &repo, &kinds, &settings, &shutdown, job)
-                    .instrument(span)
-                    .await;
+                run_one(&id, &app, &repo, &kinds, &settings, &shutdown, job).instrument(span).await;
             }
             None => {
                 let wake = async {
@@ -325,7 +338,7 @@ pub async fn run_worker(
 /// Runs one claimed job to its end (or gives it back when the worker stops).
 async fn run_one(
     worker: &WorkerId,
-    backends: &Backends,
+    app: &crate::App,
     repo: &JobRepository,
     kinds: &Kinds,
     settings: &WorkerSettings,
@@ -333,6 +346,7 @@ async fn run_one(
     job: Job,
 ) {
     let worker_name = worker.to_string();
+    let backends = app.backends();
     publish(backends, &job).await;
     let Some(kind) = kinds.get(&job.kind) else {
         let outcome = Outcome::Failed {
@@ -348,6 +362,7 @@ async fn run_one(
     let context = JobContext {
         job: job.clone(),
         backends: backends.clone(),
+        app: app.clone(),
         scratch: scratch.clone(),
         progress: Reporter(Arc::new(progress_tx)),
         cancel: cancel.clone(),

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use variosync_app::pipeline::convert_file;
 use variosync_domain::time::Zone;
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::export;
 use variosync_formats::delimited::ReadOptions;
 use variosync_formats::table::Mode;
-use variosync_jobs::import::convert_file;
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")

@@ -3,13 +3,13 @@
 //! ledger), with the jobs of several users queued at once.
 //!
 //! Run with `VARIOSYNC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench
-//! -p variosync-jobs --bench queue` (a fresh database is made for the run).
+//! -p variosync-app --bench queue` (a fresh database is made for the run).
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use variosync_app::{JobContext, JobError, JobKind, Kinds, Worker, WorkerSettings};
 use variosync_domain::{Email, Hours, NewUser, Role};
-use variosync_jobs::{JobContext, JobError, JobKind, Kinds, Worker, WorkerSettings};
 use variosync_store::jobs::{JobStatus, NewJob};
 use variosync_store::{Access, Backends, StoreSettings};
 
@@ -73,7 +73,9 @@ async fn main() {
         min_charge: Duration::from_millis(1),
         ..WorkerSettings::new(data.path().join("tmp"))
     };
-    let worker = Worker::new(backends.clone(), Kinds::new().with(Nothing), settings);
+    let app =
+        variosync_app::App::new(backends.clone(), data.path().join("tmp"), Default::default());
+    let worker = Worker::new(app, Kinds::new().with(Nothing), settings);
     let stop = tokio_util::sync::CancellationToken::new();
     let stopped = stop.clone();
     let runners = tokio::spawn(worker.run(RUNNERS, async move { stopped.cancelled().await }));

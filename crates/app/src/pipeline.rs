@@ -337,7 +337,7 @@ async fn store(
         time_from: micros(profile.from),
         time_to: micros(profile.to),
         series: profile.series.iter().map(|s| s.name.clone()).collect(),
-        profile: serde_json::to_value(profile).unwrap_or_default(),
+        profile: profile.clone(),
     };
     backends.datasets().create(user, id, name, &[], &version).await
 }

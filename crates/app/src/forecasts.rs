@@ -9,10 +9,15 @@ use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMic
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use variosync_domain::profile::Profile;
 use variosync_domain::{DatasetId, ForecastId};
-use variosync_forecast::run::{self, ModelForecast, Report, Request};
-use variosync_forecast::{Band, Model, Prediction};
-use variosync_store::{Access, NewForecast, ObjectKey};
+use variosync_forecast::run::{self, Report, Request};
+use variosync_forecast::{Band, Prediction};
+use variosync_store::{Access, Forecast, NewForecast, ObjectKey};
+
+pub use variosync_forecast::Model;
+pub use variosync_forecast::prophet::Event;
+pub use variosync_forecast::run::{ModelForecast, RegressorInput};
 
 use crate::queue::{JobContext, JobError, JobKind};
 
@@ -172,8 +177,11 @@ impl JobKind for ForecastJob {
     }
 
     async fn run(&self, context: &JobContext) -> Result<serde_json::Value, JobError> {
-        let payload: ForecastPayload = serde_json::from_value(context.job.payload.clone())
-            .map_err(|e| JobError::internal(format!("the job's payload is not valid: {e}")))?;
+        let crate::JobPayload::Forecast(payload) =
+            crate::JobPayload::of(&context.job).map_err(JobError::internal)?
+        else {
+            return Err(JobError::internal("the job is not a forecast"));
+        };
         let user = context.user();
         let backends = &context.backends;
         let versions = backends
@@ -295,6 +303,219 @@ pub fn reserve(request: &Request) -> variosync_domain::Hours {
         .map(|m| if *m == Model::Auto { 1 + Model::ALL.len() as u64 } else { 1 })
         .sum();
     variosync_domain::Hours::from_millis_ceil(fits.max(1) * RESERVE_SECS_PER_MODEL * 1000)
+}
+
+/// A forecast as it is asked for: which column of which series, the models and how far.
+#[derive(Debug, Clone, Default)]
+pub struct ForecastRequest {
+    /// The dataset.
+    pub dataset_id: DatasetId,
+    /// Its version (default: the current one).
+    pub version: Option<u32>,
+    /// The series.
+    pub series: String,
+    /// The numeric column to forecast.
+    pub column: String,
+    /// Model names (default: `auto`).
+    pub models: Vec<String>,
+    /// Steps ahead.
+    pub horizon: usize,
+    /// Interval levels in percent (default 80 and 95).
+    pub levels: Option<Vec<f64>>,
+    /// Backtest origins (default [`variosync_forecast::auto::WINDOWS`]).
+    pub windows: Option<usize>,
+    /// Event days (Prophet, Auto).
+    pub events: Vec<Event>,
+    /// Other numeric columns as regressors, with their future values.
+    pub regressors: Vec<RegressorInput>,
+}
+
+/// A stored forecast with its points; times in microseconds since 1970 (UTC).
+#[derive(Debug, Clone)]
+pub struct ForecastPoints {
+    /// The forecast.
+    pub forecast: Forecast,
+    /// Its points.
+    pub points: Points,
+}
+
+fn forecast_not_found() -> crate::Error {
+    crate::Error::not_found("forecast_not_found", "there is no such forecast")
+}
+
+/// Parses a forecast id from text; anything else is simply not found.
+pub fn parse_forecast_id(text: &str) -> crate::Result<ForecastId> {
+    text.parse().map_err(|_| forecast_not_found())
+}
+
+/// Checks that `name` is a numeric column of `profile`, for `use_`.
+fn numeric_column(profile: &Profile, name: &str, use_: &str) -> crate::Result<()> {
+    match profile.columns.iter().find(|c| c.name == name).map(|c| c.kind.as_str()) {
+        Some("float" | "integer") => Ok(()),
+        Some(kind) => Err(crate::Error::invalid(
+            "column_not_numeric",
+            format!("column {name:?} holds {kind} values: only numbers can be {use_}"),
+        )),
+        None => Err(crate::Error::not_found(
+            "column_not_found",
+            format!("the dataset has no column {name:?}"),
+        )),
+    }
+}
+
+impl crate::App {
+    /// Checks a forecast request against the dataset: the series, the columns, the models
+    /// and the options; what a `forecast` job carries.
+    pub async fn forecast_payload(
+        &self,
+        principal: &crate::Principal,
+        asked: ForecastRequest,
+    ) -> crate::Result<ForecastPayload> {
+        use crate::Error;
+        let (dataset, version) =
+            self.dataset_version(principal, asked.dataset_id, asked.version).await?;
+        if !version.series.contains(&asked.series) {
+            return Err(Error::not_found(
+                "series_not_found",
+                format!("the dataset has no series {:?}", asked.series),
+            ));
+        }
+        let profile = &version.profile;
+        numeric_column(profile, &asked.column, "forecast")?;
+        for (i, regressor) in asked.regressors.iter().enumerate() {
+            numeric_column(profile, &regressor.column, "used as regressors")?;
+            if regressor.column == asked.column
+                || asked.regressors[..i].iter().any(|r| r.column == regressor.column)
+            {
+                return Err(Error::invalid(
+                    "invalid_forecast",
+                    format!(
+                        "column {:?} is the one forecast or a regressor already: a regressor \
+                         must be another column, once",
+                        regressor.column
+                    ),
+                ));
+            }
+        }
+        let names =
+            if asked.models.is_empty() { vec!["auto".to_owned()] } else { asked.models.clone() };
+        let mut models = Vec::new();
+        for name in &names {
+            let model =
+                Model::parse(name).map_err(|e| Error::invalid("unknown_model", e.to_string()))?;
+            if !models.contains(&model) {
+                models.push(model);
+            }
+        }
+        let request = Request {
+            models,
+            horizon: asked.horizon,
+            levels: asked.levels.unwrap_or_else(|| vec![80.0, 95.0]),
+            windows: asked.windows.unwrap_or(variosync_forecast::auto::WINDOWS),
+            events: asked.events,
+            regressors: asked.regressors,
+        };
+        request.check().map_err(|e| Error::invalid("invalid_forecast", e.to_string()))?;
+        Ok(ForecastPayload {
+            dataset_id: dataset.id,
+            version: version.version,
+            series: asked.series,
+            column: asked.column,
+            request,
+        })
+    }
+
+    /// Starts a forecast as a `forecast` job with its hours reserved (402 when the balance
+    /// cannot cover them). A repeated idempotency key answers the first job.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn request_forecast(
+        &self,
+        principal: &crate::Principal,
+        asked: ForecastRequest,
+        idempotency_key: Option<String>,
+    ) -> crate::Result<variosync_store::Job> {
+        if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
+            return Ok(job);
+        }
+        let payload = self.forecast_payload(principal, asked).await?;
+        let reserve = reserve(&payload.request);
+        let submission = crate::jobs::Submission {
+            payload: crate::JobPayload::Forecast(payload),
+            reserve,
+            idempotency_key,
+        };
+        self.submit(principal, principal.user, &submission).await
+    }
+
+    /// The principal's forecasts, newest first, of one dataset or all.
+    pub async fn list_forecasts(
+        &self,
+        principal: &crate::Principal,
+        dataset: Option<DatasetId>,
+        limit: Option<u32>,
+    ) -> crate::Result<Vec<Forecast>> {
+        let limit = limit.unwrap_or(50).clamp(1, 200);
+        let user = principal.user;
+        Ok(self.backends.forecasts().list(principal.access(), user, dataset, limit).await?)
+    }
+
+    /// One of the principal's forecasts.
+    pub async fn forecast(
+        &self,
+        principal: &crate::Principal,
+        id: ForecastId,
+    ) -> crate::Result<Forecast> {
+        let user = principal.user;
+        self.backends
+            .forecasts()
+            .get(principal.access(), user, id)
+            .await?
+            .ok_or_else(forecast_not_found)
+    }
+
+    /// One of the principal's forecasts with its points.
+    pub async fn forecast_points(
+        &self,
+        principal: &crate::Principal,
+        id: ForecastId,
+    ) -> crate::Result<ForecastPoints> {
+        let forecast = self.forecast(principal, id).await?;
+        let key = ObjectKey::forecast(forecast.user_id, forecast.id);
+        let bytes = self.backends.objects.get(&key).await?;
+        let points = from_parquet(bytes, &forecast.levels)
+            .map_err(|e| crate::Error::internal("a stored forecast cannot be read", e))?;
+        Ok(ForecastPoints { forecast, points })
+    }
+
+    /// A forecast's points as CSV: one row per time, the mean and bounds of each model.
+    pub async fn forecast_csv(
+        &self,
+        principal: &crate::Principal,
+        id: ForecastId,
+    ) -> crate::Result<(Forecast, String)> {
+        let ForecastPoints { forecast, points } = self.forecast_points(principal, id).await?;
+        let csv = run::csv(&points.times, &points.forecasts, &forecast.levels);
+        Ok((forecast, csv))
+    }
+
+    /// Deletes a forecast and its points.
+    #[tracing::instrument(skip_all, fields(forecast_id = %id), err)]
+    pub async fn delete_forecast(
+        &self,
+        principal: &crate::Principal,
+        id: ForecastId,
+    ) -> crate::Result<()> {
+        let user = principal.user;
+        let forecast = self.forecast(principal, id).await?;
+        self.backends.forecasts().delete(principal.access(), user, forecast.id).await?;
+        let key = ObjectKey::forecast(user, forecast.id);
+        if let Err(error) = self.backends.objects.delete(&key).await {
+            tracing::warn!(forecast_id = %forecast.id, error = %error, "a forecast's points were not deleted");
+        }
+        let detail =
+            serde_json::json!({ "forecast_id": forecast.id, "dataset_id": forecast.dataset_id });
+        self.audit(principal, user, variosync_domain::AuditAction::ForecastDeleted, detail).await
+    }
 }
 
 #[cfg(test)]

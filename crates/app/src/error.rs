@@ -1,0 +1,134 @@
+//! The one error type of the use cases: a kind (which the web layer turns into a status), a
+//! stable code for programs and a message for people. Internal causes are kept for the log
+//! and never shown.
+
+use variosync_domain::ErrorKind;
+
+/// `Result` with the use cases' error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not valid: `code` says which rule it broke, `message` how.
+    #[error("{message}")]
+    Invalid {
+        /// Such as `invalid_mapping`.
+        code: &'static str,
+        /// What is wrong, in words.
+        message: String,
+    },
+    /// Nothing of that kind is visible to the caller (another workspace's things included).
+    #[error("{message}")]
+    NotFound {
+        /// Such as `dataset_not_found`.
+        code: &'static str,
+        /// What was not found.
+        message: String,
+    },
+    /// The request contradicts the state of what it acts on.
+    #[error("{message}")]
+    Conflict {
+        /// Such as `upload_incomplete`.
+        code: &'static str,
+        /// What is in the way.
+        message: String,
+    },
+    /// The caller may not do this.
+    #[error("{message}")]
+    Forbidden {
+        /// Such as `admin_only`.
+        code: &'static str,
+        /// Why not.
+        message: String,
+    },
+    /// The hour balance cannot cover the work.
+    #[error("{message}")]
+    InsufficientHours {
+        /// What is needed and what is there.
+        message: String,
+    },
+    /// More bytes than allowed.
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Storage failed (or refused: its own kind and code say how).
+    #[error(transparent)]
+    Store(#[from] variosync_store::Error),
+    /// Something on our side failed; `what` names the step, the source the cause.
+    #[error("{what}")]
+    Internal {
+        /// The step that failed.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// An invalid input.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { code, message: message.into() }
+    }
+
+    /// Something not found.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound { code, message: message.into() }
+    }
+
+    /// A conflict with the current state.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+
+    /// A failure on our side at step `what`.
+    pub fn internal(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal { what, source: source.into() }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid { .. } => ErrorKind::InvalidInput,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Conflict { .. } => ErrorKind::Conflict,
+            Self::Forbidden { .. } => ErrorKind::Forbidden,
+            Self::InsufficientHours { .. } => ErrorKind::PaymentRequired,
+            Self::TooLarge { .. } => ErrorKind::TooLarge,
+            Self::Store(error) => error.kind(),
+            Self::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Forbidden { code, .. } => code,
+            Self::InsufficientHours { .. } => "insufficient_hours",
+            Self::TooLarge { .. } => "too_large",
+            Self::Store(error) => error.code(),
+            Self::Internal { .. } => "internal",
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Self::internal("the working folder failed", error)
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::internal("a background task stopped", error)
+    }
+}
