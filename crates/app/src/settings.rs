@@ -17,9 +17,11 @@ pub struct JobsSettings {
     pub lease_secs: u64,
     /// The least a finished job is charged, in seconds of compute.
     pub min_charge_secs: u64,
-    /// Uploads up to this size are imported on the request that completes them; larger
-    /// ones become `import` jobs on a worker.
+    /// Files up to this size are imported on the request that sends or completes them
+    /// (metered all the same); larger ones become `import` jobs on a worker.
     pub inline_import_bytes: u64,
+    /// How often each job runner deletes every account's expired uploads, in seconds.
+    pub sweep_secs: u64,
     /// The hours reserved for an import job, in seconds of compute per GiB of file (the
     /// unused part is given back when it ends).
     pub import_reserve_secs_per_gib: u64,
@@ -31,6 +33,7 @@ impl Default for JobsSettings {
             lease_secs: 30,
             min_charge_secs: 1,
             inline_import_bytes: 16 * 1024 * 1024,
+            sweep_secs: 60,
             import_reserve_secs_per_gib: 120,
         }
     }
@@ -42,6 +45,7 @@ impl JobsSettings {
         WorkerSettings {
             lease: Duration::from_secs(self.lease_secs.max(1)),
             min_charge: Duration::from_secs(self.min_charge_secs),
+            sweep_every: Duration::from_secs(self.sweep_secs.max(1)),
             ..WorkerSettings::new(scratch)
         }
     }

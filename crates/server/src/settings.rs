@@ -205,7 +205,14 @@ pub const SETTINGS: &[SettingDoc] = &[
         kind: Kind::Integer,
         default: "16777216",
         expected: "a whole number of bytes",
-        about: "Resumable uploads up to this size are imported when completed; larger ones become import jobs on a worker, charged by the hour.",
+        about: "Files up to this size (sent whole, or as a resumable upload) are imported on the request, metered by the CPU time they take; larger ones become import jobs on a worker, charged by the hour.",
+    },
+    SettingDoc {
+        key: "jobs.sweep_secs",
+        kind: Kind::Integer,
+        default: "60",
+        expected: "a whole number of seconds, at least 1",
+        about: "How often each job runner deletes every account's expired uploads with what they received.",
     },
     SettingDoc {
         key: "jobs.import_reserve_secs_per_gib",

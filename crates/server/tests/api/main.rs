@@ -11,6 +11,7 @@ mod forecasts;
 mod github;
 mod helpers;
 mod http;
+mod imports;
 mod jobs;
 mod oidc;
 mod openapi;
