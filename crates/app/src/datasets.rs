@@ -44,6 +44,42 @@ pub struct ListDatasets {
     pub limit: Option<u32>,
 }
 
+/// The order of the library.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LibrarySort {
+    /// Most recently changed first.
+    #[default]
+    Updated,
+    /// By name, any case.
+    Name,
+    /// Most rows first.
+    Rows,
+    /// Largest first.
+    Size,
+}
+
+impl LibrarySort {
+    /// The order called `name`; anything unknown is the default.
+    pub fn parse(name: Option<&str>) -> Self {
+        match name {
+            Some("name") => Self::Name,
+            Some("rows") => Self::Rows,
+            Some("size") => Self::Size,
+            _ => Self::Updated,
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Updated => "updated",
+            Self::Name => "name",
+            Self::Rows => "rows",
+            Self::Size => "size",
+        }
+    }
+}
+
 /// What to change of a dataset; what is `None` stays.
 #[derive(Debug, Clone, Default)]
 pub struct DatasetChange {
@@ -167,6 +203,43 @@ impl App {
         let search = query.search.as_deref().filter(|s| !s.trim().is_empty());
         let user = principal.user;
         Ok(self.backends.datasets().list(principal.access(), user, search, limit).await?)
+    }
+
+    /// The principal's library: up to `limit` datasets, most recently changed first, each
+    /// with its current version; `search` keeps those whose name or a series' name contains
+    /// it (any case); `sort` is `updated` (default), `name`, `rows` or `size`.
+    pub async fn library(
+        &self,
+        principal: &Principal,
+        search: &str,
+        sort: LibrarySort,
+        limit: u32,
+    ) -> Result<Vec<(Dataset, Version)>> {
+        let (access, user) = (principal.access(), principal.user);
+        let datasets = self.backends.datasets();
+        let needle = search.trim().to_lowercase();
+        let mut shown = Vec::new();
+        for dataset in datasets.list(access, user, None, limit).await? {
+            let versions = datasets.versions(access, user, dataset.id).await?;
+            let Some(version) = versions.into_iter().find(|v| v.version == dataset.current_version)
+            else {
+                continue;
+            };
+            let matches = needle.is_empty()
+                || dataset.name.to_lowercase().contains(&needle)
+                || version.series.iter().any(|s| s.to_lowercase().contains(&needle));
+            if matches {
+                shown.push((dataset, version));
+            }
+        }
+        match sort {
+            LibrarySort::Name => shown.sort_by_key(|(d, _)| d.name.to_lowercase()),
+            LibrarySort::Rows => shown.sort_by_key(|(_, v)| std::cmp::Reverse(v.row_count)),
+            LibrarySort::Size => shown.sort_by_key(|(_, v)| std::cmp::Reverse(v.bytes)),
+            // The store lists the most recently changed first.
+            LibrarySort::Updated => {}
+        }
+        Ok(shown)
     }
 
     /// One of the principal's datasets.

@@ -54,6 +54,15 @@ pub enum Error {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// A service we depend on (not ours to fix) did not answer.
+    #[error("{what} did not answer; try again shortly")]
+    Unavailable {
+        /// The service.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Storage failed (or refused: its own kind and code say how).
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
@@ -101,6 +110,7 @@ impl Error {
             Self::Forbidden { .. } => ErrorKind::Forbidden,
             Self::InsufficientHours { .. } => ErrorKind::PaymentRequired,
             Self::TooLarge { .. } => ErrorKind::TooLarge,
+            Self::Unavailable { .. } => ErrorKind::Unavailable,
             Self::Store(error) => error.kind(),
             Self::Internal { .. } => ErrorKind::Internal,
         }
@@ -115,6 +125,7 @@ impl Error {
             | Self::Forbidden { code, .. } => code,
             Self::InsufficientHours { .. } => "insufficient_hours",
             Self::TooLarge { .. } => "too_large",
+            Self::Unavailable { .. } => "unavailable",
             Self::Store(error) => error.code(),
             Self::Internal { .. } => "internal",
         }

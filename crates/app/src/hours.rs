@@ -2,8 +2,9 @@
 //! Charges and reservations are made by the jobs that use the hours; purchases by billing.
 
 use serde_json::json;
-use variosync_domain::{AuditAction, Hours, UserId};
-use variosync_store::{Access, LedgerEntry, NewAuditEntry};
+use variosync_domain::{AuditAction, Hours, LedgerEntryId, UserId};
+use variosync_store::jobs::Usage;
+use variosync_store::{Access, LedgerEntry, NewAuditEntry, Payment};
 
 use crate::error::{Error, Result};
 use crate::{App, Principal};
@@ -46,5 +47,65 @@ impl App {
         };
         self.backends.audit().record(Access::System, audit).await?;
         Ok(entry)
+    }
+}
+
+/// A person's hours: the balance, the latest ledger entries, the usage of the last days and
+/// the payments.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The balance now.
+    pub balance: Hours,
+    /// The latest changes to it, newest first.
+    pub entries: Vec<LedgerEntry>,
+    /// Hours charged per day and job kind.
+    pub usage: Vec<Usage>,
+    /// Hours used in all over those days.
+    pub used: Hours,
+    /// Hour packages bought, newest first.
+    pub payments: Vec<Payment>,
+}
+
+impl App {
+    /// The principal's hours: balance, the latest `limit` ledger entries and payments, and
+    /// the usage of the last `days` days (today included).
+    pub async fn statement(
+        &self,
+        principal: &Principal,
+        days: u32,
+        limit: u32,
+    ) -> Result<Statement> {
+        let (access, user) = (principal.access(), principal.user);
+        let balance = self.backends.ledger().balance(access, user).await?;
+        let entries = self.backends.ledger().entries(access, user, None, limit).await?;
+        let usage = self.usage(principal, Some(days)).await?;
+        let payments = self.backends.payments().list(user, limit).await?;
+        Ok(Statement { balance, entries, used: usage.total, usage: usage.days, payments })
+    }
+}
+
+impl App {
+    /// The principal's balance.
+    pub async fn balance(&self, principal: &Principal) -> Result<Hours> {
+        Ok(self.backends.ledger().balance(principal.access(), principal.user).await?)
+    }
+
+    /// Anyone's balance (admins only).
+    pub async fn balance_of(&self, principal: &Principal, user: UserId) -> Result<Hours> {
+        principal.require_admin()?;
+        Ok(self.backends.ledger().balance(Access::System, user).await?)
+    }
+
+    /// A page of the principal's ledger, newest first: `limit` (1 to 500, default 100)
+    /// entries older than `before`.
+    pub async fn ledger(
+        &self,
+        principal: &Principal,
+        before: Option<LedgerEntryId>,
+        limit: Option<u32>,
+    ) -> Result<Vec<LedgerEntry>> {
+        let limit = limit.unwrap_or(100).clamp(1, 500);
+        let (access, user) = (principal.access(), principal.user);
+        Ok(self.backends.ledger().entries(access, user, before, limit).await?)
     }
 }

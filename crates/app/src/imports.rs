@@ -309,7 +309,7 @@ pub enum ImportOutcome {
     /// Done where it was asked for: the new dataset.
     Imported(Box<ImportSummary>),
     /// Too large to do there: the `import` job that will, with its hours reserved.
-    Queued(Job),
+    Queued(Box<Job>),
 }
 
 impl App {
@@ -371,7 +371,7 @@ impl App {
             ));
         }
         if let Some(job) = self.job_by_key(principal, import.idempotency_key.as_deref()).await? {
-            return Ok(ImportOutcome::Queued(job));
+            return Ok(ImportOutcome::Queued(Box::new(job)));
         }
         if import.file.size <= self.settings.jobs.inline_import_bytes {
             let summary = self.import_here(principal, &import.file, &choices, None).await?;
@@ -380,7 +380,7 @@ impl App {
         let file_name = import.file_name.unwrap_or_else(|| choices.name.clone());
         let key = import.idempotency_key;
         let job = self.import_later(principal, import.file, &file_name, choices, key).await?;
-        Ok(ImportOutcome::Queued(job))
+        Ok(ImportOutcome::Queued(Box::new(job)))
     }
 
     /// Imports a file on this machine whatever its size, metered as an `import` job (the

@@ -12,6 +12,7 @@
 //! from paths its callers hand it, and writes only under its scratch folder.
 
 mod announce;
+pub mod billing;
 pub mod datasets;
 pub mod error;
 pub mod forecasts;
@@ -44,6 +45,7 @@ pub struct App {
     backends: variosync_store::Backends,
     scratch: std::path::PathBuf,
     settings: AppSettings,
+    billing: billing::Billing,
 }
 
 /// What the use cases are configured with.
@@ -74,7 +76,12 @@ impl App {
         scratch: std::path::PathBuf,
         settings: AppSettings,
     ) -> Self {
-        Self { backends, scratch, settings }
+        Self { backends, scratch, settings, billing: billing::Billing::default() }
+    }
+
+    /// The same application, selling hours as `billing` says.
+    pub fn with_billing(self, billing: billing::Billing) -> Self {
+        Self { billing, ..self }
     }
 
     /// The shared backends (for the layers that own other concerns: accounts, health).

@@ -54,7 +54,7 @@ async fn assemble(backends: &Backends, user: UserId, upload: &Upload, path: &Pat
         }
         let mut stream = backends.objects.get_stream(&chunk.key).await?;
         while let Some(bytes) = stream.next().await {
-            file.write_all(&bytes.map_err(variosync_store::Error::from)?).await?;
+            file.write_all(&bytes?).await?;
         }
         expected += chunk.length;
     }
@@ -199,7 +199,7 @@ impl App {
         options.check()?;
         if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
             // The same request again (its answer was lost): the job it submitted.
-            return Ok(ImportOutcome::Queued(job));
+            return Ok(ImportOutcome::Queued(Box::new(job)));
         }
         let upload = self.upload(principal, id).await?;
         if upload.received < upload.size {
@@ -235,7 +235,7 @@ impl App {
             if submitted.is_err() {
                 uploads.release(user, upload.id).await?;
             }
-            return Ok(ImportOutcome::Queued(submitted?));
+            return Ok(ImportOutcome::Queued(Box::new(submitted?)));
         }
         let outcome = async {
             tokio::fs::create_dir_all(&self.scratch).await?;

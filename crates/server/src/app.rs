@@ -32,6 +32,19 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr().context("the listener has no local address")?;
+        let billing = variosync_app::billing::Billing {
+            packages: variosync_auth::billing::parse_packages(
+                &settings.billing.packages,
+                &settings.billing.currency,
+            )
+            .map_err(anyhow::Error::msg)
+            .context("VARIOSYNC_BILLING_PACKAGES")?
+            .into(),
+            stripe: variosync_auth::Stripe::from_settings(&settings.billing)
+                .map_err(anyhow::Error::msg)
+                .context("VARIOSYNC_BILLING_STRIPE_*")?
+                .map(std::sync::Arc::new),
+        };
         let state = AppState {
             backends: backends.clone(),
             metrics: variosync_web::prometheus_handle(),
@@ -47,18 +60,7 @@ impl Application {
                 .context("VARIOSYNC_TRUSTED_PROXIES")?
                 .into(),
             rate_limits: settings.rate_limit.clone(),
-            app: crate::startup::app(settings, &backends),
-            packages: variosync_auth::billing::parse_packages(
-                &settings.billing.packages,
-                &settings.billing.currency,
-            )
-            .map_err(anyhow::Error::msg)
-            .context("VARIOSYNC_BILLING_PACKAGES")?
-            .into(),
-            stripe: variosync_auth::Stripe::from_settings(&settings.billing)
-                .map_err(anyhow::Error::msg)
-                .context("VARIOSYNC_BILLING_STRIPE_*")?
-                .map(std::sync::Arc::new),
+            app: crate::startup::app(settings, &backends).with_billing(billing),
             external_jwt: variosync_auth::ExternalJwt::from_settings(&settings.external_jwt)
                 .context("VARIOSYNC_EXTERNAL_JWT_*")?
                 .map(std::sync::Arc::new),

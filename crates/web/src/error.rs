@@ -124,6 +124,11 @@ impl From<variosync_app::Error> for ApiError {
         if let variosync_app::Error::TooLarge { limit } = error {
             return crate::middleware::too_large(limit);
         }
+        if let variosync_app::Error::Unavailable { .. } = &error {
+            // Its message names the service and says to try again; the cause is logged.
+            tracing::error!(error = %variosync_domain::error_chain(&error), "a service did not answer");
+            return Self::new(ErrorKind::Unavailable, "unavailable", error.to_string());
+        }
         Self::from_failure(error.kind(), error.code(), &error)
     }
 }

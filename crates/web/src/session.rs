@@ -182,59 +182,62 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
-    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-        let bearer = authorization
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                unauthenticated(
-                    "the Authorization header must be `Bearer <API key or access token>`",
-                )
-            })?;
-        let (user, credential) = if bearer.starts_with("vsk_") {
-            let (user, key) = state
-                .accounts
-                .authenticate_api_key(bearer)
-                .await?
-                .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
-            (user, Credential::ApiKey { id: key.id, scope: key.scope })
-        } else {
-            match state.tokens.verify(&state.backends, bearer).await? {
-                Some((user, scope)) => (user, Credential::AccessToken { scope }),
-                None => {
-                    let external = match &state.external_jwt {
-                        Some(verifier) => {
-                            state.accounts.authenticate_external(verifier, bearer).await?
-                        }
-                        None => None,
-                    };
-                    let user = external.ok_or_else(|| {
-                        unauthenticated("the access token is invalid, expired or revoked")
-                    })?;
-                    (user, Credential::External)
-                }
-            }
-        };
-        let current = CurrentUser { user, credential };
-        // Minting an access token changes nothing: any key may, and the token keeps its scope.
-        // (Inside the nested `/api/v1` router the path arrives without its prefix.)
-        let mints_token = parts.uri.path() == "/auth/token";
-        let needed =
-            if is_safe(&parts.method) || mints_token { ApiScope::Read } else { ApiScope::Write };
-        if !current.scope().allows(needed) {
-            return Err(ApiError::new(
-                ErrorKind::Forbidden,
-                "insufficient_scope",
-                format!(
-                    "this credential has the {} scope; this request needs {needed}",
-                    current.scope()
-                ),
-            ));
-        }
-        return Ok(current);
+    let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
+        return session_user(parts, state).await;
+    };
+    let bearer = authorization
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            unauthenticated("the Authorization header must be `Bearer <API key or access token>`")
+        })?;
+    let current = bearer_user(state, bearer).await?;
+    // Minting an access token changes nothing: any key may, and the token keeps its scope.
+    // (Inside the nested `/api/v1` router the path arrives without its prefix.)
+    let mints_token = parts.uri.path() == "/auth/token";
+    let needed =
+        if is_safe(&parts.method) || mints_token { ApiScope::Read } else { ApiScope::Write };
+    if !current.scope().allows(needed) {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "insufficient_scope",
+            format!(
+                "this credential has the {} scope; this request needs {needed}",
+                current.scope()
+            ),
+        ));
     }
+    Ok(current)
+}
+
+/// The user of a bearer credential: an API key, an access token, or an external issuer's
+/// token.
+async fn bearer_user(state: &AppState, bearer: &str) -> Result<CurrentUser, ApiError> {
+    if bearer.starts_with("vsk_") {
+        let (user, key) = state
+            .accounts
+            .authenticate_api_key(bearer)
+            .await?
+            .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
+        let credential = Credential::ApiKey { id: key.id, scope: key.scope };
+        return Ok(CurrentUser { user, credential });
+    }
+    if let Some((user, scope)) = state.tokens.verify(&state.backends, bearer).await? {
+        return Ok(CurrentUser { user, credential: Credential::AccessToken { scope } });
+    }
+    let external = match &state.external_jwt {
+        Some(verifier) => state.accounts.authenticate_external(verifier, bearer).await?,
+        None => None,
+    };
+    let user = external
+        .ok_or_else(|| unauthenticated("the access token is invalid, expired or revoked"))?;
+    Ok(CurrentUser { user, credential: Credential::External })
+}
+
+/// The user of the session cookie, with the CSRF token checked for a change.
+async fn session_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
     let secret = cookie(&parts.headers, SESSION_COOKIE)
         .ok_or_else(|| unauthenticated("sign in, or send an API key as `Authorization: Bearer`"))?;
     let (user, session) = state

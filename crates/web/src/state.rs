@@ -40,8 +40,4 @@ pub struct AppState {
     pub github: Option<std::sync::Arc<variosync_auth::Github>>,
     /// The use cases: every handler that does more than accounts calls them.
     pub app: variosync_app::App,
-    /// The hour packages on sale.
-    pub packages: std::sync::Arc<[variosync_auth::Package]>,
-    /// The Stripe account that sells them; `None`: buying is off.
-    pub stripe: Option<std::sync::Arc<variosync_auth::Stripe>>,
 }

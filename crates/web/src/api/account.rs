@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use variosync_domain::{Hours, User};
-use variosync_store::Access;
 
 use super::openapi::{Changing, Reading};
 use crate::client::Client;
@@ -42,9 +41,12 @@ struct Me {
     security(("bearer" = []), ("session" = [])),
     responses((status = 200, description = "The account", body = Me), Reading)
 )]
-async fn me(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Me>, ApiError> {
-    let id = current.user.id;
-    let balance = state.backends.ledger().balance(Access::User(id), id).await?;
+async fn me(
+    State(state): State<AppState>,
+    Client(client): Client,
+    current: CurrentUser,
+) -> Result<Json<Me>, ApiError> {
+    let balance = state.app.balance(&current.principal(&client)).await?;
     Ok(Json(Me { user: current.user, balance }))
 }
 

@@ -185,8 +185,6 @@ struct Grant {
     reason: String,
 }
 
-/// Hours an admin may grant (or, negative, take back): not zero, at most 100000.
-
 /// Grant hours
 ///
 /// Adds hours to an account's balance, or with a negative amount takes them back (never

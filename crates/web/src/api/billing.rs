@@ -12,14 +12,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use variosync_auth::Package;
-use variosync_auth::billing::WebhookError;
-use variosync_domain::{AuditAction, ErrorKind};
-use variosync_store::{Access, NewAuditEntry, NewPayment, Payment};
+use variosync_store::Payment;
 
 use super::openapi::{Changing, Reading};
 use crate::client::Client;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::{Actor, CurrentUser};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -49,7 +47,7 @@ struct Catalogue {
     responses((status = 200, description = "The packages, and whether buying is on", body = Catalogue), Reading)
 )]
 async fn packages(State(state): State<AppState>, _current: CurrentUser) -> Json<Catalogue> {
-    Json(Catalogue { buying: state.stripe.is_some(), packages: state.packages.to_vec() })
+    Json(Catalogue { buying: state.app.buying(), packages: state.app.packages().to_vec() })
 }
 
 /// The package to buy.
@@ -94,7 +92,9 @@ async fn checkout(
     current: CurrentUser,
     Json(buy): Json<Buy>,
 ) -> Result<Json<CheckoutView>, ApiError> {
-    let (payment, url) = start_checkout(&state, &client, &current.user, &buy.package, "/").await?;
+    let principal = current.principal(&client);
+    let (payment, url) =
+        start_checkout(&state, &principal, &current.user, &buy.package, "/").await?;
     Ok(Json(CheckoutView { payment, url }))
 }
 
@@ -102,66 +102,17 @@ async fn checkout(
 /// it with the page to send the buyer to. Stripe sends them back to `back` (a path).
 pub(crate) async fn start_checkout(
     state: &AppState,
-    client: &variosync_auth::ClientInfo,
+    principal: &variosync_app::Principal,
     user: &variosync_domain::User,
     package: &str,
     back: &str,
 ) -> Result<(Payment, String), ApiError> {
-    let Some(stripe) = &state.stripe else {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            "buying_disabled",
-            "hours cannot be bought on this server; ask an admin for a grant",
-        ));
-    };
-    let Some(package) = state.packages.iter().find(|p| p.id == package) else {
-        let ids: Vec<&str> = state.packages.iter().map(|p| p.id.as_str()).collect();
-        return Err(ApiError::new(
-            ErrorKind::InvalidInput,
-            "unknown_package",
-            format!("there is no package {:?}; there are {}", package, ids.join(", ")),
-        ));
-    };
-    let buyer = user;
-    let user = user.id;
     let base = state.accounts.base_url();
-    let started = stripe
-        .checkout(
-            user,
-            buyer.email.as_str(),
-            package,
-            &format!("{base}{back}?checkout=paid"),
-            &format!("{base}{back}?checkout=cancelled"),
-        )
-        .await
-        .map_err(|error| {
-            tracing::error!(error = %error, "a checkout could not start");
-            ApiError::new(
-                ErrorKind::Unavailable,
-                "unavailable",
-                "the payment provider did not answer; try again shortly",
-            )
-        })?;
-    let new = NewPayment {
-        provider: "stripe".to_owned(),
-        checkout_id: started.id,
-        package: package.id.clone(),
-        hours: package.hours,
-        amount_cents: package.price_cents,
-        currency: package.currency.clone(),
-    };
-    let payment = state.backends.payments().create(user, &new).await?;
-    let detail = json!({ "payment_id": payment.id, "package": payment.package });
-    let entry = variosync_store::NewAuditEntry {
-        user_id: Some(user),
-        actor_id: None,
-        action: AuditAction::CheckoutStarted,
-        detail,
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    };
-    state.backends.audit().record(variosync_store::Access::User(user), entry).await?;
-    Ok((payment, started.url))
+    let paid = format!("{base}{back}?checkout=paid");
+    let cancelled = format!("{base}{back}?checkout=cancelled");
+    let email = user.email.as_str();
+    let started = state.app.start_checkout(principal, email, package, (&paid, &cancelled)).await?;
+    Ok((started.payment, started.url))
 }
 
 /// List payments
@@ -175,9 +126,9 @@ pub(crate) async fn start_checkout(
 )]
 async fn payments(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
 ) -> Result<Json<Vec<Payment>>, ApiError> {
-    Ok(Json(state.backends.payments().list(current.user.id, 200).await?))
+    Ok(Json(state.app.payments(&principal, 200).await?))
 }
 
 /// Receive a Stripe event
@@ -204,44 +155,8 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Some(stripe) = &state.stripe else {
-        return Err(ApiError::new(ErrorKind::Conflict, "buying_disabled", "buying is off"));
-    };
     let signature =
         headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let verified = stripe.verify(signature, &body, chrono::Utc::now().timestamp());
-    let completed = match verified {
-        Ok(completed) => completed,
-        Err(error) => {
-            tracing::warn!(error = %error, "a webhook delivery was refused");
-            let code =
-                if error == WebhookError::Stale { "stale_signature" } else { "invalid_signature" };
-            return Err(ApiError::new(ErrorKind::InvalidInput, code, error.to_string()));
-        }
-    };
-    let Some(completed) = completed else {
-        return Ok(Json(json!({ "received": true })));
-    };
-    let paid =
-        state.backends.payments().mark_paid(&completed.checkout_id, &completed.event_id).await?;
-    if let Some(payment) = &paid
-        && let Some(user) = payment.user_id
-    {
-        tracing::info!(payment_id = %payment.id, "a payment was credited");
-        let entry = NewAuditEntry {
-            user_id: Some(user),
-            actor_id: None,
-            action: AuditAction::HoursPurchased,
-            detail: json!({
-                "payment_id": payment.id,
-                "package": payment.package,
-                "hours": payment.hours,
-                "event_id": completed.event_id,
-            }),
-            ip: None,
-            user_agent: None,
-        };
-        state.backends.audit().record(Access::User(user), entry).await?;
-    }
-    Ok(Json(json!({ "received": true, "credited": paid.is_some() })))
+    let credited = state.app.stripe_webhook(signature, &body).await?;
+    Ok(Json(json!({ "received": true, "credited": credited })))
 }

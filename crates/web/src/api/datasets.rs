@@ -87,7 +87,7 @@ impl UploadQuery {
 pub(super) fn import_answer(outcome: ImportOutcome) -> Response {
     match outcome {
         ImportOutcome::Imported(summary) => (StatusCode::CREATED, Json(*summary)).into_response(),
-        ImportOutcome::Queued(job) => super::jobs::accepted(job),
+        ImportOutcome::Queued(job) => super::jobs::accepted(*job),
     }
 }
 

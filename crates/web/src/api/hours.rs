@@ -7,11 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use variosync_domain::{Hours, LedgerEntryId};
-use variosync_store::{Access, LedgerEntry};
+use variosync_store::LedgerEntry;
 
 use super::openapi::Reading;
 use crate::error::ApiError;
-use crate::session::CurrentUser;
+use crate::session::Actor;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -51,13 +51,10 @@ struct Ledger {
 )]
 async fn show(
     State(state): State<AppState>,
-    current: CurrentUser,
+    Actor(principal): Actor,
     Query(params): Query<Params>,
 ) -> Result<Json<Ledger>, ApiError> {
-    let id = current.user.id;
-    let ledger = state.backends.ledger();
-    let balance = ledger.balance(Access::User(id), id).await?;
-    let limit = params.limit.unwrap_or(100).clamp(1, 500);
-    let entries = ledger.entries(Access::User(id), id, params.before, limit).await?;
+    let balance = state.app.balance(&principal).await?;
+    let entries = state.app.ledger(&principal, params.before, params.limit).await?;
     Ok(Json(Ledger { balance, entries }))
 }

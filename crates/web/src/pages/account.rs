@@ -11,7 +11,6 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use variosync_domain::{ApiScope, SessionId, User};
-use variosync_store::Access;
 
 use super::render;
 use crate::client::Client;
@@ -131,6 +130,27 @@ pub(super) fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+fn session_row(s: variosync_store::Session, current: SessionId) -> SessionRow {
+    SessionRow {
+        id: s.id.to_string(),
+        created: when(s.created_at),
+        last_seen: when(s.last_seen_at),
+        from: [s.ip.unwrap_or_default(), s.user_agent.unwrap_or_default()].join(" "),
+        current: s.id == current,
+    }
+}
+
+fn key_row(k: variosync_store::ApiKey) -> KeyRow {
+    KeyRow {
+        id: k.id.to_string(),
+        name: k.name,
+        prefix: k.prefix,
+        scope: k.scope.to_string(),
+        last_used: k.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+        revoked: k.revoked_at.is_some(),
+    }
+}
+
 async fn account_page(
     state: &AppState,
     current: &PageUser,
@@ -141,7 +161,7 @@ async fn account_page(
 ) -> Response {
     let id = current.user.id;
     let loaded = async {
-        let balance = state.backends.ledger().balance(Access::User(id), id).await?;
+        let balance = state.app.balance(&current.reader()).await?;
         let sessions = state.accounts.sessions(id).await?;
         let keys = state.accounts.api_keys(id).await?;
         Ok::<_, crate::ApiError>((balance, sessions, keys))
@@ -156,27 +176,8 @@ async fn account_page(
         verified: current.user.email_verified_at.is_some(),
         balance: balance.to_string(),
         csrf: current.csrf.clone(),
-        sessions: sessions
-            .into_iter()
-            .map(|s| SessionRow {
-                id: s.id.to_string(),
-                created: when(s.created_at),
-                last_seen: when(s.last_seen_at),
-                from: [s.ip.unwrap_or_default(), s.user_agent.unwrap_or_default()].join(" "),
-                current: s.id == current.session,
-            })
-            .collect(),
-        keys: keys
-            .into_iter()
-            .map(|k| KeyRow {
-                id: k.id.to_string(),
-                name: k.name,
-                prefix: k.prefix,
-                scope: k.scope.to_string(),
-                last_used: k.last_used_at.map(when).unwrap_or_else(|| "never".into()),
-                revoked: k.revoked_at.is_some(),
-            })
-            .collect(),
+        sessions: sessions.into_iter().map(|s| session_row(s, current.session)).collect(),
+        keys: keys.into_iter().map(key_row).collect(),
         error,
         notice,
         new_key,

@@ -81,7 +81,7 @@ async fn users_listing(
     let total = state.backends.users().count(Access::System).await?;
     let mut rows = Vec::with_capacity(users.len());
     for user in &users {
-        let balance = state.backends.ledger().balance(Access::System, user.id).await?;
+        let balance = state.app.balance_of(&admin.reader(), user.id).await?;
         rows.push(UserRow {
             id: user.id.to_string(),
             email: user.email.as_str().to_owned(),
@@ -201,7 +201,8 @@ async fn jobs_listing(
     admin: &PageUser,
     error: Option<String>,
 ) -> Result<Response, crate::ApiError> {
-    let jobs = state.backends.jobs().list(Access::System, None, 200).await?;
+    let query = variosync_app::jobs::ListJobs { status: None, limit: Some(200) };
+    let jobs = state.app.list_jobs(&admin.reader(), &query, true).await?;
     Ok(render(&JobsPage {
         csrf: admin.csrf().to_owned(),
         jobs: jobs.iter().map(JobRow::from).collect(),

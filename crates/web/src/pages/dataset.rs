@@ -133,6 +133,83 @@ async fn shown(
     found.map_err(missing)
 }
 
+/// The series of a version, from its profile; a version recorded before profiles were kept
+/// lists its series bare.
+fn series_rows(version: &Version) -> Vec<SeriesRow> {
+    let profiled = &version.profile.series;
+    if profiled.is_empty() {
+        let bare = |name: &String| SeriesRow {
+            name: name.clone(),
+            rows: 0,
+            from: String::new(),
+            to: String::new(),
+            step: String::new(),
+            gaps: 0,
+        };
+        return version.series.iter().map(bare).collect();
+    }
+    profiled
+        .iter()
+        .map(|s| SeriesRow {
+            name: s.name.clone(),
+            rows: s.rows,
+            from: micros(Some(s.from)),
+            to: micros(Some(s.to)),
+            step: s.frequency_label.clone().unwrap_or_else(|| "irregular".to_owned()),
+            gaps: s.gaps,
+        })
+        .collect()
+}
+
+/// The value columns of a version with their statistics.
+fn column_rows(profile: &variosync_domain::profile::Profile) -> Vec<ColumnRow> {
+    profile
+        .columns
+        .iter()
+        .map(|c| ColumnRow {
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            count: c.count,
+            nulls: c.nulls,
+            min: number(c.min),
+            max: number(c.max),
+            mean: number(c.mean),
+            std: number(c.std),
+            numeric: c.kind == "float" || c.kind == "integer",
+        })
+        .collect()
+}
+
+/// Whether the columns make OHLC candles, and the column charted first (`close`, else the
+/// first numeric one).
+fn charted(columns: &[ColumnRow]) -> (bool, String) {
+    let has = |name: &str| columns.iter().any(|c| c.name == name && c.numeric);
+    let ohlc = ["open", "high", "low", "close"].iter().all(|c| has(c));
+    let first = if has("close") {
+        "close".to_owned()
+    } else {
+        columns.iter().find(|c| c.numeric).map(|c| c.name.clone()).unwrap_or_default()
+    };
+    (ohlc, first)
+}
+
+/// The dataset's versions, newest first, marking the current one and the one shown.
+fn version_rows(dataset: &Dataset, versions: &[Version], shown: &Version) -> Vec<VersionRow> {
+    versions
+        .iter()
+        .rev()
+        .map(|v| VersionRow {
+            number: v.version,
+            operation: v.operation.clone(),
+            rows: v.row_count,
+            size: human_size(v.bytes),
+            created: when(v.created_at),
+            current: v.version == dataset.current_version,
+            shown: v.version == shown.version,
+        })
+        .collect()
+}
+
 async fn page(
     State(state): State<AppState>,
     user: PageUser,
@@ -143,84 +220,14 @@ async fn page(
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    // A version recorded before profiles were kept has none: its series are listed bare.
-    let profile =
-        Some(&version.profile).filter(|p| !p.series.is_empty() || version.series.is_empty());
-    let (series, columns, duplicates, rejects) = match profile {
-        Some(profile) => (
-            profile
-                .series
-                .iter()
-                .map(|s| SeriesRow {
-                    name: s.name.clone(),
-                    rows: s.rows,
-                    from: micros(Some(s.from)),
-                    to: micros(Some(s.to)),
-                    step: s.frequency_label.clone().unwrap_or_else(|| "irregular".to_owned()),
-                    gaps: s.gaps,
-                })
-                .collect(),
-            profile
-                .columns
-                .iter()
-                .map(|c| ColumnRow {
-                    name: c.name.clone(),
-                    kind: c.kind.clone(),
-                    count: c.count,
-                    nulls: c.nulls,
-                    min: number(c.min),
-                    max: number(c.max),
-                    mean: number(c.mean),
-                    std: number(c.std),
-                    numeric: c.kind == "float" || c.kind == "integer",
-                })
-                .collect(),
-            profile.duplicates,
-            profile.rejects,
-        ),
-        None => (
-            version
-                .series
-                .iter()
-                .map(|name| SeriesRow {
-                    name: name.clone(),
-                    rows: 0,
-                    from: String::new(),
-                    to: String::new(),
-                    step: String::new(),
-                    gaps: 0,
-                })
-                .collect(),
-            Vec::new(),
-            0,
-            0,
-        ),
-    };
-    let has = |name: &str| columns.iter().any(|c: &ColumnRow| c.name == name && c.numeric);
-    let ohlc = ["open", "high", "low", "close"].iter().all(|c| has(c));
-    let first_column = if has("close") {
-        "close".to_owned()
-    } else {
-        columns.iter().find(|c| c.numeric).map(|c| c.name.clone()).unwrap_or_default()
-    };
+    let columns = column_rows(&version.profile);
+    let (ohlc, first_column) = charted(&columns);
     let chosen = params
         .series
         .filter(|s| version.series.contains(s))
         .or_else(|| version.series.first().cloned())
         .unwrap_or_default();
-    let versions = versions
-        .iter()
-        .rev()
-        .map(|v| VersionRow {
-            number: v.version,
-            operation: v.operation.clone(),
-            rows: v.row_count,
-            size: human_size(v.bytes),
-            created: when(v.created_at),
-            current: v.version == dataset.current_version,
-            shown: v.version == version.version,
-        })
-        .collect();
+    let versions = version_rows(&dataset, &versions, &version);
     Ok(render(&DatasetPage {
         csrf: user.csrf().to_owned(),
         id: dataset.id.to_string(),
@@ -231,9 +238,9 @@ async fn page(
         size: human_size(version.bytes),
         from: version.time_from.map(when).unwrap_or_default(),
         to: version.time_to.map(when).unwrap_or_default(),
-        duplicates,
-        rejects,
-        series,
+        duplicates: version.profile.duplicates,
+        rejects: version.profile.rejects,
+        series: series_rows(&version),
         columns,
         versions,
         ohlc,
@@ -281,10 +288,17 @@ async fn quality_fragment(
         }
         Err(error) => return Err(error.into()),
     };
-    let (found, series_total, threshold) =
-        (quality.series, quality.series_total, quality.threshold);
-    let looked_at = found.len();
-    let rows = found
+    Ok(render(&QualityFragment {
+        looked_at: quality.series.len(),
+        series_total: quality.series_total,
+        threshold: quality.threshold,
+        rows: jump_rows(quality.series),
+    }))
+}
+
+/// The columns with unusual jumps, one row each, with their largest jumps.
+fn jump_rows(found: Vec<(String, Vec<variosync_app::datasets::ColumnOutliers>)>) -> Vec<JumpRow> {
+    found
         .into_iter()
         .flat_map(|(series, columns)| {
             columns.into_iter().map(move |c| JumpRow {
@@ -299,8 +313,7 @@ async fn quality_fragment(
                     .collect(),
             })
         })
-        .collect();
-    Ok(render(&QualityFragment { rows, looked_at, series_total, threshold }))
+        .collect()
 }
 
 #[cfg(test)]

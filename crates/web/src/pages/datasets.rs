@@ -8,7 +8,8 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
-use variosync_store::Access;
+use variosync_app::datasets::LibrarySort;
+use variosync_store::{Dataset, Version};
 
 use super::account::PageUser;
 use super::render;
@@ -71,65 +72,38 @@ async fn library(
     user: PageUser,
     Query(params): Query<Params>,
 ) -> Result<Response, crate::ApiError> {
-    let id = user.user().id;
-    let access = Access::User(id);
-    let datasets = state.backends.datasets();
     let search = params.q.clone().unwrap_or_default();
-    let needle = search.trim().to_lowercase();
-    let mut rows = Vec::new();
-    for dataset in datasets.list(access, id, None, SHOWN).await? {
-        let versions = datasets.versions(access, id, dataset.id).await?;
-        let Some(version) = versions.iter().find(|v| v.version == dataset.current_version) else {
-            continue;
-        };
-        let matches = needle.is_empty()
-            || dataset.name.to_lowercase().contains(&needle)
-            || version.series.iter().any(|s| s.to_lowercase().contains(&needle));
-        if !matches {
-            continue;
-        }
-        let day = |at: Option<chrono::DateTime<chrono::Utc>>| {
-            at.map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
-        };
-        rows.push((
-            version.bytes,
-            Row {
-                id: dataset.id.to_string(),
-                name: dataset.name.clone(),
-                tags: dataset.tags.clone(),
-                series: version.series.len(),
-                first_series: version.series.first().cloned().unwrap_or_default(),
-                rows: version.row_count,
-                size: human_size(version.bytes),
-                from: day(version.time_from),
-                to: day(version.time_to),
-                updated: dataset.updated_at.format("%Y-%m-%d %H:%M").to_string(),
-            },
-        ));
-    }
-    let sort = params
-        .sort
-        .as_deref()
-        .filter(|sort| ["name", "rows", "size"].contains(sort))
-        .unwrap_or("updated");
-    match sort {
-        "name" => rows.sort_by_key(|(_, row)| row.name.to_lowercase()),
-        "rows" => rows.sort_by_key(|(_, row)| std::cmp::Reverse(row.rows)),
-        "size" => rows.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes)),
-        // The store lists the most recently changed first.
-        _ => {}
-    }
-    let rows: Vec<Row> = rows.into_iter().map(|(_, row)| row).collect();
-    let total = rows.len();
+    let sort = LibrarySort::parse(params.sort.as_deref());
+    let shown = state.app.library(&user.reader(), &search, sort, SHOWN).await?;
+    let rows: Vec<Row> = shown.iter().map(|(dataset, version)| row(dataset, version)).collect();
     Ok(render(&Library {
         email: user.user().email.as_str().to_owned(),
         csrf: user.csrf().to_owned(),
         samples: super::upload::SAMPLES,
         search,
-        sort: sort.to_owned(),
+        sort: sort.as_str().to_owned(),
+        total: rows.len(),
         rows,
-        total,
     }))
+}
+
+/// A dataset and its current version as the library lists it.
+fn row(dataset: &Dataset, version: &Version) -> Row {
+    let day = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    };
+    Row {
+        id: dataset.id.to_string(),
+        name: dataset.name.clone(),
+        tags: dataset.tags.clone(),
+        series: version.series.len(),
+        first_series: version.series.first().cloned().unwrap_or_default(),
+        rows: version.row_count,
+        size: human_size(version.bytes),
+        from: day(version.time_from),
+        to: day(version.time_to),
+        updated: dataset.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -82,6 +82,17 @@ struct Callback {
     error: Option<String>,
 }
 
+/// To the account page with the new session's cookie, the state cookie cleared.
+fn signed_in(state: &AppState, signed: &variosync_auth::SignedIn, name: &str) -> Response {
+    let session = cookie_for(signed, state.http.secure_cookies());
+    let cleared = format!("{STATE_COOKIE}=; Path=/auth/{name}; HttpOnly; SameSite=Lax; Max-Age=0");
+    let mut response = Redirect::to("/account").into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, session.parse().expect("a valid cookie"));
+    headers.append(header::SET_COOKIE, cleared.parse().expect("a valid cookie"));
+    response
+}
+
 async fn callback(
     State(state): State<AppState>,
     Client(client): Client,
@@ -107,19 +118,7 @@ async fn callback(
         }
     };
     match finished {
-        Ok(Some(signed)) => {
-            let session = cookie_for(&signed, state.http.secure_cookies());
-            let cleared =
-                format!("{STATE_COOKIE}=; Path=/auth/{name}; HttpOnly; SameSite=Lax; Max-Age=0");
-            let mut response = Redirect::to("/account").into_response();
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, session.parse().expect("a valid cookie"));
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, cleared.parse().expect("a valid cookie"));
-            response
-        }
+        Ok(Some(signed)) => signed_in(&state, &signed, name),
         Ok(None) => failed(
             StatusCode::FORBIDDEN,
             "the sign-in provider has not verified your address, so it cannot be linked to an account",

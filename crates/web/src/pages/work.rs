@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use variosync_store::Access;
 use variosync_store::jobs::Job;
 
 use super::account::{Csrf, PageUser, stale_form, when};
@@ -69,8 +68,8 @@ struct JobsPage {
 }
 
 async fn jobs_listing(state: &AppState, user: &PageUser, error: Option<String>) -> Response {
-    let id = user.user().id;
-    match state.backends.jobs().list(Access::User(id), None, 100).await {
+    let query = variosync_app::jobs::ListJobs { status: None, limit: Some(100) };
+    match state.app.list_jobs(&user.reader(), &query, false).await {
         Ok(jobs) => render(&JobsPage {
             csrf: user.csrf().to_owned(),
             jobs: jobs.iter().map(JobRow::from).collect(),
@@ -179,58 +178,49 @@ async fn hours_listing(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Response, crate::ApiError> {
-    let id = user.user().id;
-    let access = Access::User(id);
-    let balance = state.backends.ledger().balance(access, id).await?;
-    let entries = state.backends.ledger().entries(access, id, None, 50).await?;
-    let today = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
-    let usage = state.backends.jobs().usage(id, today - chrono::Duration::days(29)).await?;
-    let used: variosync_domain::Hours = usage.iter().map(|u| u.hours).sum();
-    let payments = state.backends.payments().list(id, 50).await?;
+    let statement = state.app.statement(&user.reader(), 30, 50).await?;
     Ok(render(&HoursPage {
         csrf: user.csrf().to_owned(),
-        balance: balance.to_string(),
-        used: used.to_string(),
-        entries: entries
-            .iter()
-            .map(|e| EntryRow {
-                when: when(e.created_at),
-                change: e.delta.to_string(),
-                balance: e.balance.to_string(),
-                reason: e.reason.clone(),
-            })
-            .collect(),
-        usage: usage
-            .iter()
-            .map(|u| UsageRow {
-                day: u.day.clone(),
-                kind: u.kind.clone(),
-                jobs: u.jobs,
-                hours: u.hours.to_string(),
-            })
-            .collect(),
-        packages: state
-            .packages
-            .iter()
-            .map(|p| PackageRow {
-                id: p.id.clone(),
-                hours: p.hours.to_string(),
-                price: price(p.price_cents, &p.currency),
-            })
-            .collect(),
-        buying: state.stripe.is_some(),
-        payments: payments
-            .iter()
-            .map(|p| PaymentRow {
-                when: when(p.created_at),
-                package: p.package.clone(),
-                price: price(p.amount_cents, &p.currency),
-                status: p.status.clone(),
-            })
-            .collect(),
+        balance: statement.balance.to_string(),
+        used: statement.used.to_string(),
+        entries: statement.entries.iter().map(entry_row).collect(),
+        usage: statement.usage.iter().map(usage_row).collect(),
+        packages: state.app.packages().iter().map(package_row).collect(),
+        buying: state.app.buying(),
+        payments: statement.payments.iter().map(payment_row).collect(),
         notice,
         error,
     }))
+}
+
+fn entry_row(e: &variosync_store::LedgerEntry) -> EntryRow {
+    EntryRow {
+        when: when(e.created_at),
+        change: e.delta.to_string(),
+        balance: e.balance.to_string(),
+        reason: e.reason.clone(),
+    }
+}
+
+fn usage_row(u: &variosync_store::jobs::Usage) -> UsageRow {
+    UsageRow { day: u.day.clone(), kind: u.kind.clone(), jobs: u.jobs, hours: u.hours.to_string() }
+}
+
+fn package_row(p: &variosync_auth::Package) -> PackageRow {
+    PackageRow {
+        id: p.id.clone(),
+        hours: p.hours.to_string(),
+        price: price(p.price_cents, &p.currency),
+    }
+}
+
+fn payment_row(p: &variosync_store::Payment) -> PaymentRow {
+    PaymentRow {
+        when: when(p.created_at),
+        package: p.package.clone(),
+        price: price(p.amount_cents, &p.currency),
+        status: p.status.clone(),
+    }
 }
 
 async fn hours_page(
@@ -263,8 +253,14 @@ async fn checkout(
     if !user.csrf_ok(&form.csrf_token) {
         return Ok(stale_form());
     }
-    match crate::api::billing::start_checkout(&state, &client, user.user(), &form.package, "/usage")
-        .await
+    match crate::api::billing::start_checkout(
+        &state,
+        &user.principal(&client),
+        user.user(),
+        &form.package,
+        "/usage",
+    )
+    .await
     {
         Ok((_, url)) => {
             Ok((StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, url)]).into_response())
