@@ -94,9 +94,9 @@ impl App {
 
     /// Takes a delivery of Stripe's webhook: checks its signature (and that it is at most
     /// five minutes old), then credits a completed checkout's payment once. Answers whether
-    /// this delivery credited it.
+    /// this delivery credited it, or `None` for an event that completes no checkout.
     #[tracing::instrument(skip_all, err)]
-    pub async fn stripe_webhook(&self, signature: &str, body: &[u8]) -> Result<bool> {
+    pub async fn stripe_webhook(&self, signature: &str, body: &[u8]) -> Result<Option<bool>> {
         let stripe = self.billing.stripe.as_ref().ok_or_else(buying_disabled)?;
         let completed = match stripe.verify(signature, body, chrono::Utc::now().timestamp()) {
             Ok(completed) => completed,
@@ -110,10 +110,10 @@ impl App {
                 return Err(Error::invalid(code, error.to_string()));
             }
         };
-        let Some(completed) = completed else { return Ok(false) };
+        let Some(completed) = completed else { return Ok(None) };
         let payments = self.backends.payments();
         let paid = payments.mark_paid(&completed.checkout_id, &completed.event_id).await?;
-        let Some(payment) = paid else { return Ok(false) };
+        let Some(payment) = paid else { return Ok(Some(false)) };
         if let Some(user) = payment.user_id {
             tracing::info!(payment_id = %payment.id, "a payment was credited");
             let entry = NewAuditEntry {
@@ -131,6 +131,6 @@ impl App {
             };
             self.backends.audit().record(Access::User(user), entry).await?;
         }
-        Ok(true)
+        Ok(Some(true))
     }
 }

@@ -157,6 +157,8 @@ async fn webhook(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let signature =
         headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let credited = state.app.stripe_webhook(signature, &body).await?;
-    Ok(Json(json!({ "received": true, "credited": credited })))
+    Ok(Json(match state.app.stripe_webhook(signature, &body).await? {
+        Some(credited) => json!({ "received": true, "credited": credited }),
+        None => json!({ "received": true }),
+    }))
 }
