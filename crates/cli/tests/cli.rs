@@ -128,7 +128,7 @@ async fn serve_creates_its_data_directory_answers_health_and_exits_zero_on_sigin
     let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
     running.signal("INT");
-    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(running.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,7 +139,7 @@ async fn serve_exits_zero_on_sigterm() {
     running.signal("TERM");
     running.wait_for_log("received SIGTERM");
     running.wait_for_log("stopped");
-    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(running.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,7 +168,7 @@ async fn serve_runs_on_postgres_and_redis_from_the_environment() {
         "no SQLite file when PostgreSQL is configured"
     );
     running.signal("TERM");
-    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(running.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn a_worker_starts_and_stops_cleanly() {
     assert!(started["worker"].as_str().is_some_and(|id| id.starts_with("w-")));
     running.signal("TERM");
     running.wait_for_log("worker stopped");
-    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(running.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
 #[test]
@@ -270,7 +270,7 @@ async fn admin_create_user_prints_a_one_time_link_that_signs_the_admin_in() {
     assert_eq!(duplicate.status.code(), Some(1));
     assert!(String::from_utf8(duplicate.stderr).unwrap().contains("already exists"));
     running.signal("TERM");
-    assert_eq!(running.wait(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(running.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {

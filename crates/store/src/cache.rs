@@ -2,13 +2,14 @@
 //! share it. Values are opaque bytes; callers serialise.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use moka::Expiry;
 use redis::AsyncCommands;
 
+use crate::clock::Clock;
 use crate::error::Result;
 use crate::redis_conn::RedisConnection;
 
@@ -26,14 +27,41 @@ pub trait Cache: Send + Sync + fmt::Debug {
 #[derive(Clone)]
 struct Entry {
     value: Bytes,
-    ttl: Duration,
+    lifetime: Lifetime,
+}
+
+#[derive(Clone, Copy)]
+enum Lifetime {
+    /// Moka's own timer removes the entry after this long (the system clock).
+    Timer(Duration),
+    /// The entry goes stale at this moment of a manual clock, which moka's timer knows
+    /// nothing of; `None` if that moment is beyond what `SystemTime` holds.
+    Until(Option<SystemTime>),
+}
+
+impl Entry {
+    fn is_fresh(&self, clock: &Clock) -> bool {
+        match self.lifetime {
+            Lifetime::Timer(_) => true,
+            Lifetime::Until(deadline) => deadline.is_none_or(|deadline| clock.now() < deadline),
+        }
+    }
 }
 
 struct EntryExpiry;
 
+impl EntryExpiry {
+    fn ttl(entry: &Entry) -> Option<Duration> {
+        match entry.lifetime {
+            Lifetime::Timer(ttl) => Some(ttl),
+            Lifetime::Until(_) => None,
+        }
+    }
+}
+
 impl Expiry<String, Entry> for EntryExpiry {
     fn expire_after_create(&self, _key: &String, entry: &Entry, _at: Instant) -> Option<Duration> {
-        Some(entry.ttl)
+        Self::ttl(entry)
     }
 
     fn expire_after_update(
@@ -43,7 +71,7 @@ impl Expiry<String, Entry> for EntryExpiry {
         _at: Instant,
         _remaining: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.ttl)
+        Self::ttl(entry)
     }
 }
 
@@ -51,17 +79,27 @@ impl Expiry<String, Entry> for EntryExpiry {
 #[derive(Clone)]
 pub struct MemoryCache {
     inner: moka::future::Cache<String, Entry>,
+    clock: Clock,
 }
 
 impl fmt::Debug for MemoryCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryCache").field("entries", &self.inner.entry_count()).finish()
+        f.debug_struct("MemoryCache")
+            .field("entries", &self.inner.entry_count())
+            .field("clock", &self.clock)
+            .finish()
     }
 }
 
 impl MemoryCache {
     /// A cache that holds at most `max_bytes` of keys and values.
     pub fn new(max_bytes: u64) -> Self {
+        Self::with_clock(max_bytes, Clock::System)
+    }
+
+    /// A cache whose entries expire by `clock`. With a manual clock, a stale entry is a miss
+    /// at once but keeps its room until it is replaced or evicted.
+    pub fn with_clock(max_bytes: u64, clock: Clock) -> Self {
         let inner = moka::future::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|key: &String, entry: &Entry| {
@@ -69,18 +107,23 @@ impl MemoryCache {
             })
             .expire_after(EntryExpiry)
             .build();
-        Self { inner }
+        Self { inner, clock }
     }
 }
 
 #[async_trait]
 impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        Ok(self.inner.get(key).await.map(|entry| entry.value))
+        let entry = self.inner.get(key).await;
+        Ok(entry.filter(|entry| entry.is_fresh(&self.clock)).map(|entry| entry.value))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<()> {
-        self.inner.insert(key.to_owned(), Entry { value, ttl }).await;
+        let lifetime = match &self.clock {
+            Clock::System => Lifetime::Timer(ttl),
+            Clock::Manual(clock) => Lifetime::Until(clock.now().checked_add(ttl)),
+        };
+        self.inner.insert(key.to_owned(), Entry { value, lifetime }).await;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth_tokens;
 pub mod backends;
 pub mod cache;
+pub mod clock;
 pub mod datasets;
 pub mod db;
 pub mod error;

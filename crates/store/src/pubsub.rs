@@ -202,6 +202,15 @@ impl RedisPubSub {
     pub fn is_subscribed(&self) -> bool {
         *self.listener.subscribed.borrow()
     }
+
+    /// Waits until the listener holds its Redis subscription: [`RedisPubSub::start`] gives up
+    /// waiting after a while, but a caller that must hear events published from now on (a
+    /// test, say) can wait for as long as it chooses.
+    pub async fn subscribed(&self) {
+        let mut subscribed = self.listener.subscribed.clone();
+        // An error means the listener task is gone, and with it any hope of subscribing.
+        let _ = subscribed.wait_for(|on| *on).await;
+    }
 }
 
 fn pattern_prefix(conn: &RedisConnection) -> String {

@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::clock::Clock;
 use crate::error::Result;
 use crate::redis_conn::RedisConnection;
 
@@ -89,11 +90,12 @@ fn gcra(tat: Option<u64>, now: u64, quota: Quota) -> (Decision, Option<u64>) {
 pub struct MemoryRateLimiter {
     // A plain mutex: the critical section is a few arithmetic operations.
     state: Mutex<HashMap<String, u64>>,
+    clock: Clock,
 }
 
 impl fmt::Debug for MemoryRateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryRateLimiter").finish_non_exhaustive()
+        f.debug_struct("MemoryRateLimiter").field("clock", &self.clock).finish_non_exhaustive()
     }
 }
 
@@ -102,16 +104,21 @@ impl fmt::Debug for MemoryRateLimiter {
 const SWEEP_THRESHOLD: usize = 10_000;
 
 impl MemoryRateLimiter {
-    /// An empty limiter.
+    /// An empty limiter on the system clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty limiter that refills by `clock`.
+    pub fn with_clock(clock: Clock) -> Self {
+        Self { state: Mutex::default(), clock }
     }
 }
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, quota: Quota) -> Result<Decision> {
-        let now = duration_micros(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
+        let now = duration_micros(self.clock.now().duration_since(UNIX_EPOCH).unwrap_or_default());
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.len() >= SWEEP_THRESHOLD {
             // A TAT in the past means the key is back to a full burst: forgetting it is exact.

@@ -1,7 +1,7 @@
 //! The same application on its production backends: PostgreSQL, Redis and S3.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use variosync_store::settings::RedisSettings;
@@ -86,14 +86,19 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// Whether `ready` comes true within 30 s: a deadline by the clock, not a count of tries,
+/// since on a busy machine each try may itself take a while.
 async fn wait_until(mut ready: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
         if ready().await {
             return true;
         }
+        if Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    false
 }
 
 #[tokio::test]

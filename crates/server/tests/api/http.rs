@@ -1,9 +1,13 @@
 //! The HTTP surface every deployment has: landing page, liveness, readiness, metrics, and
 //! the behaviour of the middleware.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::helpers::{check_backends, failed_checks, spawn_app, spawn_app_with};
 
@@ -164,29 +168,65 @@ async fn stopping_the_server_closes_the_port_cleanly() {
 
 #[tokio::test]
 async fn a_request_in_flight_when_shutdown_begins_still_gets_its_answer() {
-    let app = spawn_app().await;
-    // A sign-in whose body arrives slowly: the request is in flight when the stop comes.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    let body = reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
-    let request = app
-        .client
-        .post(format!("{}/api/v1/auth/signin", app.address))
-        .header("content-type", "application/json")
-        .body(body)
-        .send();
-    let in_flight = tokio::spawn(request);
-    sender.send(Ok(br#"{"email":"ada@example.com","#.to_vec())).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // A grace period that no busy machine runs out of: only a server that does not wait for
+    // the request could drop it.
+    let app = spawn_app_with(|settings| settings.shutdown_grace_secs = 300).await;
+    let host = app.address.strip_prefix("http://").unwrap().to_owned();
+    // A connection left idle after one request: the server closes it when shutdown begins.
+    let mut idle = TcpStream::connect(&host).await.unwrap();
+    let probe = format!("GET /healthz HTTP/1.1\r\nhost: {host}\r\n\r\n");
+    idle.write_all(probe.as_bytes()).await.unwrap();
+    let healthy = response_head(&mut idle, &mut Vec::new()).await;
+    assert!(healthy.starts_with("HTTP/1.1 200 "), "{healthy}");
+
+    // A sign-in whose body arrives slowly. Asking for "100 Continue" makes the server say when
+    // the handler starts to read the body, so the request is in flight when the stop comes.
+    let mut in_flight = TcpStream::connect(&host).await.unwrap();
+    let (first, rest) =
+        (br#"{"email":"ada@example.com","#, br#""password":"correct horse battery"}"#);
+    let head = format!(
+        "POST /api/v1/auth/signin HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        first.len() + rest.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let reading = response_head(&mut in_flight, &mut answer).await;
+    assert!(reading.starts_with("HTTP/1.1 100 "), "{reading}");
+    in_flight.write_all(first).await.unwrap();
 
     let stopping = tokio::spawn(app.stop());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let closed = tokio::time::timeout(PATIENCE, idle.read_to_end(&mut Vec::new())).await;
+    assert!(closed.is_ok(), "shutdown began: the idle connection was closed");
     assert!(!stopping.is_finished(), "the server waits for the request in flight");
 
-    sender.send(Ok(br#""password":"correct horse battery"}"#.to_vec())).await.unwrap();
-    drop(sender);
-    let response = in_flight.await.unwrap().expect("the request in flight is answered");
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "answered, as no such account exists");
+    in_flight.write_all(rest).await.unwrap();
+    let response = response_head(&mut in_flight, &mut answer).await;
+    assert!(
+        response.starts_with("HTTP/1.1 401 "),
+        "answered, as no such account exists: {response}"
+    );
     stopping.await.unwrap().expect("then the server stops cleanly");
+}
+
+/// How long a raw connection waits for the server; far beyond what a busy machine needs.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Reads from `stream` until `buffer` holds a whole response head, and takes that head out.
+async fn response_head(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> String {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            let head: Vec<u8> = buffer.drain(..end + 4).collect();
+            return String::from_utf8(head).unwrap();
+        }
+        let mut chunk = [0; 4096];
+        let read = tokio::time::timeout(PATIENCE, stream.read(&mut chunk))
+            .await
+            .expect("the server answers within 30 s")
+            .unwrap();
+        assert!(read > 0, "the connection closed without an answer");
+        buffer.extend_from_slice(&chunk[..read]);
+    }
 }
 
 #[tokio::test]

@@ -101,10 +101,10 @@ async fn the_library_stream_tells_of_imports_changes_and_deletions() {
     let browser = app.sign_up("ada@example.com").await;
     let (key, _) = app.create_key(&browser, "write").await;
     let events = app.with_key(Method::GET, "/api/v1/datasets/events", &key).send().await.unwrap();
+    // The handler subscribes before it answers, so once the answer is here the subscription
+    // is in place: nothing from now on can be missed.
     assert_eq!(events.status(), StatusCode::OK);
     let mut stream = events.bytes_stream();
-    // Give the subscription a moment to be in place before anything happens.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let imported: Value = app
         .with_key(Method::POST, "/api/v1/datasets?name=Passengers", &key)

@@ -2,7 +2,7 @@
 //! installs), instead of the outbox.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -45,13 +45,15 @@ async fn start_smtp() -> Option<SmtpServer> {
         .expect("aiosmtpd starts");
     // Owned (and so killed on drop) before anything can fail.
     let server = SmtpServer { child, port, maildir };
-    for _ in 0..100 {
+    // A deadline by the clock, not a count of tries: Python starts slowly on a busy machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return Some(server);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("aiosmtpd did not start listening");
+    panic!("aiosmtpd did not start listening within 30 s");
 }
 
 /// The verification token in the one message of the maildir.

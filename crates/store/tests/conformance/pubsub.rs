@@ -2,16 +2,31 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use secrecy::SecretString;
 use variosync_domain::UserId;
 use variosync_store::{
     Channel, MemoryPubSub, PubSub, RedisConnection, RedisPubSub, Subscription, testing,
 };
 
+/// Generous, so that only a lost event, never a busy machine, runs out of it.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 async fn next(subscription: &mut Subscription) -> Bytes {
-    tokio::time::timeout(Duration::from_secs(5), subscription.next())
+    tokio::time::timeout(PATIENCE, subscription.next())
         .await
-        .expect("an event arrives within 5 s")
+        .expect("an event arrives within 30 s")
         .expect("the subscription stays open")
+}
+
+/// Starts a replica and waits until it holds its Redis subscription: `start` stops waiting
+/// after a few seconds, which a busy machine may need, and an event published before the
+/// subscription is in place is lost.
+async fn replica(url: &SecretString, prefix: &str) -> RedisPubSub {
+    let pubsub = RedisPubSub::start(RedisConnection::open(url, prefix).unwrap()).await;
+    tokio::time::timeout(PATIENCE, pubsub.subscribed())
+        .await
+        .expect("the replica subscribes within 30 s");
+    pubsub
 }
 
 /// `publisher` and `subscriber` may be the same instance or two replicas.
@@ -50,8 +65,8 @@ async fn pubsub_conforms_on_redis_between_two_replicas() {
         return;
     };
     let url = settings.url.as_ref().unwrap();
-    let one = RedisPubSub::start(RedisConnection::open(url, &settings.key_prefix).unwrap()).await;
-    let two = RedisPubSub::start(RedisConnection::open(url, &settings.key_prefix).unwrap()).await;
+    let one = replica(url, &settings.key_prefix).await;
+    let two = replica(url, &settings.key_prefix).await;
     assert!(one.is_subscribed() && two.is_subscribed());
     pubsub_conforms(&one, &two).await;
     pubsub_conforms(&two, &two).await;
@@ -63,9 +78,9 @@ async fn deployments_with_different_prefixes_do_not_hear_each_other() {
         return;
     };
     let url = settings.url.as_ref().unwrap();
-    let ours = RedisPubSub::start(RedisConnection::open(url, &settings.key_prefix).unwrap()).await;
+    let ours = replica(url, &settings.key_prefix).await;
     let theirs_prefix = format!("{}-other", settings.key_prefix);
-    let theirs = RedisPubSub::start(RedisConnection::open(url, &theirs_prefix).unwrap()).await;
+    let theirs = replica(url, &theirs_prefix).await;
     let channel = Channel::parse("broadcast").unwrap();
     let mut listening = ours.subscribe(&channel).await.unwrap();
     theirs.publish(&channel, Bytes::from_static(b"theirs")).await.unwrap();

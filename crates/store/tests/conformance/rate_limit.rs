@@ -1,10 +1,13 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use variosync_store::clock::{Clock, ManualClock};
 use variosync_store::{
     MemoryRateLimiter, Quota, RateLimiter, RedisConnection, RedisRateLimiter, testing,
 };
 
-async fn the_rate_limiter_conforms(limiter: &dyn RateLimiter) {
+/// `clock` is the limiter's manual clock; without one, the limiter keeps real time (the
+/// system clock, or Redis' own), and the test waits for the refill as it happens.
+async fn the_rate_limiter_conforms(limiter: &dyn RateLimiter, clock: Option<&ManualClock>) {
     let quota = Quota::new(3, Duration::from_secs(60)).unwrap();
     for expected_remaining in [2, 1, 0] {
         let decision = limiter.check("client-a", quota).await.unwrap();
@@ -20,18 +23,42 @@ async fn the_rate_limiter_conforms(limiter: &dyn RateLimiter) {
     let other = limiter.check("client-b", quota).await.unwrap();
     assert!(other.allowed, "keys are limited independently");
 
-    // A fast quota refills: after one emission interval one more request passes.
-    let fast = Quota::new(2, Duration::from_millis(200)).unwrap();
+    // A fast quota refills: after one emission interval one more request passes. The
+    // interval is long enough that a busy machine does not let it pass between two checks.
+    let fast = Quota::new(2, Duration::from_secs(2)).unwrap();
     assert!(limiter.check("client-c", fast).await.unwrap().allowed);
     assert!(limiter.check("client-c", fast).await.unwrap().allowed);
-    assert!(!limiter.check("client-c", fast).await.unwrap().allowed);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(limiter.check("client-c", fast).await.unwrap().allowed);
+    let refused = limiter.check("client-c", fast).await.unwrap();
+    assert!(!refused.allowed);
+    let interval = Duration::from_secs(1);
+    assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= interval);
+    if let Some(clock) = clock {
+        clock.advance(refused.retry_after - Duration::from_micros(1));
+        assert!(!limiter.check("client-c", fast).await.unwrap().allowed, "not a moment early");
+        clock.advance(Duration::from_micros(1));
+    }
+    // Real time only promises that the interval has passed by the time a request passes, so
+    // wait for that rather than for a guess at how long it takes; a refused check costs
+    // nothing, so asking again changes nothing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut allowed = limiter.check("client-c", fast).await.unwrap().allowed;
+    while !allowed && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        allowed = limiter.check("client-c", fast).await.unwrap().allowed;
+    }
+    assert!(allowed, "one more request passes after one emission interval");
 }
 
 #[tokio::test]
 async fn the_rate_limiter_conforms_in_memory() {
-    the_rate_limiter_conforms(&MemoryRateLimiter::new()).await;
+    let clock = ManualClock::new();
+    let limiter = MemoryRateLimiter::with_clock(Clock::from(clock.clone()));
+    the_rate_limiter_conforms(&limiter, Some(&clock)).await;
+}
+
+#[tokio::test]
+async fn the_rate_limiter_conforms_in_memory_on_the_system_clock() {
+    the_rate_limiter_conforms(&MemoryRateLimiter::new(), None).await;
 }
 
 #[tokio::test]
@@ -40,7 +67,7 @@ async fn the_rate_limiter_conforms_on_redis() {
         return;
     };
     let conn = RedisConnection::open(settings.url.as_ref().unwrap(), &settings.key_prefix).unwrap();
-    the_rate_limiter_conforms(&RedisRateLimiter::new(conn)).await;
+    the_rate_limiter_conforms(&RedisRateLimiter::new(conn), None).await;
 }
 
 #[tokio::test]
