@@ -2,9 +2,9 @@
 //! cleaning operations, resampling, MinMaxLTTB downsampling for charts and time-window
 //! queries over Parquet that read only the row groups in range.
 //!
-//! It never touches HTTP, the metadata database or credentials; it receives batches (and,
-//! later, readers and writers for objects) and returns batches and statistics. So far it
-//! holds the duplicate policy applied when a file becomes a dataset.
+//! It never touches HTTP, the metadata database or credentials; it receives batches and
+//! local files and returns batches and statistics: the bounded-memory conversion with its
+//! duplicate policy, profiling, overviews, window queries, resampling and quality checks.
 
 pub mod convert;
 pub mod duplicates;

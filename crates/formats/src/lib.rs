@@ -3,10 +3,10 @@
 //! Arrow IPC, Excel, Avro, InfluxDB line protocol, and the compression wrappers around them.
 //!
 //! This crate does no network and no database access: it turns bytes into batches and back,
-//! with limits on every input and errors that name the line and column at fault. So far it
-//! holds the text-level understanding the readers share: character encodings, the dialect
-//! of delimited text, numbers as people write them, what column names mean, and the proposed
-//! mapping of a table (time, series and value columns).
+//! with limits on every input and errors that name the line and column at fault. Beside the
+//! readers it holds the text-level understanding they share: character encodings, the
+//! dialect of delimited text, numbers as people write them, what column names mean, and the
+//! proposed mapping of a table (time, series and value columns).
 
 pub mod columnar;
 pub mod columns;

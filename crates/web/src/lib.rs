@@ -3,8 +3,10 @@
 //! endpoints, Prometheus metrics, HTML pages and static assets, and the REST API under
 //! `/api/v1` with its OpenAPI description (and Swagger UI at `/api/docs`).
 //!
-//! Handlers are thin: extract, call one function of `store` (later `jobs`, `engine`), map the
-//! result. All errors leave through [`ApiError`], which owns the one mapping from
+//! Handlers are thin: extract (the acting principal, `Actor`), call one use
+//! case of `variosync-app`, map the answer; accounts go to `variosync-auth`. This crate
+//! depends on no data crate (`engine`, `formats`, `forecast`): what it shows comes through
+//! `app`. All errors leave through [`ApiError`], which owns the one mapping from
 //! [`variosync_domain::ErrorKind`] to HTTP status and the one JSON error shape. Nothing here
 //! opens connections or reads settings from the environment; the server hands in what it
 //! needs.
