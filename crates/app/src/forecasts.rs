@@ -253,7 +253,7 @@ impl JobKind for ForecastJob {
             report: summary(&report),
             bytes: size,
         };
-        let forecast = match backends.forecasts().create(user, &new).await {
+        let forecast = match backends.forecasts().create(Access::User(user), user, &new).await {
             Ok(forecast) => forecast,
             Err(error) => {
                 if let Err(cleanup) = backends.objects.delete(&object).await {

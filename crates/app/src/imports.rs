@@ -22,7 +22,7 @@ use variosync_formats::mapping::{MappingError, Override};
 use variosync_formats::source::Input;
 use variosync_formats::table::{Mode, Reject};
 use variosync_store::jobs::{Job, NewJob, Outcome};
-use variosync_store::{Dataset, ObjectKey, Version};
+use variosync_store::{Access, Dataset, ObjectKey, Version};
 
 use crate::error::{Error, Result};
 use crate::jobs::{JobPayload, Submission};
@@ -441,7 +441,12 @@ impl App {
         let runner = format!("inline-{}", uuid::Uuid::now_v7());
         let timeout = i64::try_from(self.settings.inline_timeout_secs).unwrap_or(3600);
         let until = chrono::Utc::now() + chrono::Duration::seconds(timeout.max(60));
-        let job = match self.backends.jobs().start_inline(user, &new, &runner, until).await {
+        let job = match self
+            .backends
+            .jobs()
+            .start_inline(principal.access(), user, &new, &runner, until)
+            .await
+        {
             Err(variosync_store::Error::InsufficientHours) => {
                 return Err(self.insufficient(user, "import", reserve).await);
             }
@@ -483,7 +488,12 @@ impl App {
         let micros = cpu.load(Ordering::Relaxed);
         let min_charge = std::time::Duration::from_secs(self.settings.jobs.min_charge_secs);
         let charge = crate::queue::hours_for(std::time::Duration::from_micros(micros), min_charge);
-        match self.backends.jobs().finish(job.id, &runner, &outcome, micros, charge).await {
+        match self
+            .backends
+            .jobs()
+            .finish(Access::System, job.id, &runner, &outcome, micros, charge)
+            .await
+        {
             Ok(Some(job)) => crate::queue::publish(&self.backends, &job).await,
             Ok(None) => tracing::error!(job_id = %job.id, "an inline import outlived its lease"),
             Err(error) => {
@@ -524,17 +534,21 @@ impl App {
         let user = principal.user;
         let uploads = self.backends.uploads();
         let expires = chrono::Utc::now() + chrono::Duration::hours(UPLOAD_LIFETIME_HOURS);
-        let upload = uploads.create(user, UploadId::new(), file_name, file.size, expires).await?;
+        let upload = uploads
+            .create(principal.access(), user, UploadId::new(), file_name, file.size, expires)
+            .await?;
         let stored = async {
             let key = ObjectKey::upload_chunk(user, upload.id, 0, rand::random());
             self.backends.objects.put_file(&key, &file.path).await?;
-            uploads.add_chunk(user, upload.id, 0, file.size, &key).await?;
-            uploads.claim(user, upload.id, expires).await?.ok_or_else(|| {
-                Error::conflict(
-                    "upload_completing",
-                    "the stored file was claimed by another request",
-                )
-            })?;
+            uploads.add_chunk(principal.access(), user, upload.id, 0, file.size, &key).await?;
+            uploads.claim(principal.access(), user, upload.id, expires).await?.ok_or_else(
+                || {
+                    Error::conflict(
+                        "upload_completing",
+                        "the stored file was claimed by another request",
+                    )
+                },
+            )?;
             let payload = JobPayload::Import(ImportPayload { upload_id: Some(upload.id), choices });
             let reserve = self.settings.jobs.import_reserve(file.size);
             let submission = Submission { payload, reserve, idempotency_key };

@@ -141,7 +141,9 @@ impl App {
         key: Option<&str>,
     ) -> Result<Option<Job>> {
         match key {
-            Some(key) => Ok(self.backends.jobs().by_key(principal.user, key).await?),
+            Some(key) => {
+                Ok(self.backends.jobs().by_key(principal.access(), principal.user, key).await?)
+            }
             None => Ok(None),
         }
     }
@@ -265,7 +267,7 @@ impl App {
         let days = i64::from(days.unwrap_or(30).clamp(1, 366));
         let today = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
         let since = today - chrono::Duration::days(days - 1);
-        let days = self.backends.jobs().usage(principal.user, since).await?;
+        let days = self.backends.jobs().usage(principal.access(), principal.user, since).await?;
         let total = days.iter().map(|day| day.hours).sum();
         Ok(UsageReport { since, total, days })
     }

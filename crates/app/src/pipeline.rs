@@ -339,7 +339,10 @@ async fn store(
         series: profile.series.iter().map(|s| s.name.clone()).collect(),
         profile: profile.clone(),
     };
-    backends.datasets().create(user, id, name, &[], &version).await
+    backends
+        .datasets()
+        .create(variosync_store::Access::User(user), user, id, name, &[], &version)
+        .await
 }
 
 /// Reports how many bytes of a file were read so far.

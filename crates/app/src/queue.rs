@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use variosync_domain::{Hours, UserId};
 use variosync_store::jobs::{Job, JobRepository, Lease, NewJob, Outcome};
-use variosync_store::{Backends, Channel};
+use variosync_store::{Access, Backends, Channel};
 
 use crate::worker::WorkerId;
 
@@ -236,7 +236,7 @@ pub async fn submit(
     user: UserId,
     new: &NewJob,
 ) -> Result<(Job, bool), variosync_store::Error> {
-    let (job, created) = backends.jobs().submit(user, new).await?;
+    let (job, created) = backends.jobs().submit(Access::User(user), user, new).await?;
     if created {
         publish(backends, &job).await;
         if let Err(error) = backends.pubsub.publish(&queued_channel(), "1".into()).await {
@@ -284,7 +284,7 @@ pub async fn run_worker(
     };
     tracing::info!(worker = %id, "worker started");
     while !shutdown.is_cancelled() {
-        match repo.reap().await {
+        match repo.reap(Access::System).await {
             Ok(taken) if !taken.is_empty() => {
                 tracing::warn!(jobs = taken.len(), "took back jobs whose worker stopped");
             }
@@ -299,7 +299,7 @@ pub async fn run_worker(
                 Err(error) => tracing::warn!(error = %error, "cannot delete expired uploads"),
             }
         }
-        let claimed = match repo.claim(&id.to_string(), settings.lease).await {
+        let claimed = match repo.claim(Access::System, &id.to_string(), settings.lease).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot claim a job");
@@ -383,7 +383,7 @@ async fn run_one(
                 let progress = progress_rx.borrow_and_update().clone();
                 let changed = progress.is_some();
                 let report = progress.as_ref().map(|(p, m)| (*p, m.as_str()));
-                match repo.heartbeat(job.id, &worker_name, settings.lease, report).await {
+                match repo.heartbeat(Access::System, job.id, &worker_name, settings.lease, report).await {
                     Ok(Lease::Held { cancel_requested }) => {
                         if cancel_requested && !cancelled_by_owner {
                             cancelled_by_owner = true;
@@ -418,8 +418,9 @@ async fn run_one(
     let Some(result) = result else {
         // Stopping: the job goes back to the queue without using up an attempt.
         let message = "its worker stopped; queued again";
-        if let Err(error) =
-            repo.requeue(job.id, &worker_name, chrono::Utc::now(), message, false).await
+        if let Err(error) = repo
+            .requeue(Access::System, job.id, &worker_name, chrono::Utc::now(), message, false)
+            .await
         {
             tracing::warn!(error = %error, "cannot give the job back");
         }
@@ -432,7 +433,7 @@ async fn run_one(
             let after = chrono::Utc::now() + back_off(job.attempts);
             let message =
                 format!("attempt {} failed: {}; trying again", job.attempts, error.message);
-            match repo.requeue(job.id, &worker_name, after, &message, true).await {
+            match repo.requeue(Access::System, job.id, &worker_name, after, &message, true).await {
                 Ok(_) => {
                     if let Ok(Some(now)) = repo.get(variosync_store::Access::System, job.id).await {
                         publish(backends, &now).await;
@@ -459,7 +460,7 @@ async fn end(
 ) {
     let charge = hours_for(cpu, settings.min_charge);
     let micros = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
-    match repo.finish(id, worker, outcome, micros, charge).await {
+    match repo.finish(Access::System, id, worker, outcome, micros, charge).await {
         Ok(Some(job)) => {
             tracing::info!(status = ?job.status, cpu_ms = cpu.as_millis(), "job ended");
             publish(backends, &job).await;

@@ -44,7 +44,7 @@ pub fn parse_upload_id(text: &str) -> Result<UploadId> {
 async fn assemble(backends: &Backends, user: UserId, upload: &Upload, path: &Path) -> Result<()> {
     use futures::StreamExt;
     use tokio::io::AsyncWriteExt;
-    let chunks = backends.uploads().chunks(user, upload.id).await?;
+    let chunks = backends.uploads().chunks(Access::User(user), user, upload.id).await?;
     let mut file = tokio::fs::File::create(path).await?;
     let mut expected = 0;
     for chunk in &chunks {
@@ -100,17 +100,19 @@ impl App {
             return Err(Error::invalid("invalid_file_name", "file_name must not be empty"));
         }
         let uploads = self.backends.uploads();
-        for expired in uploads.expired(user).await? {
+        for expired in uploads.expired(principal.access(), user).await? {
             discard(&self.backends, user, expired).await?;
         }
-        if uploads.open_count(user).await? >= MAX_OPEN {
+        if uploads.open_count(principal.access(), user).await? >= MAX_OPEN {
             return Err(Error::conflict(
                 "too_many_uploads",
                 format!("at most {MAX_OPEN} uploads may be open at once: complete or delete one"),
             ));
         }
         let expires = chrono::Utc::now() + chrono::Duration::hours(LIFETIME_HOURS);
-        Ok(uploads.create(user, UploadId::new(), file_name, size, expires).await?)
+        Ok(uploads
+            .create(principal.access(), user, UploadId::new(), file_name, size, expires)
+            .await?)
     }
 
     /// One of the principal's open uploads.
@@ -158,7 +160,12 @@ impl App {
         self.backends.objects.put_file(&key, received.path()).await?;
         let length = received.size();
         drop(received);
-        match self.backends.uploads().add_chunk(user, upload.id, start, length, &key).await {
+        match self
+            .backends
+            .uploads()
+            .add_chunk(principal.access(), user, upload.id, start, length, &key)
+            .await
+        {
             Ok(upload) => Ok(upload),
             Err(error) => {
                 if let Err(e) = self.backends.objects.delete(&key).await {
@@ -221,7 +228,7 @@ impl App {
             upload.expires_at
         };
         let uploads = self.backends.uploads();
-        let Some(upload) = uploads.claim(user, upload.id, until).await? else {
+        let Some(upload) = uploads.claim(principal.access(), user, upload.id, until).await? else {
             return Err(Error::conflict(
                 "upload_completing",
                 "this upload is being completed by another request",
@@ -233,7 +240,7 @@ impl App {
             let submission = Submission { payload, reserve, idempotency_key };
             let submitted = self.submit(principal, user, &submission).await;
             if submitted.is_err() {
-                uploads.release(user, upload.id).await?;
+                uploads.release(principal.access(), user, upload.id).await?;
             }
             return Ok(ImportOutcome::Queued(Box::new(submitted?)));
         }
@@ -252,7 +259,7 @@ impl App {
             }
             Err(error) => {
                 // The file stays: it may be completed again, with other choices.
-                uploads.release(user, upload.id).await?;
+                uploads.release(principal.access(), user, upload.id).await?;
                 Err(error)
             }
         }
@@ -260,7 +267,7 @@ impl App {
 
     /// Deletes expired uploads of every account, with their chunks; how many.
     pub async fn sweep_expired_uploads(&self) -> Result<usize> {
-        let expired = self.backends.uploads().expired_any(SWEEP_BATCH).await?;
+        let expired = self.backends.uploads().expired_any(Access::System, SWEEP_BATCH).await?;
         for (user, id) in &expired {
             discard(&self.backends, *user, *id).await?;
         }
@@ -327,7 +334,9 @@ impl App {
         let imported = match result {
             Ok(imported) => imported,
             Err(error) => {
-                if let Err(e) = self.backends.uploads().release(user, upload.id).await {
+                if let Err(e) =
+                    self.backends.uploads().release(Access::User(user), user, upload.id).await
+                {
                     tracing::warn!(error = %e, "an upload's claim was not given up");
                 }
                 return Err(error);

@@ -61,12 +61,15 @@ async fn import_job(backends: &Backends, user: UserId, file: Vec<u8>, reserve: H
     let id = UploadId::new();
     let expires = chrono::Utc::now() + chrono::Duration::hours(1);
     let uploads = backends.uploads();
-    uploads.create(user, id, "prices.csv", file.len() as u64, expires).await.unwrap();
+    uploads
+        .create(Access::User(user), user, id, "prices.csv", file.len() as u64, expires)
+        .await
+        .unwrap();
     let key = ObjectKey::upload_chunk(user, id, 0, 1);
     let size = file.len() as u64;
     backends.objects.put(&key, file.into()).await.unwrap();
-    uploads.add_chunk(user, id, 0, size, &key).await.unwrap();
-    uploads.claim(user, id, expires).await.unwrap().unwrap();
+    uploads.add_chunk(Access::User(user), user, id, 0, size, &key).await.unwrap();
+    uploads.claim(Access::User(user), user, id, expires).await.unwrap().unwrap();
     let choices = ReadChoices {
         name: "prices".to_owned(),
         default_series: "prices".to_owned(),

@@ -250,12 +250,14 @@ impl DatasetRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user, dataset_id = %id), err)]
     pub async fn create(
         &self,
+        access: Access,
         user: UserId,
         id: DatasetId,
         name: &str,
         tags: &[String],
         first: &NewVersion,
     ) -> Result<(Dataset, Version)> {
+        access.require_owner(user)?;
         let name = check_name(name)?;
         let tags = check_tags(tags)?;
         let at = now();
@@ -264,7 +266,7 @@ impl DatasetRepository {
              VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING ",
             dataset_columns!()
         );
-        let (dataset, version) = transaction!(&self.db, Access::User(user), write, |conn| {
+        let (dataset, version) = transaction!(&self.db, access, write, |conn| {
             let dataset = sqlx::query_as::<_, DatasetRow>(INSERT_DATASET)
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())

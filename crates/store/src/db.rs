@@ -68,6 +68,24 @@ impl Access {
             Self::System => None,
         }
     }
+
+    /// Refuses work on `owner`'s rows unless this access covers them: a person's access
+    /// covers only their own, and another's rows are simply not there for them.
+    pub fn require_owner(self, owner: variosync_domain::UserId) -> crate::Result<()> {
+        match self {
+            Self::User(user) if user != owner => Err(crate::Error::NotFound("row")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses the server's own work (leasing jobs, sweeping expired uploads) to a person's
+    /// access.
+    pub fn require_system(self) -> crate::Result<()> {
+        match self {
+            Self::System => Ok(()),
+            Self::User(_) => Err(crate::Error::SystemOnly),
+        }
+    }
 }
 
 /// Runs `$body` inside a transaction with the access context applied, binding a connection

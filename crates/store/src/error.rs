@@ -51,6 +51,9 @@ pub enum Error {
     /// The record does not exist or belongs to someone else.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Work only the server itself may do was asked for with a person's access.
+    #[error("this is the server's own work")]
+    SystemOnly,
     /// The object does not exist.
     #[error("object {0} not found")]
     ObjectNotFound(String),
@@ -93,6 +96,7 @@ impl Error {
             Self::InvalidReason | Self::InvalidName | Self::InvalidTags => ErrorKind::InvalidInput,
             Self::StaleVersion | Self::UploadOffset { .. } => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
+            Self::SystemOnly => ErrorKind::Forbidden,
             Self::ObjectNotFound(_) => ErrorKind::NotFound,
             Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
             | Self::Redis(_)

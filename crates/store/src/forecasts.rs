@@ -139,14 +139,20 @@ impl ForecastRepository {
 
     /// Records a forecast whose object is already stored.
     #[tracing::instrument(skip_all, fields(user_id = %user, forecast_id = %new.id), err)]
-    pub async fn create(&self, user: UserId, new: &NewForecast) -> Result<Forecast> {
+    pub async fn create(
+        &self,
+        access: Access,
+        user: UserId,
+        new: &NewForecast,
+    ) -> Result<Forecast> {
+        access.require_owner(user)?;
         const SQL: &str = concat!(
             "INSERT INTO forecasts (",
             forecast_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
             forecast_columns!()
         );
-        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+        let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, ForecastRow>(SQL)
                 .bind(new.id.as_uuid())
                 .bind(user.as_uuid())

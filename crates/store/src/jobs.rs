@@ -313,9 +313,10 @@ impl JobRepository {
     /// job and `false` (nothing is reserved again). [`Error::InsufficientHours`] when the
     /// balance does not cover the reservation: nothing is written then.
     #[tracing::instrument(skip_all, fields(user_id = %user, kind = %new.kind), err)]
-    pub async fn submit(&self, user: UserId, new: &NewJob) -> Result<(Job, bool)> {
+    pub async fn submit(&self, access: Access, user: UserId, new: &NewJob) -> Result<(Job, bool)> {
+        access.require_owner(user)?;
         if let Some(key) = &new.idempotency_key
-            && let Some(existing) = self.by_key(user, key).await?
+            && let Some(existing) = self.by_key(access, user, key).await?
         {
             return Ok((existing, false));
         }
@@ -333,7 +334,7 @@ impl JobRepository {
             job_columns!()
         );
         let reason = format!("reserved for job {id} ({kind})");
-        let inserted = transaction!(&self.db, Access::User(user), write, |conn| {
+        let inserted = transaction!(&self.db, access, write, |conn| {
             let row = sqlx::query_as::<_, JobRow>(INSERT)
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())
@@ -361,7 +362,7 @@ impl JobRepository {
         });
         match inserted {
             Some(row) => Ok((row.try_into()?, true)),
-            None => match self.by_key(user, key.as_deref().unwrap_or_default()).await? {
+            None => match self.by_key(access, user, key.as_deref().unwrap_or_default()).await? {
                 Some(existing) => Ok((existing, false)),
                 None => Err(Error::NotFound("job")),
             },
@@ -377,11 +378,13 @@ impl JobRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user, kind = %new.kind), err)]
     pub async fn start_inline(
         &self,
+        access: Access,
         user: UserId,
         new: &NewJob,
         owner: &str,
         until: DateTime<Utc>,
     ) -> Result<Job> {
+        access.require_owner(user)?;
         let id = JobId::new();
         let at = now();
         let reserve = new.reserve.as_micro().max(0);
@@ -394,7 +397,7 @@ impl JobRepository {
             job_columns!()
         );
         let reason = format!("reserved for job {id} ({kind})");
-        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+        let row = transaction!(&self.db, access, write, |conn| {
             let row = sqlx::query_as::<_, JobRow>(INSERT)
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())
@@ -423,13 +426,14 @@ impl JobRepository {
     }
 
     /// The user's job submitted with the idempotency key `key`.
-    pub async fn by_key(&self, user: UserId, key: &str) -> Result<Option<Job>> {
+    pub async fn by_key(&self, access: Access, user: UserId, key: &str) -> Result<Option<Job>> {
+        access.require_owner(user)?;
         const SQL: &str = concat!(
             "SELECT ",
             job_columns!(),
             " FROM jobs WHERE user_id = $1 AND idempotency_key = $2"
         );
-        let row = transaction!(&self.db, Access::User(user), read, |conn| {
+        let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, JobRow>(SQL)
                 .bind(user.as_uuid())
                 .bind(clip(key, MAX_KEY))
@@ -485,7 +489,13 @@ impl JobRepository {
     /// one of the user with the fewest running jobs, the longest waiting first. Counts an
     /// attempt.
     #[tracing::instrument(skip_all, fields(worker = worker), err)]
-    pub async fn claim(&self, worker: &str, lease: std::time::Duration) -> Result<Option<Job>> {
+    pub async fn claim(
+        &self,
+        access: Access,
+        worker: &str,
+        lease: std::time::Duration,
+    ) -> Result<Option<Job>> {
+        access.require_system()?;
         // The running jobs per user are counted once (few rows); the queued ones are ranked
         // by them through the queue index, rather than counting for every queued row.
         const PICK: &str = "WITH running AS (SELECT user_id, COUNT(*) AS n FROM jobs \
@@ -514,7 +524,7 @@ impl JobRepository {
         let at = now();
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let row = match &self.db {
-            Database::Postgres(_) => transaction!(&self.db, Access::System, write, |conn| {
+            Database::Postgres(_) => transaction!(&self.db, access, write, |conn| {
                 sqlx::query_as::<_, JobRow>(CLAIM_POSTGRES)
                     .bind(at)
                     .bind(worker)
@@ -523,7 +533,7 @@ impl JobRepository {
                     .await?
             }),
             // Writers take turns on SQLite (BEGIN IMMEDIATE): pick, then take.
-            Database::Sqlite(_) => transaction!(&self.db, Access::System, write, |conn| {
+            Database::Sqlite(_) => transaction!(&self.db, access, write, |conn| {
                 let id: Option<Uuid> =
                     sqlx::query_scalar(PICK).bind(at).fetch_optional(&mut *conn).await?;
                 match id {
@@ -546,11 +556,13 @@ impl JobRepository {
     /// Extends `worker`'s lease on the job to `now + lease`, recording progress when given.
     pub async fn heartbeat(
         &self,
+        access: Access,
         id: JobId,
         worker: &str,
         lease: std::time::Duration,
         progress: Option<(f64, &str)>,
     ) -> Result<Lease> {
+        access.require_system()?;
         const SQL: &str = "UPDATE jobs SET lease_until = $3, updated_at = $4, \
              progress = COALESCE($5, progress), message = COALESCE($6, message) \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running' \
@@ -563,7 +575,7 @@ impl JobRepository {
             }
             None => (None, None),
         };
-        let cancel: Option<bool> = transaction!(&self.db, Access::System, write, |conn| {
+        let cancel: Option<bool> = transaction!(&self.db, access, write, |conn| {
             sqlx::query_scalar(SQL)
                 .bind(id.as_uuid())
                 .bind(worker)
@@ -587,12 +599,14 @@ impl JobRepository {
     #[tracing::instrument(skip_all, fields(job_id = %id, worker = worker), err)]
     pub async fn finish(
         &self,
+        access: Access,
         id: JobId,
         worker: &str,
         outcome: &Outcome,
         cpu_micros: u64,
         charge: Hours,
     ) -> Result<Option<Job>> {
+        access.require_system()?;
         let (status, result, error, charge) = match outcome {
             Outcome::Succeeded { result } => ("succeeded", Some(result.to_string()), None, charge),
             Outcome::Failed { error, refund } => {
@@ -607,7 +621,7 @@ impl JobRepository {
              lease_until = NULL, progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running' \
              RETURNING user_id, kind, reserved_micro";
-        let ended = transaction!(&self.db, Access::System, write, |conn| {
+        let ended = transaction!(&self.db, access, write, |conn| {
             let row: Option<(Uuid, String, i64)> = sqlx::query_as(END)
                 .bind(id.as_uuid())
                 .bind(worker)
@@ -627,7 +641,7 @@ impl JobRepository {
         if ended.is_none() {
             return Ok(None);
         }
-        self.get(Access::System, id).await
+        self.get(access, id).await
     }
 
     /// Gives `worker`'s job back to the queue, to run again after `run_after` (a failed
@@ -635,17 +649,19 @@ impl JobRepository {
     /// not use up an attempt). Whether the worker still held it.
     pub async fn requeue(
         &self,
+        access: Access,
         id: JobId,
         worker: &str,
         run_after: DateTime<Utc>,
         message: &str,
         count: bool,
     ) -> Result<bool> {
+        access.require_system()?;
         const SQL: &str = "UPDATE jobs SET status = 'queued', lease_owner = NULL, \
              lease_until = NULL, run_after = $3, message = $4, updated_at = $5, \
              attempts = CASE WHEN $6 THEN attempts ELSE attempts - 1 END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-        let done = transaction!(&self.db, Access::System, write, |conn| {
+        let done = transaction!(&self.db, access, write, |conn| {
             sqlx::query(SQL)
                 .bind(id.as_uuid())
                 .bind(worker)
@@ -663,7 +679,8 @@ impl JobRepository {
     /// Takes back the jobs whose lease expired (their worker died or hung): queued again
     /// with attempts left, otherwise failed and refunded. Returns the jobs taken back.
     #[tracing::instrument(skip_all, err)]
-    pub async fn reap(&self) -> Result<Vec<JobId>> {
+    pub async fn reap(&self, access: Access) -> Result<Vec<JobId>> {
+        access.require_system()?;
         let at = now();
         const EXPIRED: &str = "SELECT id, user_id, kind, reserved_micro, attempts, max_attempts \
              FROM jobs WHERE status = 'running' AND lease_until < $1";
@@ -674,7 +691,7 @@ impl JobRepository {
              lease_until = NULL, error = 'its worker stopped on every attempt', \
              finished_at = $2, updated_at = $2 \
              WHERE id = $1 AND status = 'running' AND lease_until < $2";
-        let taken = transaction!(&self.db, Access::System, write, |conn| {
+        let taken = transaction!(&self.db, access, write, |conn| {
             let expired: Vec<(Uuid, Uuid, String, i64, i32, i32)> =
                 sqlx::query_as(EXPIRED).bind(at).fetch_all(&mut *conn).await?;
             let mut taken = Vec::new();
@@ -733,9 +750,15 @@ impl JobRepository {
     }
 
     /// Hours charged to the user per day and job kind, from `since`, newest day first.
-    pub async fn usage(&self, user: UserId, since: DateTime<Utc>) -> Result<Vec<Usage>> {
+    pub async fn usage(
+        &self,
+        access: Access,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Usage>> {
+        access.require_owner(user)?;
         let rows: Vec<(DateTime<Utc>, String, i64)> =
-            transaction!(&self.db, Access::User(user), read, |conn| {
+            transaction!(&self.db, access, read, |conn| {
                 sqlx::query_as(
                     "SELECT finished_at, kind, charged_micro FROM jobs WHERE user_id = $1 \
                      AND finished_at >= $2 AND charged_micro IS NOT NULL ORDER BY finished_at",

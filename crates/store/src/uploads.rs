@@ -101,12 +101,14 @@ impl UploadRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user, upload_id = %id), err)]
     pub async fn create(
         &self,
+        access: Access,
         user: UserId,
         id: UploadId,
         file_name: &str,
         size: u64,
         expires_at: DateTime<Utc>,
     ) -> Result<Upload> {
+        access.require_owner(user)?;
         let file_name: String = file_name.trim().chars().filter(|c| !c.is_control()).collect();
         let file_name: String = file_name.chars().take(MAX_FILE_NAME).collect();
         let at = now();
@@ -115,7 +117,7 @@ impl UploadRepository {
              expires_at) VALUES ($1, $2, $3, $4, 0, $5, $5, $6) RETURNING ",
             upload_columns!()
         );
-        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+        let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, UploadRow>(SQL)
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())
@@ -155,12 +157,14 @@ impl UploadRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user, upload_id = %id), err)]
     pub async fn add_chunk(
         &self,
+        access: Access,
         user: UserId,
         id: UploadId,
         start: u64,
         length: u64,
         key: &ObjectKey,
     ) -> Result<Upload> {
+        access.require_owner(user)?;
         const ADVANCE: &str = concat!(
             "UPDATE uploads SET received = received + $3, updated_at = $4 \
              WHERE id = $1 AND user_id = $2 AND received = $5 AND received + $3 <= size \
@@ -168,7 +172,7 @@ impl UploadRepository {
             upload_columns!()
         );
         let at = now();
-        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+        let row = transaction!(&self.db, access, write, |conn| {
             let row = sqlx::query_as::<_, UploadRow>(ADVANCE)
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())
@@ -197,7 +201,7 @@ impl UploadRepository {
         });
         match row {
             Ok(row) => Ok(row.into()),
-            Err(()) => match self.get(Access::User(user), user, id).await? {
+            Err(()) => match self.get(access, user, id).await? {
                 Some(upload) => {
                     Err(Error::UploadOffset { received: upload.received, size: upload.size })
                 }
@@ -207,18 +211,23 @@ impl UploadRepository {
     }
 
     /// The chunks received, in file order.
-    pub async fn chunks(&self, user: UserId, id: UploadId) -> Result<Vec<UploadChunk>> {
-        let rows: Vec<(i64, i64, String)> =
-            transaction!(&self.db, Access::User(user), read, |conn| {
-                sqlx::query_as(
-                    "SELECT start, length, object_key FROM upload_chunks \
+    pub async fn chunks(
+        &self,
+        access: Access,
+        user: UserId,
+        id: UploadId,
+    ) -> Result<Vec<UploadChunk>> {
+        access.require_owner(user)?;
+        let rows: Vec<(i64, i64, String)> = transaction!(&self.db, access, read, |conn| {
+            sqlx::query_as(
+                "SELECT start, length, object_key FROM upload_chunks \
                  WHERE upload_id = $1 AND user_id = $2 ORDER BY start",
-                )
-                .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .fetch_all(&mut *conn)
-                .await?
-            });
+            )
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_all(&mut *conn)
+            .await?
+        });
         Ok(rows
             .into_iter()
             .map(|(start, length, key)| UploadChunk {
@@ -234,17 +243,19 @@ impl UploadRepository {
     /// a completion still running.
     pub async fn claim(
         &self,
+        access: Access,
         user: UserId,
         id: UploadId,
         until: DateTime<Utc>,
     ) -> Result<Option<Upload>> {
+        access.require_owner(user)?;
         const SQL: &str = concat!(
             "UPDATE uploads SET claimed_until = $3 WHERE id = $1 AND user_id = $2 \
              AND received = size AND expires_at > $4 \
              AND (claimed_until IS NULL OR claimed_until < $4) RETURNING ",
             upload_columns!()
         );
-        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+        let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, UploadRow>(SQL)
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())
@@ -257,8 +268,9 @@ impl UploadRepository {
     }
 
     /// Gives up a claim (the completion failed; the upload may be completed again).
-    pub async fn release(&self, user: UserId, id: UploadId) -> Result<()> {
-        transaction!(&self.db, Access::User(user), write, |conn| {
+    pub async fn release(&self, access: Access, user: UserId, id: UploadId) -> Result<()> {
+        access.require_owner(user)?;
+        transaction!(&self.db, access, write, |conn| {
             sqlx::query("UPDATE uploads SET claimed_until = NULL WHERE id = $1 AND user_id = $2")
                 .bind(id.as_uuid())
                 .bind(user.as_uuid())
@@ -287,8 +299,9 @@ impl UploadRepository {
     }
 
     /// The user's uploads that have expired (to delete with their objects).
-    pub async fn expired(&self, user: UserId) -> Result<Vec<UploadId>> {
-        let ids: Vec<Uuid> = transaction!(&self.db, Access::User(user), read, |conn| {
+    pub async fn expired(&self, access: Access, user: UserId) -> Result<Vec<UploadId>> {
+        access.require_owner(user)?;
+        let ids: Vec<Uuid> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar("SELECT id FROM uploads WHERE user_id = $1 AND expires_at <= $2")
                 .bind(user.as_uuid())
                 .bind(now())
@@ -300,8 +313,9 @@ impl UploadRepository {
 
     /// Up to `limit` expired uploads of any account that no completion holds (for the
     /// workers' sweep, which deletes them with their objects): owner and id.
-    pub async fn expired_any(&self, limit: u32) -> Result<Vec<(UserId, UploadId)>> {
-        let rows: Vec<(Uuid, Uuid)> = transaction!(&self.db, Access::System, read, |conn| {
+    pub async fn expired_any(&self, access: Access, limit: u32) -> Result<Vec<(UserId, UploadId)>> {
+        access.require_system()?;
+        let rows: Vec<(Uuid, Uuid)> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as(
                 "SELECT user_id, id FROM uploads WHERE expires_at <= $1 \
                  AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY expires_at LIMIT $2",
@@ -318,8 +332,9 @@ impl UploadRepository {
     }
 
     /// How many uploads the user has open (not expired).
-    pub async fn open_count(&self, user: UserId) -> Result<u64> {
-        let count: i64 = transaction!(&self.db, Access::User(user), read, |conn| {
+    pub async fn open_count(&self, access: Access, user: UserId) -> Result<u64> {
+        access.require_owner(user)?;
+        let count: i64 = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM uploads WHERE user_id = $1 AND expires_at > $2",
             )

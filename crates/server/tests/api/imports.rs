@@ -111,7 +111,11 @@ async fn a_large_upload_becomes_a_metered_job_and_a_short_balance_stores_nothing
     let datasets = app.backends.datasets().list(Access::User(user), user, None, 10).await.unwrap();
     assert!(datasets.is_empty(), "no dataset: {datasets:?}");
     assert!(app.backends.jobs().list(Access::User(user), None, 10).await.unwrap().is_empty());
-    assert_eq!(app.backends.uploads().open_count(user).await.unwrap(), 0, "no upload kept");
+    assert_eq!(
+        app.backends.uploads().open_count(Access::User(user), user).await.unwrap(),
+        0,
+        "no upload kept"
+    );
     assert!(scratch_files(&app).is_empty(), "nothing left: {:?}", scratch_files(&app));
 
     let grant = Hours::from_hours_f64(1.0).unwrap();
@@ -131,7 +135,11 @@ async fn a_large_upload_becomes_a_metered_job_and_a_short_balance_stores_nothing
     let charges = import_charges(&app, user).await;
     assert_eq!(charges.len(), 1, "one charge: {charges:?}");
     assert!(charges[0].reason.contains(&id), "{charges:?}");
-    assert_eq!(app.backends.uploads().open_count(user).await.unwrap(), 0, "the upload is gone");
+    assert_eq!(
+        app.backends.uploads().open_count(Access::User(user), user).await.unwrap(),
+        0,
+        "the upload is gone"
+    );
     let balance = app.backends.ledger().balance(Access::User(user), user).await.unwrap();
     assert!(balance < grant && balance > Hours::ZERO, "the rest is back: {balance}");
 }
@@ -204,11 +212,17 @@ async fn workers_delete_every_accounts_expired_uploads_with_their_chunks() {
     let user: UserId = browser.user_id.parse().unwrap();
     let uploads = app.backends.uploads();
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
-    let expired = uploads.create(user, UploadId::new(), "old.csv", 5, past).await.unwrap();
+    let expired = uploads
+        .create(Access::User(user), user, UploadId::new(), "old.csv", 5, past)
+        .await
+        .unwrap();
     let key = ObjectKey::upload_chunk(user, expired.id, 0, 1);
     app.backends.objects.put(&key, b"a,b\n1".to_vec().into()).await.unwrap();
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
-    let open = uploads.create(user, UploadId::new(), "new.csv", 5, later).await.unwrap();
+    let open = uploads
+        .create(Access::User(user), user, UploadId::new(), "new.csv", 5, later)
+        .await
+        .unwrap();
 
     // Nobody of that account starts another upload: the workers' sweep finds it.
     // The row goes first, then the chunks: wait for both.

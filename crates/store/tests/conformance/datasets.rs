@@ -27,7 +27,14 @@ async fn datasets_conform(db: Database) {
 
     let tags = vec!["stocks".to_owned(), "daily".to_owned(), "stocks".to_owned()];
     let (dataset, v1) = datasets
-        .create(ada, id, "  Stocks 100% daily ", &tags, &version("import", 16_000))
+        .create(
+            Access::User(ada),
+            ada,
+            id,
+            "  Stocks 100% daily ",
+            &tags,
+            &version("import", 16_000),
+        )
         .await
         .unwrap();
     assert_eq!(dataset.name, "Stocks 100% daily");
@@ -37,7 +44,8 @@ async fn datasets_conform(db: Database) {
     assert_eq!(v1.series, ["AAPL", "MSFT"]);
     assert_eq!(v1.profile, Profile { rows: 16_000, ..Profile::default() });
 
-    let duplicate = datasets.create(ada, id, "again", &[], &version("import", 1)).await;
+    let duplicate =
+        datasets.create(Access::User(ada), ada, id, "again", &[], &version("import", 1)).await;
     assert!(duplicate.is_err(), "an id is used once");
     assert_eq!(
         datasets.versions(as_ada, ada, id).await.unwrap().len(),
@@ -57,7 +65,10 @@ async fn datasets_conform(db: Database) {
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
 
     // Search is by name, case-insensitive, with LIKE's wildcards taken literally.
-    datasets.create(ada, DatasetId::new(), "Weather", &[], &version("import", 10)).await.unwrap();
+    datasets
+        .create(Access::User(ada), ada, DatasetId::new(), "Weather", &[], &version("import", 10))
+        .await
+        .unwrap();
     let found = datasets.list(as_ada, ada, Some("STOCKS"), 10).await.unwrap();
     assert_eq!(found.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["Stocks 100% daily"]);
     assert_eq!(datasets.list(as_ada, ada, Some("100%"), 10).await.unwrap().len(), 1);

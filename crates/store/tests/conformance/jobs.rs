@@ -38,7 +38,7 @@ async fn ledger_adds_up(db: &Database, user: UserId) {
 async fn reap_once_a_lease_runs_out(jobs: &JobRepository) -> Vec<JobId> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let taken = jobs.reap().await.unwrap();
+        let taken = jobs.reap(Access::System).await.unwrap();
         if !taken.is_empty() {
             return taken;
         }
@@ -56,37 +56,51 @@ async fn jobs_conform(db: Database) {
     ledger.apply(Access::System, grace, hours(1.0), "grant", None).await.unwrap();
 
     // Submitting reserves hours in the same step; a repeated key submits once.
-    let (first, created) = jobs.submit(ada, &job(2.0, Some("import-1"))).await.unwrap();
+    let (first, created) =
+        jobs.submit(Access::User(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
     assert!(created);
     assert_eq!((first.status, first.attempts, first.reserved), (JobStatus::Queued, 0, hours(2.0)));
     assert_eq!(balance(&db, ada).await, hours(8.0));
-    let (again, created) = jobs.submit(ada, &job(2.0, Some("import-1"))).await.unwrap();
+    let (again, created) =
+        jobs.submit(Access::User(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
     assert!(!created);
     assert_eq!(again.id, first.id);
     assert_eq!(balance(&db, ada).await, hours(8.0), "nothing reserved twice");
-    let refused = jobs.submit(ada, &job(9.0, None)).await.unwrap_err();
+    let refused = jobs.submit(Access::User(ada), ada, &job(9.0, None)).await.unwrap_err();
     assert!(matches!(refused, Error::InsufficientHours), "{refused}");
     assert_eq!(jobs.list(Access::User(ada), None, 100).await.unwrap().len(), 1, "nothing written");
 
     // A worker leases the job; only the lease holder's heartbeat and end count.
     let lease = Duration::from_secs(30);
-    let claimed = jobs.claim("w1", lease).await.unwrap().unwrap();
+    let claimed = jobs.claim(Access::System, "w1", lease).await.unwrap().unwrap();
     assert_eq!((claimed.id, claimed.status, claimed.attempts), (first.id, JobStatus::Running, 1));
-    assert!(jobs.claim("w2", lease).await.unwrap().is_none(), "nothing else is queued");
+    assert!(
+        jobs.claim(Access::System, "w2", lease).await.unwrap().is_none(),
+        "nothing else is queued"
+    );
     let progress = Some((40.0, "reading"));
     assert_eq!(
-        jobs.heartbeat(first.id, "w1", lease, progress).await.unwrap(),
+        jobs.heartbeat(Access::System, first.id, "w1", lease, progress).await.unwrap(),
         Lease::Held { cancel_requested: false }
     );
-    assert_eq!(jobs.heartbeat(first.id, "w2", lease, None).await.unwrap(), Lease::Lost);
+    assert_eq!(
+        jobs.heartbeat(Access::System, first.id, "w2", lease, None).await.unwrap(),
+        Lease::Lost
+    );
     let seen = jobs.get(Access::User(ada), first.id).await.unwrap().unwrap();
     assert_eq!((seen.progress, seen.message.as_str()), (40.0, "reading"));
     assert_eq!(jobs.get(Access::User(grace), first.id).await.unwrap(), None, "not grace's");
 
     // The end releases the reservation and charges the measured time, once.
     let done = Outcome::Succeeded { result: json!({ "rows": 3 }) };
-    assert_eq!(jobs.finish(first.id, "w2", &done, 1, hours(0.5)).await.unwrap(), None);
-    let ended = jobs.finish(first.id, "w1", &done, 1_800_000_000, hours(0.5)).await.unwrap();
+    assert_eq!(
+        jobs.finish(Access::System, first.id, "w2", &done, 1, hours(0.5)).await.unwrap(),
+        None
+    );
+    let ended = jobs
+        .finish(Access::System, first.id, "w1", &done, 1_800_000_000, hours(0.5))
+        .await
+        .unwrap();
     let ended = ended.unwrap();
     assert_eq!(
         (ended.status, ended.charged, ended.progress),
@@ -94,18 +108,21 @@ async fn jobs_conform(db: Database) {
     );
     assert_eq!(ended.result, Some(json!({ "rows": 3 })));
     assert_eq!(balance(&db, ada).await, hours(9.5));
-    assert_eq!(jobs.finish(first.id, "w1", &done, 1, hours(0.5)).await.unwrap(), None);
+    assert_eq!(
+        jobs.finish(Access::System, first.id, "w1", &done, 1, hours(0.5)).await.unwrap(),
+        None
+    );
     assert_eq!(balance(&db, ada).await, hours(9.5), "charged once");
 
     // Fairness: with one of ada's jobs running, grace's one goes before ada's next ones.
     let mut adas = Vec::new();
     for _ in 0..3 {
-        adas.push(jobs.submit(ada, &job(1.0, None)).await.unwrap().0);
+        adas.push(jobs.submit(Access::User(ada), ada, &job(1.0, None)).await.unwrap().0);
     }
-    let running = jobs.claim("w1", lease).await.unwrap().unwrap();
+    let running = jobs.claim(Access::System, "w1", lease).await.unwrap().unwrap();
     assert_eq!(running.id, adas[0].id, "the longest waiting first");
-    let (graces, _) = jobs.submit(grace, &job(0.5, None)).await.unwrap();
-    let next = jobs.claim("w2", lease).await.unwrap().unwrap();
+    let (graces, _) = jobs.submit(Access::User(grace), grace, &job(0.5, None)).await.unwrap();
+    let next = jobs.claim(Access::System, "w2", lease).await.unwrap().unwrap();
     assert_eq!(next.id, graces.id, "the user with no running job goes first");
 
     // A queued job cancels at once with its whole reservation back; a running one is
@@ -119,32 +136,42 @@ async fn jobs_conform(db: Database) {
     assert!(asked.cancel_requested);
     assert_eq!(asked.status, JobStatus::Running);
     assert_eq!(
-        jobs.heartbeat(running.id, "w1", lease, None).await.unwrap(),
+        jobs.heartbeat(Access::System, running.id, "w1", lease, None).await.unwrap(),
         Lease::Held { cancel_requested: true }
     );
-    let stopped = jobs.finish(running.id, "w1", &Outcome::Cancelled, 1, hours(0.1)).await;
+    let stopped =
+        jobs.finish(Access::System, running.id, "w1", &Outcome::Cancelled, 1, hours(0.1)).await;
     assert_eq!(stopped.unwrap().unwrap().charged, Some(hours(0.1)), "what it used is charged");
 
     // A failure that is not the user's fault is refunded.
     let failed = Outcome::Failed { error: "the store went away".into(), refund: true };
-    let ended = jobs.finish(next.id, "w2", &failed, 5, hours(0.2)).await.unwrap().unwrap();
+    let ended =
+        jobs.finish(Access::System, next.id, "w2", &failed, 5, hours(0.2)).await.unwrap().unwrap();
     assert_eq!((ended.status, ended.charged), (JobStatus::Failed, Some(hours(0.0))));
     assert_eq!(balance(&db, grace).await, hours(1.0));
 
     // A worker that stops giving back its job does not use up an attempt; one that dies
     // loses its lease, and the job is taken back.
-    let taken = jobs.claim("w1", lease).await.unwrap().unwrap();
+    let taken = jobs.claim(Access::System, "w1", lease).await.unwrap().unwrap();
     assert_eq!((taken.id, taken.attempts), (adas[1].id, 1));
-    assert!(jobs.requeue(taken.id, "w1", chrono::Utc::now(), "stopping", false).await.unwrap());
-    let taken = jobs.claim("w3", Duration::from_millis(1)).await.unwrap().unwrap();
+    assert!(
+        jobs.requeue(Access::System, taken.id, "w1", chrono::Utc::now(), "stopping", false)
+            .await
+            .unwrap()
+    );
+    let taken = jobs.claim(Access::System, "w3", Duration::from_millis(1)).await.unwrap().unwrap();
     assert_eq!((taken.id, taken.attempts), (adas[1].id, 1), "the attempt was not counted");
     assert_eq!(reap_once_a_lease_runs_out(&jobs).await, [taken.id]);
     let back = jobs.get(Access::System, taken.id).await.unwrap().unwrap();
     assert_eq!((back.status, back.attempts), (JobStatus::Queued, 1));
-    assert_eq!(jobs.finish(taken.id, "w3", &done, 1, hours(0.1)).await.unwrap(), None);
+    assert_eq!(
+        jobs.finish(Access::System, taken.id, "w3", &done, 1, hours(0.1)).await.unwrap(),
+        None
+    );
     // After its last attempt, a job whose worker died fails, refunded.
     for attempt in 2..=3 {
-        let again = jobs.claim("w4", Duration::from_millis(1)).await.unwrap().unwrap();
+        let again =
+            jobs.claim(Access::System, "w4", Duration::from_millis(1)).await.unwrap().unwrap();
         assert_eq!(again.attempts, attempt);
         assert_eq!(reap_once_a_lease_runs_out(&jobs).await, [again.id]);
     }
@@ -152,7 +179,10 @@ async fn jobs_conform(db: Database) {
     assert_eq!((given_up.status, given_up.charged), (JobStatus::Failed, Some(hours(0.0))));
 
     // Usage by day and kind, and a ledger that adds up.
-    let usage = jobs.usage(ada, chrono::Utc::now() - chrono::Duration::days(1)).await.unwrap();
+    let usage = jobs
+        .usage(Access::User(ada), ada, chrono::Utc::now() - chrono::Duration::days(1))
+        .await
+        .unwrap();
     assert_eq!(usage.len(), 1);
     assert_eq!((usage[0].kind.as_str(), usage[0].hours), ("import", hours(0.6)));
     assert_eq!(usage[0].jobs, 4, "every ended job, refunded ones at zero");
