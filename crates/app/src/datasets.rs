@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use variosync_domain::profile::Profile;
-use variosync_domain::{AuditAction, DatasetId};
+use variosync_domain::{AuditAction, DatasetId, ErrorKind};
 use variosync_engine::window::{self, Part, QueryError};
 use variosync_store::{Dataset, ObjectKey, Version};
 
@@ -23,10 +23,11 @@ pub const MAX_PAGE_ROWS: usize = 10_000;
 
 impl From<QueryError> for Error {
     fn from(error: QueryError) -> Self {
-        match error {
-            QueryError::Read(_) => Error::internal("a query failed", error),
-            QueryError::NoColumn(_) => Error::not_found("column_not_found", error.to_string()),
-            other => Error::invalid("invalid_query", other.to_string()),
+        let code = error.code();
+        match error.kind() {
+            ErrorKind::NotFound => Error::not_found(code, error.to_string()),
+            ErrorKind::InvalidInput => Error::invalid(code, error.to_string()),
+            _ => Error::internal("a query failed", error),
         }
     }
 }

@@ -14,11 +14,11 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use variosync_domain::time::Zone;
-use variosync_domain::{AuditAction, UploadId};
+use variosync_domain::{AuditAction, ErrorKind, UploadId};
 use variosync_engine::convert::ConvertError;
 use variosync_engine::duplicates::DuplicatePolicy;
-use variosync_formats::delimited::{ReadError, ReadOptions};
-use variosync_formats::mapping::{MappingError, Override};
+use variosync_formats::delimited::ReadOptions;
+use variosync_formats::mapping::Override;
 use variosync_formats::source::Input;
 use variosync_formats::table::{Mode, Reject};
 use variosync_store::jobs::{Job, NewJob, Outcome};
@@ -36,22 +36,16 @@ const UPLOAD_LIFETIME_HOURS: i64 = 24;
 impl From<ImportError> for Error {
     fn from(error: ImportError) -> Self {
         match error {
-            ImportError::Read(ReadError::Unsupported(message))
-            | ImportError::Convert(ConvertError::Read(ReadError::Unsupported(message))) => {
-                Error::invalid("unsupported_format", message)
-            }
-            ImportError::Read(ReadError::Mapping(
-                error @ (MappingError::UnknownColumn { .. } | MappingError::Invalid(_)),
-            )) => Error::invalid("invalid_mapping", error.to_string()),
             ImportError::Read(error) | ImportError::Convert(ConvertError::Read(error)) => {
-                Error::invalid("unreadable_file", error.to_string())
+                Error::invalid(error.code(), error.to_string())
             }
-            ImportError::Convert(ConvertError::Duplicates(error)) => {
+            ImportError::Convert(error) if error.kind() == ErrorKind::Conflict => {
                 Error::conflict("duplicate_rows", error.to_string())
             }
-            ImportError::Convert(ConvertError::Empty) | ImportError::NothingRead(_) => {
+            ImportError::Convert(error) if error.kind() == ErrorKind::InvalidInput => {
                 Error::invalid("no_rows", error.to_string())
             }
+            ImportError::NothingRead(_) => Error::invalid("no_rows", error.to_string()),
             ImportError::Store(error) => error.into(),
             other => Error::internal("an import failed", other),
         }

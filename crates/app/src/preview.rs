@@ -178,13 +178,7 @@ impl App {
                     problem: Some(MappingError::NoTimeColumn { columns: Vec::new() }.to_string()),
                     ..Preview::default()
                 }),
-                Err(ReadError::Mapping(
-                    error @ (MappingError::UnknownColumn { .. } | MappingError::Invalid(_)),
-                )) => Err(Error::invalid("invalid_mapping", error.to_string())),
-                Err(ReadError::Unsupported(message)) => {
-                    Err(Error::invalid("unsupported_format", message))
-                }
-                Err(error) => Err(Error::invalid("unreadable_file", error.to_string())),
+                Err(error) => Err(Error::invalid(error.code(), error.to_string())),
             }
         })
         .await?

@@ -50,6 +50,19 @@ pub enum ConvertError<E: std::error::Error + 'static> {
     Write(String),
 }
 
+impl<E: std::error::Error> ConvertError<E> {
+    /// What kind of failure this is: the file's (unreadable, or rows that repeat under the
+    /// `fail` policy, or nothing to read) or ours (writing failed).
+    pub fn kind(&self) -> variosync_domain::ErrorKind {
+        use variosync_domain::ErrorKind;
+        match self {
+            Self::Read(_) | Self::Empty => ErrorKind::InvalidInput,
+            Self::Duplicates(_) => ErrorKind::Conflict,
+            Self::Write(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 impl<E: std::error::Error> From<WriteError> for ConvertError<E> {
     fn from(error: WriteError) -> Self {
         Self::Write(variosync_domain::error_chain(&error))

@@ -46,6 +46,28 @@ pub enum QueryError {
     Read(String),
 }
 
+impl QueryError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> variosync_domain::ErrorKind {
+        use variosync_domain::ErrorKind;
+        match self {
+            Self::NoColumn(_) => ErrorKind::NotFound,
+            Self::Read(_) => ErrorKind::Internal,
+            Self::NotNumeric(_) | Self::NotOhlc(_) | Self::Invalid(_) => ErrorKind::InvalidInput,
+        }
+    }
+
+    /// A stable code: `column_not_found`, `invalid_query`, or `internal` for a file that
+    /// could not be read.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoColumn(_) => "column_not_found",
+            Self::Read(_) => "internal",
+            Self::NotNumeric(_) | Self::NotOhlc(_) | Self::Invalid(_) => "invalid_query",
+        }
+    }
+}
+
 impl From<ParquetError> for QueryError {
     fn from(error: ParquetError) -> Self {
         Self::Read(error.to_string())

@@ -94,6 +94,17 @@ pub enum ForecastError {
     },
 }
 
+impl ForecastError {
+    /// What kind of failure this is: the request or the series is at fault, except for a
+    /// forecast stopped on purpose (a conflict with its cancellation).
+    pub fn kind(&self) -> variosync_domain::ErrorKind {
+        match self {
+            Self::Cancelled => variosync_domain::ErrorKind::Conflict,
+            _ => variosync_domain::ErrorKind::InvalidInput,
+        }
+    }
+}
+
 /// A time in microseconds since 1970 as RFC 3339 (UTC), as forecasts print them.
 pub fn format_time(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)

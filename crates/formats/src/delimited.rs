@@ -107,6 +107,24 @@ pub enum ReadError {
 }
 
 impl ReadError {
+    /// What kind of failure this is: the file is at fault, whatever went wrong in it (a
+    /// broken compression stream reads as an I/O error too).
+    pub fn kind(&self) -> variosync_domain::ErrorKind {
+        variosync_domain::ErrorKind::InvalidInput
+    }
+
+    /// A stable code: `unsupported_format`, `invalid_mapping` (a choice over the mapping
+    /// names what the file does not have) or `unreadable_file`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unsupported(_) => "unsupported_format",
+            Self::Mapping(MappingError::UnknownColumn { .. } | MappingError::Invalid(_)) => {
+                "invalid_mapping"
+            }
+            _ => "unreadable_file",
+        }
+    }
+
     /// A JSON error that ends the reading, whatever the mode.
     pub(crate) fn into_structural(self) -> Self {
         match self {
