@@ -17,8 +17,8 @@ use variosync_app::datasets::{self as uses, Candle, Resampled, Window, WindowAns
 use variosync_app::imports::{
     FileImport, ImportOptions, ImportOutcome, ImportSummary, ReceivedFile,
 };
-use variosync_domain::DatasetId;
 use variosync_domain::profile::Profile;
+use variosync_domain::{DatasetId, ErrorKind};
 use variosync_store::{Dataset, Version};
 
 use super::openapi::{Changing, Reading};
@@ -117,13 +117,10 @@ async fn receive_file(
         let body = request.into_body().into_data_stream();
         return Ok((app.receive("upload", body, limit).await?, None));
     }
-    let multipart_error = |e: axum::extract::multipart::MultipartError| {
-        ApiError::new(variosync_domain::ErrorKind::InvalidInput, "invalid_multipart", e.body_text())
-    };
-    let mut multipart = Multipart::from_request(request, state).await.map_err(|e| {
-        ApiError::new(variosync_domain::ErrorKind::InvalidInput, "invalid_multipart", e.body_text())
-    })?;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    let invalid = |text: String| ApiError::new(ErrorKind::InvalidInput, "invalid_multipart", text);
+    let mut multipart =
+        Multipart::from_request(request, state).await.map_err(|e| invalid(e.body_text()))?;
+    while let Some(field) = multipart.next_field().await.map_err(|e| invalid(e.body_text()))? {
         if field.name() == Some("file") || field.file_name().is_some() {
             let file_name = field.file_name().map(str::to_owned);
             let field = field.map(|chunk| chunk.map_err(|e| e.body_text()));
@@ -131,7 +128,7 @@ async fn receive_file(
         }
     }
     Err(ApiError::new(
-        variosync_domain::ErrorKind::InvalidInput,
+        ErrorKind::InvalidInput,
         "no_file",
         "the form has no file field (name it \"file\")",
     ))
