@@ -62,7 +62,7 @@ async fn main() {
                 reserve,
                 idempotency_key: None,
             };
-            backends.jobs().submit(Access::User(*user), *user, &new).await.unwrap();
+            backends.jobs().submit(Access::person(*user), *user, &new).await.unwrap();
         }
     }
     let total = USERS * JOBS_PER_USER;

@@ -5,7 +5,7 @@ use variosync_domain::{AuditAction, DatasetId, UserId};
 use variosync_store::{Access, NewAuditEntry, Subscription};
 
 use crate::error::Result;
-use crate::queue::{dataset_channel, user_channel};
+use crate::queue::{dataset_channel, job_channel};
 use crate::{App, Principal};
 
 impl App {
@@ -42,17 +42,18 @@ impl App {
         detail: serde_json::Value,
     ) -> Result<()> {
         self.audit(principal, principal.user, action, detail).await?;
-        crate::queue::announce_dataset(&self.backends, principal.user, action, dataset).await;
+        crate::queue::announce_dataset(&self.backends, principal.workspace, action, dataset).await;
         Ok(())
     }
 
-    /// The principal's dataset changes as they happen: `{"action", "dataset_id"}` as JSON.
+    /// The dataset changes of the principal's workspace as they happen:
+    /// `{"action", "dataset_id"}` as JSON.
     pub async fn dataset_events(&self, principal: &Principal) -> Result<Subscription> {
-        Ok(self.backends.pubsub.subscribe(&dataset_channel(principal.user)).await?)
+        Ok(self.backends.pubsub.subscribe(&dataset_channel(principal.workspace)).await?)
     }
 
-    /// The principal's job events as they happen: each the job as JSON.
+    /// The job events of the principal's workspace as they happen: each the job as JSON.
     pub async fn job_events(&self, principal: &Principal) -> Result<Subscription> {
-        Ok(self.backends.pubsub.subscribe(&user_channel(principal.user)).await?)
+        Ok(self.backends.pubsub.subscribe(&job_channel(principal.workspace)).await?)
     }
 }

@@ -129,7 +129,7 @@ impl App {
                 ip: None,
                 user_agent: None,
             };
-            self.backends.audit().record(Access::User(user), entry).await?;
+            self.backends.audit().record(Access::person(user), entry).await?;
         }
         Ok(Some(true))
     }

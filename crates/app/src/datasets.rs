@@ -202,8 +202,8 @@ impl App {
     ) -> Result<Vec<Dataset>> {
         let limit = query.limit.unwrap_or(50).clamp(1, 200);
         let search = query.search.as_deref().filter(|s| !s.trim().is_empty());
-        let user = principal.user;
-        Ok(self.backends.datasets().list(principal.access(), user, search, limit).await?)
+        let workspace = principal.workspace;
+        Ok(self.backends.datasets().list(principal.access(), workspace, search, limit).await?)
     }
 
     /// The principal's library: up to `limit` datasets, most recently changed first, each
@@ -216,12 +216,12 @@ impl App {
         sort: LibrarySort,
         limit: u32,
     ) -> Result<Vec<(Dataset, Version)>> {
-        let (access, user) = (principal.access(), principal.user);
+        let (access, workspace) = (principal.access(), principal.workspace);
         let datasets = self.backends.datasets();
         let needle = search.trim().to_lowercase();
         let mut shown = Vec::new();
-        for dataset in datasets.list(access, user, None, limit).await? {
-            let versions = datasets.versions(access, user, dataset.id).await?;
+        for dataset in datasets.list(access, workspace, None, limit).await? {
+            let versions = datasets.versions(access, workspace, dataset.id).await?;
             let Some(version) = versions.into_iter().find(|v| v.version == dataset.current_version)
             else {
                 continue;
@@ -245,15 +245,15 @@ impl App {
 
     /// One of the principal's datasets.
     pub async fn dataset(&self, principal: &Principal, id: DatasetId) -> Result<Dataset> {
-        let user = principal.user;
-        self.backends.datasets().get(principal.access(), user, id).await?.ok_or_else(not_found)
+        let workspace = principal.workspace;
+        self.backends.datasets().get(principal.access(), workspace, id).await?.ok_or_else(not_found)
     }
 
     /// A dataset's versions, oldest first.
     pub async fn versions(&self, principal: &Principal, id: DatasetId) -> Result<Vec<Version>> {
         let dataset = self.dataset(principal, id).await?;
-        let user = principal.user;
-        Ok(self.backends.datasets().versions(principal.access(), user, dataset.id).await?)
+        let workspace = principal.workspace;
+        Ok(self.backends.datasets().versions(principal.access(), workspace, dataset.id).await?)
     }
 
     /// A dataset and its version `wanted` (default: the current one).
@@ -287,13 +287,14 @@ impl App {
         id: DatasetId,
         change: DatasetChange,
     ) -> Result<Dataset> {
+        principal.require_editor()?;
         let dataset = self.dataset(principal, id).await?;
         let name = change.name.unwrap_or_else(|| dataset.name.clone());
         let tags = change.tags.unwrap_or_else(|| dataset.tags.clone());
         let updated = self
             .backends
             .datasets()
-            .update(principal.access(), principal.user, dataset.id, &name, &tags)
+            .update(principal.access(), principal.workspace, dataset.id, &name, &tags)
             .await?
             .ok_or_else(not_found)?;
         let detail = json!({
@@ -308,14 +309,15 @@ impl App {
     /// Deletes a dataset with all its versions and files.
     #[tracing::instrument(skip_all, fields(dataset_id = %id), err)]
     pub async fn delete_dataset(&self, principal: &Principal, id: DatasetId) -> Result<()> {
+        principal.require_editor()?;
         let dataset = self.dataset(principal, id).await?;
-        let user = principal.user;
-        if !self.backends.datasets().delete(principal.access(), user, dataset.id).await? {
+        let workspace = dataset.workspace_id;
+        if !self.backends.datasets().delete(principal.access(), workspace, dataset.id).await? {
             return Err(not_found());
         }
         // The rows are gone, so nothing points at the objects any more; a failure here
         // leaves unreachable objects, never a dataset with missing ones.
-        let prefix = ObjectKey::dataset_prefix(user, dataset.id);
+        let prefix = ObjectKey::dataset_prefix(workspace, dataset.id);
         if let Err(error) = self.backends.objects.delete_prefix(&prefix).await {
             tracing::error!(error = %variosync_domain::error_chain(&error), "cannot delete the objects of a deleted dataset");
         }
@@ -333,7 +335,7 @@ impl App {
     ) -> Result<(Dataset, Version, RejectsStream)> {
         use futures::StreamExt;
         let (dataset, version) = self.dataset_version(principal, id, wanted).await?;
-        let key = ObjectKey::dataset_rejects(principal.user, dataset.id, version.version);
+        let key = ObjectKey::dataset_rejects(dataset.workspace_id, dataset.id, version.version);
         let stream = match self.backends.objects.get_stream(&key).await {
             Ok(stream) => stream,
             Err(variosync_store::Error::ObjectNotFound(_)) => {
@@ -476,13 +478,13 @@ impl App {
     /// Opens the file of a dataset version (the principal's) for queries, through the local
     /// cache, with its overviews beside it.
     pub(crate) async fn open_part(&self, principal: &Principal, version: &Version) -> Result<Part> {
-        let user = principal.user;
-        let key = ObjectKey::dataset_part(user, version.dataset_id, version.version, 0);
+        let workspace = principal.workspace;
+        let key = ObjectKey::dataset_part(workspace, version.dataset_id, version.version, 0);
         let cache = self.scratch.join("cache");
         let path = self.backends.objects.local_file(&key, &cache).await?;
         for size in variosync_engine::overview::LEVELS {
             let overview = ObjectKey::dataset_part_overview(
-                user,
+                workspace,
                 version.dataset_id,
                 version.version,
                 0,

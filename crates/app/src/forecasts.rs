@@ -13,7 +13,7 @@ use variosync_domain::profile::Profile;
 use variosync_domain::{DatasetId, ForecastId};
 use variosync_forecast::run::{self, Report, Request};
 use variosync_forecast::{Band, Prediction};
-use variosync_store::{Access, Forecast, NewForecast, ObjectKey};
+use variosync_store::{Forecast, NewForecast, ObjectKey};
 
 pub use variosync_forecast::Model;
 pub use variosync_forecast::prophet::Event;
@@ -182,18 +182,18 @@ impl JobKind for ForecastJob {
         else {
             return Err(JobError::internal("the job is not a forecast"));
         };
-        let user = context.user();
+        let owner = context.principal();
         let backends = &context.backends;
         let versions = backends
             .datasets()
-            .versions(Access::User(user), user, payload.dataset_id)
+            .versions(owner.access(), owner.workspace, payload.dataset_id)
             .await
             .map_err(|e| JobError::transient(e.to_string()))?;
         if !versions.iter().any(|v| v.version == payload.version) {
             return Err(JobError::user("the dataset or its version is gone (it was deleted)"));
         }
         context.progress(0.0, "reading the series");
-        let key = ObjectKey::dataset_part(user, payload.dataset_id, payload.version, 0);
+        let key = ObjectKey::dataset_part(owner.workspace, payload.dataset_id, payload.version, 0);
         let path = backends
             .objects
             .local_file(&key, &context.scratch)
@@ -232,7 +232,7 @@ impl JobKind for ForecastJob {
         };
         context.progress(96.0, "storing the forecast");
         let id = ForecastId::new();
-        let object = ObjectKey::forecast(user, id);
+        let object = ObjectKey::forecast(owner.workspace, id);
         let size = bytes.len() as u64;
         backends
             .objects
@@ -253,7 +253,7 @@ impl JobKind for ForecastJob {
             report: summary(&report),
             bytes: size,
         };
-        let forecast = match backends.forecasts().create(Access::User(user), user, &new).await {
+        let forecast = match backends.forecasts().create(owner.access(), owner.workspace, &new).await {
             Ok(forecast) => forecast,
             Err(error) => {
                 if let Err(cleanup) = backends.objects.delete(&object).await {
@@ -444,7 +444,7 @@ impl crate::App {
             reserve,
             idempotency_key,
         };
-        self.submit(principal, principal.user, &submission).await
+        self.submit(principal, principal, &submission).await
     }
 
     /// The principal's forecasts, newest first, of one dataset or all.
@@ -455,8 +455,8 @@ impl crate::App {
         limit: Option<u32>,
     ) -> crate::Result<Vec<Forecast>> {
         let limit = limit.unwrap_or(50).clamp(1, 200);
-        let user = principal.user;
-        Ok(self.backends.forecasts().list(principal.access(), user, dataset, limit).await?)
+        let workspace = principal.workspace;
+        Ok(self.backends.forecasts().list(principal.access(), workspace, dataset, limit).await?)
     }
 
     /// One of the principal's forecasts.
@@ -465,10 +465,10 @@ impl crate::App {
         principal: &crate::Principal,
         id: ForecastId,
     ) -> crate::Result<Forecast> {
-        let user = principal.user;
+        let workspace = principal.workspace;
         self.backends
             .forecasts()
-            .get(principal.access(), user, id)
+            .get(principal.access(), workspace, id)
             .await?
             .ok_or_else(forecast_not_found)
     }
@@ -480,7 +480,7 @@ impl crate::App {
         id: ForecastId,
     ) -> crate::Result<ForecastPoints> {
         let forecast = self.forecast(principal, id).await?;
-        let key = ObjectKey::forecast(forecast.user_id, forecast.id);
+        let key = ObjectKey::forecast(forecast.workspace_id, forecast.id);
         let bytes = self.backends.objects.get(&key).await?;
         let points = from_parquet(bytes, &forecast.levels)
             .map_err(|e| crate::Error::internal("a stored forecast cannot be read", e))?;
@@ -505,16 +505,18 @@ impl crate::App {
         principal: &crate::Principal,
         id: ForecastId,
     ) -> crate::Result<()> {
-        let user = principal.user;
+        principal.require_editor()?;
         let forecast = self.forecast(principal, id).await?;
-        self.backends.forecasts().delete(principal.access(), user, forecast.id).await?;
-        let key = ObjectKey::forecast(user, forecast.id);
+        let workspace = forecast.workspace_id;
+        self.backends.forecasts().delete(principal.access(), workspace, forecast.id).await?;
+        let key = ObjectKey::forecast(workspace, forecast.id);
         if let Err(error) = self.backends.objects.delete(&key).await {
             tracing::warn!(forecast_id = %forecast.id, error = %error, "a forecast's points were not deleted");
         }
         let detail =
             serde_json::json!({ "forecast_id": forecast.id, "dataset_id": forecast.dataset_id });
-        self.audit(principal, user, variosync_domain::AuditAction::ForecastDeleted, detail).await
+        let action = variosync_domain::AuditAction::ForecastDeleted;
+        self.audit(principal, principal.user, action, detail).await
     }
 }
 

@@ -2,9 +2,9 @@
 //! Charges and reservations are made by the jobs that use the hours; purchases by billing.
 
 use serde_json::json;
-use variosync_domain::{AuditAction, Hours, LedgerEntryId, UserId};
+use variosync_domain::{AuditAction, Hours, LedgerEntryId, UserId, WorkspaceId};
 use variosync_store::jobs::Usage;
-use variosync_store::{Access, LedgerEntry, NewAuditEntry, Payment};
+use variosync_store::{Access, LedgerEntry, NewAuditEntry, Owner, Payment};
 
 use crate::error::{Error, Result};
 use crate::{App, Principal};
@@ -22,8 +22,8 @@ pub fn grant_amount(hours: f64) -> Result<Hours> {
 }
 
 impl App {
-    /// Grants `hours` (see [`grant_amount`]) to `user` for `reason` (admins only), audited
-    /// with the admin as actor.
+    /// Grants `hours` (see [`grant_amount`]) to `user`'s personal workspace for `reason`
+    /// (admins only), audited with the admin as actor.
     #[tracing::instrument(skip_all, fields(user_id = %user, hours), err)]
     pub async fn grant_hours(
         &self,
@@ -36,7 +36,7 @@ impl App {
         let hours = grant_amount(hours)?;
         let admin = Some(principal.user);
         let entry =
-            self.backends.ledger().apply(Access::System, user, hours, reason, admin).await?;
+            self.backends.ledger().apply(Access::System, Owner::personal(user), hours, reason, admin).await?;
         let audit = NewAuditEntry {
             user_id: Some(user),
             actor_id: admin,
@@ -75,25 +75,26 @@ impl App {
         days: u32,
         limit: u32,
     ) -> Result<Statement> {
-        let (access, user) = (principal.access(), principal.user);
-        let balance = self.backends.ledger().balance(access, user).await?;
-        let entries = self.backends.ledger().entries(access, user, None, limit).await?;
+        let (access, workspace) = (principal.access(), principal.workspace);
+        let balance = self.backends.ledger().balance(access, workspace).await?;
+        let entries = self.backends.ledger().entries(access, workspace, None, limit).await?;
         let usage = self.usage(principal, Some(days)).await?;
-        let payments = self.backends.payments().list(user, limit).await?;
+        let payments = self.backends.payments().list(principal.user, limit).await?;
         Ok(Statement { balance, entries, used: usage.total, usage: usage.days, payments })
     }
 }
 
 impl App {
-    /// The principal's balance.
+    /// The balance of the principal's workspace.
     pub async fn balance(&self, principal: &Principal) -> Result<Hours> {
-        Ok(self.backends.ledger().balance(principal.access(), principal.user).await?)
+        Ok(self.backends.ledger().balance(principal.access(), principal.workspace).await?)
     }
 
-    /// Anyone's balance (admins only).
+    /// The balance of anyone's personal workspace (admins only).
     pub async fn balance_of(&self, principal: &Principal, user: UserId) -> Result<Hours> {
         principal.require_admin()?;
-        Ok(self.backends.ledger().balance(Access::System, user).await?)
+        let workspace = WorkspaceId::personal(user);
+        Ok(self.backends.ledger().balance(Access::System, workspace).await?)
     }
 
     /// A page of the principal's ledger, newest first: `limit` (1 to 500, default 100)
@@ -105,7 +106,7 @@ impl App {
         limit: Option<u32>,
     ) -> Result<Vec<LedgerEntry>> {
         let limit = limit.unwrap_or(100).clamp(1, 500);
-        let (access, user) = (principal.access(), principal.user);
-        Ok(self.backends.ledger().entries(access, user, before, limit).await?)
+        let (access, workspace) = (principal.access(), principal.workspace);
+        Ok(self.backends.ledger().entries(access, workspace, before, limit).await?)
     }
 }

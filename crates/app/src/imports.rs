@@ -340,10 +340,12 @@ impl App {
     /// Refuses with 402 before any work when the principal's balance cannot cover the
     /// import of `size` bytes (the reservation an import of that size takes).
     pub async fn check_import_balance(&self, principal: &Principal, size: u64) -> Result<()> {
+        principal.require_editor()?;
         let reserve = self.settings.jobs.import_reserve(size);
-        let balance = self.backends.ledger().balance(principal.access(), principal.user).await?;
+        let balance =
+            self.backends.ledger().balance(principal.access(), principal.workspace).await?;
         if balance < reserve {
-            return Err(self.insufficient(principal.user, "import", reserve).await);
+            return Err(self.insufficient(principal, "import", reserve).await);
         }
         Ok(())
     }
@@ -357,6 +359,7 @@ impl App {
         principal: &Principal,
         import: FileImport,
     ) -> Result<ImportOutcome> {
+        principal.require_editor()?;
         let choices = import.options.choices(import.file_name.as_deref())?;
         if import.file.size == 0 {
             return Err(Error::invalid(
@@ -420,8 +423,8 @@ impl App {
         choices: &ReadChoices,
         upload: Option<UploadId>,
     ) -> Result<ImportSummary> {
+        principal.require_editor()?;
         let (options, policy) = choices.options()?;
-        let user = principal.user;
         let payload =
             JobPayload::Import(ImportPayload { upload_id: upload, choices: choices.clone() });
         let reserve = self.settings.jobs.import_reserve(file.size);
@@ -438,11 +441,11 @@ impl App {
         let job = match self
             .backends
             .jobs()
-            .start_inline(principal.access(), user, &new, &runner, until)
+            .start_inline(principal.access(), principal.workspace, &new, &runner, until)
             .await
         {
             Err(variosync_store::Error::InsufficientHours) => {
-                return Err(self.insufficient(user, "import", reserve).await);
+                return Err(self.insufficient(principal, "import", reserve).await);
             }
             started => started?,
         };
@@ -456,7 +459,7 @@ impl App {
             policy,
         };
         let result =
-            crate::pipeline::import_metered(&self.backends, user, request, &self.scratch, &meter)
+            crate::pipeline::import_metered(&self.backends, principal, request, &self.scratch, &meter)
                 .await;
         let answer = match result {
             Ok(imported) => {
@@ -525,17 +528,17 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<Job> {
         self.check_import_balance(principal, file.size).await?;
-        let user = principal.user;
+        let (access, workspace) = (principal.access(), principal.workspace);
         let uploads = self.backends.uploads();
         let expires = chrono::Utc::now() + chrono::Duration::hours(UPLOAD_LIFETIME_HOURS);
         let upload = uploads
-            .create(principal.access(), user, UploadId::new(), file_name, file.size, expires)
+            .create(access, workspace, UploadId::new(), file_name, file.size, expires)
             .await?;
         let stored = async {
-            let key = ObjectKey::upload_chunk(user, upload.id, 0, rand::random());
+            let key = ObjectKey::upload_chunk(workspace, upload.id, 0, rand::random());
             self.backends.objects.put_file(&key, &file.path).await?;
-            uploads.add_chunk(principal.access(), user, upload.id, 0, file.size, &key).await?;
-            uploads.claim(principal.access(), user, upload.id, expires).await?.ok_or_else(
+            uploads.add_chunk(access, workspace, upload.id, 0, file.size, &key).await?;
+            uploads.claim(access, workspace, upload.id, expires).await?.ok_or_else(
                 || {
                     Error::conflict(
                         "upload_completing",
@@ -546,12 +549,13 @@ impl App {
             let payload = JobPayload::Import(ImportPayload { upload_id: Some(upload.id), choices });
             let reserve = self.settings.jobs.import_reserve(file.size);
             let submission = Submission { payload, reserve, idempotency_key };
-            self.submit(principal, user, &submission).await
+            self.submit(principal, principal, &submission).await
         }
         .await;
         drop(file);
         if stored.is_err()
-            && let Err(error) = crate::uploads::discard(&self.backends, user, upload.id).await
+            && let Err(error) =
+                crate::uploads::discard(&self.backends, access, workspace, upload.id).await
         {
             tracing::warn!(upload_id = %upload.id, error = %error, "an unneeded upload was not deleted");
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use variosync_domain::{AuditAction, Hours, JobId, UserId};
+use variosync_domain::{AuditAction, Hours, JobId};
 use variosync_store::Access;
 use variosync_store::jobs::{Job, JobStatus, NewJob, Usage};
 
@@ -142,20 +142,21 @@ impl App {
     ) -> Result<Option<Job>> {
         match key {
             Some(key) => {
-                Ok(self.backends.jobs().by_key(principal.access(), principal.user, key).await?)
+                Ok(self.backends.jobs().by_key(principal.access(), principal.workspace, key).await?)
             }
             None => Ok(None),
         }
     }
 
-    /// Submits a job for `owner` (the principal, or the owner of a job an admin runs again),
-    /// reserving its hours, audits it and wakes idle workers.
+    /// Submits a job for `owner` (the principal, or the owner of a job an admin runs again)
+    /// in the owner's workspace, reserving its hours, audits it and wakes idle workers.
     pub(crate) async fn submit(
         &self,
         principal: &Principal,
-        owner: UserId,
+        owner: &Principal,
         submission: &Submission,
     ) -> Result<Job> {
+        owner.require_editor()?;
         let new = submission.new_job();
         match crate::queue::submit(&self.backends, owner, &new).await {
             Ok((job, created)) => {
@@ -171,9 +172,10 @@ impl App {
         }
     }
 
-    /// The error for work of `kind` needing `reserve` that `owner`'s balance cannot cover.
-    pub(crate) async fn insufficient(&self, owner: UserId, kind: &str, reserve: Hours) -> Error {
-        let balance = match self.backends.ledger().balance(Access::User(owner), owner).await {
+    /// The error for work of `kind` needing `reserve` that `owner`'s workspace's balance
+    /// cannot cover.
+    pub(crate) async fn insufficient(&self, owner: &Principal, kind: &str, reserve: Hours) -> Error {
+        let balance = match self.backends.ledger().balance(owner.access(), owner.workspace).await {
             Ok(balance) => balance.to_string(),
             Err(_) => "lower".to_owned(),
         };
@@ -256,7 +258,8 @@ impl App {
             ));
         }
         let submission = Submission { payload, reserve: old.reserved, idempotency_key: None };
-        let job = self.submit(principal, old.user_id, &submission).await?;
+        let owner = Principal::job_owner(old.user_id, old.workspace_id);
+        let job = self.submit(principal, &owner, &submission).await?;
         self.audit_job(principal, AuditAction::JobRetried, &job).await?;
         Ok(job)
     }
@@ -267,7 +270,7 @@ impl App {
         let days = i64::from(days.unwrap_or(30).clamp(1, 366));
         let today = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
         let since = today - chrono::Duration::days(days - 1);
-        let days = self.backends.jobs().usage(principal.access(), principal.user, since).await?;
+        let days = self.backends.jobs().usage(principal.access(), principal.workspace, since).await?;
         let total = days.iter().map(|day| day.hours).sum();
         Ok(UsageReport { since, total, days })
     }

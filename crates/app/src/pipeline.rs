@@ -8,7 +8,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use variosync_domain::{DatasetId, UserId};
+use variosync_domain::DatasetId;
+use crate::Principal;
 use variosync_engine::convert::{self, ConvertError};
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::profile::Profile;
@@ -202,11 +203,12 @@ impl Drop for WorkFolder {
     }
 }
 
-/// Imports a delimited stream as a new dataset called `name` owned by `user`, resolving rows
+/// Imports a delimited stream as a new dataset called `name` made by `owner` in its
+/// workspace, resolving rows
 /// that repeat a series and time by `policy`; temporary files go under `scratch`.
 pub async fn import_stream(
     backends: &Backends,
-    user: UserId,
+    owner: &Principal,
     name: &str,
     input: Input,
     options: &ReadOptions,
@@ -214,7 +216,7 @@ pub async fn import_stream(
     scratch: &Path,
 ) -> Result<Imported, ImportError> {
     let request = ImportRequest { name, input, options, policy };
-    import_metered(backends, user, request, scratch, &Meter::default()).await
+    import_metered(backends, owner, request, scratch, &Meter::default()).await
 }
 
 /// What to import.
@@ -247,10 +249,10 @@ impl std::fmt::Debug for Meter {
     }
 }
 
-/// Imports `request` as a new dataset owned by `user`, reporting to `meter`.
+/// Imports `request` as a new dataset made by `owner` in its workspace, reporting to `meter`.
 pub async fn import_metered(
     backends: &Backends,
-    user: UserId,
+    owner: &Principal,
     request: ImportRequest<'_>,
     scratch: &Path,
     meter: &Meter,
@@ -281,11 +283,11 @@ pub async fn import_metered(
     };
     let profile = converted.profile.clone();
 
-    let part = ObjectKey::dataset_part(user, id, 1, 0);
+    let part = ObjectKey::dataset_part(owner.workspace, id, 1, 0);
     let rejects_key =
-        converted.rejects_file.as_ref().map(|_| ObjectKey::dataset_rejects(user, id, 1));
+        converted.rejects_file.as_ref().map(|_| ObjectKey::dataset_rejects(owner.workspace, id, 1));
     let stored =
-        store(backends, user, id, name, &part, &out, &converted, rejects_key.as_ref()).await;
+        store(backends, owner, id, name, &part, &out, &converted, rejects_key.as_ref()).await;
     match stored {
         Ok((dataset, version)) => Ok(Imported {
             dataset,
@@ -298,7 +300,7 @@ pub async fn import_metered(
         }),
         Err(error) => {
             // The rows were not written: take the objects back so nothing is left half-done.
-            let prefix = ObjectKey::dataset_version_prefix(user, id, 1);
+            let prefix = ObjectKey::dataset_version_prefix(owner.workspace, id, 1);
             if let Err(cleanup) = backends.objects.delete_prefix(&prefix).await {
                 tracing::error!(error = %variosync_domain::error_chain(&cleanup), "cannot delete the objects of a failed import");
             }
@@ -311,7 +313,7 @@ pub async fn import_metered(
 #[allow(clippy::too_many_arguments)]
 async fn store(
     backends: &Backends,
-    user: UserId,
+    owner: &Principal,
     id: DatasetId,
     name: &str,
     part: &ObjectKey,
@@ -321,7 +323,7 @@ async fn store(
 ) -> Result<(Dataset, Version), variosync_store::Error> {
     let mut bytes = backends.objects.put_file(part, out).await?;
     for (size, path) in variosync_engine::overview::LEVELS.iter().zip(&converted.overviews) {
-        let key = ObjectKey::dataset_part_overview(user, id, 1, 0, *size);
+        let key = ObjectKey::dataset_part_overview(owner.workspace, id, 1, 0, *size);
         bytes += backends.objects.put_file(&key, path).await?;
     }
     if let (Some(key), Some(path)) = (rejects_key, &converted.rejects_file) {
@@ -341,7 +343,7 @@ async fn store(
     };
     backends
         .datasets()
-        .create(variosync_store::Access::User(user), user, id, name, &[], &version)
+        .create(owner.access(), owner.workspace, id, name, &[], &version)
         .await
 }
 
@@ -429,7 +431,7 @@ pub fn convert_file(
 /// Imports a delimited file held in memory (small files and tests).
 pub async fn import_bytes(
     backends: &Backends,
-    user: UserId,
+    owner: &Principal,
     name: &str,
     bytes: &[u8],
     options: &ReadOptions,
@@ -437,5 +439,5 @@ pub async fn import_bytes(
 ) -> Result<Imported, ImportError> {
     let input = Input::Stream(Box::new(std::io::Cursor::new(bytes.to_vec())));
     let scratch = std::env::temp_dir();
-    import_stream(backends, user, name, input, options, policy, &scratch).await
+    import_stream(backends, owner, name, input, options, policy, &scratch).await
 }

@@ -1,7 +1,7 @@
-//! Who is acting: a person (or a program with their key), with their role and where the
-//! request came from, or a worker acting for the owner of a job.
+//! Who is acting: a person (or a program with their key) in a workspace, with their roles
+//! and where the request came from, or a worker acting for the person whose job it runs.
 
-use variosync_domain::{Role, UserId};
+use variosync_domain::{Role, UserId, WorkspaceId, WorkspaceRole};
 use variosync_store::Access;
 
 use crate::error::Error;
@@ -13,6 +13,10 @@ pub struct Principal {
     pub user: UserId,
     /// Their role on this instance.
     pub role: Role,
+    /// The workspace they act in: whose data they see and change, whose hours they spend.
+    pub workspace: WorkspaceId,
+    /// Their role in that workspace.
+    pub workspace_role: WorkspaceRole,
     /// Whether the credential allows admin work (an API key without the admin scope does
     /// not, even for an admin).
     pub admin_scope: bool,
@@ -23,24 +27,65 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// `user` acting from a client at `ip` with `user_agent`.
+    /// `user` acting in their personal workspace from a client at `ip` with `user_agent`.
     pub fn person(
         user: UserId,
         role: Role,
         ip: Option<String>,
         user_agent: Option<String>,
     ) -> Self {
-        Self { user, role, admin_scope: true, ip, user_agent }
+        Self {
+            user,
+            role,
+            workspace: WorkspaceId::personal(user),
+            workspace_role: WorkspaceRole::Admin,
+            admin_scope: true,
+            ip,
+            user_agent,
+        }
     }
 
-    /// Work done for `user` with no client (a worker running their job, the command line).
+    /// Work done for `user` in their personal workspace with no client (the command line).
     pub fn owner(user: UserId) -> Self {
-        Self { user, role: Role::User, admin_scope: false, ip: None, user_agent: None }
+        Self::person(user, Role::User, None, None).without_admin_scope()
     }
 
-    /// The access its repository calls run with: only the person's own rows.
+    /// Work done for the person who submitted a job, in the job's workspace, by a worker.
+    /// The role is the one that submitting needed; PostgreSQL checks the membership again
+    /// on every row the job touches, so a member removed meanwhile changes nothing.
+    pub fn job_owner(user: UserId, workspace: WorkspaceId) -> Self {
+        Self::owner(user).in_workspace(workspace, WorkspaceRole::Editor)
+    }
+
+    /// The same person acting in `workspace` with `role` (read from their membership).
+    pub fn in_workspace(self, workspace: WorkspaceId, role: WorkspaceRole) -> Self {
+        Self { workspace, workspace_role: role, ..self }
+    }
+
+    fn without_admin_scope(self) -> Self {
+        Self { admin_scope: false, ..self }
+    }
+
+    /// The access its repository calls run with: the rows of the workspace it acts in (and
+    /// the person's own account rows).
     pub fn access(&self) -> Access {
-        Access::User(self.user)
+        Access::member(self.user, self.workspace, self.workspace_role)
+    }
+
+    /// Refuses unless the principal's role in its workspace may change data and spend
+    /// hours (a viewer may only read).
+    pub fn require_editor(&self) -> Result<(), Error> {
+        if self.workspace_role.can_write() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                code: "read_only",
+                message: format!(
+                    "your role in this workspace ({}) may read but not change",
+                    self.workspace_role
+                ),
+            })
+        }
     }
 
     /// Refuses unless the principal is an admin with a credential that allows admin work.

@@ -11,10 +11,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use variosync_domain::{Hours, UserId};
+use variosync_domain::{Hours, WorkspaceId};
 use variosync_store::jobs::{Job, JobRepository, Lease, NewJob, Outcome};
 use variosync_store::{Access, Backends, Channel};
 
+use crate::Principal;
 use crate::worker::WorkerId;
 
 /// Why a job's attempt stopped short.
@@ -114,9 +115,10 @@ impl Reporter {
 }
 
 impl JobContext {
-    /// The job's owner.
-    pub fn user(&self) -> UserId {
-        self.job.user_id
+    /// The person who submitted the job, acting in the job's workspace: whom the job's
+    /// work is done for.
+    pub fn principal(&self) -> Principal {
+        Principal::job_owner(self.job.user_id, self.job.workspace_id)
     }
 
     /// Reports how far the job is (0 to 100) and what it is doing; the worker records it
@@ -204,39 +206,40 @@ pub fn queued_channel() -> Channel {
     Channel::parse("jobs.queued").expect("a valid channel name")
 }
 
-/// The channel a user's job events go to (progress and ends), as JSON of the job.
-pub fn user_channel(user: UserId) -> Channel {
-    Channel::user(user, "jobs")
+/// The channel a workspace's job events go to (progress and ends), as JSON of the job.
+pub fn job_channel(workspace: WorkspaceId) -> Channel {
+    Channel::workspace(workspace, "jobs")
 }
 
-/// The channel a user's dataset changes go to: `{"action", "dataset_id"}` as JSON, the action
-/// one of `dataset_imported`, `dataset_updated` or `dataset_deleted`.
-pub fn dataset_channel(user: UserId) -> Channel {
-    Channel::user(user, "datasets")
+/// The channel a workspace's dataset changes go to: `{"action", "dataset_id"}` as JSON, the
+/// action one of `dataset_imported`, `dataset_updated` or `dataset_deleted`.
+pub fn dataset_channel(workspace: WorkspaceId) -> Channel {
+    Channel::workspace(workspace, "datasets")
 }
 
-/// Tells the owner's browsers that a dataset was imported, changed or deleted; a lost
+/// Tells the workspace's open pages that a dataset was imported, changed or deleted; a lost
 /// message only delays a library page until its next reload.
 pub async fn announce_dataset(
     backends: &Backends,
-    user: UserId,
+    workspace: WorkspaceId,
     action: variosync_domain::AuditAction,
     dataset: variosync_domain::DatasetId,
 ) {
     let payload = serde_json::json!({ "action": action.as_str(), "dataset_id": dataset });
     let payload = serde_json::to_vec(&payload).unwrap_or_default();
-    if let Err(error) = backends.pubsub.publish(&dataset_channel(user), payload.into()).await {
+    if let Err(error) = backends.pubsub.publish(&dataset_channel(workspace), payload.into()).await {
         tracing::debug!(error = %error, "a dataset event was not published");
     }
 }
 
-/// Submits a job for `user`, reserving `new.reserve` hours, and wakes idle workers.
+/// Submits a job for `owner` in its workspace, reserving `new.reserve` of the workspace's
+/// hours, and wakes idle workers.
 pub async fn submit(
     backends: &Backends,
-    user: UserId,
+    owner: &Principal,
     new: &NewJob,
 ) -> Result<(Job, bool), variosync_store::Error> {
-    let (job, created) = backends.jobs().submit(Access::User(user), user, new).await?;
+    let (job, created) = backends.jobs().submit(owner.access(), owner.workspace, new).await?;
     if created {
         publish(backends, &job).await;
         if let Err(error) = backends.pubsub.publish(&queued_channel(), "1".into()).await {
@@ -246,10 +249,10 @@ pub async fn submit(
     Ok((job, created))
 }
 
-/// Tells the owner's browsers about the job.
+/// Tells the workspace's open pages about the job.
 pub(crate) async fn publish(backends: &Backends, job: &Job) {
     let payload = serde_json::to_vec(job).unwrap_or_default();
-    if let Err(error) = backends.pubsub.publish(&user_channel(job.user_id), payload.into()).await {
+    if let Err(error) = backends.pubsub.publish(&job_channel(job.workspace_id), payload.into()).await {
         tracing::debug!(error = %error, "a job event was not published");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use variosync_domain::{UploadId, UserId};
+use variosync_domain::{UploadId, WorkspaceId};
 use variosync_store::{Access, Backends, ObjectKey, Upload};
 
 use crate::error::{Error, Result};
@@ -41,10 +41,10 @@ pub fn parse_upload_id(text: &str) -> Result<UploadId> {
 }
 
 /// Joins the upload's chunks, in order, into the file at `path`.
-async fn assemble(backends: &Backends, user: UserId, upload: &Upload, path: &Path) -> Result<()> {
+async fn assemble(backends: &Backends, access: Access, upload: &Upload, path: &Path) -> Result<()> {
     use futures::StreamExt;
     use tokio::io::AsyncWriteExt;
-    let chunks = backends.uploads().chunks(Access::User(user), user, upload.id).await?;
+    let chunks = backends.uploads().chunks(access, upload.workspace_id, upload.id).await?;
     let mut file = tokio::fs::File::create(path).await?;
     let mut expected = 0;
     for chunk in &chunks {
@@ -69,11 +69,12 @@ async fn assemble(backends: &Backends, user: UserId, upload: &Upload, path: &Pat
 /// Deletes the upload's row, then its chunks; whether it existed.
 pub(crate) async fn discard(
     backends: &Backends,
-    user: UserId,
+    access: Access,
+    workspace: WorkspaceId,
     id: UploadId,
 ) -> Result<bool, variosync_store::Error> {
-    let existed = backends.uploads().delete(Access::User(user), user, id).await?;
-    if let Err(error) = backends.objects.delete_prefix(&ObjectKey::upload(user, id)).await {
+    let existed = backends.uploads().delete(access, workspace, id).await?;
+    if let Err(error) = backends.objects.delete_prefix(&ObjectKey::upload(workspace, id)).await {
         tracing::warn!(upload_id = %id, error = %error, "the chunks of an upload were not deleted");
     }
     Ok(existed)
@@ -88,7 +89,8 @@ impl App {
         file_name: &str,
         size: u64,
     ) -> Result<Upload> {
-        let user = principal.user;
+        principal.require_editor()?;
+        let (access, workspace) = (principal.access(), principal.workspace);
         let limit = self.settings.upload_limit_bytes;
         if size == 0 {
             return Err(Error::invalid("empty_upload", "size must be at least 1 byte"));
@@ -100,10 +102,10 @@ impl App {
             return Err(Error::invalid("invalid_file_name", "file_name must not be empty"));
         }
         let uploads = self.backends.uploads();
-        for expired in uploads.expired(principal.access(), user).await? {
-            discard(&self.backends, user, expired).await?;
+        for expired in uploads.expired(access, workspace).await? {
+            discard(&self.backends, access, workspace, expired).await?;
         }
-        if uploads.open_count(principal.access(), user).await? >= MAX_OPEN {
+        if uploads.open_count(access, workspace).await? >= MAX_OPEN {
             return Err(Error::conflict(
                 "too_many_uploads",
                 format!("at most {MAX_OPEN} uploads may be open at once: complete or delete one"),
@@ -111,14 +113,14 @@ impl App {
         }
         let expires = chrono::Utc::now() + chrono::Duration::hours(LIFETIME_HOURS);
         Ok(uploads
-            .create(principal.access(), user, UploadId::new(), file_name, size, expires)
+            .create(access, workspace, UploadId::new(), file_name, size, expires)
             .await?)
     }
 
     /// One of the principal's open uploads.
     pub async fn upload(&self, principal: &Principal, id: UploadId) -> Result<Upload> {
-        let user = principal.user;
-        self.backends.uploads().get(principal.access(), user, id).await?.ok_or_else(not_found)
+        let workspace = principal.workspace;
+        self.backends.uploads().get(principal.access(), workspace, id).await?.ok_or_else(not_found)
     }
 
     /// Adds the chunk received in `chunk` at byte `start` of the upload.
@@ -134,8 +136,9 @@ impl App {
         S: futures::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let user = principal.user;
+        principal.require_editor()?;
         let upload = self.upload(principal, id).await?;
+        let workspace = upload.workspace_id;
         if start != upload.received {
             return Err(offset_conflict(upload.received, upload.size));
         }
@@ -156,14 +159,14 @@ impl App {
                 "the chunk is empty: send its bytes as the body",
             ));
         }
-        let key = ObjectKey::upload_chunk(user, upload.id, start, rand::random());
+        let key = ObjectKey::upload_chunk(workspace, upload.id, start, rand::random());
         self.backends.objects.put_file(&key, received.path()).await?;
         let length = received.size();
         drop(received);
         match self
             .backends
             .uploads()
-            .add_chunk(principal.access(), user, upload.id, start, length, &key)
+            .add_chunk(principal.access(), workspace, upload.id, start, length, &key)
             .await
         {
             Ok(upload) => Ok(upload),
@@ -184,8 +187,9 @@ impl App {
 
     /// Deletes an upload and what it received.
     pub async fn delete_upload(&self, principal: &Principal, id: UploadId) -> Result<()> {
+        principal.require_editor()?;
         let upload = self.upload(principal, id).await?;
-        if !discard(&self.backends, principal.user, upload.id).await? {
+        if !discard(&self.backends, principal.access(), upload.workspace_id, upload.id).await? {
             return Err(not_found());
         }
         Ok(())
@@ -202,7 +206,8 @@ impl App {
         options: &ImportOptions,
         idempotency_key: Option<String>,
     ) -> Result<ImportOutcome> {
-        let user = principal.user;
+        principal.require_editor()?;
+        let (access, workspace) = (principal.access(), principal.workspace);
         options.check()?;
         if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
             // The same request again (its answer was lost): the job it submitted.
@@ -228,7 +233,7 @@ impl App {
             upload.expires_at
         };
         let uploads = self.backends.uploads();
-        let Some(upload) = uploads.claim(principal.access(), user, upload.id, until).await? else {
+        let Some(upload) = uploads.claim(access, workspace, upload.id, until).await? else {
             return Err(Error::conflict(
                 "upload_completing",
                 "this upload is being completed by another request",
@@ -238,9 +243,9 @@ impl App {
             let payload = JobPayload::Import(ImportPayload { upload_id: Some(upload.id), choices });
             let reserve = self.settings.jobs.import_reserve(upload.size);
             let submission = Submission { payload, reserve, idempotency_key };
-            let submitted = self.submit(principal, user, &submission).await;
+            let submitted = self.submit(principal, principal, &submission).await;
             if submitted.is_err() {
-                uploads.release(principal.access(), user, upload.id).await?;
+                uploads.release(access, workspace, upload.id).await?;
             }
             return Ok(ImportOutcome::Queued(Box::new(submitted?)));
         }
@@ -248,18 +253,18 @@ impl App {
             tokio::fs::create_dir_all(&self.scratch).await?;
             let path = self.scratch.join(format!("assembled-{}", uuid::Uuid::now_v7()));
             let joined = ReceivedFile::owned(path, upload.size);
-            assemble(&self.backends, user, &upload, joined.path()).await?;
+            assemble(&self.backends, access, &upload, joined.path()).await?;
             self.import_here(principal, &joined, &choices, Some(upload.id)).await
         }
         .await;
         match outcome {
             Ok(summary) => {
-                discard(&self.backends, user, upload.id).await?;
+                discard(&self.backends, access, workspace, upload.id).await?;
                 Ok(ImportOutcome::Imported(Box::new(summary)))
             }
             Err(error) => {
                 // The file stays: it may be completed again, with other choices.
-                uploads.release(principal.access(), user, upload.id).await?;
+                uploads.release(access, workspace, upload.id).await?;
                 Err(error)
             }
         }
@@ -268,8 +273,8 @@ impl App {
     /// Deletes expired uploads of every account, with their chunks; how many.
     pub async fn sweep_expired_uploads(&self) -> Result<usize> {
         let expired = self.backends.uploads().expired_any(Access::System, SWEEP_BATCH).await?;
-        for (user, id) in &expired {
-            discard(&self.backends, *user, *id).await?;
+        for (workspace, id) in &expired {
+            discard(&self.backends, Access::System, *workspace, *id).await?;
         }
         Ok(expired.len())
     }
@@ -282,13 +287,13 @@ impl App {
         upload_id: UploadId,
         choices: &ReadChoices,
     ) -> std::result::Result<serde_json::Value, JobError> {
-        let user = context.user();
-        let principal = Principal::owner(user);
+        let principal = context.principal();
+        let (access, workspace) = (principal.access(), principal.workspace);
         let (options, policy) = choices.options().map_err(|e| JobError::user(e.to_string()))?;
         let upload = self
             .backends
             .uploads()
-            .get(Access::User(user), user, upload_id)
+            .get(access, workspace, upload_id)
             .await
             .map_err(|e| JobError::transient(e.to_string()))?
             .ok_or_else(|| JobError::user("the upload is gone (it expired or was deleted)"))?;
@@ -311,7 +316,7 @@ impl App {
         let joined =
             ReceivedFile::owned(context.scratch.join(format!("upload-{}", upload.id)), upload.size);
         let result = async {
-            assemble(&self.backends, user, &upload, joined.path())
+            assemble(&self.backends, access, &upload, joined.path())
                 .await
                 .map_err(|e| JobError::transient(e.to_string()))?;
             let request = ImportRequest {
@@ -320,7 +325,7 @@ impl App {
                 options: &options,
                 policy,
             };
-            crate::pipeline::import_metered(&self.backends, user, request, &context.scratch, &meter)
+            crate::pipeline::import_metered(&self.backends, &principal, request, &context.scratch, &meter)
                 .await
                 .map_err(|error| match error {
                     e @ (ImportError::Store(_) | ImportError::Io(_) | ImportError::Interrupted) => {
@@ -335,14 +340,14 @@ impl App {
             Ok(imported) => imported,
             Err(error) => {
                 if let Err(e) =
-                    self.backends.uploads().release(Access::User(user), user, upload.id).await
+                    self.backends.uploads().release(access, workspace, upload.id).await
                 {
                     tracing::warn!(error = %e, "an upload's claim was not given up");
                 }
                 return Err(error);
             }
         };
-        discard(&self.backends, user, upload.id)
+        discard(&self.backends, access, workspace, upload.id)
             .await
             .map_err(|e| JobError::transient(e.to_string()))?;
         let summary = crate::imports::ImportSummary::of(imported);

@@ -60,7 +60,7 @@ async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
     let stored = backends.objects.list(&prefix).await.unwrap();
     assert_eq!(stored.len(), 4, "the part and its three overviews");
     assert_eq!(stored.iter().map(|o| o.size).sum::<u64>(), imported.version.bytes);
-    let listed = backends.datasets().list(Access::User(user), user, None, 10).await.unwrap();
+    let listed = backends.datasets().list(Access::person(user), user, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1);
 }
 
@@ -81,7 +81,7 @@ async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects
         matches!(failed, Err(ImportError::Store(variosync_store::Error::InvalidName))),
         "{failed:?}"
     );
-    assert!(backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().is_empty());
+    assert!(backends.datasets().list(Access::person(user), user, None, 10).await.unwrap().is_empty());
     assert!(
         backends.objects.list(&ObjectKey::user_prefix(user)).await.unwrap().is_empty(),
         "the part was taken back"
@@ -117,7 +117,7 @@ async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() 
     .unwrap_err();
     assert!(strict.to_string().starts_with("line 3, column `date`"), "{strict}");
     assert_eq!(
-        backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().len(),
+        backends.datasets().list(Access::person(user), user, None, 10).await.unwrap().len(),
         1
     );
 }
@@ -144,7 +144,7 @@ async fn repeated_series_and_times_follow_the_duplicate_policy() {
             .unwrap_err();
     assert!(refused.to_string().starts_with("1 rows repeat a series and time"), "{refused}");
     assert_eq!(
-        backends.datasets().list(Access::User(user), user, None, 10).await.unwrap().len(),
+        backends.datasets().list(Access::person(user), user, None, 10).await.unwrap().len(),
         1
     );
 }

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 use variosync_domain::{
     ApiKeyId, ApiScope, AuditAction, Email, Hours, NewUser, Role, SessionId, TokenPurpose, User,
-    UserId,
+    UserId, WorkspaceId,
 };
-use variosync_store::{
+use variosync_store::{Owner, 
     Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewAuthToken, NewSession, ObjectKey,
     Session,
 };
@@ -174,7 +174,7 @@ impl Accounts {
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<User> {
         let token = self.consume(TokenPurpose::VerifyEmail, token).await?;
         let user_id = token.user_id.ok_or(Error::InvalidToken)?;
-        let access = Access::User(user_id);
+        let access = Access::person(user_id);
         let user =
             self.backends.users().find_by_id(access, user_id).await?.ok_or(Error::InvalidToken)?;
         if user.email != token.email {
@@ -225,7 +225,7 @@ impl Accounts {
         Password::parse(new_password, "")?;
         let token = self.consume(TokenPurpose::ResetPassword, token).await?;
         let user_id = token.user_id.ok_or(Error::InvalidToken)?;
-        let access = Access::User(user_id);
+        let access = Access::person(user_id);
         let password = Password::parse(new_password, token.email.as_str())?;
         let hash = password::hash(&password).await?;
         if !self.backends.users().set_password_hash(access, user_id, &hash).await? {
@@ -269,7 +269,7 @@ impl Accounts {
         let token = self.consume(TokenPurpose::MagicLink, token).await?;
         let users = self.backends.users();
         let existing = match token.user_id {
-            Some(id) => users.find_by_id(Access::User(id), id).await?,
+            Some(id) => users.find_by_id(Access::person(id), id).await?,
             None => users.find_by_email(Access::System, &token.email).await?,
         };
         let user = match existing {
@@ -289,7 +289,7 @@ impl Accounts {
         if !user.is_active() {
             return Err(Error::Disabled);
         }
-        let access = Access::User(user.id);
+        let access = Access::person(user.id);
         let user = users.mark_email_verified(access, user.id).await?.unwrap_or(user);
         self.audit(
             access,
@@ -310,7 +310,7 @@ impl Accounts {
         new_email: &str,
         password: &str,
     ) -> Result<()> {
-        let stored = self.backends.users().password_hash(Access::User(user.id), user.id).await?;
+        let stored = self.backends.users().password_hash(Access::person(user.id), user.id).await?;
         if stored.is_some() && !password::verify(password, stored.as_deref()).await? {
             return Err(Error::WrongCredentials);
         }
@@ -333,7 +333,7 @@ impl Accounts {
     pub async fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<User> {
         let token = self.consume(TokenPurpose::ChangeEmail, token).await?;
         let user_id = token.user_id.ok_or(Error::InvalidToken)?;
-        let access = Access::User(user_id);
+        let access = Access::person(user_id);
         let before =
             self.backends.users().find_by_id(access, user_id).await?.ok_or(Error::InvalidToken)?;
         let user = self
@@ -354,13 +354,13 @@ impl Accounts {
         client: &ClientInfo,
         method: &str,
     ) -> Result<()> {
-        let access = Access::User(user.id);
+        let access = Access::person(user.id);
         if let Some(grant) = Hours::from_hours_f64(self.settings.free_grant_hours)
             && grant > Hours::ZERO
         {
             self.backends
                 .ledger()
-                .apply(access, user.id, grant, "free hours for a new account", None)
+                .apply(access, Owner::personal(user.id), grant, "free hours for a new account", None)
                 .await?;
         }
         self.audit(access, Some(user.id), AuditAction::SignUp, client, json!({ "method": method }))
@@ -449,14 +449,14 @@ impl Accounts {
         let users = self.backends.users();
         let user = users.find_by_email(Access::System, &email).await?;
         let stored = match &user {
-            Some(user) => users.password_hash(Access::User(user.id), user.id).await?,
+            Some(user) => users.password_hash(Access::person(user.id), user.id).await?,
             None => None,
         };
         let matched = password::verify(password, stored.as_deref()).await?;
         let user_id = user.as_ref().map(|u| u.id);
         let Some(user) = user.filter(|_| matched) else {
             crate::backoff::record_failure(cache, &email).await?;
-            let access = user_id.map_or(Access::System, Access::User);
+            let access = user_id.map_or(Access::System, Access::person);
             self.audit(
                 access,
                 user_id,
@@ -472,7 +472,7 @@ impl Accounts {
         }
         crate::backoff::clear(cache, &email).await?;
         self.audit(
-            Access::User(user.id),
+            Access::person(user.id),
             Some(user.id),
             AuditAction::SignIn,
             client,
@@ -496,7 +496,7 @@ impl Accounts {
         let user = self
             .backends
             .users()
-            .find_by_id(Access::User(session.user_id), session.user_id)
+            .find_by_id(Access::person(session.user_id), session.user_id)
             .await?;
         Ok(user.filter(User::is_active).map(|user| (user, session)))
     }
@@ -509,7 +509,7 @@ impl Accounts {
         session: SessionId,
         client: &ClientInfo,
     ) -> Result<()> {
-        let access = Access::User(user);
+        let access = Access::person(user);
         if self.backends.sessions().revoke(access, user, session).await? {
             self.audit(access, Some(user), AuditAction::SignOut, client, json!({})).await?;
         }
@@ -518,7 +518,7 @@ impl Accounts {
 
     /// The user's live sessions.
     pub async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
-        Ok(self.backends.sessions().list(Access::User(user), user).await?)
+        Ok(self.backends.sessions().list(Access::person(user), user).await?)
     }
 
     /// Revokes one of the user's sessions; `false` if it is not theirs or not live.
@@ -529,7 +529,7 @@ impl Accounts {
         session: SessionId,
         client: &ClientInfo,
     ) -> Result<bool> {
-        let access = Access::User(user);
+        let access = Access::person(user);
         let revoked = self.backends.sessions().revoke(access, user, session).await?;
         if revoked {
             self.audit(
@@ -570,7 +570,7 @@ impl Accounts {
             })
             .await?;
         let detail = json!({ "key_id": key.id, "prefix": key.prefix, "scope": scope });
-        self.audit(Access::User(user), Some(user), AuditAction::ApiKeyCreated, client, detail)
+        self.audit(Access::person(user), Some(user), AuditAction::ApiKeyCreated, client, detail)
             .await?;
         Ok((key, secret))
     }
@@ -588,13 +588,13 @@ impl Accounts {
         if !digests_match(&secret.digest(), &stored) {
             return Ok(None);
         }
-        let user = self.backends.users().find_by_id(Access::User(key.user_id), key.user_id).await?;
+        let user = self.backends.users().find_by_id(Access::person(key.user_id), key.user_id).await?;
         Ok(user.filter(User::is_active).map(|user| (user, key)))
     }
 
     /// The user's API keys.
     pub async fn api_keys(&self, user: UserId) -> Result<Vec<ApiKey>> {
-        Ok(self.backends.api_keys().list(Access::User(user), user).await?)
+        Ok(self.backends.api_keys().list(Access::person(user), user).await?)
     }
 
     /// Revokes one of the user's keys; `false` if it is not theirs or already revoked.
@@ -605,7 +605,7 @@ impl Accounts {
         key: ApiKeyId,
         client: &ClientInfo,
     ) -> Result<bool> {
-        let access = Access::User(user);
+        let access = Access::person(user);
         let Some(key) = self.backends.api_keys().revoke(access, user, key).await? else {
             return Ok(false);
         };
@@ -624,7 +624,7 @@ impl Accounts {
         keep: Option<SessionId>,
         client: &ClientInfo,
     ) -> Result<()> {
-        let access = Access::User(user.id);
+        let access = Access::person(user.id);
         let users = self.backends.users();
         let stored = users.password_hash(access, user.id).await?;
         if !password::verify(current, stored.as_deref()).await? {
@@ -643,12 +643,13 @@ impl Accounts {
         .await
     }
 
-    /// Deletes the account and everything it owns: objects first (so that a failure leaves
-    /// the account able to retry), then the rows. Audit and ledger rows stay, anonymised.
+    /// Deletes the account and everything its personal workspace owns: objects first (so
+    /// that a failure leaves the account able to retry), then the rows (the workspace and
+    /// its rows go with the account). Audit and ledger rows stay, anonymised.
     #[tracing::instrument(skip_all, fields(user_id = %user), err)]
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<()> {
-        let access = Access::User(user);
-        let objects = self.backends.objects.delete_prefix(&ObjectKey::user_prefix(user)).await?;
+        let access = Access::person(user);
+        let objects = self.backends.objects.delete_prefix(&ObjectKey::workspace_prefix(WorkspaceId::personal(user))).await?;
         self.audit(
             access,
             Some(user),
@@ -688,7 +689,7 @@ impl Accounts {
         let identities = self.backends.identities();
         let users = self.backends.users();
         let user = match identities.find_user(issuer, &claims.sub).await? {
-            Some(id) => users.find_by_id(Access::User(id), id).await?,
+            Some(id) => users.find_by_id(Access::person(id), id).await?,
             None => {
                 let Some(email) =
                     claims.email.as_deref().and_then(|e| Email::parse(e).ok()).filter(|_| verified)
@@ -705,7 +706,7 @@ impl Accounts {
                         let client = ClientInfo { ip: None, user_agent: Some(method.to_owned()) };
                         self.welcome(&user, &client, method).await?;
                         users
-                            .mark_email_verified(Access::User(user.id), user.id)
+                            .mark_email_verified(Access::person(user.id), user.id)
                             .await?
                             .unwrap_or(user)
                     }
@@ -724,7 +725,7 @@ impl Accounts {
         method: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
-        let access = Access::User(user.id);
+        let access = Access::person(user.id);
         self.audit(access, Some(user.id), AuditAction::SignIn, client, json!({ "method": method }))
             .await?;
         self.open_session(user, client).await

@@ -131,7 +131,7 @@ impl AccessTokens {
         if !live {
             return Ok(None);
         }
-        let user = backends.users().find_by_id(Access::User(claims.sub), claims.sub).await?;
+        let user = backends.users().find_by_id(Access::person(claims.sub), claims.sub).await?;
         Ok(user.filter(User::is_active).map(|user| (user, claims.scope)))
     }
 }

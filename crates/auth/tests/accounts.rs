@@ -28,7 +28,7 @@ async fn open(settings: StoreSettings) -> (TempDir, Accounts, Backends) {
 
 async fn actions(backends: &Backends, user: variosync_domain::UserId) -> Vec<AuditAction> {
     let filter = AuditFilter { limit: 100, ..AuditFilter::default() };
-    let mut entries = backends.audit().list(Access::User(user), &filter).await.unwrap();
+    let mut entries = backends.audit().list(Access::person(user), &filter).await.unwrap();
     entries.reverse();
     entries.into_iter().map(|e| e.action).collect()
 }
@@ -41,7 +41,7 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     let ada = accounts.sign_up("Ada@Example.com", PASSWORD, &c).await.unwrap();
     assert_eq!(ada.user.email.as_str(), "ada@example.com");
     assert_eq!(
-        backends.ledger().balance(Access::User(ada.user.id), ada.user.id).await.unwrap(),
+        backends.ledger().balance(Access::person(ada.user.id), ada.user.id).await.unwrap(),
         Hours::from_micro(1_000_000)
     );
     let (who, session) = accounts.authenticate_session(ada.token.expose()).await.unwrap().unwrap();
@@ -215,7 +215,7 @@ async fn email_flows_work(settings: StoreSettings) {
     assert_eq!(newcomer.user.email.as_str(), "newcomer@example.com");
     assert!(newcomer.user.email_verified_at.is_some(), "following the link proves the address");
     assert_eq!(
-        backends.ledger().balance(Access::User(newcomer.user.id), newcomer.user.id).await.unwrap(),
+        backends.ledger().balance(Access::person(newcomer.user.id), newcomer.user.id).await.unwrap(),
         Hours::from_micro(1_000_000)
     );
 

@@ -62,14 +62,14 @@ async fn import_job(backends: &Backends, user: UserId, file: Vec<u8>, reserve: H
     let expires = chrono::Utc::now() + chrono::Duration::hours(1);
     let uploads = backends.uploads();
     uploads
-        .create(Access::User(user), user, id, "prices.csv", file.len() as u64, expires)
+        .create(Access::person(user), user, id, "prices.csv", file.len() as u64, expires)
         .await
         .unwrap();
     let key = ObjectKey::upload_chunk(user, id, 0, 1);
     let size = file.len() as u64;
     backends.objects.put(&key, file.into()).await.unwrap();
-    uploads.add_chunk(Access::User(user), user, id, 0, size, &key).await.unwrap();
-    uploads.claim(Access::User(user), user, id, expires).await.unwrap().unwrap();
+    uploads.add_chunk(Access::person(user), user, id, 0, size, &key).await.unwrap();
+    uploads.claim(Access::person(user), user, id, expires).await.unwrap().unwrap();
     let choices = ReadChoices {
         name: "prices".to_owned(),
         default_series: "prices".to_owned(),
@@ -117,8 +117,8 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
 
 async fn ledger_adds_up(backends: &Backends, user: UserId) -> Hours {
     let ledger = backends.ledger();
-    let balance = ledger.balance(Access::User(user), user).await.unwrap();
-    let entries = ledger.entries(Access::User(user), user, None, 1000).await.unwrap();
+    let balance = ledger.balance(Access::person(user), user).await.unwrap();
+    let entries = ledger.entries(Access::person(user), user, None, 1000).await.unwrap();
     assert_eq!(entries.iter().map(|e| e.delta).sum::<Hours>(), balance, "the ledger adds up");
     assert!(!balance.is_negative());
     balance
@@ -154,7 +154,7 @@ async fn killed_worker_job_finishes_elsewhere_charged_once(database: DatabaseSet
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     assert_eq!(done.attempts, 2, "the killed attempt and the one that finished");
     assert_eq!(done.result.as_ref().unwrap()["version"]["row_count"], 400_000);
-    let entries = backends.ledger().entries(Access::User(ada), ada, None, 100).await.unwrap();
+    let entries = backends.ledger().entries(Access::person(ada), ada, None, 100).await.unwrap();
     let charges: Vec<_> =
         entries.iter().filter(|e| e.reason == format!("job {} (import)", job.id)).collect();
     assert_eq!(charges.len(), 1, "charged exactly once");
@@ -193,7 +193,7 @@ async fn two_hundred_jobs_on_a_balance_for_fifty(database: DatabaseSettings) {
         queued.is_empty() && running.is_empty()
     })
     .await;
-    let all = repo.list(Access::User(ada), None, 500).await.unwrap();
+    let all = repo.list(Access::person(ada), None, 500).await.unwrap();
     assert_eq!(all.len(), 50);
     assert!(
         all.iter().all(|j| j.status == JobStatus::Succeeded),

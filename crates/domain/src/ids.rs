@@ -66,6 +66,11 @@ define_id!(
     UserId
 );
 define_id!(
+    /// Identifies a workspace: the owner of datasets, uploads, jobs, forecasts and an hour
+    /// balance. Every account has a personal workspace whose id is the account's own.
+    WorkspaceId
+);
+define_id!(
     /// Identifies a dataset (all of its versions).
     DatasetId
 );
@@ -106,6 +111,14 @@ define_id!(
     /// Identifies one row of the audit log.
     AuditEntryId
 );
+
+impl WorkspaceId {
+    /// The personal workspace of `user`: it shares the account's id, so an account's rows
+    /// from before workspaces existed belong to it unchanged.
+    pub fn personal(user: UserId) -> Self {
+        Self(user.as_uuid())
+    }
+}
 
 #[cfg(test)]
 mod tests {

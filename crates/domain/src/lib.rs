@@ -14,6 +14,7 @@ pub mod profile;
 pub mod schema;
 pub mod time;
 pub mod users;
+pub mod workspaces;
 
 pub use auth::{ApiScope, AuditAction, TokenPurpose, UnknownName};
 pub use email::{Email, EmailError};
@@ -21,6 +22,7 @@ pub use error::{ErrorKind, error_chain};
 pub use hours::Hours;
 pub use ids::{
     ApiKeyId, AuditEntryId, AuthTokenId, DatasetId, ExportId, ForecastId, JobId, LedgerEntryId,
-    SessionId, UploadId, UserId,
+    SessionId, UploadId, UserId, WorkspaceId,
 };
 pub use users::{NewUser, Role, User};
+pub use workspaces::{Workspace, WorkspaceRole};

@@ -112,7 +112,7 @@ impl ApiKeyRepository {
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
             columns!()
         );
-        let row = transaction!(&self.db, Access::User(new.user_id), write, |conn| {
+        let row = transaction!(&self.db, Access::person(new.user_id), write, |conn| {
             sqlx::query_as::<_, KeyRow>(SQL)
                 .bind(ApiKeyId::new().as_uuid())
                 .bind(new.user_id.as_uuid())

@@ -85,7 +85,7 @@ impl AuthTokenRepository {
     #[tracing::instrument(skip_all, fields(purpose = %new.purpose), err)]
     pub async fn issue(&self, new: NewAuthToken) -> Result<AuthToken> {
         let at = now();
-        let access = new.user_id.map_or(Access::System, Access::User);
+        let access = new.user_id.map_or(Access::System, Access::person);
         let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, TokenRow>(
                 "INSERT INTO auth_tokens \

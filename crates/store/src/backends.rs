@@ -84,7 +84,12 @@ impl Backends {
         crate::UploadRepository::new(self.db.clone())
     }
 
-    /// Datasets and versions.
+    /// Workspaces and memberships.
+    pub fn workspaces(&self) -> crate::WorkspaceRepository {
+        crate::WorkspaceRepository::new(self.db.clone())
+    }
+
+    /// Datasets and their versions.
     pub fn datasets(&self) -> crate::DatasetRepository {
         crate::DatasetRepository::new(self.db.clone())
     }

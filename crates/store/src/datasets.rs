@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 use variosync_domain::profile::Profile;
-use variosync_domain::{DatasetId, UserId};
+use variosync_domain::{DatasetId, UserId, WorkspaceId};
 
 use crate::db::{Access, Database};
 use crate::error::{Error, Result};
@@ -25,7 +25,9 @@ const MAX_TAG_LEN: usize = 50;
 pub struct Dataset {
     /// The dataset's id.
     pub id: DatasetId,
-    /// Its owner.
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// The person who made it.
     pub user_id: UserId,
     /// Its name.
     pub name: String,
@@ -93,6 +95,7 @@ pub struct Version {
 #[derive(sqlx::FromRow)]
 struct DatasetRow {
     id: Uuid,
+    workspace_id: Uuid,
     user_id: Uuid,
     name: String,
     tags: String,
@@ -107,6 +110,7 @@ impl TryFrom<DatasetRow> for Dataset {
     fn try_from(row: DatasetRow) -> Result<Self> {
         Ok(Self {
             id: DatasetId::from_uuid(row.id),
+            workspace_id: WorkspaceId::from_uuid(row.workspace_id),
             user_id: UserId::from_uuid(row.user_id),
             name: row.name,
             tags: serde_json::from_str(&row.tags)
@@ -160,31 +164,32 @@ impl TryFrom<VersionRow> for Version {
 
 macro_rules! dataset_columns {
     () => {
-        "id, user_id, name, tags, current_version, created_at, updated_at"
+        "id, workspace_id, user_id, name, tags, current_version, created_at, updated_at"
     };
 }
 
 macro_rules! version_columns {
     () => {
-        "dataset_id, version, user_id, parent_version, operation, parts, row_count, bytes, \
+        "dataset_id, version, workspace_id, user_id, parent_version, operation, parts, row_count, bytes, \
          time_from, time_to, series, profile, created_at"
     };
 }
 
 /// Inserts one version row and returns it (inside a transaction of either backend).
 macro_rules! insert_version {
-    ($conn:expr, $id:expr, $user:expr, $version:expr, $parent:expr, $new:expr, $at:expr) => {{
+    ($conn:expr, $id:expr, $owner:expr, $version:expr, $parent:expr, $new:expr, $at:expr) => {{
         const SQL: &str = concat!(
             "INSERT INTO dataset_versions (",
             version_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
             version_columns!()
         );
         let new: &NewVersion = $new;
         sqlx::query_as::<_, VersionRow>(SQL)
             .bind($id.as_uuid())
             .bind($version)
-            .bind($user.as_uuid())
+            .bind($owner.workspace.as_uuid())
+            .bind($owner.user.as_uuid())
             .bind($parent)
             .bind(&new.operation)
             .bind(i32::try_from(new.parts).unwrap_or(i32::MAX))
@@ -247,35 +252,37 @@ impl DatasetRepository {
 
     /// Records a new dataset with its first version, whose objects are already written under
     /// `id`. Both rows appear together or not at all.
-    #[tracing::instrument(skip_all, fields(user_id = %user, dataset_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, dataset_id = %id), err)]
     pub async fn create(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: DatasetId,
         name: &str,
         tags: &[String],
         first: &NewVersion,
     ) -> Result<(Dataset, Version)> {
-        access.require_owner(user)?;
+        let owner = access.owner(workspace)?;
         let name = check_name(name)?;
         let tags = check_tags(tags)?;
         let at = now();
         const INSERT_DATASET: &str = concat!(
-            "INSERT INTO datasets (id, user_id, name, tags, current_version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING ",
+            "INSERT INTO datasets \
+             (id, workspace_id, user_id, name, tags, current_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING ",
             dataset_columns!()
         );
         let (dataset, version) = transaction!(&self.db, access, write, |conn| {
             let dataset = sqlx::query_as::<_, DatasetRow>(INSERT_DATASET)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(owner.workspace.as_uuid())
+                .bind(owner.user.as_uuid())
                 .bind(&name)
                 .bind(&tags)
                 .bind(at)
                 .fetch_one(&mut *conn)
                 .await?;
-            let version = insert_version!(&mut *conn, id, user, 1, None::<i32>, first, at);
+            let version = insert_version!(&mut *conn, id, owner, 1, None::<i32>, first, at);
             (dataset, version)
         });
         Ok((dataset.try_into()?, version.try_into()?))
@@ -283,65 +290,66 @@ impl DatasetRepository {
 
     /// Records the next version of a dataset, made from `parent`, which must still be the
     /// current version (otherwise [`Error::StaleVersion`]: someone else changed it first).
-    #[tracing::instrument(skip_all, fields(user_id = %user, dataset_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, dataset_id = %id), err)]
     pub async fn add_version(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: DatasetId,
         parent: u32,
         new: &NewVersion,
     ) -> Result<Version> {
+        let owner = access.owner(workspace)?;
         let at = now();
         let parent = i32::try_from(parent).map_err(|_| Error::StaleVersion)?;
         let version = transaction!(&self.db, access, write, |conn| {
             let next: Option<i32> = sqlx::query_scalar(
                 "UPDATE datasets SET current_version = current_version + 1, updated_at = $4 \
-                 WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3) \
+                 WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3) \
                  AND current_version = $5 RETURNING current_version",
             )
             .bind(id.as_uuid())
-            .bind(user.as_uuid())
-            .bind(access.scope())
+            .bind(workspace.as_uuid())
+            .bind(access.workspace_scope())
             .bind(at)
             .bind(parent)
             .fetch_optional(&mut *conn)
             .await?;
             let Some(next) = next else { return Err(Error::StaleVersion) };
-            insert_version!(&mut *conn, id, user, next, Some(parent), new, at)
+            insert_version!(&mut *conn, id, owner, next, Some(parent), new, at)
         });
         version.try_into()
     }
 
-    /// The dataset, if it is the user's.
+    /// The dataset, if it is the workspace's.
     pub async fn get(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: DatasetId,
     ) -> Result<Option<Dataset>> {
         const SQL: &str = concat!(
             "SELECT ",
             dataset_columns!(),
-            " FROM datasets WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3)"
+            " FROM datasets WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)"
         );
         let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, DatasetRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .fetch_optional(&mut *conn)
                 .await?
         });
         row.map(Dataset::try_from).transpose()
     }
 
-    /// The user's datasets, most recently changed first, whose name contains `search`
+    /// The workspace's datasets, most recently changed first, whose name contains `search`
     /// (without regard to case) when given.
     pub async fn list(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         search: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Dataset>> {
@@ -354,14 +362,14 @@ impl DatasetRepository {
         const SQL: &str = concat!(
             "SELECT ",
             dataset_columns!(),
-            " FROM datasets WHERE user_id = $1 AND ($2 IS NULL OR user_id = $2) \
+            " FROM datasets WHERE workspace_id = $1 AND ($2 IS NULL OR workspace_id = $2) \
              AND ($3 IS NULL OR lower(name) LIKE $3 ESCAPE '\\') \
              ORDER BY updated_at DESC, id DESC LIMIT $4"
         );
         let rows = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, DatasetRow>(SQL)
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .bind(pattern)
                 .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
@@ -370,51 +378,52 @@ impl DatasetRepository {
         rows.into_iter().map(Dataset::try_from).collect()
     }
 
-    /// Every version of the user's dataset, oldest first.
+    /// Every version of the workspace's dataset, oldest first.
     pub async fn versions(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: DatasetId,
     ) -> Result<Vec<Version>> {
         const SQL: &str = concat!(
             "SELECT ",
             version_columns!(),
-            " FROM dataset_versions WHERE dataset_id = $1 AND user_id = $2 \
-             AND ($3 IS NULL OR user_id = $3) ORDER BY version"
+            " FROM dataset_versions WHERE dataset_id = $1 AND workspace_id = $2 \
+             AND ($3 IS NULL OR workspace_id = $3) ORDER BY version"
         );
         let rows = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, VersionRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .fetch_all(&mut *conn)
                 .await?
         });
         rows.into_iter().map(Version::try_from).collect()
     }
 
-    /// Renames and retags the user's dataset; `None` if it is not theirs.
+    /// Renames and retags the workspace's dataset; `None` if it is not the workspace's.
     pub async fn update(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: DatasetId,
         name: &str,
         tags: &[String],
     ) -> Result<Option<Dataset>> {
+        access.require_writer(workspace)?;
         let name = check_name(name)?;
         let tags = check_tags(tags)?;
         const SQL: &str = concat!(
             "UPDATE datasets SET name = $4, tags = $5, updated_at = $6 \
-             WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3) RETURNING ",
+             WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3) RETURNING ",
             dataset_columns!()
         );
         let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, DatasetRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .bind(&name)
                 .bind(&tags)
                 .bind(now())
@@ -424,14 +433,14 @@ impl DatasetRepository {
         row.map(Dataset::try_from).transpose()
     }
 
-    /// Deletes the user's dataset and its versions (the caller deletes the objects);
+    /// Deletes the workspace's dataset and its versions (the caller deletes the objects);
     /// returns whether it existed.
-    pub async fn delete(&self, access: Access, user: UserId, id: DatasetId) -> Result<bool> {
+    pub async fn delete(&self, access: Access, workspace: WorkspaceId, id: DatasetId) -> Result<bool> {
         let deleted = transaction!(&self.db, access, write, |conn| {
-            sqlx::query("DELETE FROM datasets WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3)")
+            sqlx::query("DELETE FROM datasets WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)")
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .execute(&mut *conn)
                 .await?
                 .rows_affected()

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+use variosync_domain::{UserId, WorkspaceId, WorkspaceRole};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
@@ -46,35 +47,128 @@ macro_rules! dispatch {
     };
 }
 
-/// On whose behalf a query runs. Every repository function takes one; on PostgreSQL it becomes
-/// the transaction-local setting that row-level security checks, so even a query that forgot
-/// its user filter sees only the acting user's rows.
+/// On whose behalf a query runs. Every repository function takes one; on PostgreSQL the
+/// person becomes the transaction-local setting that row-level security checks (their own
+/// account rows, and the rows of workspaces they are a member of), so even a query that
+/// forgot its filter sees nothing it should not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Acting for one user: only their rows.
-    User(variosync_domain::UserId),
+    /// A person acting in one workspace with their role in it.
+    Member(Member),
     /// The server itself (sign-in look-ups, admin work, workers): every row. Callers that use
     /// it must have authorised the operation already.
     System,
 }
 
+/// A person acting in a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// The person.
+    pub user: UserId,
+    /// The workspace they act in.
+    pub workspace: WorkspaceId,
+    /// Their role there.
+    pub role: WorkspaceRole,
+}
+
+/// Whose a new row is (its workspace) and who made it (a person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// The workspace the row belongs to.
+    pub workspace: WorkspaceId,
+    /// The person who made it.
+    pub user: UserId,
+}
+
+impl Owner {
+    /// `user`'s own, in their personal workspace.
+    pub fn personal(user: UserId) -> Self {
+        Self { workspace: WorkspaceId::personal(user), user }
+    }
+}
+
 impl Access {
-    /// The user whose rows a query is limited to, or `None` for system access. Queries
-    /// filter with `($n IS NULL OR user_id = $n)`: the repository-level half of tenancy,
-    /// which holds on SQLite too.
+    /// `user` acting in their personal workspace, where they are the admin.
+    pub fn person(user: UserId) -> Self {
+        Self::Member(Member {
+            user,
+            workspace: WorkspaceId::personal(user),
+            role: WorkspaceRole::Admin,
+        })
+    }
+
+    /// `user` acting in `workspace` with `role`. The role is what the caller read from the
+    /// membership; on PostgreSQL the database checks the membership again on every row.
+    pub fn member(user: UserId, workspace: WorkspaceId, role: WorkspaceRole) -> Self {
+        Self::Member(Member { user, workspace, role })
+    }
+
+    /// The person a query is limited to for account rows (sessions, keys, tokens, the
+    /// audit log), or `None` for system access. Queries filter with
+    /// `($n IS NULL OR user_id = $n)`.
     pub fn scope(self) -> Option<uuid::Uuid> {
         match self {
-            Self::User(user) => Some(user.as_uuid()),
+            Self::Member(member) => Some(member.user.as_uuid()),
             Self::System => None,
         }
     }
 
-    /// Refuses work on `owner`'s rows unless this access covers them: a person's access
-    /// covers only their own, and another's rows are simply not there for them.
-    pub fn require_owner(self, owner: variosync_domain::UserId) -> crate::Result<()> {
+    /// The workspace a query is limited to for workspace rows (datasets, uploads, jobs,
+    /// forecasts, hours), or `None` for system access. Queries filter with
+    /// `($n IS NULL OR workspace_id = $n)`: the repository-level half of tenancy, which is
+    /// the whole of it on SQLite.
+    pub fn workspace_scope(self) -> Option<uuid::Uuid> {
         match self {
-            Self::User(user) if user != owner => Err(crate::Error::NotFound("row")),
+            Self::Member(member) => Some(member.workspace.as_uuid()),
+            Self::System => None,
+        }
+    }
+
+    /// The acting person, or `None` for the server.
+    pub fn user(self) -> Option<UserId> {
+        match self {
+            Self::Member(member) => Some(member.user),
+            Self::System => None,
+        }
+    }
+
+    /// Refuses work on `owner`'s account rows unless this access covers them: a person's
+    /// access covers only their own, and another's rows are simply not there for them.
+    pub fn require_owner(self, owner: UserId) -> crate::Result<()> {
+        match self {
+            Self::Member(member) if member.user != owner => Err(crate::Error::NotFound("row")),
             _ => Ok(()),
+        }
+    }
+
+    /// Refuses reading `workspace`'s rows unless this access acts in it.
+    pub fn require_reader(self, workspace: WorkspaceId) -> crate::Result<()> {
+        match self {
+            Self::Member(member) if member.workspace != workspace => {
+                Err(crate::Error::NotFound("row"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses changing `workspace`'s rows unless this access acts in it with a role that
+    /// may write: another workspace's rows are not there, a viewer is forbidden.
+    pub fn require_writer(self, workspace: WorkspaceId) -> crate::Result<()> {
+        self.require_reader(workspace)?;
+        match self {
+            Self::Member(member) if !member.role.can_write() => Err(crate::Error::ReadOnly),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whose a new row is and who made it: `workspace`, and the acting person, who must be
+    /// allowed to change it. A row is always made by someone: the server's own access makes
+    /// none (workers act as the person whose job they run).
+    pub fn owner(self, workspace: WorkspaceId) -> crate::Result<Owner> {
+        self.require_writer(workspace)?;
+        match self {
+            Self::Member(member) => Ok(Owner { workspace, user: member.user }),
+            Self::System => Err(crate::Error::PersonRequired),
         }
     }
 
@@ -83,7 +177,7 @@ impl Access {
     pub fn require_system(self) -> crate::Result<()> {
         match self {
             Self::System => Ok(()),
-            Self::User(_) => Err(crate::Error::SystemOnly),
+            Self::Member(_) => Err(crate::Error::SystemOnly),
         }
     }
 }
@@ -125,7 +219,7 @@ macro_rules! transaction {
 /// Sets the PostgreSQL transaction-local settings that row-level security reads.
 pub async fn apply_access(conn: &mut sqlx::PgConnection, access: Access) -> Result<()> {
     let (user, system) = match access {
-        Access::User(user) => (user.to_string(), ""),
+        Access::Member(member) => (member.user.to_string(), ""),
         Access::System => (String::new(), "on"),
     };
     sqlx::query("SELECT set_config('app.user_id', $1, true), set_config('app.system', $2, true)")

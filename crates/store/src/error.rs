@@ -51,6 +51,12 @@ pub enum Error {
     /// The record does not exist or belongs to someone else.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The acting person may read this workspace's rows but not change them.
+    #[error("your role in this workspace may read but not change")]
+    ReadOnly,
+    /// A row that records who made it was to be made with the server's own access.
+    #[error("a row of a workspace is made by a person, not by the server")]
+    PersonRequired,
     /// Work only the server itself may do was asked for with a person's access.
     #[error("this is the server's own work")]
     SystemOnly,
@@ -96,7 +102,7 @@ impl Error {
             Self::InvalidReason | Self::InvalidName | Self::InvalidTags => ErrorKind::InvalidInput,
             Self::StaleVersion | Self::UploadOffset { .. } => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
-            Self::SystemOnly => ErrorKind::Forbidden,
+            Self::SystemOnly | Self::ReadOnly => ErrorKind::Forbidden,
             Self::ObjectNotFound(_) => ErrorKind::NotFound,
             Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
             | Self::Redis(_)
@@ -105,6 +111,7 @@ impl Error {
             Self::Database(_)
             | Self::Migrate(_)
             | Self::Config { .. }
+            | Self::PersonRequired
             | Self::Corrupt(_)
             | Self::Io { .. } => ErrorKind::Internal,
         }
@@ -122,6 +129,7 @@ impl Error {
             Self::StaleVersion => "stale_version",
             Self::UploadOffset { .. } => "offset_mismatch",
             Self::NotFound("user") => "user_not_found",
+            Self::ReadOnly => "read_only",
             other => other.kind().as_str(),
         }
     }

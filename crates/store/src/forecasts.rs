@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
-use variosync_domain::{DatasetId, ForecastId, JobId, UserId};
+use variosync_domain::{DatasetId, ForecastId, JobId, UserId, WorkspaceId};
 
 use crate::datasets::to_i64;
 use crate::db::{Access, Database};
@@ -18,7 +18,9 @@ use crate::users::now;
 pub struct Forecast {
     /// The forecast's id.
     pub id: ForecastId,
-    /// Its owner.
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// The person who asked for it.
     pub user_id: UserId,
     /// The dataset forecast.
     pub dataset_id: DatasetId,
@@ -79,6 +81,7 @@ pub struct NewForecast {
 #[derive(sqlx::FromRow)]
 struct ForecastRow {
     id: Uuid,
+    workspace_id: Uuid,
     user_id: Uuid,
     dataset_id: Uuid,
     dataset_version: i32,
@@ -101,6 +104,7 @@ impl TryFrom<ForecastRow> for Forecast {
         let corrupt = |e: serde_json::Error| Error::Corrupt(format!("forecast {}: {e}", row.id));
         Ok(Self {
             id: ForecastId::from_uuid(row.id),
+            workspace_id: WorkspaceId::from_uuid(row.workspace_id),
             user_id: UserId::from_uuid(row.user_id),
             dataset_id: DatasetId::from_uuid(row.dataset_id),
             dataset_version: u32::try_from(row.dataset_version).unwrap_or_default(),
@@ -120,7 +124,7 @@ impl TryFrom<ForecastRow> for Forecast {
 
 macro_rules! forecast_columns {
     () => {
-        "id, user_id, dataset_id, dataset_version, job_id, series, column_name, horizon, \
+        "id, workspace_id, user_id, dataset_id, dataset_version, job_id, series, column_name, horizon, \
          levels, models, best, report, bytes, created_at"
     };
 }
@@ -138,24 +142,25 @@ impl ForecastRepository {
     }
 
     /// Records a forecast whose object is already stored.
-    #[tracing::instrument(skip_all, fields(user_id = %user, forecast_id = %new.id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, forecast_id = %new.id), err)]
     pub async fn create(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         new: &NewForecast,
     ) -> Result<Forecast> {
-        access.require_owner(user)?;
+        let owner = access.owner(workspace)?;
         const SQL: &str = concat!(
             "INSERT INTO forecasts (",
             forecast_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
             forecast_columns!()
         );
         let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, ForecastRow>(SQL)
                 .bind(new.id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(owner.workspace.as_uuid())
+                .bind(owner.user.as_uuid())
                 .bind(new.dataset_id.as_uuid())
                 .bind(i32::try_from(new.dataset_version).unwrap_or(i32::MAX))
                 .bind(new.job_id.map(|j| j.as_uuid()))
@@ -174,47 +179,47 @@ impl ForecastRepository {
         Forecast::try_from(row)
     }
 
-    /// The forecast, if it is the user's.
+    /// The forecast, if it is the workspace's.
     pub async fn get(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: ForecastId,
     ) -> Result<Option<Forecast>> {
         const SQL: &str = concat!(
             "SELECT ",
             forecast_columns!(),
-            " FROM forecasts WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3)"
+            " FROM forecasts WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)"
         );
         let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, ForecastRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .fetch_optional(&mut *conn)
                 .await?
         });
         row.map(Forecast::try_from).transpose()
     }
 
-    /// The user's forecasts, newest first, of one dataset or of all.
+    /// The workspace's forecasts, newest first, of one dataset or of all.
     pub async fn list(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         dataset: Option<DatasetId>,
         limit: u32,
     ) -> Result<Vec<Forecast>> {
         const SQL: &str = concat!(
             "SELECT ",
             forecast_columns!(),
-            " FROM forecasts WHERE user_id = $1 AND ($2 IS NULL OR user_id = $2) \
+            " FROM forecasts WHERE workspace_id = $1 AND ($2 IS NULL OR workspace_id = $2) \
              AND ($3 IS NULL OR dataset_id = $3) ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let rows = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, ForecastRow>(SQL)
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .bind(dataset.map(|d| d.as_uuid()))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
@@ -224,14 +229,14 @@ impl ForecastRepository {
     }
 
     /// Deletes the forecast's row; whether it existed. The caller deletes its object.
-    pub async fn delete(&self, access: Access, user: UserId, id: ForecastId) -> Result<bool> {
+    pub async fn delete(&self, access: Access, workspace: WorkspaceId, id: ForecastId) -> Result<bool> {
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query(
-                "DELETE FROM forecasts WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3)",
+                "DELETE FROM forecasts WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)",
             )
             .bind(id.as_uuid())
-            .bind(user.as_uuid())
-            .bind(access.scope())
+            .bind(workspace.as_uuid())
+            .bind(access.workspace_scope())
             .execute(&mut *conn)
             .await?
             .rows_affected()

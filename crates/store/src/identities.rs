@@ -43,7 +43,7 @@ impl IdentityRepository {
         subject: &str,
         email: Option<&Email>,
     ) -> Result<()> {
-        transaction!(&self.db, Access::User(user), write, |conn| {
+        transaction!(&self.db, Access::person(user), write, |conn| {
             sqlx::query(
                 "INSERT INTO external_identities (id, user_id, issuer, subject, email, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (issuer, subject) DO NOTHING",

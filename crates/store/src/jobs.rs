@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
-use variosync_domain::{Hours, JobId, LedgerEntryId, UserId};
+use variosync_domain::{Hours, JobId, LedgerEntryId, UserId, WorkspaceId};
 
 use crate::datasets::to_i64;
 use crate::db::{Access, Database};
@@ -83,7 +83,9 @@ impl JobStatus {
 pub struct Job {
     /// The job's id.
     pub id: JobId,
-    /// Its owner (who pays for it).
+    /// The workspace it belongs to (whose balance pays for it).
+    pub workspace_id: WorkspaceId,
+    /// The person who ran it.
     pub user_id: UserId,
     /// What it does, e.g. `import`.
     pub kind: String,
@@ -130,6 +132,7 @@ pub struct Job {
 #[derive(sqlx::FromRow)]
 struct JobRow {
     id: Uuid,
+    workspace_id: Uuid,
     user_id: Uuid,
     kind: String,
     payload: String,
@@ -154,7 +157,7 @@ struct JobRow {
 
 macro_rules! job_columns {
     () => {
-        "id, user_id, kind, payload, status, progress, message, attempts, max_attempts, \
+        "id, workspace_id, user_id, kind, payload, status, progress, message, attempts, max_attempts, \
          run_after, cancel_requested, idempotency_key, reserved_micro, charged_micro, \
          cpu_micros, result, error, created_at, started_at, finished_at, updated_at"
     };
@@ -169,6 +172,7 @@ impl TryFrom<JobRow> for Job {
         };
         Ok(Self {
             id: JobId::from_uuid(row.id),
+            workspace_id: WorkspaceId::from_uuid(row.workspace_id),
             user_id: UserId::from_uuid(row.user_id),
             kind: row.kind.clone(),
             payload: json(&row.payload)?,
@@ -261,13 +265,13 @@ fn clip(text: &str, max: usize) -> String {
 /// once the reservation is back), recording the charge on the job; evaluates to the hours
 /// charged, in micro-hours.
 macro_rules! settle {
-    ($conn:expr, $job:expr, $user:expr, $kind:expr, $reserved:expr, $charge:expr, $at:expr) => {{
-        let (job, user, reserved, charge): (JobId, Uuid, i64, i64) =
-            ($job, $user, $reserved, $charge);
+    ($conn:expr, $job:expr, $owner:expr, $kind:expr, $reserved:expr, $charge:expr, $at:expr) => {{
+        let (job, (workspace, user), reserved, charge): (JobId, (Uuid, Uuid), i64, i64) =
+            ($job, $owner, $reserved, $charge);
         let mut balance: i64 = sqlx::query_scalar(
-            "SELECT COALESCE((SELECT balance_micro FROM hour_balances WHERE user_id = $1), 0)",
+            "SELECT COALESCE((SELECT balance_micro FROM hour_balances WHERE workspace_id = $1), 0)",
         )
-        .bind(user)
+        .bind(workspace)
         .fetch_one(&mut *$conn)
         .await?;
         if reserved > 0 {
@@ -275,7 +279,8 @@ macro_rules! settle {
             balance = ledger_step!(
                 $conn,
                 LedgerEntryId::new(),
-                user,
+                workspace,
+                Some(user),
                 reserved,
                 &reason,
                 None::<Uuid>,
@@ -285,7 +290,8 @@ macro_rules! settle {
         let charge = charge.clamp(0, balance);
         if charge > 0 {
             let reason = format!("job {job} ({})", $kind);
-            ledger_step!($conn, LedgerEntryId::new(), user, -charge, &reason, None::<Uuid>, $at);
+            let step = (LedgerEntryId::new(), workspace, Some(user));
+            ledger_step!($conn, step.0, step.1, step.2, -charge, &reason, None::<Uuid>, $at);
         }
         sqlx::query("UPDATE jobs SET charged_micro = $2 WHERE id = $1")
             .bind(job.as_uuid())
@@ -312,11 +318,16 @@ impl JobRepository {
     /// transaction. With an idempotency key already used by this user, answers that first
     /// job and `false` (nothing is reserved again). [`Error::InsufficientHours`] when the
     /// balance does not cover the reservation: nothing is written then.
-    #[tracing::instrument(skip_all, fields(user_id = %user, kind = %new.kind), err)]
-    pub async fn submit(&self, access: Access, user: UserId, new: &NewJob) -> Result<(Job, bool)> {
-        access.require_owner(user)?;
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, kind = %new.kind), err)]
+    pub async fn submit(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        new: &NewJob,
+    ) -> Result<(Job, bool)> {
+        let owner = access.owner(workspace)?;
         if let Some(key) = &new.idempotency_key
-            && let Some(existing) = self.by_key(access, user, key).await?
+            && let Some(existing) = self.by_key(access, workspace, key).await?
         {
             return Ok((existing, false));
         }
@@ -327,9 +338,9 @@ impl JobRepository {
         let key = new.idempotency_key.as_deref().map(|k| clip(k, MAX_KEY));
         let max_attempts = i32::try_from(new.max_attempts.max(1)).unwrap_or(i32::MAX);
         const INSERT: &str = concat!(
-            "INSERT INTO jobs (id, user_id, kind, payload, status, max_attempts, run_after, \
-             idempotency_key, reserved_micro, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $6, $6) \
+            "INSERT INTO jobs (id, workspace_id, user_id, kind, payload, status, max_attempts, \
+             run_after, idempotency_key, reserved_micro, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $7, $7) \
              ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING ",
             job_columns!()
         );
@@ -337,7 +348,8 @@ impl JobRepository {
         let inserted = transaction!(&self.db, access, write, |conn| {
             let row = sqlx::query_as::<_, JobRow>(INSERT)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(owner.workspace.as_uuid())
+                .bind(owner.user.as_uuid())
                 .bind(&kind)
                 .bind(new.payload.to_string())
                 .bind(max_attempts)
@@ -351,7 +363,8 @@ impl JobRepository {
                 ledger_step!(
                     conn,
                     LedgerEntryId::new(),
-                    user.as_uuid(),
+                    owner.workspace.as_uuid(),
+                    Some(owner.user.as_uuid()),
                     -reserve,
                     &reason,
                     None::<Uuid>,
@@ -362,7 +375,7 @@ impl JobRepository {
         });
         match inserted {
             Some(row) => Ok((row.try_into()?, true)),
-            None => match self.by_key(access, user, key.as_deref().unwrap_or_default()).await? {
+            None => match self.by_key(access, workspace, key.as_deref().unwrap_or_default()).await? {
                 Some(existing) => Ok((existing, false)),
                 None => Err(Error::NotFound("job")),
             },
@@ -375,37 +388,38 @@ impl JobRepository {
     /// any job. It has one attempt: if its runner dies, the reaper fails and refunds it.
     /// [`Error::InsufficientHours`] when the balance does not cover the reservation:
     /// nothing is written then.
-    #[tracing::instrument(skip_all, fields(user_id = %user, kind = %new.kind), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, kind = %new.kind), err)]
     pub async fn start_inline(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         new: &NewJob,
-        owner: &str,
+        runner: &str,
         until: DateTime<Utc>,
     ) -> Result<Job> {
-        access.require_owner(user)?;
+        let owner = access.owner(workspace)?;
         let id = JobId::new();
         let at = now();
         let reserve = new.reserve.as_micro().max(0);
         let kind = clip(&new.kind, MAX_KIND);
         const INSERT: &str = concat!(
-            "INSERT INTO jobs (id, user_id, kind, payload, status, attempts, max_attempts, \
-             run_after, reserved_micro, lease_owner, lease_until, started_at, created_at, \
-             updated_at) \
-             VALUES ($1, $2, $3, $4, 'running', 1, 1, $5, $6, $7, $8, $5, $5, $5) RETURNING ",
+            "INSERT INTO jobs (id, workspace_id, user_id, kind, payload, status, attempts, \
+             max_attempts, run_after, reserved_micro, lease_owner, lease_until, started_at, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'running', 1, 1, $6, $7, $8, $9, $6, $6, $6) RETURNING ",
             job_columns!()
         );
         let reason = format!("reserved for job {id} ({kind})");
         let row = transaction!(&self.db, access, write, |conn| {
             let row = sqlx::query_as::<_, JobRow>(INSERT)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(owner.workspace.as_uuid())
+                .bind(owner.user.as_uuid())
                 .bind(&kind)
                 .bind(new.payload.to_string())
                 .bind(at)
                 .bind(reserve)
-                .bind(owner)
+                .bind(runner)
                 .bind(until)
                 .fetch_one(&mut *conn)
                 .await?;
@@ -413,7 +427,8 @@ impl JobRepository {
                 ledger_step!(
                     conn,
                     LedgerEntryId::new(),
-                    user.as_uuid(),
+                    owner.workspace.as_uuid(),
+                    Some(owner.user.as_uuid()),
                     -reserve,
                     &reason,
                     None::<Uuid>,
@@ -426,16 +441,21 @@ impl JobRepository {
     }
 
     /// The user's job submitted with the idempotency key `key`.
-    pub async fn by_key(&self, access: Access, user: UserId, key: &str) -> Result<Option<Job>> {
-        access.require_owner(user)?;
+    pub async fn by_key(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        key: &str,
+    ) -> Result<Option<Job>> {
+        access.require_reader(workspace)?;
         const SQL: &str = concat!(
             "SELECT ",
             job_columns!(),
-            " FROM jobs WHERE user_id = $1 AND idempotency_key = $2"
+            " FROM jobs WHERE workspace_id = $1 AND idempotency_key = $2"
         );
         let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, JobRow>(SQL)
-                .bind(user.as_uuid())
+                .bind(workspace.as_uuid())
                 .bind(clip(key, MAX_KEY))
                 .fetch_optional(&mut *conn)
                 .await?
@@ -448,12 +468,12 @@ impl JobRepository {
         const SQL: &str = concat!(
             "SELECT ",
             job_columns!(),
-            " FROM jobs WHERE id = $1 AND ($2 IS NULL OR user_id = $2)"
+            " FROM jobs WHERE id = $1 AND ($2 IS NULL OR workspace_id = $2)"
         );
         let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, JobRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(access.scope())
+                .bind(access.workspace_scope())
                 .fetch_optional(&mut *conn)
                 .await?
         });
@@ -471,12 +491,12 @@ impl JobRepository {
         const SQL: &str = concat!(
             "SELECT ",
             job_columns!(),
-            " FROM jobs WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR status = $2) \
+            " FROM jobs WHERE ($1 IS NULL OR workspace_id = $1) AND ($2 IS NULL OR status = $2) \
              ORDER BY created_at DESC, id DESC LIMIT $3"
         );
         let rows = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, JobRow>(SQL)
-                .bind(access.scope())
+                .bind(access.workspace_scope())
                 .bind(status.map(JobStatus::as_str))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
@@ -620,9 +640,9 @@ impl JobRepository {
              cpu_micros = $6, finished_at = $7, updated_at = $7, lease_owner = NULL, \
              lease_until = NULL, progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running' \
-             RETURNING user_id, kind, reserved_micro";
+             RETURNING workspace_id, user_id, kind, reserved_micro";
         let ended = transaction!(&self.db, access, write, |conn| {
-            let row: Option<(Uuid, String, i64)> = sqlx::query_as(END)
+            let row: Option<(Uuid, Uuid, String, i64)> = sqlx::query_as(END)
                 .bind(id.as_uuid())
                 .bind(worker)
                 .bind(status)
@@ -632,10 +652,11 @@ impl JobRepository {
                 .bind(at)
                 .fetch_optional(&mut *conn)
                 .await?;
-            let Some((user, kind, reserved)) = row else {
+            let Some((workspace, user, kind, reserved)) = row else {
                 return Ok(None);
             };
-            let charged = settle!(conn, id, user, &kind, reserved, charge.as_micro(), at);
+            let owner = (workspace, user);
+            let charged = settle!(conn, id, owner, &kind, reserved, charge.as_micro(), at);
             Some(charged)
         });
         if ended.is_none() {
@@ -682,7 +703,8 @@ impl JobRepository {
     pub async fn reap(&self, access: Access) -> Result<Vec<JobId>> {
         access.require_system()?;
         let at = now();
-        const EXPIRED: &str = "SELECT id, user_id, kind, reserved_micro, attempts, max_attempts \
+        const EXPIRED: &str = "SELECT id, workspace_id, user_id, kind, reserved_micro, attempts, \
+             max_attempts \
              FROM jobs WHERE status = 'running' AND lease_until < $1";
         const AGAIN: &str = "UPDATE jobs SET status = 'queued', lease_owner = NULL, \
              lease_until = NULL, run_after = $2, message = 'its worker stopped; queued again', \
@@ -692,10 +714,10 @@ impl JobRepository {
              finished_at = $2, updated_at = $2 \
              WHERE id = $1 AND status = 'running' AND lease_until < $2";
         let taken = transaction!(&self.db, access, write, |conn| {
-            let expired: Vec<(Uuid, Uuid, String, i64, i32, i32)> =
+            let expired: Vec<(Uuid, Uuid, Uuid, String, i64, i32, i32)> =
                 sqlx::query_as(EXPIRED).bind(at).fetch_all(&mut *conn).await?;
             let mut taken = Vec::new();
-            for (id, user, kind, reserved, attempts, max_attempts) in expired {
+            for (id, workspace, user, kind, reserved, attempts, max_attempts) in expired {
                 let job = JobId::from_uuid(id);
                 if attempts < max_attempts {
                     sqlx::query(AGAIN).bind(id).bind(at).execute(&mut *conn).await?;
@@ -703,7 +725,7 @@ impl JobRepository {
                     let changed =
                         sqlx::query(GIVE_UP).bind(id).bind(at).execute(&mut *conn).await?;
                     if changed.rows_affected() > 0 {
-                        settle!(conn, job, user, &kind, reserved, 0i64, at);
+                        settle!(conn, job, (workspace, user), &kind, reserved, 0i64, at);
                     }
                 }
                 taken.push(job);
@@ -718,28 +740,31 @@ impl JobRepository {
     /// what it used). The job as it is now, or `None` if it is not theirs.
     #[tracing::instrument(skip_all, fields(job_id = %id), err)]
     pub async fn cancel(&self, access: Access, id: JobId) -> Result<Option<Job>> {
+        if let Some(workspace) = access.workspace_scope() {
+            access.require_writer(WorkspaceId::from_uuid(workspace))?;
+        }
         let at = now();
         const QUEUED: &str = "UPDATE jobs SET status = 'cancelled', finished_at = $3, \
              updated_at = $3, message = 'cancelled before it started' \
-             WHERE id = $1 AND ($2 IS NULL OR user_id = $2) AND status = 'queued' \
-             RETURNING user_id, kind, reserved_micro";
+             WHERE id = $1 AND ($2 IS NULL OR workspace_id = $2) AND status = 'queued' \
+             RETURNING workspace_id, user_id, kind, reserved_micro";
         const RUNNING: &str = "UPDATE jobs SET cancel_requested = TRUE, updated_at = $3 \
-             WHERE id = $1 AND ($2 IS NULL OR user_id = $2) AND status = 'running'";
+             WHERE id = $1 AND ($2 IS NULL OR workspace_id = $2) AND status = 'running'";
         transaction!(&self.db, access, write, |conn| {
-            let queued: Option<(Uuid, String, i64)> = sqlx::query_as(QUEUED)
+            let queued: Option<(Uuid, Uuid, String, i64)> = sqlx::query_as(QUEUED)
                 .bind(id.as_uuid())
-                .bind(access.scope())
+                .bind(access.workspace_scope())
                 .bind(at)
                 .fetch_optional(&mut *conn)
                 .await?;
             match queued {
-                Some((user, kind, reserved)) => {
-                    settle!(conn, id, user, &kind, reserved, 0i64, at);
+                Some((workspace, user, kind, reserved)) => {
+                    settle!(conn, id, (workspace, user), &kind, reserved, 0i64, at);
                 }
                 None => {
                     sqlx::query(RUNNING)
                         .bind(id.as_uuid())
-                        .bind(access.scope())
+                        .bind(access.workspace_scope())
                         .bind(at)
                         .execute(&mut *conn)
                         .await?;
@@ -753,17 +778,17 @@ impl JobRepository {
     pub async fn usage(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         since: DateTime<Utc>,
     ) -> Result<Vec<Usage>> {
-        access.require_owner(user)?;
+        access.require_reader(workspace)?;
         let rows: Vec<(DateTime<Utc>, String, i64)> =
             transaction!(&self.db, access, read, |conn| {
                 sqlx::query_as(
-                    "SELECT finished_at, kind, charged_micro FROM jobs WHERE user_id = $1 \
+                    "SELECT finished_at, kind, charged_micro FROM jobs WHERE workspace_id = $1 \
                      AND finished_at >= $2 AND charged_micro IS NOT NULL ORDER BY finished_at",
                 )
-                .bind(user.as_uuid())
+                .bind(workspace.as_uuid())
                 .bind(since)
                 .fetch_all(&mut *conn)
                 .await?

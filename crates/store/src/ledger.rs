@@ -8,9 +8,9 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use variosync_domain::{Hours, LedgerEntryId, UserId};
+use variosync_domain::{Hours, LedgerEntryId, UserId, WorkspaceId};
 
-use crate::db::{Access, Database};
+use crate::db::{Access, Database, Owner};
 use crate::error::{Error, Result};
 use crate::transaction;
 use crate::users::now;
@@ -23,7 +23,10 @@ pub const MAX_REASON_LEN: usize = 500;
 pub struct LedgerEntry {
     /// The entry's id.
     pub id: LedgerEntryId,
-    /// Whose balance changed (`None` once the account is deleted).
+    /// Whose balance changed (`None` once the workspace is deleted).
+    pub workspace_id: Option<WorkspaceId>,
+    /// The person the change concerns: who ran the job, who bought, to whom hours were
+    /// granted (`None` once the account is deleted).
     pub user_id: Option<UserId>,
     /// The change: positive for grants and purchases, negative for charges.
     pub delta: Hours,
@@ -40,6 +43,7 @@ pub struct LedgerEntry {
 #[derive(sqlx::FromRow)]
 struct EntryRow {
     id: Uuid,
+    workspace_id: Option<Uuid>,
     user_id: Option<Uuid>,
     delta_micro: i64,
     balance_micro: i64,
@@ -52,6 +56,7 @@ impl From<EntryRow> for LedgerEntry {
     fn from(row: EntryRow) -> Self {
         Self {
             id: LedgerEntryId::from_uuid(row.id),
+            workspace_id: row.workspace_id.map(WorkspaceId::from_uuid),
             user_id: row.user_id.map(UserId::from_uuid),
             delta: Hours::from_micro(row.delta_micro),
             balance: Hours::from_micro(row.balance_micro),
@@ -67,28 +72,30 @@ impl From<EntryRow> for LedgerEntry {
 /// missing (zero passes the check), then moved: the UPDATE takes the row lock, so concurrent
 /// changes apply one after the other and the CHECK sees each result. (An upsert would not
 /// do: SQLite checks the inserted candidate row before it notices the conflict.) An
-/// overdraft fails with [`Error::InsufficientHours`]; an unknown user with `NotFound`.
+/// overdraft fails with [`Error::InsufficientHours`]; an unknown workspace with `NotFound`.
+/// `$workspace` is whose balance moves, `$user` the person the change concerns.
 macro_rules! ledger_step {
-    ($conn:expr, $id:expr, $user:expr, $delta:expr, $reason:expr, $actor:expr, $at:expr) => {{
+    ($conn:expr, $id:expr, $workspace:expr, $user:expr, $delta:expr, $reason:expr, $actor:expr, $at:expr) => {{
+        let workspace: uuid::Uuid = $workspace;
         sqlx::query(
-            "INSERT INTO hour_balances (user_id, balance_micro, updated_at) VALUES ($1, 0, $2) \
-             ON CONFLICT (user_id) DO NOTHING",
+            "INSERT INTO hour_balances (workspace_id, balance_micro, updated_at) \
+             VALUES ($1, 0, $2) ON CONFLICT (workspace_id) DO NOTHING",
         )
-        .bind($user)
+        .bind(workspace)
         .bind($at)
         .execute(&mut *$conn)
         .await
         .map_err(|error| match &error {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                $crate::error::Error::NotFound("user")
+                $crate::error::Error::NotFound("workspace")
             }
             _ => $crate::error::Error::from(error),
         })?;
         let balance: i64 = sqlx::query_scalar(
             "UPDATE hour_balances SET balance_micro = balance_micro + $2, updated_at = $3 \
-             WHERE user_id = $1 RETURNING balance_micro",
+             WHERE workspace_id = $1 RETURNING balance_micro",
         )
-        .bind($user)
+        .bind(workspace)
         .bind($delta)
         .bind($at)
         .fetch_one(&mut *$conn)
@@ -101,10 +108,11 @@ macro_rules! ledger_step {
         })?;
         sqlx::query(
             "INSERT INTO hour_ledger \
-             (id, user_id, delta_micro, balance_micro, reason, actor_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (id, workspace_id, user_id, delta_micro, balance_micro, reason, actor_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind($id.as_uuid())
+        .bind(workspace)
         .bind($user)
         .bind($delta)
         .bind(balance)
@@ -130,14 +138,14 @@ impl HourLedger {
         Self { db }
     }
 
-    /// Adds `delta` (negative for a charge) to `user`'s balance and records why. Fails with
-    /// [`Error::InsufficientHours`] if the balance would go below zero; nothing is written
-    /// then.
-    #[tracing::instrument(skip_all, fields(user_id = %user, delta = %delta), err)]
+    /// Adds `delta` (negative for a charge) to `owner.workspace`'s balance, concerning
+    /// `owner.user`, and records why. Fails with [`Error::InsufficientHours`] if the balance
+    /// would go below zero; nothing is written then.
+    #[tracing::instrument(skip_all, fields(workspace_id = %owner.workspace, delta = %delta), err)]
     pub async fn apply(
         &self,
         access: Access,
-        user: UserId,
+        owner: Owner,
         delta: Hours,
         reason: &str,
         actor: Option<UserId>,
@@ -145,10 +153,10 @@ impl HourLedger {
         if reason.trim().is_empty() || reason.chars().count() > MAX_REASON_LEN {
             return Err(Error::InvalidReason);
         }
-        if let Some(scope) = access.scope()
-            && scope != user.as_uuid()
+        if let Some(scope) = access.workspace_scope()
+            && scope != owner.workspace.as_uuid()
         {
-            return Err(Error::NotFound("user"));
+            return Err(Error::NotFound("workspace"));
         }
         let at = now();
         let id = LedgerEntryId::new();
@@ -156,7 +164,8 @@ impl HourLedger {
             ledger_step!(
                 conn,
                 id,
-                user.as_uuid(),
+                owner.workspace.as_uuid(),
+                Some(owner.user.as_uuid()),
                 delta.as_micro(),
                 reason.trim(),
                 actor.map(|actor| actor.as_uuid()),
@@ -165,7 +174,8 @@ impl HourLedger {
         });
         Ok(LedgerEntry {
             id,
-            user_id: Some(user),
+            workspace_id: Some(owner.workspace),
+            user_id: Some(owner.user),
             delta,
             balance: Hours::from_micro(balance),
             reason: reason.trim().to_owned(),
@@ -174,39 +184,39 @@ impl HourLedger {
         })
     }
 
-    /// The user's current balance (zero if nothing was ever granted).
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
-    pub async fn balance(&self, access: Access, user: UserId) -> Result<Hours> {
+    /// The workspace's current balance (zero if nothing was ever granted).
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace), err)]
+    pub async fn balance(&self, access: Access, workspace: WorkspaceId) -> Result<Hours> {
         let micro: Option<i64> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar(
                 "SELECT balance_micro FROM hour_balances \
-                 WHERE user_id = $1 AND ($2 IS NULL OR user_id = $2)",
+                 WHERE workspace_id = $1 AND ($2 IS NULL OR workspace_id = $2)",
             )
-            .bind(user.as_uuid())
-            .bind(access.scope())
+            .bind(workspace.as_uuid())
+            .bind(access.workspace_scope())
             .fetch_optional(&mut *conn)
             .await?
         });
         Ok(Hours::from_micro(micro.unwrap_or(0)))
     }
 
-    /// The user's entries, newest first, older than `before` when given.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    /// The workspace's entries, newest first, older than `before` when given.
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace), err)]
     pub async fn entries(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         before: Option<LedgerEntryId>,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>> {
         let rows = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, EntryRow>(
-                "SELECT id, user_id, delta_micro, balance_micro, reason, actor_id, created_at \
-                 FROM hour_ledger WHERE user_id = $1 AND ($2 IS NULL OR user_id = $2) \
+                "SELECT id, workspace_id, user_id, delta_micro, balance_micro, reason, actor_id, created_at \
+                 FROM hour_ledger WHERE workspace_id = $1 AND ($2 IS NULL OR workspace_id = $2) \
                  AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
             )
-            .bind(user.as_uuid())
-            .bind(access.scope())
+            .bind(workspace.as_uuid())
+            .bind(access.workspace_scope())
             .bind(before.map(|id| id.as_uuid()))
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)

@@ -19,7 +19,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use secrecy::ExposeSecret;
-use variosync_domain::{DatasetId, ExportId, ForecastId, UploadId, UserId};
+use variosync_domain::{DatasetId, ExportId, ForecastId, UploadId, WorkspaceId};
 
 use crate::error::{Error, Result};
 use crate::settings::S3Settings;
@@ -56,6 +56,10 @@ impl ExportFormat {
 }
 
 /// The key of one object. The only way to make one is through the constructors below.
+///
+/// Every key lives under its workspace's folder, `users/{workspace}/`: the folder's name is
+/// older than workspaces, and a personal workspace's id is its account's, so the objects
+/// stored before workspaces existed are where their keys say.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectKey(StorePath);
 
@@ -64,49 +68,49 @@ const FILE_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 impl ObjectKey {
     /// Part `part` of version `version` of a dataset.
-    pub fn dataset_part(user: UserId, dataset: DatasetId, version: u32, part: u32) -> Self {
+    pub fn dataset_part(workspace: WorkspaceId, dataset: DatasetId, version: u32, part: u32) -> Self {
         Self(StorePath::from(format!(
-            "users/{user}/datasets/{dataset}/v{version}/part-{part}.parquet"
+            "users/{workspace}/datasets/{dataset}/v{version}/part-{part}.parquet"
         )))
     }
 
     /// The folder holding every version of one dataset.
-    pub fn dataset_prefix(user: UserId, dataset: DatasetId) -> Self {
-        Self(StorePath::from(format!("users/{user}/datasets/{dataset}")))
+    pub fn dataset_prefix(workspace: WorkspaceId, dataset: DatasetId) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/datasets/{dataset}")))
     }
 
     /// The folder holding every part of one dataset version.
-    pub fn dataset_version_prefix(user: UserId, dataset: DatasetId, version: u32) -> Self {
-        Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}")))
+    pub fn dataset_version_prefix(workspace: WorkspaceId, dataset: DatasetId, version: u32) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/datasets/{dataset}/v{version}")))
     }
 
     /// An overview of part `part` of a dataset version, with buckets of `rows` rows.
     pub fn dataset_part_overview(
-        user: UserId,
+        workspace: WorkspaceId,
         dataset: DatasetId,
         version: u32,
         part: u32,
         rows: usize,
     ) -> Self {
         Self(StorePath::from(format!(
-            "users/{user}/datasets/{dataset}/v{version}/part-{part}.overview-{rows}.parquet"
+            "users/{workspace}/datasets/{dataset}/v{version}/part-{part}.overview-{rows}.parquet"
         )))
     }
 
     /// The rows of a dataset version's source file that could not be read.
-    pub fn dataset_rejects(user: UserId, dataset: DatasetId, version: u32) -> Self {
-        Self(StorePath::from(format!("users/{user}/datasets/{dataset}/v{version}/rejects.csv")))
+    pub fn dataset_rejects(workspace: WorkspaceId, dataset: DatasetId, version: u32) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/datasets/{dataset}/v{version}/rejects.csv")))
     }
 
     /// A staged upload, before it becomes a dataset (its chunks are stored under this key).
-    pub fn upload(user: UserId, upload: UploadId) -> Self {
-        Self(StorePath::from(format!("users/{user}/uploads/{upload}")))
+    pub fn upload(workspace: WorkspaceId, upload: UploadId) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/uploads/{upload}")))
     }
 
     /// One chunk of a resumable upload, starting at byte `start`; `attempt` (random) tells
     /// apart two requests that race to send the same chunk.
-    pub fn upload_chunk(user: UserId, upload: UploadId, start: u64, attempt: u32) -> Self {
-        Self(StorePath::from(format!("users/{user}/uploads/{upload}/{start}-{attempt:08x}")))
+    pub fn upload_chunk(workspace: WorkspaceId, upload: UploadId, start: u64, attempt: u32) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/uploads/{upload}/{start}-{attempt:08x}")))
     }
 
     /// A key read back from the database.
@@ -115,18 +119,19 @@ impl ObjectKey {
     }
 
     /// An exported file.
-    pub fn export(user: UserId, export: ExportId, format: ExportFormat) -> Self {
-        Self(StorePath::from(format!("users/{user}/exports/{export}.{}", format.extension())))
+    pub fn export(workspace: WorkspaceId, export: ExportId, format: ExportFormat) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/exports/{export}.{}", format.extension())))
     }
 
     /// A forecast result.
-    pub fn forecast(user: UserId, forecast: ForecastId) -> Self {
-        Self(StorePath::from(format!("users/{user}/forecasts/{forecast}.parquet")))
+    pub fn forecast(workspace: WorkspaceId, forecast: ForecastId) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/forecasts/{forecast}.parquet")))
     }
 
-    /// Everything a user owns, for listing and for deleting an account.
-    pub fn user_prefix(user: UserId) -> Self {
-        Self(StorePath::from(format!("users/{user}")))
+    /// Everything a workspace owns, for listing and for deleting it (a personal workspace
+    /// goes with its account).
+    pub fn workspace_prefix(workspace: WorkspaceId) -> Self {
+        Self(StorePath::from(format!("users/{workspace}")))
     }
 
     /// The key as stored.
@@ -389,7 +394,7 @@ mod tests {
 
     #[test]
     fn keys_follow_the_documented_layout() {
-        let user: UserId = "01936d5e-0000-7000-8000-000000000001".parse().unwrap();
+        let user: WorkspaceId = "01936d5e-0000-7000-8000-000000000001".parse().unwrap();
         let dataset: DatasetId = "01936d5e-0000-7000-8000-000000000002".parse().unwrap();
         assert_eq!(
             ObjectKey::dataset_part(user, dataset, 3, 0).as_str(),

@@ -118,7 +118,7 @@ impl PaymentRepository {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING ",
             payment_columns!()
         );
-        let row = transaction!(&self.db, Access::User(user), write, |conn| {
+        let row = transaction!(&self.db, Access::person(user), write, |conn| {
             sqlx::query_as::<_, PaymentRow>(SQL)
                 .bind(Uuid::now_v7())
                 .bind(user.as_uuid())
@@ -162,9 +162,11 @@ impl PaymentRepository {
                 })?;
             if let Some(row) = &row {
                 let reason = format!("payment {} ({}, {})", row.id, row.provider, row.package);
+                // A person buys for their personal workspace, whose id is theirs.
                 let user = row.user_id.expect("checked by the query");
                 let none: Option<Uuid> = None;
-                ledger_step!(conn, LedgerEntryId::new(), user, row.hours_micro, &reason, none, at);
+                let step = (LedgerEntryId::new(), user, Some(user), row.hours_micro);
+                ledger_step!(conn, step.0, step.1, step.2, step.3, &reason, none, at);
             }
             row
         });
@@ -178,7 +180,7 @@ impl PaymentRepository {
             payment_columns!(),
             " FROM payments WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
         );
-        let rows = transaction!(&self.db, Access::User(user), read, |conn| {
+        let rows = transaction!(&self.db, Access::person(user), read, |conn| {
             sqlx::query_as::<_, PaymentRow>(SQL)
                 .bind(user.as_uuid())
                 .bind(i64::from(limit))

@@ -21,7 +21,7 @@ use redis::AsyncCommands;
 use tokio::sync::{broadcast, watch};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use variosync_domain::UserId;
+use variosync_domain::{UserId, WorkspaceId};
 
 use crate::error::Result;
 use crate::redis_conn::RedisConnection;
@@ -38,6 +38,12 @@ impl Channel {
     /// The channel of one topic of one user, e.g. `user.{id}.jobs`.
     pub fn user(user: UserId, topic: &'static str) -> Self {
         Self(format!("user.{user}.{topic}"))
+    }
+
+    /// The channel of one topic of one workspace, e.g. `workspace.{id}.datasets`: what its
+    /// members' open pages listen on.
+    pub fn workspace(workspace: WorkspaceId, topic: &'static str) -> Self {
+        Self(format!("workspace.{workspace}.{topic}"))
     }
 
     /// A channel from a name made of `a-z`, `0-9`, `.`, `_`, `-` and `:`.

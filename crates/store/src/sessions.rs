@@ -102,7 +102,7 @@ impl SessionRepository {
              last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING ",
             columns!()
         );
-        let row = transaction!(&self.db, Access::User(new.user_id), write, |conn| {
+        let row = transaction!(&self.db, Access::person(new.user_id), write, |conn| {
             sqlx::query_as::<_, SessionRow>(SQL)
                 .bind(SessionId::new().as_uuid())
                 .bind(new.user_id.as_uuid())

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
-use variosync_domain::{UploadId, UserId};
+use variosync_domain::{UploadId, UserId, WorkspaceId};
 
 use crate::datasets::to_i64;
 use crate::db::{Access, Database};
@@ -25,7 +25,9 @@ const MAX_FILE_NAME: usize = 255;
 pub struct Upload {
     /// The upload's id.
     pub id: UploadId,
-    /// Its owner.
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// The person sending it.
     pub user_id: UserId,
     /// The name of the file being sent.
     pub file_name: String,
@@ -55,6 +57,7 @@ pub struct UploadChunk {
 #[derive(sqlx::FromRow)]
 struct UploadRow {
     id: Uuid,
+    workspace_id: Uuid,
     user_id: Uuid,
     file_name: String,
     size: i64,
@@ -68,6 +71,7 @@ impl From<UploadRow> for Upload {
     fn from(row: UploadRow) -> Self {
         Self {
             id: UploadId::from_uuid(row.id),
+            workspace_id: WorkspaceId::from_uuid(row.workspace_id),
             user_id: UserId::from_uuid(row.user_id),
             file_name: row.file_name,
             size: u64::try_from(row.size).unwrap_or_default(),
@@ -81,7 +85,7 @@ impl From<UploadRow> for Upload {
 
 macro_rules! upload_columns {
     () => {
-        "id, user_id, file_name, size, received, created_at, updated_at, expires_at"
+        "id, workspace_id, user_id, file_name, size, received, created_at, updated_at, expires_at"
     };
 }
 
@@ -98,29 +102,31 @@ impl UploadRepository {
     }
 
     /// Begins an upload of `size` bytes, discarded at `expires_at` unless completed.
-    #[tracing::instrument(skip_all, fields(user_id = %user, upload_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, upload_id = %id), err)]
     pub async fn create(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: UploadId,
         file_name: &str,
         size: u64,
         expires_at: DateTime<Utc>,
     ) -> Result<Upload> {
-        access.require_owner(user)?;
+        let owner = access.owner(workspace)?;
         let file_name: String = file_name.trim().chars().filter(|c| !c.is_control()).collect();
         let file_name: String = file_name.chars().take(MAX_FILE_NAME).collect();
         let at = now();
         const SQL: &str = concat!(
-            "INSERT INTO uploads (id, user_id, file_name, size, received, created_at, updated_at, \
-             expires_at) VALUES ($1, $2, $3, $4, 0, $5, $5, $6) RETURNING ",
+            "INSERT INTO uploads (id, workspace_id, user_id, file_name, size, received, \
+             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) \
+             RETURNING ",
             upload_columns!()
         );
         let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, UploadRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(owner.workspace.as_uuid())
+                .bind(owner.user.as_uuid())
                 .bind(&file_name)
                 .bind(to_i64(size))
                 .bind(at)
@@ -131,19 +137,19 @@ impl UploadRepository {
         Ok(row.into())
     }
 
-    /// The upload, if it is the user's and has not expired.
-    pub async fn get(&self, access: Access, user: UserId, id: UploadId) -> Result<Option<Upload>> {
+    /// The upload, if it is the workspace's and has not expired.
+    pub async fn get(&self, access: Access, workspace: WorkspaceId, id: UploadId) -> Result<Option<Upload>> {
         const SQL: &str = concat!(
             "SELECT ",
             upload_columns!(),
-            " FROM uploads WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3) \
+            " FROM uploads WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3) \
              AND expires_at > $4"
         );
         let row = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, UploadRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(access.scope())
+                .bind(workspace.as_uuid())
+                .bind(access.workspace_scope())
                 .bind(now())
                 .fetch_optional(&mut *conn)
                 .await?
@@ -154,20 +160,20 @@ impl UploadRepository {
     /// Counts the chunk of `length` bytes at `start`, already stored at `key`. Refused with
     /// [`Error::UploadOffset`] unless `start` is where the received bytes end and the chunk
     /// fits in the announced size; [`Error::NotFound`] if the upload is gone.
-    #[tracing::instrument(skip_all, fields(user_id = %user, upload_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, upload_id = %id), err)]
     pub async fn add_chunk(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: UploadId,
         start: u64,
         length: u64,
         key: &ObjectKey,
     ) -> Result<Upload> {
-        access.require_owner(user)?;
+        let owner = access.owner(workspace)?;
         const ADVANCE: &str = concat!(
             "UPDATE uploads SET received = received + $3, updated_at = $4 \
-             WHERE id = $1 AND user_id = $2 AND received = $5 AND received + $3 <= size \
+             WHERE id = $1 AND workspace_id = $2 AND received = $5 AND received + $3 <= size \
              AND expires_at > $4 AND claimed_until IS NULL RETURNING ",
             upload_columns!()
         );
@@ -175,7 +181,7 @@ impl UploadRepository {
         let row = transaction!(&self.db, access, write, |conn| {
             let row = sqlx::query_as::<_, UploadRow>(ADVANCE)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(workspace.as_uuid())
                 .bind(to_i64(length))
                 .bind(at)
                 .bind(to_i64(start))
@@ -184,11 +190,12 @@ impl UploadRepository {
             match row {
                 Some(row) => {
                     sqlx::query(
-                        "INSERT INTO upload_chunks (upload_id, user_id, start, length, \
-                         object_key) VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO upload_chunks (upload_id, workspace_id, user_id, start, \
+                         length, object_key) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(id.as_uuid())
-                    .bind(user.as_uuid())
+                    .bind(owner.workspace.as_uuid())
+                    .bind(owner.user.as_uuid())
                     .bind(to_i64(start))
                     .bind(to_i64(length))
                     .bind(key.as_str())
@@ -201,7 +208,7 @@ impl UploadRepository {
         });
         match row {
             Ok(row) => Ok(row.into()),
-            Err(()) => match self.get(access, user, id).await? {
+            Err(()) => match self.get(access, workspace, id).await? {
                 Some(upload) => {
                     Err(Error::UploadOffset { received: upload.received, size: upload.size })
                 }
@@ -214,17 +221,17 @@ impl UploadRepository {
     pub async fn chunks(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: UploadId,
     ) -> Result<Vec<UploadChunk>> {
-        access.require_owner(user)?;
+        access.require_reader(workspace)?;
         let rows: Vec<(i64, i64, String)> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as(
                 "SELECT start, length, object_key FROM upload_chunks \
-                 WHERE upload_id = $1 AND user_id = $2 ORDER BY start",
+                 WHERE upload_id = $1 AND workspace_id = $2 ORDER BY start",
             )
             .bind(id.as_uuid())
-            .bind(user.as_uuid())
+            .bind(workspace.as_uuid())
             .fetch_all(&mut *conn)
             .await?
         });
@@ -239,18 +246,18 @@ impl UploadRepository {
     }
 
     /// Claims a fully received upload for completion until `until`, so that one request
-    /// makes it a dataset; `None` if it is not the user's, not fully received, or claimed by
+    /// makes it a dataset; `None` if it is not the workspace's, not fully received, or claimed by
     /// a completion still running.
     pub async fn claim(
         &self,
         access: Access,
-        user: UserId,
+        workspace: WorkspaceId,
         id: UploadId,
         until: DateTime<Utc>,
     ) -> Result<Option<Upload>> {
-        access.require_owner(user)?;
+        access.require_writer(workspace)?;
         const SQL: &str = concat!(
-            "UPDATE uploads SET claimed_until = $3 WHERE id = $1 AND user_id = $2 \
+            "UPDATE uploads SET claimed_until = $3 WHERE id = $1 AND workspace_id = $2 \
              AND received = size AND expires_at > $4 \
              AND (claimed_until IS NULL OR claimed_until < $4) RETURNING ",
             upload_columns!()
@@ -258,7 +265,7 @@ impl UploadRepository {
         let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, UploadRow>(SQL)
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(workspace.as_uuid())
                 .bind(until)
                 .bind(now())
                 .fetch_optional(&mut *conn)
@@ -268,12 +275,12 @@ impl UploadRepository {
     }
 
     /// Gives up a claim (the completion failed; the upload may be completed again).
-    pub async fn release(&self, access: Access, user: UserId, id: UploadId) -> Result<()> {
-        access.require_owner(user)?;
+    pub async fn release(&self, access: Access, workspace: WorkspaceId, id: UploadId) -> Result<()> {
+        access.require_writer(workspace)?;
         transaction!(&self.db, access, write, |conn| {
-            sqlx::query("UPDATE uploads SET claimed_until = NULL WHERE id = $1 AND user_id = $2")
+            sqlx::query("UPDATE uploads SET claimed_until = NULL WHERE id = $1 AND workspace_id = $2")
                 .bind(id.as_uuid())
-                .bind(user.as_uuid())
+                .bind(workspace.as_uuid())
                 .execute(&mut *conn)
                 .await?
                 .rows_affected()
@@ -283,14 +290,15 @@ impl UploadRepository {
 
     /// Deletes the upload and its chunk rows (the caller deletes the objects); whether it
     /// existed.
-    pub async fn delete(&self, access: Access, user: UserId, id: UploadId) -> Result<bool> {
+    pub async fn delete(&self, access: Access, workspace: WorkspaceId, id: UploadId) -> Result<bool> {
+        access.require_writer(workspace)?;
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query(
-                "DELETE FROM uploads WHERE id = $1 AND user_id = $2 AND ($3 IS NULL OR user_id = $3)",
+                "DELETE FROM uploads WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)",
             )
             .bind(id.as_uuid())
-            .bind(user.as_uuid())
-            .bind(access.scope())
+            .bind(workspace.as_uuid())
+            .bind(access.workspace_scope())
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -298,12 +306,12 @@ impl UploadRepository {
         Ok(deleted > 0)
     }
 
-    /// The user's uploads that have expired (to delete with their objects).
-    pub async fn expired(&self, access: Access, user: UserId) -> Result<Vec<UploadId>> {
-        access.require_owner(user)?;
+    /// The workspace's uploads that have expired (to delete with their objects).
+    pub async fn expired(&self, access: Access, workspace: WorkspaceId) -> Result<Vec<UploadId>> {
+        access.require_reader(workspace)?;
         let ids: Vec<Uuid> = transaction!(&self.db, access, read, |conn| {
-            sqlx::query_scalar("SELECT id FROM uploads WHERE user_id = $1 AND expires_at <= $2")
-                .bind(user.as_uuid())
+            sqlx::query_scalar("SELECT id FROM uploads WHERE workspace_id = $1 AND expires_at <= $2")
+                .bind(workspace.as_uuid())
                 .bind(now())
                 .fetch_all(&mut *conn)
                 .await?
@@ -313,11 +321,11 @@ impl UploadRepository {
 
     /// Up to `limit` expired uploads of any account that no completion holds (for the
     /// workers' sweep, which deletes them with their objects): owner and id.
-    pub async fn expired_any(&self, access: Access, limit: u32) -> Result<Vec<(UserId, UploadId)>> {
+    pub async fn expired_any(&self, access: Access, limit: u32) -> Result<Vec<(WorkspaceId, UploadId)>> {
         access.require_system()?;
         let rows: Vec<(Uuid, Uuid)> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as(
-                "SELECT user_id, id FROM uploads WHERE expires_at <= $1 \
+                "SELECT workspace_id, id FROM uploads WHERE expires_at <= $1 \
                  AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY expires_at LIMIT $2",
             )
             .bind(now())
@@ -327,18 +335,18 @@ impl UploadRepository {
         });
         Ok(rows
             .into_iter()
-            .map(|(user, id)| (UserId::from_uuid(user), UploadId::from_uuid(id)))
+            .map(|(workspace, id)| (WorkspaceId::from_uuid(workspace), UploadId::from_uuid(id)))
             .collect())
     }
 
-    /// How many uploads the user has open (not expired).
-    pub async fn open_count(&self, access: Access, user: UserId) -> Result<u64> {
-        access.require_owner(user)?;
+    /// How many uploads the workspace has open (not expired).
+    pub async fn open_count(&self, access: Access, workspace: WorkspaceId) -> Result<u64> {
+        access.require_reader(workspace)?;
         let count: i64 = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM uploads WHERE user_id = $1 AND expires_at > $2",
+                "SELECT COUNT(*) FROM uploads WHERE workspace_id = $1 AND expires_at > $2",
             )
-            .bind(user.as_uuid())
+            .bind(workspace.as_uuid())
             .bind(now())
             .fetch_one(&mut *conn)
             .await?

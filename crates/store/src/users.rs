@@ -82,8 +82,10 @@ impl UserRepository {
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
             columns!()
         );
-        let row = transaction!(&self.db, Access::User(id), write, |conn| {
-            sqlx::query_as::<_, UserRow>(SQL)
+        // Signing up is the server's own work: it makes the account, its personal workspace
+        // and the membership that makes the account that workspace's admin, all at once.
+        let row = transaction!(&self.db, Access::System, write, |conn| {
+            let row = sqlx::query_as::<_, UserRow>(SQL)
                 .bind(id.as_uuid())
                 .bind(new.email.as_str())
                 .bind(new.password_hash.as_deref())
@@ -91,7 +93,9 @@ impl UserRepository {
                 .bind(at)
                 .fetch_one(&mut *conn)
                 .await
-                .map_err(unique_email)?
+                .map_err(unique_email)?;
+            crate::workspaces::insert_personal!(conn, id, at);
+            row
         });
         row.try_into()
     }

@@ -52,7 +52,7 @@ fn every_repository_function_takes_the_access_and_queries_under_it() {
         if !uses {
             lacking.push(format!("{file}: {name} takes an access it does not query under"));
         }
-        if body.contains("Access::System") || body.contains("Access::User(") {
+        if body.contains("Access::System") || body.contains("Access::person(") {
             lacking.push(format!("{file}: {name} queries under an access of its own choosing"));
         }
     }
@@ -63,7 +63,7 @@ fn every_repository_function_takes_the_access_and_queries_under_it() {
 fn the_check_reads_a_function_without_the_argument_as_lacking_it() {
     // The reader itself: a function shaped like the ones above but without the argument.
     let source = "impl X {\n    pub async fn open_count(&self, user: UserId) -> Result<u64> {\n        \
-                  let n = transaction!(&self.db, Access::User(user), read, |conn| { 1 });\n    }\n}\n";
+                  let n = transaction!(&self.db, Access::person(user), read, |conn| { 1 });\n    }\n}\n";
     let first = source.split_once("&self").unwrap().1.trim_start_matches([',', ' ']);
     assert!(!first.starts_with("access: Access"));
 }

@@ -126,15 +126,16 @@ impl CurrentUser {
 }
 
 impl CurrentUser {
-    /// The acting principal for the use cases: this user, from `client`.
+    /// The acting principal for the use cases: this user in their personal workspace, from
+    /// `client`.
     pub fn principal(&self, client: &variosync_auth::ClientInfo) -> variosync_app::Principal {
-        variosync_app::Principal {
-            user: self.user.id,
-            role: self.user.role,
-            admin_scope: self.scope().allows(ApiScope::Admin),
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone(),
-        }
+        let principal = variosync_app::Principal::person(
+            self.user.id,
+            self.user.role,
+            client.ip.clone(),
+            client.user_agent.clone(),
+        );
+        variosync_app::Principal { admin_scope: self.scope().allows(ApiScope::Admin), ..principal }
     }
 }
 

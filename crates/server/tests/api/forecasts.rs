@@ -82,13 +82,13 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
         let (got, _, answer) = json_of(post(body.clone()).await.unwrap()).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body}: {answer}");
     }
-    let jobs = app.backends.jobs().list(Access::User(user), None, 10).await.unwrap();
+    let jobs = app.backends.jobs().list(Access::person(user), None, 10).await.unwrap();
     assert!(
         jobs.iter().all(|j| j.kind == "import"),
         "no forecast job was submitted, only the dataset's import was recorded: {jobs:?}"
     );
 
-    let before = ledger.balance(Access::User(user), user).await.unwrap();
+    let before = ledger.balance(Access::person(user), user).await.unwrap();
     let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
     let (status, headers, job) =
         json_of(post(with("models", json!(["auto", "naive"]))).await.unwrap()).await;
@@ -104,7 +104,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     // Charged its measured compute (at least the one-second minimum); the rest is back.
     let charged = ended["charged"].as_f64().unwrap();
     assert!(charged >= 1.0 / 3600.0 - 1e-9, "{ended}");
-    let after = ledger.balance(Access::User(user), user).await.unwrap();
+    let after = ledger.balance(Access::person(user), user).await.unwrap();
     assert!((before.as_hours_f64() - after.as_hours_f64() - charged).abs() < 1e-6, "{after}");
     let url = ended["result"]["url"].as_str().unwrap().to_owned();
 

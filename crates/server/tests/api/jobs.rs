@@ -81,7 +81,7 @@ pub(crate) async fn until_ended(events: reqwest::Response, id: &str) -> (Value, 
 }
 
 async fn balance(app: &TestApp, user: UserId) -> Hours {
-    app.backends.ledger().balance(Access::User(user), user).await.unwrap()
+    app.backends.ledger().balance(Access::person(user), user).await.unwrap()
 }
 
 /// A large upload becomes a metered import job, from submission to charge.
@@ -156,7 +156,7 @@ async fn import_job_round_trip(submitter: &TestApp, runner_events: &TestApp) {
     assert!(job["cpu_micros"].as_u64().unwrap() > 0, "{job}");
     let after = balance(submitter, user).await;
     assert!((after.as_hours_f64() - (1.0 - charged)).abs() < 1e-6, "{after} after {charged}");
-    let entries = submitter.backends.ledger().entries(Access::User(user), user, None, 100).await;
+    let entries = submitter.backends.ledger().entries(Access::person(user), user, None, 100).await;
     let entries = entries.unwrap();
     assert_eq!(entries.iter().map(|e| e.delta).sum::<Hours>(), after);
     let charges = entries.iter().filter(|e| e.reason == format!("job {id} (import)")).count();

@@ -27,16 +27,16 @@ async fn api_keys_conform(db: Database) {
     assert!(used.last_used_at.is_some(), "the use is recorded");
     assert!(keys.use_by_prefix("000000000000").await.unwrap().is_none());
 
-    assert_eq!(keys.list(Access::User(ada), ada).await.unwrap().len(), 1);
-    assert!(keys.list(Access::User(grace), ada).await.unwrap().is_empty());
-    assert_eq!(keys.revoke(Access::User(grace), ada, key.id).await.unwrap(), None);
-    assert_eq!(keys.revoke(Access::User(grace), grace, key.id).await.unwrap(), None);
+    assert_eq!(keys.list(Access::person(ada), ada).await.unwrap().len(), 1);
+    assert!(keys.list(Access::person(grace), ada).await.unwrap().is_empty());
+    assert_eq!(keys.revoke(Access::person(grace), ada, key.id).await.unwrap(), None);
+    assert_eq!(keys.revoke(Access::person(grace), grace, key.id).await.unwrap(), None);
 
-    let revoked = keys.revoke(Access::User(ada), ada, key.id).await.unwrap().expect("revoked");
+    let revoked = keys.revoke(Access::person(ada), ada, key.id).await.unwrap().expect("revoked");
     assert!(revoked.revoked_at.is_some());
     assert!(keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().is_none(), "refused at once");
-    assert_eq!(keys.revoke(Access::User(ada), ada, key.id).await.unwrap(), None, "only once");
-    assert_eq!(keys.list(Access::User(ada), ada).await.unwrap()[0].revoked_at, revoked.revoked_at);
+    assert_eq!(keys.revoke(Access::person(ada), ada, key.id).await.unwrap(), None, "only once");
+    assert_eq!(keys.list(Access::person(ada), ada).await.unwrap()[0].revoked_at, revoked.revoked_at);
 }
 
 crate::on_each_database!(

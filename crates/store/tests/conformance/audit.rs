@@ -25,23 +25,23 @@ async fn the_audit_log_conforms(db: Database) {
     let ada = user(&db, "ada@example.com").await;
     let grace = user(&db, "grace@example.com").await;
 
-    let signed_up = audit.record(Access::User(ada), event(ada, AuditAction::SignUp)).await.unwrap();
+    let signed_up = audit.record(Access::person(ada), event(ada, AuditAction::SignUp)).await.unwrap();
     assert_eq!(signed_up.detail, json!({ "method": "password" }));
     assert_eq!(signed_up.user_agent.as_ref().map(String::len), Some(512), "user agents are capped");
-    audit.record(Access::User(ada), event(ada, AuditAction::SignIn)).await.unwrap();
-    audit.record(Access::User(grace), event(grace, AuditAction::SignIn)).await.unwrap();
+    audit.record(Access::person(ada), event(ada, AuditAction::SignIn)).await.unwrap();
+    audit.record(Access::person(grace), event(grace, AuditAction::SignIn)).await.unwrap();
     let mut by_admin = event(grace, AuditAction::HoursGranted);
     by_admin.actor_id = Some(ada);
     audit.record(Access::System, by_admin).await.unwrap();
 
     // A user sees only their own entries, whatever they ask for.
-    let mine = audit.list(Access::User(ada), &all(10)).await.unwrap();
+    let mine = audit.list(Access::person(ada), &all(10)).await.unwrap();
     assert_eq!(
         mine.iter().map(|e| e.action).collect::<Vec<_>>(),
         [AuditAction::SignIn, AuditAction::SignUp]
     );
     let snooping = AuditFilter { user_id: Some(grace), ..all(10) };
-    assert!(audit.list(Access::User(ada), &snooping).await.unwrap().is_empty());
+    assert!(audit.list(Access::person(ada), &snooping).await.unwrap().is_empty());
 
     // An admin sees everyone's, filtered by user, action and time, page by page.
     assert_eq!(audit.list(Access::System, &all(10)).await.unwrap().len(), 4);
@@ -59,7 +59,7 @@ async fn the_audit_log_conforms(db: Database) {
     assert_eq!(second_page, vec![signed_up.clone()]);
 
     // Deleting an account keeps its entries, anonymised; the log cannot be rewritten.
-    assert!(UserRepository::new(db.clone()).delete(Access::User(ada), ada).await.unwrap());
+    assert!(UserRepository::new(db.clone()).delete(Access::person(ada), ada).await.unwrap());
     let remaining = audit.list(Access::System, &all(10)).await.unwrap();
     assert_eq!(remaining.len(), 4);
     assert!(remaining.iter().all(|e| e.user_id != Some(ada) && e.actor_id != Some(ada)));

@@ -22,13 +22,13 @@ async fn datasets_conform(db: Database) {
     let datasets = DatasetRepository::new(db.clone());
     let ada = user(&db, "ada@example.com").await;
     let grace = user(&db, "grace@example.com").await;
-    let as_ada = Access::User(ada);
+    let as_ada = Access::person(ada);
     let id = DatasetId::new();
 
     let tags = vec!["stocks".to_owned(), "daily".to_owned(), "stocks".to_owned()];
     let (dataset, v1) = datasets
         .create(
-            Access::User(ada),
+            Access::person(ada),
             ada,
             id,
             "  Stocks 100% daily ",
@@ -45,7 +45,7 @@ async fn datasets_conform(db: Database) {
     assert_eq!(v1.profile, Profile { rows: 16_000, ..Profile::default() });
 
     let duplicate =
-        datasets.create(Access::User(ada), ada, id, "again", &[], &version("import", 1)).await;
+        datasets.create(Access::person(ada), ada, id, "again", &[], &version("import", 1)).await;
     assert!(duplicate.is_err(), "an id is used once");
     assert_eq!(
         datasets.versions(as_ada, ada, id).await.unwrap().len(),
@@ -66,7 +66,7 @@ async fn datasets_conform(db: Database) {
 
     // Search is by name, case-insensitive, with LIKE's wildcards taken literally.
     datasets
-        .create(Access::User(ada), ada, DatasetId::new(), "Weather", &[], &version("import", 10))
+        .create(Access::person(ada), ada, DatasetId::new(), "Weather", &[], &version("import", 10))
         .await
         .unwrap();
     let found = datasets.list(as_ada, ada, Some("STOCKS"), 10).await.unwrap();
@@ -93,7 +93,7 @@ async fn datasets_conform(db: Database) {
     ));
 
     // Another user sees and touches nothing.
-    let as_grace = Access::User(grace);
+    let as_grace = Access::person(grace);
     assert_eq!(datasets.get(as_grace, grace, id).await.unwrap(), None);
     assert_eq!(datasets.get(as_grace, ada, id).await.unwrap(), None);
     assert!(datasets.list(as_grace, ada, None, 10).await.unwrap().is_empty());

@@ -22,13 +22,13 @@ fn job(reserve: f64, key: Option<&str>) -> NewJob {
 }
 
 async fn balance(db: &Database, user: UserId) -> Hours {
-    HourLedger::new(db.clone()).balance(Access::User(user), user).await.unwrap()
+    HourLedger::new(db.clone()).balance(Access::person(user), user).await.unwrap()
 }
 
 /// The ledger's entries sum to the balance.
 async fn ledger_adds_up(db: &Database, user: UserId) {
     let entries =
-        HourLedger::new(db.clone()).entries(Access::User(user), user, None, 1000).await.unwrap();
+        HourLedger::new(db.clone()).entries(Access::person(user), user, None, 1000).await.unwrap();
     let sum: Hours = entries.iter().map(|e| e.delta).sum();
     assert_eq!(sum, balance(db, user).await);
 }
@@ -57,18 +57,18 @@ async fn jobs_conform(db: Database) {
 
     // Submitting reserves hours in the same step; a repeated key submits once.
     let (first, created) =
-        jobs.submit(Access::User(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
+        jobs.submit(Access::person(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
     assert!(created);
     assert_eq!((first.status, first.attempts, first.reserved), (JobStatus::Queued, 0, hours(2.0)));
     assert_eq!(balance(&db, ada).await, hours(8.0));
     let (again, created) =
-        jobs.submit(Access::User(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
+        jobs.submit(Access::person(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
     assert!(!created);
     assert_eq!(again.id, first.id);
     assert_eq!(balance(&db, ada).await, hours(8.0), "nothing reserved twice");
-    let refused = jobs.submit(Access::User(ada), ada, &job(9.0, None)).await.unwrap_err();
+    let refused = jobs.submit(Access::person(ada), ada, &job(9.0, None)).await.unwrap_err();
     assert!(matches!(refused, Error::InsufficientHours), "{refused}");
-    assert_eq!(jobs.list(Access::User(ada), None, 100).await.unwrap().len(), 1, "nothing written");
+    assert_eq!(jobs.list(Access::person(ada), None, 100).await.unwrap().len(), 1, "nothing written");
 
     // A worker leases the job; only the lease holder's heartbeat and end count.
     let lease = Duration::from_secs(30);
@@ -87,9 +87,9 @@ async fn jobs_conform(db: Database) {
         jobs.heartbeat(Access::System, first.id, "w2", lease, None).await.unwrap(),
         Lease::Lost
     );
-    let seen = jobs.get(Access::User(ada), first.id).await.unwrap().unwrap();
+    let seen = jobs.get(Access::person(ada), first.id).await.unwrap().unwrap();
     assert_eq!((seen.progress, seen.message.as_str()), (40.0, "reading"));
-    assert_eq!(jobs.get(Access::User(grace), first.id).await.unwrap(), None, "not grace's");
+    assert_eq!(jobs.get(Access::person(grace), first.id).await.unwrap(), None, "not grace's");
 
     // The end releases the reservation and charges the measured time, once.
     let done = Outcome::Succeeded { result: json!({ "rows": 3 }) };
@@ -117,22 +117,22 @@ async fn jobs_conform(db: Database) {
     // Fairness: with one of ada's jobs running, grace's one goes before ada's next ones.
     let mut adas = Vec::new();
     for _ in 0..3 {
-        adas.push(jobs.submit(Access::User(ada), ada, &job(1.0, None)).await.unwrap().0);
+        adas.push(jobs.submit(Access::person(ada), ada, &job(1.0, None)).await.unwrap().0);
     }
     let running = jobs.claim(Access::System, "w1", lease).await.unwrap().unwrap();
     assert_eq!(running.id, adas[0].id, "the longest waiting first");
-    let (graces, _) = jobs.submit(Access::User(grace), grace, &job(0.5, None)).await.unwrap();
+    let (graces, _) = jobs.submit(Access::person(grace), grace, &job(0.5, None)).await.unwrap();
     let next = jobs.claim(Access::System, "w2", lease).await.unwrap().unwrap();
     assert_eq!(next.id, graces.id, "the user with no running job goes first");
 
     // A queued job cancels at once with its whole reservation back; a running one is
     // asked to stop, and its worker hears it.
     let before = balance(&db, ada).await;
-    let cancelled = jobs.cancel(Access::User(ada), adas[2].id).await.unwrap().unwrap();
+    let cancelled = jobs.cancel(Access::person(ada), adas[2].id).await.unwrap().unwrap();
     assert_eq!((cancelled.status, cancelled.charged), (JobStatus::Cancelled, Some(hours(0.0))));
     assert_eq!(balance(&db, ada).await, before + hours(1.0));
-    assert_eq!(jobs.cancel(Access::User(grace), adas[1].id).await.unwrap(), None, "not grace's");
-    let asked = jobs.cancel(Access::User(ada), running.id).await.unwrap().unwrap();
+    assert_eq!(jobs.cancel(Access::person(grace), adas[1].id).await.unwrap(), None, "not grace's");
+    let asked = jobs.cancel(Access::person(ada), running.id).await.unwrap().unwrap();
     assert!(asked.cancel_requested);
     assert_eq!(asked.status, JobStatus::Running);
     assert_eq!(
@@ -180,7 +180,7 @@ async fn jobs_conform(db: Database) {
 
     // Usage by day and kind, and a ledger that adds up.
     let usage = jobs
-        .usage(Access::User(ada), ada, chrono::Utc::now() - chrono::Duration::days(1))
+        .usage(Access::person(ada), ada, chrono::Utc::now() - chrono::Duration::days(1))
         .await
         .unwrap();
     assert_eq!(usage.len(), 1);

@@ -7,7 +7,7 @@ async fn the_hour_ledger_conforms(db: Database) {
     let ledger = HourLedger::new(db.clone());
     let ada = user(&db, "ada@example.com").await;
     let grace = user(&db, "grace@example.com").await;
-    let as_ada = Access::User(ada);
+    let as_ada = Access::person(ada);
 
     assert_eq!(ledger.balance(as_ada, ada).await.unwrap(), Hours::ZERO);
     let grant =
@@ -26,7 +26,7 @@ async fn the_hour_ledger_conforms(db: Database) {
     assert_eq!(overdraft.kind(), ErrorKind::PaymentRequired);
     assert_eq!(ledger.balance(as_ada, ada).await.unwrap(), Hours::from_micro(750_000));
     let charge_without_balance =
-        ledger.apply(Access::User(grace), grace, Hours::from_micro(-1), "x", None).await;
+        ledger.apply(Access::person(grace), grace, Hours::from_micro(-1), "x", None).await;
     assert!(matches!(charge_without_balance, Err(Error::InsufficientHours)));
 
     let entries = ledger.entries(as_ada, ada, None, 10).await.unwrap();
@@ -58,7 +58,7 @@ async fn the_hour_ledger_conforms(db: Database) {
         tokio::spawn(async move {
             ledger
                 .apply(
-                    Access::User(ada),
+                    Access::person(ada),
                     ada,
                     Hours::from_micro(-100_000),
                     &format!("job {i}"),

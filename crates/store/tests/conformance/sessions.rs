@@ -31,20 +31,20 @@ async fn sessions_conform(db: Database) {
     assert_eq!(sessions.touch_live(&[9; 32], idle).await.unwrap(), None, "unknown secret");
 
     let listed: Vec<SessionId> =
-        sessions.list(Access::User(ada), ada).await.unwrap().iter().map(|s| s.id).collect();
+        sessions.list(Access::person(ada), ada).await.unwrap().iter().map(|s| s.id).collect();
     assert_eq!(listed.len(), 2);
     assert!(listed.contains(&laptop.id) && listed.contains(&phone.id));
     assert!(
-        sessions.list(Access::User(grace), ada).await.unwrap().is_empty(),
+        sessions.list(Access::person(grace), ada).await.unwrap().is_empty(),
         "not grace's to see"
     );
 
     // Revocation takes effect at once, and only the owner can do it.
-    assert!(!sessions.revoke(Access::User(grace), ada, phone.id).await.unwrap());
-    assert!(!sessions.revoke(Access::User(grace), grace, phone.id).await.unwrap());
-    assert!(sessions.revoke(Access::User(ada), ada, phone.id).await.unwrap());
+    assert!(!sessions.revoke(Access::person(grace), ada, phone.id).await.unwrap());
+    assert!(!sessions.revoke(Access::person(grace), grace, phone.id).await.unwrap());
+    assert!(sessions.revoke(Access::person(ada), ada, phone.id).await.unwrap());
     assert_eq!(sessions.touch_live(&[2; 32], idle).await.unwrap(), None);
-    assert!(!sessions.revoke(Access::User(ada), ada, phone.id).await.unwrap(), "already revoked");
+    assert!(!sessions.revoke(Access::person(ada), ada, phone.id).await.unwrap(), "already revoked");
 
     // Expired, absolutely or by idling, is as good as gone.
     sessions.create(new_session(ada, 4, Duration::seconds(-1))).await.unwrap();
@@ -56,13 +56,13 @@ async fn sessions_conform(db: Database) {
     );
 
     sessions.create(new_session(ada, 5, Duration::days(7))).await.unwrap();
-    assert_eq!(sessions.revoke_all(Access::User(ada), ada, Some(laptop.id)).await.unwrap(), 1);
+    assert_eq!(sessions.revoke_all(Access::person(ada), ada, Some(laptop.id)).await.unwrap(), 1);
     assert!(sessions.touch_live(&[1; 32], idle).await.unwrap().is_some(), "the kept session lives");
     assert_eq!(sessions.touch_live(&[5; 32], idle).await.unwrap(), None);
     assert!(sessions.touch_live(&[3; 32], idle).await.unwrap().is_some(), "grace's is untouched");
 
     // Deleting the account ends its sessions.
-    UserRepository::new(db.clone()).delete(Access::User(grace), grace).await.unwrap();
+    UserRepository::new(db.clone()).delete(Access::person(grace), grace).await.unwrap();
     assert_eq!(sessions.touch_live(&[3; 32], idle).await.unwrap(), None);
     let _ = graces;
 }

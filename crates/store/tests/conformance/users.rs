@@ -55,7 +55,7 @@ async fn the_users_repository_conforms(db: Database) {
     assert_eq!(users.set_disabled(Access::System, UserId::new(), true).await.unwrap(), None);
 
     // Tenancy: acting as one user, another account is invisible and untouchable.
-    let as_grace = Access::User(grace.id);
+    let as_grace = Access::person(grace.id);
     assert_eq!(users.find_by_id(as_grace, ada.id).await.unwrap(), None);
     assert_eq!(users.find_by_id(as_grace, grace.id).await.unwrap().as_ref(), Some(&grace));
     assert_eq!(users.find_by_email(as_grace, &ada.email).await.unwrap(), None);
@@ -67,7 +67,7 @@ async fn the_users_repository_conforms(db: Database) {
     assert!(users.find_by_id(Access::System, ada.id).await.unwrap().is_some());
 
     // Account changes by the owner.
-    let as_ada = Access::User(ada.id);
+    let as_ada = Access::person(ada.id);
     assert!(users.set_password_hash(as_ada, ada.id, "$argon2id$new").await.unwrap());
     assert_eq!(
         users.password_hash(as_ada, ada.id).await.unwrap().as_deref(),
@@ -139,13 +139,13 @@ async fn row_level_security_limits_an_unfiltered_query_to_the_acting_user() {
         tx.rollback().await.unwrap();
         count
     };
-    assert_eq!(count_as(Some(Access::User(ada.id))).await, 1, "only the acting user's row");
+    assert_eq!(count_as(Some(Access::person(ada.id))).await, 1, "only the acting user's row");
     assert_eq!(count_as(None).await, 0, "no context, no rows");
     assert_eq!(count_as(Some(Access::System)).await, 2);
 
     // Writing another user's row is refused by the policy too.
     let mut tx = pool.begin().await.unwrap();
-    variosync_store::db::apply_access(&mut tx, Access::User(ada.id)).await.unwrap();
+    variosync_store::db::apply_access(&mut tx, Access::person(ada.id)).await.unwrap();
     let changed = sqlx::query("UPDATE users SET role = 'admin'").execute(&mut *tx).await.unwrap();
     assert_eq!(changed.rows_affected(), 1, "only ada's own row is reachable");
     tx.rollback().await.unwrap();

@@ -62,7 +62,7 @@ async fn list(
     Query(params): Query<Params>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let is_admin = current.require_admin().is_ok();
-    let access = if is_admin { Access::System } else { Access::User(current.user.id) };
+    let access = if is_admin { Access::System } else { Access::person(current.user.id) };
     let filter = AuditFilter {
         user_id: if is_admin { params.user_id } else { Some(current.user.id) },
         action: params.action,
