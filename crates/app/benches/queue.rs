@@ -6,6 +6,8 @@
 //! -p variosync-app --bench queue` (a fresh database is made for the run).
 
 use std::time::{Duration, Instant};
+use variosync_domain::WorkspaceId;
+use variosync_store::Owner;
 
 use async_trait::async_trait;
 use variosync_app::{JobContext, JobError, JobKind, Kinds, Worker, WorkerSettings};
@@ -49,7 +51,11 @@ async fn main() {
         let new = NewUser { email, password_hash: None, role: Role::User };
         let id = backends.users().create(&new).await.unwrap().id;
         let grant = Hours::from_hours_f64(100.0).unwrap();
-        backends.ledger().apply(Access::System, id, grant, "grant", None).await.unwrap();
+        backends
+            .ledger()
+            .apply(Access::System, Owner::personal(id), grant, "grant", None)
+            .await
+            .unwrap();
         users.push(id);
     }
     let started = Instant::now();
@@ -62,7 +68,11 @@ async fn main() {
                 reserve,
                 idempotency_key: None,
             };
-            backends.jobs().submit(Access::person(*user), *user, &new).await.unwrap();
+            backends
+                .jobs()
+                .submit(Access::person(*user), WorkspaceId::personal(*user), &new)
+                .await
+                .unwrap();
         }
     }
     let total = USERS * JOBS_PER_USER;

@@ -253,7 +253,11 @@ impl JobKind for ForecastJob {
             report: summary(&report),
             bytes: size,
         };
-        let forecast = match backends.forecasts().create(owner.access(), owner.workspace, &new).await {
+        let forecast = match backends
+            .forecasts()
+            .create(owner.access(), owner.workspace, &new)
+            .await
+        {
             Ok(forecast) => forecast,
             Err(error) => {
                 if let Err(cleanup) = backends.objects.delete(&object).await {

@@ -35,8 +35,11 @@ impl App {
         principal.require_admin()?;
         let hours = grant_amount(hours)?;
         let admin = Some(principal.user);
-        let entry =
-            self.backends.ledger().apply(Access::System, Owner::personal(user), hours, reason, admin).await?;
+        let entry = self
+            .backends
+            .ledger()
+            .apply(Access::System, Owner::personal(user), hours, reason, admin)
+            .await?;
         let audit = NewAuditEntry {
             user_id: Some(user),
             actor_id: admin,

@@ -458,9 +458,14 @@ impl App {
             options: &options,
             policy,
         };
-        let result =
-            crate::pipeline::import_metered(&self.backends, principal, request, &self.scratch, &meter)
-                .await;
+        let result = crate::pipeline::import_metered(
+            &self.backends,
+            principal,
+            request,
+            &self.scratch,
+            &meter,
+        )
+        .await;
         let answer = match result {
             Ok(imported) => {
                 let summary = ImportSummary::of(imported);
@@ -538,14 +543,12 @@ impl App {
             let key = ObjectKey::upload_chunk(workspace, upload.id, 0, rand::random());
             self.backends.objects.put_file(&key, &file.path).await?;
             uploads.add_chunk(access, workspace, upload.id, 0, file.size, &key).await?;
-            uploads.claim(access, workspace, upload.id, expires).await?.ok_or_else(
-                || {
-                    Error::conflict(
-                        "upload_completing",
-                        "the stored file was claimed by another request",
-                    )
-                },
-            )?;
+            uploads.claim(access, workspace, upload.id, expires).await?.ok_or_else(|| {
+                Error::conflict(
+                    "upload_completing",
+                    "the stored file was claimed by another request",
+                )
+            })?;
             let payload = JobPayload::Import(ImportPayload { upload_id: Some(upload.id), choices });
             let reserve = self.settings.jobs.import_reserve(file.size);
             let submission = Submission { payload, reserve, idempotency_key };

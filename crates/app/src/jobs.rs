@@ -141,9 +141,11 @@ impl App {
         key: Option<&str>,
     ) -> Result<Option<Job>> {
         match key {
-            Some(key) => {
-                Ok(self.backends.jobs().by_key(principal.access(), principal.workspace, key).await?)
-            }
+            Some(key) => Ok(self
+                .backends
+                .jobs()
+                .by_key(principal.access(), principal.workspace, key)
+                .await?),
             None => Ok(None),
         }
     }
@@ -174,7 +176,12 @@ impl App {
 
     /// The error for work of `kind` needing `reserve` that `owner`'s workspace's balance
     /// cannot cover.
-    pub(crate) async fn insufficient(&self, owner: &Principal, kind: &str, reserve: Hours) -> Error {
+    pub(crate) async fn insufficient(
+        &self,
+        owner: &Principal,
+        kind: &str,
+        reserve: Hours,
+    ) -> Error {
         let balance = match self.backends.ledger().balance(owner.access(), owner.workspace).await {
             Ok(balance) => balance.to_string(),
             Err(_) => "lower".to_owned(),
@@ -270,7 +277,8 @@ impl App {
         let days = i64::from(days.unwrap_or(30).clamp(1, 366));
         let today = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
         let since = today - chrono::Duration::days(days - 1);
-        let days = self.backends.jobs().usage(principal.access(), principal.workspace, since).await?;
+        let days =
+            self.backends.jobs().usage(principal.access(), principal.workspace, since).await?;
         let total = days.iter().map(|day| day.hours).sum();
         Ok(UsageReport { since, total, days })
     }

@@ -8,8 +8,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use variosync_domain::DatasetId;
 use crate::Principal;
+use variosync_domain::DatasetId;
 use variosync_engine::convert::{self, ConvertError};
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_engine::profile::Profile;
@@ -341,10 +341,7 @@ async fn store(
         series: profile.series.iter().map(|s| s.name.clone()).collect(),
         profile: profile.clone(),
     };
-    backends
-        .datasets()
-        .create(owner.access(), owner.workspace, id, name, &[], &version)
-        .await
+    backends.datasets().create(owner.access(), owner.workspace, id, name, &[], &version).await
 }
 
 /// Reports how many bytes of a file were read so far.

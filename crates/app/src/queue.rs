@@ -252,7 +252,9 @@ pub async fn submit(
 /// Tells the workspace's open pages about the job.
 pub(crate) async fn publish(backends: &Backends, job: &Job) {
     let payload = serde_json::to_vec(job).unwrap_or_default();
-    if let Err(error) = backends.pubsub.publish(&job_channel(job.workspace_id), payload.into()).await {
+    if let Err(error) =
+        backends.pubsub.publish(&job_channel(job.workspace_id), payload.into()).await
+    {
         tracing::debug!(error = %error, "a job event was not published");
     }
 }

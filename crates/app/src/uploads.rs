@@ -112,9 +112,7 @@ impl App {
             ));
         }
         let expires = chrono::Utc::now() + chrono::Duration::hours(LIFETIME_HOURS);
-        Ok(uploads
-            .create(access, workspace, UploadId::new(), file_name, size, expires)
-            .await?)
+        Ok(uploads.create(access, workspace, UploadId::new(), file_name, size, expires).await?)
     }
 
     /// One of the principal's open uploads.
@@ -325,22 +323,27 @@ impl App {
                 options: &options,
                 policy,
             };
-            crate::pipeline::import_metered(&self.backends, &principal, request, &context.scratch, &meter)
-                .await
-                .map_err(|error| match error {
-                    e @ (ImportError::Store(_) | ImportError::Io(_) | ImportError::Interrupted) => {
-                        JobError::transient(e.to_string())
-                    }
-                    e => JobError::user(e.to_string()),
-                })
+            crate::pipeline::import_metered(
+                &self.backends,
+                &principal,
+                request,
+                &context.scratch,
+                &meter,
+            )
+            .await
+            .map_err(|error| match error {
+                e @ (ImportError::Store(_) | ImportError::Io(_) | ImportError::Interrupted) => {
+                    JobError::transient(e.to_string())
+                }
+                e => JobError::user(e.to_string()),
+            })
         }
         .await;
         drop(joined);
         let imported = match result {
             Ok(imported) => imported,
             Err(error) => {
-                if let Err(e) =
-                    self.backends.uploads().release(access, workspace, upload.id).await
+                if let Err(e) = self.backends.uploads().release(access, workspace, upload.id).await
                 {
                     tracing::warn!(error = %e, "an upload's claim was not given up");
                 }

@@ -1,6 +1,8 @@
 //! Importing a file as a dataset, and what a failure midway leaves behind: nothing.
 
+use variosync_app::Principal;
 use variosync_app::pipeline::{ImportError, import_bytes};
+use variosync_domain::WorkspaceId;
 use variosync_domain::time::Zone;
 use variosync_domain::{Email, NewUser, Role};
 use variosync_engine::duplicates::DuplicatePolicy;
@@ -42,7 +44,7 @@ async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
     let (_dir, backends, user) = setup().await;
     let imported = import_bytes(
         &backends,
-        user,
+        &Principal::owner(user),
         "Stocks",
         &fixture(),
         &options(Mode::Strict),
@@ -54,13 +56,18 @@ async fn a_csv_becomes_a_dataset_with_its_first_version_and_parquet_part() {
     assert_eq!(imported.version.row_count, 39);
     assert_eq!(imported.version.series, ["META"]);
     assert_eq!(imported.version.time_from.unwrap().to_rfc3339(), "2013-01-02T00:00:00+00:00");
-    let part = ObjectKey::dataset_part(user, imported.dataset.id, 1, 0);
+    let part = ObjectKey::dataset_part(WorkspaceId::personal(user), imported.dataset.id, 1, 0);
     assert!(backends.objects.head(&part).await.is_ok());
-    let prefix = ObjectKey::dataset_version_prefix(user, imported.dataset.id, 1);
+    let prefix =
+        ObjectKey::dataset_version_prefix(WorkspaceId::personal(user), imported.dataset.id, 1);
     let stored = backends.objects.list(&prefix).await.unwrap();
     assert_eq!(stored.len(), 4, "the part and its three overviews");
     assert_eq!(stored.iter().map(|o| o.size).sum::<u64>(), imported.version.bytes);
-    let listed = backends.datasets().list(Access::person(user), user, None, 10).await.unwrap();
+    let listed = backends
+        .datasets()
+        .list(Access::person(user), WorkspaceId::personal(user), None, 10)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
 }
 
@@ -70,7 +77,7 @@ async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects
     // The name is refused when the rows are recorded, after the Parquet part was stored.
     let failed = import_bytes(
         &backends,
-        user,
+        &Principal::owner(user),
         "   ",
         &fixture(),
         &options(Mode::Strict),
@@ -81,9 +88,21 @@ async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects
         matches!(failed, Err(ImportError::Store(variosync_store::Error::InvalidName))),
         "{failed:?}"
     );
-    assert!(backends.datasets().list(Access::person(user), user, None, 10).await.unwrap().is_empty());
     assert!(
-        backends.objects.list(&ObjectKey::user_prefix(user)).await.unwrap().is_empty(),
+        backends
+            .datasets()
+            .list(Access::person(user), WorkspaceId::personal(user), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        backends
+            .objects
+            .list(&ObjectKey::workspace_prefix(WorkspaceId::personal(user)))
+            .await
+            .unwrap()
+            .is_empty(),
         "the part was taken back"
     );
 }
@@ -94,7 +113,7 @@ async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() 
     let file = b"date,value\n2024-01-01,1\n2024-01-0x,2\n2024-01-03,3\n";
     let imported = import_bytes(
         &backends,
-        user,
+        &Principal::owner(user),
         "partly",
         file,
         &options(Mode::Lenient),
@@ -107,7 +126,7 @@ async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() 
     assert_eq!(imported.version.row_count, 2);
     let strict = import_bytes(
         &backends,
-        user,
+        &Principal::owner(user),
         "strict",
         file,
         &options(Mode::Strict),
@@ -117,7 +136,12 @@ async fn lenient_imports_set_bad_rows_aside_and_strict_ones_stop_at_the_first() 
     .unwrap_err();
     assert!(strict.to_string().starts_with("line 3, column `date`"), "{strict}");
     assert_eq!(
-        backends.datasets().list(Access::person(user), user, None, 10).await.unwrap().len(),
+        backends
+            .datasets()
+            .list(Access::person(user), WorkspaceId::personal(user), None, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -128,7 +152,7 @@ async fn repeated_series_and_times_follow_the_duplicate_policy() {
     let file = b"symbol,date,close\nA,2024-01-01,1\nA,2024-01-01,2\nB,2024-01-01,3\n";
     let kept = import_bytes(
         &backends,
-        user,
+        &Principal::owner(user),
         "last",
         file,
         &options(Mode::Strict),
@@ -138,13 +162,24 @@ async fn repeated_series_and_times_follow_the_duplicate_policy() {
     .unwrap();
     assert_eq!((kept.version.row_count, kept.duplicates), (2, 1));
     assert_eq!(kept.version.profile.duplicates, 1);
-    let refused =
-        import_bytes(&backends, user, "fail", file, &options(Mode::Strict), DuplicatePolicy::Fail)
-            .await
-            .unwrap_err();
+    let refused = import_bytes(
+        &backends,
+        &Principal::owner(user),
+        "fail",
+        file,
+        &options(Mode::Strict),
+        DuplicatePolicy::Fail,
+    )
+    .await
+    .unwrap_err();
     assert!(refused.to_string().starts_with("1 rows repeat a series and time"), "{refused}");
     assert_eq!(
-        backends.datasets().list(Access::person(user), user, None, 10).await.unwrap().len(),
+        backends
+            .datasets()
+            .list(Access::person(user), WorkspaceId::personal(user), None, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }

@@ -8,8 +8,8 @@ use variosync_domain::{
     ApiKeyId, ApiScope, AuditAction, Email, Hours, NewUser, Role, SessionId, TokenPurpose, User,
     UserId, WorkspaceId,
 };
-use variosync_store::{Owner, 
-    Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewAuthToken, NewSession, ObjectKey,
+use variosync_store::{
+    Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewAuthToken, NewSession, ObjectKey, Owner,
     Session,
 };
 
@@ -360,7 +360,13 @@ impl Accounts {
         {
             self.backends
                 .ledger()
-                .apply(access, Owner::personal(user.id), grant, "free hours for a new account", None)
+                .apply(
+                    access,
+                    Owner::personal(user.id),
+                    grant,
+                    "free hours for a new account",
+                    None,
+                )
                 .await?;
         }
         self.audit(access, Some(user.id), AuditAction::SignUp, client, json!({ "method": method }))
@@ -588,7 +594,8 @@ impl Accounts {
         if !digests_match(&secret.digest(), &stored) {
             return Ok(None);
         }
-        let user = self.backends.users().find_by_id(Access::person(key.user_id), key.user_id).await?;
+        let user =
+            self.backends.users().find_by_id(Access::person(key.user_id), key.user_id).await?;
         Ok(user.filter(User::is_active).map(|user| (user, key)))
     }
 
@@ -649,7 +656,11 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user_id = %user), err)]
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<()> {
         let access = Access::person(user);
-        let objects = self.backends.objects.delete_prefix(&ObjectKey::workspace_prefix(WorkspaceId::personal(user))).await?;
+        let objects = self
+            .backends
+            .objects
+            .delete_prefix(&ObjectKey::workspace_prefix(WorkspaceId::personal(user)))
+            .await?;
         self.audit(
             access,
             Some(user),

@@ -2,6 +2,7 @@
 
 use tempfile::TempDir;
 use variosync_auth::{Accounts, AccountsSettings, ClientInfo, Error, MailSettings, Mailer};
+use variosync_domain::WorkspaceId;
 use variosync_domain::{ApiScope, AuditAction, ErrorKind, Hours};
 use variosync_store::settings::StoreSettings;
 use variosync_store::{Access, AuditFilter, Backends, ObjectKey, testing};
@@ -41,7 +42,11 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     let ada = accounts.sign_up("Ada@Example.com", PASSWORD, &c).await.unwrap();
     assert_eq!(ada.user.email.as_str(), "ada@example.com");
     assert_eq!(
-        backends.ledger().balance(Access::person(ada.user.id), ada.user.id).await.unwrap(),
+        backends
+            .ledger()
+            .balance(Access::person(ada.user.id), WorkspaceId::personal(ada.user.id))
+            .await
+            .unwrap(),
         Hours::from_micro(1_000_000)
     );
     let (who, session) = accounts.authenticate_session(ada.token.expose()).await.unwrap().unwrap();
@@ -150,10 +155,16 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     );
 
     // Deleting the account removes its objects and rows; its audit trail stays, anonymised.
-    let upload = ObjectKey::user_prefix(ada.user.id);
+    let upload = ObjectKey::workspace_prefix(WorkspaceId::personal(ada.user.id));
     backends
         .objects
-        .put(&ObjectKey::upload(ada.user.id, variosync_domain::UploadId::new()), "x".into())
+        .put(
+            &ObjectKey::upload(
+                WorkspaceId::personal(ada.user.id),
+                variosync_domain::UploadId::new(),
+            ),
+            "x".into(),
+        )
         .await
         .unwrap();
     accounts.delete_account(ada.user.id, &c).await.unwrap();
@@ -215,7 +226,11 @@ async fn email_flows_work(settings: StoreSettings) {
     assert_eq!(newcomer.user.email.as_str(), "newcomer@example.com");
     assert!(newcomer.user.email_verified_at.is_some(), "following the link proves the address");
     assert_eq!(
-        backends.ledger().balance(Access::person(newcomer.user.id), newcomer.user.id).await.unwrap(),
+        backends
+            .ledger()
+            .balance(Access::person(newcomer.user.id), WorkspaceId::personal(newcomer.user.id))
+            .await
+            .unwrap(),
         Hours::from_micro(1_000_000)
     );
 

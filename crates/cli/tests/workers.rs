@@ -7,6 +7,9 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use variosync_app::Principal;
+use variosync_domain::WorkspaceId;
+use variosync_store::Owner;
 
 use secrecy::ExposeSecret;
 use variosync_app::imports::{ImportPayload, ReadChoices};
@@ -52,7 +55,11 @@ async fn user(backends: &Backends, email: &str, hours: Hours) -> UserId {
     let new =
         NewUser { email: Email::parse(email).unwrap(), password_hash: None, role: Role::User };
     let id = backends.users().create(&new).await.unwrap().id;
-    backends.ledger().apply(Access::System, id, hours, "grant", None).await.unwrap();
+    backends
+        .ledger()
+        .apply(Access::System, Owner::personal(id), hours, "grant", None)
+        .await
+        .unwrap();
     id
 }
 
@@ -62,14 +69,28 @@ async fn import_job(backends: &Backends, user: UserId, file: Vec<u8>, reserve: H
     let expires = chrono::Utc::now() + chrono::Duration::hours(1);
     let uploads = backends.uploads();
     uploads
-        .create(Access::person(user), user, id, "prices.csv", file.len() as u64, expires)
+        .create(
+            Access::person(user),
+            WorkspaceId::personal(user),
+            id,
+            "prices.csv",
+            file.len() as u64,
+            expires,
+        )
         .await
         .unwrap();
-    let key = ObjectKey::upload_chunk(user, id, 0, 1);
+    let key = ObjectKey::upload_chunk(WorkspaceId::personal(user), id, 0, 1);
     let size = file.len() as u64;
     backends.objects.put(&key, file.into()).await.unwrap();
-    uploads.add_chunk(Access::person(user), user, id, 0, size, &key).await.unwrap();
-    uploads.claim(Access::person(user), user, id, expires).await.unwrap().unwrap();
+    uploads
+        .add_chunk(Access::person(user), WorkspaceId::personal(user), id, 0, size, &key)
+        .await
+        .unwrap();
+    uploads
+        .claim(Access::person(user), WorkspaceId::personal(user), id, expires)
+        .await
+        .unwrap()
+        .unwrap();
     let choices = ReadChoices {
         name: "prices".to_owned(),
         default_series: "prices".to_owned(),
@@ -117,8 +138,11 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
 
 async fn ledger_adds_up(backends: &Backends, user: UserId) -> Hours {
     let ledger = backends.ledger();
-    let balance = ledger.balance(Access::person(user), user).await.unwrap();
-    let entries = ledger.entries(Access::person(user), user, None, 1000).await.unwrap();
+    let balance = ledger.balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap();
+    let entries = ledger
+        .entries(Access::person(user), WorkspaceId::personal(user), None, 1000)
+        .await
+        .unwrap();
     assert_eq!(entries.iter().map(|e| e.delta).sum::<Hours>(), balance, "the ledger adds up");
     assert!(!balance.is_negative());
     balance
@@ -130,7 +154,8 @@ async fn killed_worker_job_finishes_elsewhere_charged_once(database: DatabaseSet
     let ada = user(&backends, "ada@example.com", Hours::from_hours_f64(1.0).unwrap()).await;
     let reserve = Hours::from_hours_f64(0.1).unwrap();
     let new = import_job(&backends, ada, prices(400_000), reserve).await;
-    let (job, _) = variosync_app::queue::submit(&backends, ada, &new).await.unwrap();
+    let (job, _) =
+        variosync_app::queue::submit(&backends, &Principal::owner(ada), &new).await.unwrap();
     let jobs = backends.jobs();
 
     let first = worker(data.path(), &database);
@@ -154,7 +179,11 @@ async fn killed_worker_job_finishes_elsewhere_charged_once(database: DatabaseSet
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     assert_eq!(done.attempts, 2, "the killed attempt and the one that finished");
     assert_eq!(done.result.as_ref().unwrap()["version"]["row_count"], 400_000);
-    let entries = backends.ledger().entries(Access::person(ada), ada, None, 100).await.unwrap();
+    let entries = backends
+        .ledger()
+        .entries(Access::person(ada), WorkspaceId::personal(ada), None, 100)
+        .await
+        .unwrap();
     let charges: Vec<_> =
         entries.iter().filter(|e| e.reason == format!("job {} (import)", job.id)).collect();
     assert_eq!(charges.len(), 1, "charged exactly once");
@@ -173,8 +202,9 @@ async fn two_hundred_jobs_on_a_balance_for_fifty(database: DatabaseSettings) {
     for _ in 0..200 {
         jobs.push(import_job(&backends, ada, prices(20), reserve).await);
     }
+    let owner = Principal::owner(ada);
     let submitted = futures::future::join_all(
-        jobs.iter().map(|new| variosync_app::queue::submit(&backends, ada, new)),
+        jobs.iter().map(|new| variosync_app::queue::submit(&backends, &owner, new)),
     )
     .await;
     let accepted: Vec<_> = submitted.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -212,7 +242,8 @@ async fn a_worker_asked_to_stop_finishes_or_gives_back_its_job_and_exits_cleanly
     let backends = backends(data.path(), &database).await;
     let ada = user(&backends, "ada@example.com", Hours::from_hours_f64(1.0).unwrap()).await;
     let new = import_job(&backends, ada, prices(400_000), Hours::from_hours_f64(0.1).unwrap());
-    let (job, _) = variosync_app::queue::submit(&backends, ada, &new.await).await.unwrap();
+    let (job, _) =
+        variosync_app::queue::submit(&backends, &Principal::owner(ada), &new.await).await.unwrap();
     let jobs = backends.jobs();
     let mut running = worker(data.path(), &database);
     until("the worker runs the job", || async {

@@ -435,7 +435,12 @@ impl DatasetRepository {
 
     /// Deletes the workspace's dataset and its versions (the caller deletes the objects);
     /// returns whether it existed.
-    pub async fn delete(&self, access: Access, workspace: WorkspaceId, id: DatasetId) -> Result<bool> {
+    pub async fn delete(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        id: DatasetId,
+    ) -> Result<bool> {
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query("DELETE FROM datasets WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)")
                 .bind(id.as_uuid())

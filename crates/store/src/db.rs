@@ -10,10 +10,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use variosync_domain::{UserId, WorkspaceId, WorkspaceRole};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
+use variosync_domain::{UserId, WorkspaceId, WorkspaceRole};
 
 use crate::error::{Error, Result};
 use crate::settings::DatabaseSettings;

@@ -229,7 +229,12 @@ impl ForecastRepository {
     }
 
     /// Deletes the forecast's row; whether it existed. The caller deletes its object.
-    pub async fn delete(&self, access: Access, workspace: WorkspaceId, id: ForecastId) -> Result<bool> {
+    pub async fn delete(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        id: ForecastId,
+    ) -> Result<bool> {
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query(
                 "DELETE FROM forecasts WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)",

@@ -375,7 +375,8 @@ impl JobRepository {
         });
         match inserted {
             Some(row) => Ok((row.try_into()?, true)),
-            None => match self.by_key(access, workspace, key.as_deref().unwrap_or_default()).await? {
+            None => match self.by_key(access, workspace, key.as_deref().unwrap_or_default()).await?
+            {
                 Some(existing) => Ok((existing, false)),
                 None => Err(Error::NotFound("job")),
             },

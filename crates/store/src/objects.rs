@@ -68,7 +68,12 @@ const FILE_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 impl ObjectKey {
     /// Part `part` of version `version` of a dataset.
-    pub fn dataset_part(workspace: WorkspaceId, dataset: DatasetId, version: u32, part: u32) -> Self {
+    pub fn dataset_part(
+        workspace: WorkspaceId,
+        dataset: DatasetId,
+        version: u32,
+        part: u32,
+    ) -> Self {
         Self(StorePath::from(format!(
             "users/{workspace}/datasets/{dataset}/v{version}/part-{part}.parquet"
         )))
@@ -80,7 +85,11 @@ impl ObjectKey {
     }
 
     /// The folder holding every part of one dataset version.
-    pub fn dataset_version_prefix(workspace: WorkspaceId, dataset: DatasetId, version: u32) -> Self {
+    pub fn dataset_version_prefix(
+        workspace: WorkspaceId,
+        dataset: DatasetId,
+        version: u32,
+    ) -> Self {
         Self(StorePath::from(format!("users/{workspace}/datasets/{dataset}/v{version}")))
     }
 
@@ -99,7 +108,9 @@ impl ObjectKey {
 
     /// The rows of a dataset version's source file that could not be read.
     pub fn dataset_rejects(workspace: WorkspaceId, dataset: DatasetId, version: u32) -> Self {
-        Self(StorePath::from(format!("users/{workspace}/datasets/{dataset}/v{version}/rejects.csv")))
+        Self(StorePath::from(format!(
+            "users/{workspace}/datasets/{dataset}/v{version}/rejects.csv"
+        )))
     }
 
     /// A staged upload, before it becomes a dataset (its chunks are stored under this key).
@@ -109,7 +120,12 @@ impl ObjectKey {
 
     /// One chunk of a resumable upload, starting at byte `start`; `attempt` (random) tells
     /// apart two requests that race to send the same chunk.
-    pub fn upload_chunk(workspace: WorkspaceId, upload: UploadId, start: u64, attempt: u32) -> Self {
+    pub fn upload_chunk(
+        workspace: WorkspaceId,
+        upload: UploadId,
+        start: u64,
+        attempt: u32,
+    ) -> Self {
         Self(StorePath::from(format!("users/{workspace}/uploads/{upload}/{start}-{attempt:08x}")))
     }
 

@@ -138,7 +138,12 @@ impl UploadRepository {
     }
 
     /// The upload, if it is the workspace's and has not expired.
-    pub async fn get(&self, access: Access, workspace: WorkspaceId, id: UploadId) -> Result<Option<Upload>> {
+    pub async fn get(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        id: UploadId,
+    ) -> Result<Option<Upload>> {
         const SQL: &str = concat!(
             "SELECT ",
             upload_columns!(),
@@ -275,22 +280,34 @@ impl UploadRepository {
     }
 
     /// Gives up a claim (the completion failed; the upload may be completed again).
-    pub async fn release(&self, access: Access, workspace: WorkspaceId, id: UploadId) -> Result<()> {
+    pub async fn release(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        id: UploadId,
+    ) -> Result<()> {
         access.require_writer(workspace)?;
         transaction!(&self.db, access, write, |conn| {
-            sqlx::query("UPDATE uploads SET claimed_until = NULL WHERE id = $1 AND workspace_id = $2")
-                .bind(id.as_uuid())
-                .bind(workspace.as_uuid())
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE uploads SET claimed_until = NULL WHERE id = $1 AND workspace_id = $2",
+            )
+            .bind(id.as_uuid())
+            .bind(workspace.as_uuid())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
         });
         Ok(())
     }
 
     /// Deletes the upload and its chunk rows (the caller deletes the objects); whether it
     /// existed.
-    pub async fn delete(&self, access: Access, workspace: WorkspaceId, id: UploadId) -> Result<bool> {
+    pub async fn delete(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        id: UploadId,
+    ) -> Result<bool> {
         access.require_writer(workspace)?;
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query(
@@ -310,18 +327,24 @@ impl UploadRepository {
     pub async fn expired(&self, access: Access, workspace: WorkspaceId) -> Result<Vec<UploadId>> {
         access.require_reader(workspace)?;
         let ids: Vec<Uuid> = transaction!(&self.db, access, read, |conn| {
-            sqlx::query_scalar("SELECT id FROM uploads WHERE workspace_id = $1 AND expires_at <= $2")
-                .bind(workspace.as_uuid())
-                .bind(now())
-                .fetch_all(&mut *conn)
-                .await?
+            sqlx::query_scalar(
+                "SELECT id FROM uploads WHERE workspace_id = $1 AND expires_at <= $2",
+            )
+            .bind(workspace.as_uuid())
+            .bind(now())
+            .fetch_all(&mut *conn)
+            .await?
         });
         Ok(ids.into_iter().map(UploadId::from_uuid).collect())
     }
 
     /// Up to `limit` expired uploads of any account that no completion holds (for the
     /// workers' sweep, which deletes them with their objects): owner and id.
-    pub async fn expired_any(&self, access: Access, limit: u32) -> Result<Vec<(WorkspaceId, UploadId)>> {
+    pub async fn expired_any(
+        &self,
+        access: Access,
+        limit: u32,
+    ) -> Result<Vec<(WorkspaceId, UploadId)>> {
         access.require_system()?;
         let rows: Vec<(Uuid, Uuid)> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as(

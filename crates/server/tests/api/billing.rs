@@ -3,6 +3,7 @@
 //! stale timestamp credits nothing.
 
 use std::sync::{Arc, Mutex};
+use variosync_domain::WorkspaceId;
 
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
@@ -177,7 +178,10 @@ async fn a_checkout_paid_once_credits_once_however_often_stripe_says_so() {
     let (status, body) = deliver(&app, &paid, &signed(&paid, now - 3600)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("stale_signature")));
     let ledger = app.backends.ledger();
-    assert_eq!(ledger.balance(Access::person(user), user).await.unwrap(), Hours::from_micro(0));
+    assert_eq!(
+        ledger.balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap(),
+        Hours::from_micro(0)
+    );
 
     // Delivered three times, credited once.
     let mut credited = Vec::new();
@@ -188,7 +192,10 @@ async fn a_checkout_paid_once_credits_once_however_often_stripe_says_so() {
     }
     assert_eq!(credited, [true, false, false]);
     let ten = Hours::from_hours_f64(10.0).unwrap();
-    assert_eq!(ledger.balance(Access::person(user), user).await.unwrap(), ten);
+    assert_eq!(
+        ledger.balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap(),
+        ten
+    );
     let (_, payments) =
         json_of(app.with_key(Method::GET, "/api/v1/billing/payments", &key).send().await.unwrap())
             .await;
@@ -199,7 +206,10 @@ async fn a_checkout_paid_once_credits_once_however_often_stripe_says_so() {
     let other = serde_json::to_vec(&json!({ "id": "evt_2", "type": "customer.created", "data": { "object": { "id": "cus_1" } } })).unwrap();
     let (status, body) = deliver(&app, &other, &signed(&other, now)).await;
     assert_eq!((status, &body["credited"]), (StatusCode::OK, &Value::Null));
-    assert_eq!(ledger.balance(Access::person(user), user).await.unwrap(), ten);
+    assert_eq!(
+        ledger.balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap(),
+        ten
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use variosync_domain::WorkspaceId;
 use variosync_store::testing::{self, S3TestServer};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -136,8 +137,12 @@ async fn stocks_round_trip(app: &TestApp) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let user: variosync_domain::UserId =
         imported["dataset"]["user_id"].as_str().unwrap().parse().unwrap();
-    let left =
-        app.backends.objects.list(&variosync_store::ObjectKey::user_prefix(user)).await.unwrap();
+    let left = app
+        .backends
+        .objects
+        .list(&variosync_store::ObjectKey::workspace_prefix(WorkspaceId::personal(user)))
+        .await
+        .unwrap();
     assert!(left.is_empty(), "the objects went with the dataset: {left:?}");
 }
 

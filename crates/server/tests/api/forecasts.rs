@@ -4,8 +4,10 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use variosync_domain::WorkspaceId;
 use variosync_domain::{Hours, UserId};
 use variosync_store::Access;
+use variosync_store::Owner;
 
 use crate::helpers::spawn_app;
 use crate::jobs::{json_of, until_ended};
@@ -24,7 +26,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     let user: UserId = browser.user_id.parse().unwrap();
     let ledger = app.backends.ledger();
     let grant = Hours::from_hours_f64(1.0).unwrap();
-    ledger.apply(Access::System, user, grant, "test grant", None).await.unwrap();
+    ledger.apply(Access::System, Owner::personal(user), grant, "test grant", None).await.unwrap();
     let (status, _, imported) = json_of(
         app.with_key(Method::POST, "/api/v1/datasets?name=Stocks", &key)
             .header("content-type", "text/csv")
@@ -88,7 +90,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
         "no forecast job was submitted, only the dataset's import was recorded: {jobs:?}"
     );
 
-    let before = ledger.balance(Access::person(user), user).await.unwrap();
+    let before = ledger.balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap();
     let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
     let (status, headers, job) =
         json_of(post(with("models", json!(["auto", "naive"]))).await.unwrap()).await;
@@ -104,7 +106,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     // Charged its measured compute (at least the one-second minimum); the rest is back.
     let charged = ended["charged"].as_f64().unwrap();
     assert!(charged >= 1.0 / 3600.0 - 1e-9, "{ended}");
-    let after = ledger.balance(Access::person(user), user).await.unwrap();
+    let after = ledger.balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap();
     assert!((before.as_hours_f64() - after.as_hours_f64() - charged).abs() < 1e-6, "{after}");
     let url = ended["result"]["url"].as_str().unwrap().to_owned();
 

@@ -6,7 +6,9 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use variosync_domain::WorkspaceId;
 use variosync_domain::{Hours, UploadId, UserId};
+use variosync_store::Owner;
 use variosync_store::{Access, LedgerEntry, ObjectKey};
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -37,7 +39,11 @@ fn rows_of(csv: &[u8]) -> u64 {
 }
 
 async fn ledger(app: &TestApp, user: UserId) -> Vec<LedgerEntry> {
-    app.backends.ledger().entries(Access::person(user), user, None, 100).await.unwrap()
+    app.backends
+        .ledger()
+        .entries(Access::person(user), WorkspaceId::personal(user), None, 100)
+        .await
+        .unwrap()
 }
 
 /// The import charges in `user`'s ledger: entries of `job ... (import)` that took hours.
@@ -108,18 +114,31 @@ async fn a_large_upload_becomes_a_metered_job_and_a_short_balance_stores_nothing
         "{body}"
     );
     assert!(body["message"].as_str().unwrap().contains("the balance is 0"), "{body}");
-    let datasets = app.backends.datasets().list(Access::person(user), user, None, 10).await.unwrap();
+    let datasets = app
+        .backends
+        .datasets()
+        .list(Access::person(user), WorkspaceId::personal(user), None, 10)
+        .await
+        .unwrap();
     assert!(datasets.is_empty(), "no dataset: {datasets:?}");
     assert!(app.backends.jobs().list(Access::person(user), None, 10).await.unwrap().is_empty());
     assert_eq!(
-        app.backends.uploads().open_count(Access::person(user), user).await.unwrap(),
+        app.backends
+            .uploads()
+            .open_count(Access::person(user), WorkspaceId::personal(user))
+            .await
+            .unwrap(),
         0,
         "no upload kept"
     );
     assert!(scratch_files(&app).is_empty(), "nothing left: {:?}", scratch_files(&app));
 
     let grant = Hours::from_hours_f64(1.0).unwrap();
-    app.backends.ledger().apply(Access::System, user, grant, "test grant", None).await.unwrap();
+    app.backends
+        .ledger()
+        .apply(Access::System, Owner::personal(user), grant, "test grant", None)
+        .await
+        .unwrap();
     let (status, headers, job) = json_of(post().send().await.unwrap()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
     assert_eq!(job["kind"], "import");
@@ -136,11 +155,20 @@ async fn a_large_upload_becomes_a_metered_job_and_a_short_balance_stores_nothing
     assert_eq!(charges.len(), 1, "one charge: {charges:?}");
     assert!(charges[0].reason.contains(&id), "{charges:?}");
     assert_eq!(
-        app.backends.uploads().open_count(Access::person(user), user).await.unwrap(),
+        app.backends
+            .uploads()
+            .open_count(Access::person(user), WorkspaceId::personal(user))
+            .await
+            .unwrap(),
         0,
         "the upload is gone"
     );
-    let balance = app.backends.ledger().balance(Access::person(user), user).await.unwrap();
+    let balance = app
+        .backends
+        .ledger()
+        .balance(Access::person(user), WorkspaceId::personal(user))
+        .await
+        .unwrap();
     assert!(balance < grant && balance > Hours::ZERO, "the rest is back: {balance}");
 }
 
@@ -188,11 +216,20 @@ async fn an_inline_import_and_the_command_line_import_make_the_same_dataset_and_
     assert!(report.contains(&format!("{} rows", rows_of(&file))), "{report}");
     assert_eq!(import_charges(&app, user).await.len(), 2, "the command line's import is charged");
 
-    let datasets = app.backends.datasets().list(Access::person(user), user, None, 10).await.unwrap();
+    let datasets = app
+        .backends
+        .datasets()
+        .list(Access::person(user), WorkspaceId::personal(user), None, 10)
+        .await
+        .unwrap();
     assert_eq!(datasets.len(), 2);
     let mut versions = Vec::new();
     for dataset in &datasets {
-        let found = app.backends.datasets().versions(Access::person(user), user, dataset.id).await;
+        let found = app
+            .backends
+            .datasets()
+            .versions(Access::person(user), WorkspaceId::personal(user), dataset.id)
+            .await;
         versions.push(found.unwrap().remove(0));
     }
     let (a, b) = (&versions[0], &versions[1]);
@@ -213,14 +250,28 @@ async fn workers_delete_every_accounts_expired_uploads_with_their_chunks() {
     let uploads = app.backends.uploads();
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
     let expired = uploads
-        .create(Access::person(user), user, UploadId::new(), "old.csv", 5, past)
+        .create(
+            Access::person(user),
+            WorkspaceId::personal(user),
+            UploadId::new(),
+            "old.csv",
+            5,
+            past,
+        )
         .await
         .unwrap();
-    let key = ObjectKey::upload_chunk(user, expired.id, 0, 1);
+    let key = ObjectKey::upload_chunk(WorkspaceId::personal(user), expired.id, 0, 1);
     app.backends.objects.put(&key, b"a,b\n1".to_vec().into()).await.unwrap();
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let open = uploads
-        .create(Access::person(user), user, UploadId::new(), "new.csv", 5, later)
+        .create(
+            Access::person(user),
+            WorkspaceId::personal(user),
+            UploadId::new(),
+            "new.csv",
+            5,
+            later,
+        )
         .await
         .unwrap();
 
@@ -228,7 +279,10 @@ async fn workers_delete_every_accounts_expired_uploads_with_their_chunks() {
     // The row goes first, then the chunks: wait for both.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let row = uploads.get(Access::person(user), user, expired.id).await.unwrap();
+        let row = uploads
+            .get(Access::person(user), WorkspaceId::personal(user), expired.id)
+            .await
+            .unwrap();
         let chunk = app.backends.objects.get(&key).await;
         let chunk_gone = matches!(chunk, Err(variosync_store::Error::ObjectNotFound(_)));
         if row.is_none() && chunk_gone {
@@ -238,7 +292,11 @@ async fn workers_delete_every_accounts_expired_uploads_with_their_chunks() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(
-        uploads.get(Access::person(user), user, open.id).await.unwrap().is_some(),
+        uploads
+            .get(Access::person(user), WorkspaceId::personal(user), open.id)
+            .await
+            .unwrap()
+            .is_some(),
         "the open one stays"
     );
 }

@@ -7,8 +7,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
+use variosync_domain::WorkspaceId;
 use variosync_domain::{Hours, UserId};
 use variosync_store::Access;
+use variosync_store::Owner;
 use variosync_store::testing::{self, S3TestServer};
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -81,7 +83,7 @@ pub(crate) async fn until_ended(events: reqwest::Response, id: &str) -> (Value, 
 }
 
 async fn balance(app: &TestApp, user: UserId) -> Hours {
-    app.backends.ledger().balance(Access::person(user), user).await.unwrap()
+    app.backends.ledger().balance(Access::person(user), WorkspaceId::personal(user)).await.unwrap()
 }
 
 /// A large upload becomes a metered import job, from submission to charge.
@@ -109,7 +111,7 @@ async fn import_job_round_trip(submitter: &TestApp, runner_events: &TestApp) {
     submitter
         .backends
         .ledger()
-        .apply(Access::System, user, grant, "test grant", None)
+        .apply(Access::System, Owner::personal(user), grant, "test grant", None)
         .await
         .unwrap();
     let events =
@@ -156,7 +158,11 @@ async fn import_job_round_trip(submitter: &TestApp, runner_events: &TestApp) {
     assert!(job["cpu_micros"].as_u64().unwrap() > 0, "{job}");
     let after = balance(submitter, user).await;
     assert!((after.as_hours_f64() - (1.0 - charged)).abs() < 1e-6, "{after} after {charged}");
-    let entries = submitter.backends.ledger().entries(Access::person(user), user, None, 100).await;
+    let entries = submitter
+        .backends
+        .ledger()
+        .entries(Access::person(user), WorkspaceId::personal(user), None, 100)
+        .await;
     let entries = entries.unwrap();
     assert_eq!(entries.iter().map(|e| e.delta).sum::<Hours>(), after);
     let charges = entries.iter().filter(|e| e.reason == format!("job {id} (import)")).count();
@@ -236,7 +242,11 @@ async fn a_queued_job_cancels_with_its_reservation_back_and_admins_see_every_job
     let key = app.create_key(&browser, "write").await.0;
     let user: UserId = browser.user_id.parse().unwrap();
     let grant = Hours::from_hours_f64(1.0).unwrap();
-    app.backends.ledger().apply(Access::System, user, grant, "test grant", None).await.unwrap();
+    app.backends
+        .ledger()
+        .apply(Access::System, Owner::personal(user), grant, "test grant", None)
+        .await
+        .unwrap();
     let url = uploaded(&app, &key, &stocks()).await;
     let (status, _, job) =
         json_of(app.with_key(Method::POST, &format!("{url}/complete"), &key).send().await.unwrap())
@@ -322,7 +332,11 @@ async fn a_running_import_cancelled_stops_is_charged_what_it_used_and_keeps_its_
     let key = app.create_key(&browser, "write").await.0;
     let user: UserId = browser.user_id.parse().unwrap();
     let grant = Hours::from_hours_f64(1.0).unwrap();
-    app.backends.ledger().apply(Access::System, user, grant, "test grant", None).await.unwrap();
+    app.backends
+        .ledger()
+        .apply(Access::System, Owner::personal(user), grant, "test grant", None)
+        .await
+        .unwrap();
     let url = uploaded(&app, &key, &minute_bars(2_000_000)).await;
     let events = app.with_key(Method::GET, "/api/v1/jobs/events", &key).send().await.unwrap();
     let (status, _, job) =

@@ -4,6 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use variosync_domain::WorkspaceId;
 use variosync_store::testing::{self, S3TestServer};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -115,7 +116,7 @@ async fn resumable_round_trip(replicas: &[&TestApp]) {
     let (status, _, body) =
         json_of(app(0).with_key(Method::GET, &url, &key).send().await.unwrap()).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("upload_not_found")));
-    let prefix = variosync_store::ObjectKey::user_prefix(user);
+    let prefix = variosync_store::ObjectKey::workspace_prefix(WorkspaceId::personal(user));
     let left = first.backends.objects.list(&prefix).await.unwrap();
     assert!(left.iter().all(|o| !o.key.contains("/uploads/")), "the chunks are gone: {left:?}");
 

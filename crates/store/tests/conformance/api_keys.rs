@@ -36,7 +36,10 @@ async fn api_keys_conform(db: Database) {
     assert!(revoked.revoked_at.is_some());
     assert!(keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().is_none(), "refused at once");
     assert_eq!(keys.revoke(Access::person(ada), ada, key.id).await.unwrap(), None, "only once");
-    assert_eq!(keys.list(Access::person(ada), ada).await.unwrap()[0].revoked_at, revoked.revoked_at);
+    assert_eq!(
+        keys.list(Access::person(ada), ada).await.unwrap()[0].revoked_at,
+        revoked.revoked_at
+    );
 }
 
 crate::on_each_database!(

@@ -25,7 +25,8 @@ async fn the_audit_log_conforms(db: Database) {
     let ada = user(&db, "ada@example.com").await;
     let grace = user(&db, "grace@example.com").await;
 
-    let signed_up = audit.record(Access::person(ada), event(ada, AuditAction::SignUp)).await.unwrap();
+    let signed_up =
+        audit.record(Access::person(ada), event(ada, AuditAction::SignUp)).await.unwrap();
     assert_eq!(signed_up.detail, json!({ "method": "password" }));
     assert_eq!(signed_up.user_agent.as_ref().map(String::len), Some(512), "user agents are capped");
     audit.record(Access::person(ada), event(ada, AuditAction::SignIn)).await.unwrap();

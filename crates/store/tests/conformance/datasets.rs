@@ -1,4 +1,5 @@
 use chrono::{TimeZone, Utc};
+use variosync_domain::WorkspaceId;
 use variosync_domain::profile::Profile;
 use variosync_domain::{DatasetId, ErrorKind};
 use variosync_store::{Access, Database, DatasetRepository, Error, NewVersion};
@@ -29,7 +30,7 @@ async fn datasets_conform(db: Database) {
     let (dataset, v1) = datasets
         .create(
             Access::person(ada),
-            ada,
+            WorkspaceId::personal(ada),
             id,
             "  Stocks 100% daily ",
             &tags,
@@ -44,70 +45,119 @@ async fn datasets_conform(db: Database) {
     assert_eq!(v1.series, ["AAPL", "MSFT"]);
     assert_eq!(v1.profile, Profile { rows: 16_000, ..Profile::default() });
 
-    let duplicate =
-        datasets.create(Access::person(ada), ada, id, "again", &[], &version("import", 1)).await;
+    let duplicate = datasets
+        .create(
+            Access::person(ada),
+            WorkspaceId::personal(ada),
+            id,
+            "again",
+            &[],
+            &version("import", 1),
+        )
+        .await;
     assert!(duplicate.is_err(), "an id is used once");
     assert_eq!(
-        datasets.versions(as_ada, ada, id).await.unwrap().len(),
+        datasets.versions(as_ada, WorkspaceId::personal(ada), id).await.unwrap().len(),
         1,
         "the failed create left no row"
     );
 
     // Versions chain, and a change from a stale version is refused.
-    let v2 = datasets.add_version(as_ada, ada, id, 1, &version("drop_na", 15_990)).await.unwrap();
+    let v2 = datasets
+        .add_version(as_ada, WorkspaceId::personal(ada), id, 1, &version("drop_na", 15_990))
+        .await
+        .unwrap();
     assert_eq!((v2.version, v2.parent_version), (2, Some(1)));
-    let stale =
-        datasets.add_version(as_ada, ada, id, 1, &version("fill", 15_990)).await.unwrap_err();
+    let stale = datasets
+        .add_version(as_ada, WorkspaceId::personal(ada), id, 1, &version("fill", 15_990))
+        .await
+        .unwrap_err();
     assert!(matches!(stale, Error::StaleVersion));
     assert_eq!(stale.kind(), ErrorKind::Conflict);
-    assert_eq!(datasets.get(as_ada, ada, id).await.unwrap().unwrap().current_version, 2);
-    let versions = datasets.versions(as_ada, ada, id).await.unwrap();
+    assert_eq!(
+        datasets
+            .get(as_ada, WorkspaceId::personal(ada), id)
+            .await
+            .unwrap()
+            .unwrap()
+            .current_version,
+        2
+    );
+    let versions = datasets.versions(as_ada, WorkspaceId::personal(ada), id).await.unwrap();
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
 
     // Search is by name, case-insensitive, with LIKE's wildcards taken literally.
     datasets
-        .create(Access::person(ada), ada, DatasetId::new(), "Weather", &[], &version("import", 10))
+        .create(
+            Access::person(ada),
+            WorkspaceId::personal(ada),
+            DatasetId::new(),
+            "Weather",
+            &[],
+            &version("import", 10),
+        )
         .await
         .unwrap();
-    let found = datasets.list(as_ada, ada, Some("STOCKS"), 10).await.unwrap();
+    let found =
+        datasets.list(as_ada, WorkspaceId::personal(ada), Some("STOCKS"), 10).await.unwrap();
     assert_eq!(found.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["Stocks 100% daily"]);
-    assert_eq!(datasets.list(as_ada, ada, Some("100%"), 10).await.unwrap().len(), 1);
-    assert!(datasets.list(as_ada, ada, Some("%"), 10).await.unwrap().len() == 1, "% is a literal");
-    assert_eq!(datasets.list(as_ada, ada, None, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        datasets.list(as_ada, WorkspaceId::personal(ada), Some("100%"), 10).await.unwrap().len(),
+        1
+    );
+    assert!(
+        datasets.list(as_ada, WorkspaceId::personal(ada), Some("%"), 10).await.unwrap().len() == 1,
+        "% is a literal"
+    );
+    assert_eq!(datasets.list(as_ada, WorkspaceId::personal(ada), None, 10).await.unwrap().len(), 2);
 
     // Renaming and retagging, with bad input refused.
-    let renamed =
-        datasets.update(as_ada, ada, id, "US stocks", &["equities".into()]).await.unwrap().unwrap();
+    let renamed = datasets
+        .update(as_ada, WorkspaceId::personal(ada), id, "US stocks", &["equities".into()])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (renamed.name.as_str(), renamed.tags.as_slice()),
         ("US stocks", &["equities".to_owned()][..])
     );
-    assert!(matches!(datasets.update(as_ada, ada, id, "  ", &[]).await, Err(Error::InvalidName)));
     assert!(matches!(
-        datasets.update(as_ada, ada, id, "x\u{0}", &[]).await,
+        datasets.update(as_ada, WorkspaceId::personal(ada), id, "  ", &[]).await,
         Err(Error::InvalidName)
     ));
     assert!(matches!(
-        datasets.update(as_ada, ada, id, "x", &["".into()]).await,
+        datasets.update(as_ada, WorkspaceId::personal(ada), id, "x\u{0}", &[]).await,
+        Err(Error::InvalidName)
+    ));
+    assert!(matches!(
+        datasets.update(as_ada, WorkspaceId::personal(ada), id, "x", &["".into()]).await,
         Err(Error::InvalidTags)
     ));
 
     // Another user sees and touches nothing.
     let as_grace = Access::person(grace);
-    assert_eq!(datasets.get(as_grace, grace, id).await.unwrap(), None);
-    assert_eq!(datasets.get(as_grace, ada, id).await.unwrap(), None);
-    assert!(datasets.list(as_grace, ada, None, 10).await.unwrap().is_empty());
-    assert!(datasets.versions(as_grace, ada, id).await.unwrap().is_empty());
-    assert_eq!(datasets.update(as_grace, ada, id, "mine now", &[]).await.unwrap(), None);
+    assert_eq!(datasets.get(as_grace, WorkspaceId::personal(grace), id).await.unwrap(), None);
+    assert_eq!(datasets.get(as_grace, WorkspaceId::personal(ada), id).await.unwrap(), None);
+    assert!(
+        datasets.list(as_grace, WorkspaceId::personal(ada), None, 10).await.unwrap().is_empty()
+    );
+    assert!(datasets.versions(as_grace, WorkspaceId::personal(ada), id).await.unwrap().is_empty());
+    assert_eq!(
+        datasets.update(as_grace, WorkspaceId::personal(ada), id, "mine now", &[]).await.unwrap(),
+        None
+    );
     assert!(matches!(
-        datasets.add_version(as_grace, ada, id, 2, &version("x", 1)).await,
+        datasets.add_version(as_grace, WorkspaceId::personal(ada), id, 2, &version("x", 1)).await,
         Err(Error::StaleVersion)
     ));
-    assert!(!datasets.delete(as_grace, ada, id).await.unwrap());
+    assert!(!datasets.delete(as_grace, WorkspaceId::personal(ada), id).await.unwrap());
 
-    assert!(datasets.delete(as_ada, ada, id).await.unwrap());
-    assert_eq!(datasets.get(as_ada, ada, id).await.unwrap(), None);
-    assert!(datasets.versions(as_ada, ada, id).await.unwrap().is_empty(), "versions go with it");
+    assert!(datasets.delete(as_ada, WorkspaceId::personal(ada), id).await.unwrap());
+    assert_eq!(datasets.get(as_ada, WorkspaceId::personal(ada), id).await.unwrap(), None);
+    assert!(
+        datasets.versions(as_ada, WorkspaceId::personal(ada), id).await.unwrap().is_empty(),
+        "versions go with it"
+    );
 }
 
 crate::on_each_database!(

@@ -1,4 +1,6 @@
 use std::time::{Duration, Instant};
+use variosync_domain::WorkspaceId;
+use variosync_store::Owner;
 
 use serde_json::json;
 use variosync_domain::{Hours, JobId, UserId};
@@ -22,13 +24,18 @@ fn job(reserve: f64, key: Option<&str>) -> NewJob {
 }
 
 async fn balance(db: &Database, user: UserId) -> Hours {
-    HourLedger::new(db.clone()).balance(Access::person(user), user).await.unwrap()
+    HourLedger::new(db.clone())
+        .balance(Access::person(user), WorkspaceId::personal(user))
+        .await
+        .unwrap()
 }
 
 /// The ledger's entries sum to the balance.
 async fn ledger_adds_up(db: &Database, user: UserId) {
-    let entries =
-        HourLedger::new(db.clone()).entries(Access::person(user), user, None, 1000).await.unwrap();
+    let entries = HourLedger::new(db.clone())
+        .entries(Access::person(user), WorkspaceId::personal(user), None, 1000)
+        .await
+        .unwrap();
     let sum: Hours = entries.iter().map(|e| e.delta).sum();
     assert_eq!(sum, balance(db, user).await);
 }
@@ -52,23 +59,34 @@ async fn jobs_conform(db: Database) {
     let ledger = HourLedger::new(db.clone());
     let ada = user(&db, "ada@example.com").await;
     let grace = user(&db, "grace@example.com").await;
-    ledger.apply(Access::System, ada, hours(10.0), "grant", None).await.unwrap();
-    ledger.apply(Access::System, grace, hours(1.0), "grant", None).await.unwrap();
+    ledger.apply(Access::System, Owner::personal(ada), hours(10.0), "grant", None).await.unwrap();
+    ledger.apply(Access::System, Owner::personal(grace), hours(1.0), "grant", None).await.unwrap();
 
     // Submitting reserves hours in the same step; a repeated key submits once.
-    let (first, created) =
-        jobs.submit(Access::person(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
+    let (first, created) = jobs
+        .submit(Access::person(ada), WorkspaceId::personal(ada), &job(2.0, Some("import-1")))
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!((first.status, first.attempts, first.reserved), (JobStatus::Queued, 0, hours(2.0)));
     assert_eq!(balance(&db, ada).await, hours(8.0));
-    let (again, created) =
-        jobs.submit(Access::person(ada), ada, &job(2.0, Some("import-1"))).await.unwrap();
+    let (again, created) = jobs
+        .submit(Access::person(ada), WorkspaceId::personal(ada), &job(2.0, Some("import-1")))
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(again.id, first.id);
     assert_eq!(balance(&db, ada).await, hours(8.0), "nothing reserved twice");
-    let refused = jobs.submit(Access::person(ada), ada, &job(9.0, None)).await.unwrap_err();
+    let refused = jobs
+        .submit(Access::person(ada), WorkspaceId::personal(ada), &job(9.0, None))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, Error::InsufficientHours), "{refused}");
-    assert_eq!(jobs.list(Access::person(ada), None, 100).await.unwrap().len(), 1, "nothing written");
+    assert_eq!(
+        jobs.list(Access::person(ada), None, 100).await.unwrap().len(),
+        1,
+        "nothing written"
+    );
 
     // A worker leases the job; only the lease holder's heartbeat and end count.
     let lease = Duration::from_secs(30);
@@ -117,11 +135,19 @@ async fn jobs_conform(db: Database) {
     // Fairness: with one of ada's jobs running, grace's one goes before ada's next ones.
     let mut adas = Vec::new();
     for _ in 0..3 {
-        adas.push(jobs.submit(Access::person(ada), ada, &job(1.0, None)).await.unwrap().0);
+        adas.push(
+            jobs.submit(Access::person(ada), WorkspaceId::personal(ada), &job(1.0, None))
+                .await
+                .unwrap()
+                .0,
+        );
     }
     let running = jobs.claim(Access::System, "w1", lease).await.unwrap().unwrap();
     assert_eq!(running.id, adas[0].id, "the longest waiting first");
-    let (graces, _) = jobs.submit(Access::person(grace), grace, &job(0.5, None)).await.unwrap();
+    let (graces, _) = jobs
+        .submit(Access::person(grace), WorkspaceId::personal(grace), &job(0.5, None))
+        .await
+        .unwrap();
     let next = jobs.claim(Access::System, "w2", lease).await.unwrap().unwrap();
     assert_eq!(next.id, graces.id, "the user with no running job goes first");
 
@@ -180,7 +206,11 @@ async fn jobs_conform(db: Database) {
 
     // Usage by day and kind, and a ledger that adds up.
     let usage = jobs
-        .usage(Access::person(ada), ada, chrono::Utc::now() - chrono::Duration::days(1))
+        .usage(
+            Access::person(ada),
+            WorkspaceId::personal(ada),
+            chrono::Utc::now() - chrono::Duration::days(1),
+        )
         .await
         .unwrap();
     assert_eq!(usage.len(), 1);

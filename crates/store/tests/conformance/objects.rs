@@ -1,5 +1,6 @@
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
+use variosync_domain::WorkspaceId;
 use variosync_domain::{DatasetId, ErrorKind, UploadId, UserId};
 use variosync_store::testing::S3TestServer;
 use variosync_store::{Error, ObjectKey, ObjectStorage};
@@ -10,7 +11,7 @@ const CHUNK: usize = 3 * 1024 * 1024;
 async fn object_storage_conforms(store: ObjectStorage) {
     store.ping().await.expect("the store answers");
     let user = UserId::new();
-    let small = ObjectKey::upload(user, UploadId::new());
+    let small = ObjectKey::upload(WorkspaceId::personal(user), UploadId::new());
 
     let missing = store.get(&small).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound, "got {missing:?}");
@@ -22,7 +23,7 @@ async fn object_storage_conforms(store: ObjectStorage) {
     assert_eq!(store.get_range(&small, 3..8).await.unwrap(), Bytes::from_static(b"value"));
 
     // A streamed write of several parts reads back byte for byte.
-    let big = ObjectKey::dataset_part(user, DatasetId::new(), 1, 0);
+    let big = ObjectKey::dataset_part(WorkspaceId::personal(user), DatasetId::new(), 1, 0);
     let chunks: Vec<Bytes> = (0u8..5).map(|i| Bytes::from(vec![i; CHUNK])).collect();
     let expected: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
     let written = store
@@ -34,7 +35,7 @@ async fn object_storage_conforms(store: ObjectStorage) {
     assert_eq!(read.concat(), expected);
 
     // A stream that fails midway leaves no object behind.
-    let failed = ObjectKey::upload(user, UploadId::new());
+    let failed = ObjectKey::upload(WorkspaceId::personal(user), UploadId::new());
     let broken = stream::iter(chunks.into_iter().map(Ok::<_, Error>))
         .take(2)
         .chain(stream::once(async { Err(Error::Corrupt("the client went away".into())) }));
@@ -42,7 +43,7 @@ async fn object_storage_conforms(store: ObjectStorage) {
     assert_eq!(store.head(&failed).await.unwrap_err().kind(), ErrorKind::NotFound);
 
     let mut listed: Vec<String> = store
-        .list(&ObjectKey::user_prefix(user))
+        .list(&ObjectKey::workspace_prefix(WorkspaceId::personal(user)))
         .await
         .unwrap()
         .into_iter()
@@ -52,12 +53,24 @@ async fn object_storage_conforms(store: ObjectStorage) {
     let mut keys = vec![small.to_string(), big.to_string()];
     keys.sort();
     assert_eq!(listed, keys);
-    assert!(store.list(&ObjectKey::user_prefix(UserId::new())).await.unwrap().is_empty());
+    assert!(store.list(&ObjectKey::workspace_prefix(WorkspaceId::new())).await.unwrap().is_empty());
 
     store.delete(&small).await.unwrap();
     store.delete(&small).await.expect("deleting a missing object is not an error");
-    assert_eq!(store.delete_prefix(&ObjectKey::user_prefix(user)).await.unwrap(), 1);
-    assert!(store.list(&ObjectKey::user_prefix(user)).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .delete_prefix(&ObjectKey::workspace_prefix(WorkspaceId::personal(user)))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .list(&ObjectKey::workspace_prefix(WorkspaceId::personal(user)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
 use variosync_domain::Hours;
+use variosync_domain::WorkspaceId;
 use variosync_store::{Access, Database, HourLedger, NewPayment, PaymentRepository};
 
 use crate::backends::user;
@@ -23,13 +24,21 @@ async fn payments_conform(db: Database) {
     // The provider's event marks it paid and credits the hours; again, it does nothing.
     let paid = payments.mark_paid("cs_test_1", "evt_1").await.unwrap().unwrap();
     assert_eq!(paid.status, "paid");
-    assert_eq!(ledger.balance(Access::person(ada), ada).await.unwrap(), five);
+    assert_eq!(
+        ledger.balance(Access::person(ada), WorkspaceId::personal(ada)).await.unwrap(),
+        five
+    );
     for _ in 0..2 {
         assert_eq!(payments.mark_paid("cs_test_1", "evt_1").await.unwrap(), None);
     }
     assert_eq!(payments.mark_paid("cs_unknown", "evt_2").await.unwrap(), None);
-    assert_eq!(ledger.balance(Access::person(ada), ada).await.unwrap(), five, "credited once");
-    let entries = ledger.entries(Access::person(ada), ada, None, 10).await.unwrap();
+    assert_eq!(
+        ledger.balance(Access::person(ada), WorkspaceId::personal(ada)).await.unwrap(),
+        five,
+        "credited once"
+    );
+    let entries =
+        ledger.entries(Access::person(ada), WorkspaceId::personal(ada), None, 10).await.unwrap();
     assert_eq!(entries.len(), 1);
     assert!(entries[0].reason.contains("stripe, 5h"), "{}", entries[0].reason);
     assert_eq!(payments.list(ada, 10).await.unwrap(), [paid]);
