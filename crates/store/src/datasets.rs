@@ -441,6 +441,7 @@ impl DatasetRepository {
         workspace: WorkspaceId,
         id: DatasetId,
     ) -> Result<bool> {
+        access.require_writer(workspace)?;
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query("DELETE FROM datasets WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)")
                 .bind(id.as_uuid())

@@ -235,6 +235,7 @@ impl ForecastRepository {
         workspace: WorkspaceId,
         id: ForecastId,
     ) -> Result<bool> {
+        access.require_writer(workspace)?;
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query(
                 "DELETE FROM forecasts WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR workspace_id = $3)",

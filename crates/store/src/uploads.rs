@@ -260,6 +260,7 @@ impl UploadRepository {
         id: UploadId,
         until: DateTime<Utc>,
     ) -> Result<Option<Upload>> {
+        access.require_reader(workspace)?;
         access.require_writer(workspace)?;
         const SQL: &str = concat!(
             "UPDATE uploads SET claimed_until = $3 WHERE id = $1 AND workspace_id = $2 \
@@ -286,6 +287,7 @@ impl UploadRepository {
         workspace: WorkspaceId,
         id: UploadId,
     ) -> Result<()> {
+        access.require_reader(workspace)?;
         access.require_writer(workspace)?;
         transaction!(&self.db, access, write, |conn| {
             sqlx::query(

@@ -1,8 +1,9 @@
-//! Tenancy in one form: every repository function that reads or changes a person's
+//! Tenancy in one form: every repository function that reads or changes a workspace's
 //! datasets, uploads, jobs, forecasts, hours or ledger takes an `Access` as its first
-//! argument and runs its queries under it (the filter on SQLite, row-level security on
-//! PostgreSQL). This test reads the repositories' source and fails when a public function
-//! lacks the argument or does not use it.
+//! argument, runs its queries under it (row-level security by membership on PostgreSQL) and
+//! limits them to the access's workspace (the filter, the whole of tenancy on SQLite), or is
+//! the server's own work. This test reads the repositories' source and fails when a public
+//! function lacks the argument, does not use it, or does not scope by workspace.
 
 const REPOSITORIES: &[(&str, &str)] = &[
     ("datasets.rs", include_str!("../src/datasets.rs")),
@@ -52,11 +53,49 @@ fn every_repository_function_takes_the_access_and_queries_under_it() {
         if !uses {
             lacking.push(format!("{file}: {name} takes an access it does not query under"));
         }
-        if body.contains("Access::System") || body.contains("Access::person(") {
+        if body.contains("Access::System")
+            || body.contains("Access::person(")
+            || body.contains("Access::member(")
+        {
             lacking.push(format!("{file}: {name} queries under an access of its own choosing"));
+        }
+        let scoped = body.contains("workspace_scope()")
+            || body.contains("require_reader(workspace)")
+            || body.contains("access.owner(workspace)")
+            || body.contains("require_system()")
+            // A function answered by another that is scoped (reported when that one is not).
+            || body.contains("self.get(access, workspace");
+        if !scoped {
+            lacking.push(format!("{file}: {name} does not limit its rows to the workspace"));
         }
     }
     assert!(lacking.is_empty(), "{}", lacking.join("\n"));
+}
+
+#[test]
+fn every_workspace_table_has_row_level_security_by_membership() {
+    let migration = include_str!("../migrations/postgres/20261202000001_workspaces.sql");
+    for table in [
+        "datasets",
+        "dataset_versions",
+        "uploads",
+        "upload_chunks",
+        "jobs",
+        "forecasts",
+        "hour_balances",
+        "hour_ledger",
+    ] {
+        let read = format!(
+            "CREATE POLICY member_read ON {table} FOR SELECT USING (app_can_read(workspace_id));"
+        );
+        let write = format!(
+            "CREATE POLICY member_write ON {table}\n    USING (app_can_write(workspace_id)) \
+             WITH CHECK (app_can_write(workspace_id));"
+        );
+        assert!(migration.contains(&read), "{table} lacks its read policy");
+        assert!(migration.contains(&write), "{table} lacks its write policy");
+        assert!(migration.contains(&format!("DROP POLICY tenant ON {table};")), "{table}");
+    }
 }
 
 #[test]

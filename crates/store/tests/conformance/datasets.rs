@@ -148,7 +148,7 @@ async fn datasets_conform(db: Database) {
     );
     assert!(matches!(
         datasets.add_version(as_grace, WorkspaceId::personal(ada), id, 2, &version("x", 1)).await,
-        Err(Error::StaleVersion)
+        Err(Error::NotFound(_))
     ));
     assert!(!datasets.delete(as_grace, WorkspaceId::personal(ada), id).await.unwrap());
 

@@ -16,3 +16,4 @@ mod rate_limit;
 mod sessions;
 mod uploads;
 mod users;
+mod workspaces;
