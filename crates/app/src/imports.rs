@@ -46,6 +46,7 @@ impl From<ImportError> for Error {
                 Error::invalid("no_rows", error.to_string())
             }
             ImportError::NothingRead(_) => Error::invalid("no_rows", error.to_string()),
+            ImportError::Misread(message) => Error::invalid("repeated_rows", message),
             ImportError::Store(error) => error.into(),
             other => Error::internal("an import failed", other),
         }
@@ -63,7 +64,9 @@ pub struct ImportOptions {
     pub mode: Option<String>,
     /// The zone of naive timestamps (default `UTC`).
     pub tz: Option<String>,
-    /// `keep_last` (default), `keep_first` or `fail`.
+    /// `auto` (default: keep the last, but stop and explain when more than one row in a
+    /// hundred repeats a series and time with other values), `keep_last`, `keep_first` or
+    /// `fail`.
     pub duplicates: Option<String>,
     /// Choices over the detected mapping, as a JSON object.
     pub mapping: Option<String>,
@@ -93,7 +96,7 @@ impl ImportOptions {
             default_series,
             mode: self.mode.clone().unwrap_or_else(|| "strict".to_owned()),
             tz: self.tz.clone().unwrap_or_else(|| "UTC".to_owned()),
-            duplicates: self.duplicates.clone().unwrap_or_else(|| "keep_last".to_owned()),
+            duplicates: self.duplicates.clone().unwrap_or_else(|| "auto".to_owned()),
             mapping,
         };
         choices.options()?;
@@ -119,7 +122,7 @@ pub struct ReadChoices {
     pub mode: String,
     /// The zone of naive timestamps.
     pub tz: String,
-    /// `keep_last`, `keep_first` or `fail`.
+    /// `auto`, `keep_last`, `keep_first` or `fail`.
     pub duplicates: String,
     /// Choices over the detected mapping.
     pub mapping: Override,
@@ -139,13 +142,16 @@ impl ReadChoices {
             }
         };
         let policy = match self.duplicates.as_str() {
+            "auto" => DuplicatePolicy::Guarded,
             "keep_last" => DuplicatePolicy::KeepLast,
             "keep_first" => DuplicatePolicy::KeepFirst,
             "fail" => DuplicatePolicy::Fail,
             other => {
                 return Err(Error::invalid(
                     "invalid_duplicates",
-                    format!("duplicates must be keep_last, keep_first or fail, not {other:?}"),
+                    format!(
+                        "duplicates must be auto, keep_last, keep_first or fail, not {other:?}"
+                    ),
                 ));
             }
         };

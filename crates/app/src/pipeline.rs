@@ -53,6 +53,9 @@ pub enum ImportError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] variosync_store::Error),
+    /// Many rows repeat a series and time with other values: the file was likely misread.
+    #[error("{0}")]
+    Misread(String),
     /// Every row was rejected.
     #[error("no row of the file could be read; {0} rows were set aside as unreadable")]
     NothingRead(u64),
@@ -172,6 +175,7 @@ pub fn convert_stream(
     }
     let (kept, count, path) = (spooled.kept, spooled.count, spooled.path);
     let (mapping, warnings) = (reader.mapping().clone(), reader.warnings());
+    let names = reader.names().to_vec();
     let thread_cpu = reader.thread_cpu();
     // Dropping the reader joins its threads: their CPU time is final after it.
     drop(reader);
@@ -179,6 +183,15 @@ pub fn convert_stream(
     let mut converted = match result {
         Ok(converted) => converted,
         Err(ConvertError::Empty) if count > 0 => return Err(ImportError::NothingRead(count)),
+        Err(ConvertError::Duplicates(
+            repeats @ variosync_engine::duplicates::DuplicateError::Conflicting { .. },
+        )) => {
+            return Err(ImportError::Misread(format!(
+                "{repeats}. The file was most likely misread: {}. To keep the last row of each \
+                 series and time anyway, choose duplicates keep_last",
+                mapping.repeat_hint(&names)
+            )));
+        }
         Err(error) => return Err(error.into()),
     };
     converted.profile.rejects = count;

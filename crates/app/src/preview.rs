@@ -51,8 +51,13 @@ pub struct Preview {
     pub time_format: Option<String>,
     /// The same, as people read it.
     pub time_format_label: Option<String>,
-    /// The series column, if rows belong to several series.
+    /// The series column, if rows belong to several series (several joined with commas,
+    /// as the mapping's `series` takes them).
     pub series: Option<String>,
+    /// `long` (a row per series and time) or `wide` (a column per series).
+    pub layout: Option<String>,
+    /// Why the reading is what it is, where the content decided it.
+    pub notes: Vec<String>,
     /// The value columns.
     pub values: Vec<PreviewColumn>,
     /// `point` or `comma`.
@@ -79,7 +84,7 @@ pub struct PreviewColumn {
 fn view(source: &Source, format: &str, compression: Option<String>) -> Preview {
     let names = source.names();
     let name = |index: usize| names.get(index).cloned().unwrap_or_default();
-    let Proposal { time, series, values, decimal, .. } = source.mapping();
+    let Proposal { time, series, layout, values, decimal, notes, .. } = source.mapping();
     let (time, time_of_day, format_of_time) = match *time {
         TimeSource::Column { index, format } => (name(index), None, format),
         TimeSource::DateAndTime { date, time, format } => (name(date), Some(name(time)), format),
@@ -93,7 +98,10 @@ fn view(source: &Source, format: &str, compression: Option<String>) -> Preview {
         time_of_day,
         time_format: Some(time_format_code(format_of_time).to_owned()),
         time_format_label: Some(format_of_time.to_string()),
-        series: series.map(name),
+        series: (!series.is_empty())
+            .then(|| series.iter().map(|i| name(*i)).collect::<Vec<_>>().join(",")),
+        layout: Some(layout.as_str().to_owned()),
+        notes: notes.clone(),
         values: values
             .iter()
             .map(|v| PreviewColumn {

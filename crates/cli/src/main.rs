@@ -134,7 +134,7 @@ struct ReadArgs {
     #[arg(long, default_value = "UTC")]
     tz: String,
     /// What to do with rows that repeat a series and time.
-    #[arg(long, value_enum, default_value_t = Duplicates::KeepLast)]
+    #[arg(long, value_enum, default_value_t = Duplicates::Auto)]
     duplicates: Duplicates,
     #[command(flatten)]
     mapping: MappingArgs,
@@ -157,9 +157,13 @@ struct MappingArgs {
     /// epoch_ns or excel.
     #[arg(long, value_name = "FORMAT")]
     time_format: Option<String>,
-    /// The series column, or `none` for one series named after the file.
-    #[arg(long, value_name = "COLUMN")]
+    /// The series column, several joined with commas (`store,dept`), or `none` for one
+    /// series named after the file.
+    #[arg(long, value_name = "COLUMNS")]
     series: Option<String>,
+    /// `long` (a row per series and time) or `wide` (a column per series).
+    #[arg(long, value_name = "LAYOUT")]
+    layout: Option<String>,
     /// Only these value columns, in this order (comma-separated).
     #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
     columns: Option<Vec<String>>,
@@ -209,6 +213,7 @@ impl ForecastReadArgs {
             time_of_day: None,
             time_format: self.time_format.clone(),
             series: self.series_column.clone(),
+            layout: None,
             columns: None,
             exclude: Vec::new(),
             decimal: self.decimal.clone(),
@@ -243,6 +248,7 @@ impl MappingArgs {
         or(&self.time_of_day, &mut choice.time_of_day);
         or(&self.time_format, &mut choice.time_format);
         or(&self.series, &mut choice.series);
+        or(&self.layout, &mut choice.layout);
         or(&self.decimal, &mut choice.decimal);
         or(&self.sheet, &mut choice.sheet);
         if self.columns.is_some() {
@@ -255,6 +261,9 @@ impl MappingArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Duplicates {
+    /// Keep the row that comes last, unless more than one row in a hundred repeats a series
+    /// and time with other values: then stop and explain (the file was likely misread).
+    Auto,
     /// Keep the row that comes last in the file.
     KeepLast,
     /// Keep the row that comes first.
@@ -271,6 +280,7 @@ impl ReadArgs {
             lenient: self.lenient,
             zone: self.tz.clone(),
             duplicates: match self.duplicates {
+                Duplicates::Auto => DuplicatePolicy::Guarded,
                 Duplicates::KeepLast => DuplicatePolicy::KeepLast,
                 Duplicates::KeepFirst => DuplicatePolicy::KeepFirst,
                 Duplicates::Fail => DuplicatePolicy::Fail,

@@ -221,6 +221,12 @@ fn split_offset(text: &str) -> (&str, Option<FixedOffset>) {
     }
 }
 
+/// Whether `text` is a time of day (`09:30`, `09:30:15`, `09:30:15.250`), as a column beside
+/// a date column holds it.
+pub fn is_time_of_day(text: &str) -> bool {
+    text.contains(':') && parse_time_of_day(text).is_some()
+}
+
 fn parse_time_of_day(text: &str) -> Option<NaiveTime> {
     let text = text.trim();
     ["%H:%M:%S%.f", "%H:%M:%S", "%H:%M"]

@@ -1,4 +1,7 @@
-//! Rows with the same series and time: keep the last, keep the first, or refuse the file.
+//! Rows with the same series and time: keep the last, keep the first, or refuse the file;
+//! by default keep the last unless too many repeat with other values, which means the file
+//! was misread (a series or time-of-day column not recognised) and keeping one row of each
+//! would lose data without a word.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType};
@@ -9,14 +12,23 @@ use arrow_select::filter::filter_record_batch;
 /// What to do with rows that repeat a (series, time) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DuplicatePolicy {
-    /// Keep the row that comes last in the file (a later correction wins).
+    /// Keep the row that comes last, as `KeepLast`, unless more than one row in
+    /// [`GUARD_RATIO`] repeats a series and time with other values: then refuse the file,
+    /// since it was most likely misread. Rows that repeat with the same values (an export
+    /// that overlaps itself) never count.
     #[default]
+    Guarded,
+    /// Keep the row that comes last in the file (a later correction wins).
     KeepLast,
     /// Keep the row that comes first.
     KeepFirst,
     /// Refuse the file.
     Fail,
 }
+
+/// Under [`DuplicatePolicy::Guarded`], the file is refused when more than one row in this
+/// many repeats a series and time with other values.
+pub const GUARD_RATIO: u64 = 100;
 
 /// Why duplicates could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +41,21 @@ pub enum DuplicateError {
         /// How many rows repeat an earlier key.
         count: usize,
         /// The series of the first repeat.
+        series: String,
+        /// Its time, RFC 3339.
+        at: String,
+    },
+    /// Too many rows repeat a series and time with other values (the guarded policy).
+    #[error(
+        "{conflicting} of {rows} rows repeat a series and time with other values, for example \
+         series {series:?} at {at}: keeping one row of each would lose them"
+    )]
+    Conflicting {
+        /// Rows that repeat a key with other values.
+        conflicting: u64,
+        /// Rows read.
+        rows: u64,
+        /// The series of the first such repeat.
         series: String,
         /// Its time, RFC 3339.
         at: String,
@@ -99,12 +126,31 @@ pub struct Dedup {
     before: Option<Key>,
     dropped: u64,
     example: Option<Key>,
+    rows: u64,
+    conflicting: u64,
+    conflict: Option<Key>,
+}
+
+/// Whether rows `a` and `b` of `batch` hold the same values (every column after the key).
+fn same_values(batch: &RecordBatch, a: usize, b: usize) -> bool {
+    batch.columns()[2..]
+        .iter()
+        .all(|column| column.slice(a, 1).to_data() == column.slice(b, 1).to_data())
 }
 
 impl Dedup {
     /// A stage applying `policy`.
     pub fn new(policy: DuplicatePolicy) -> Self {
-        Self { policy, held: None, before: None, dropped: 0, example: None }
+        Self {
+            policy,
+            held: None,
+            before: None,
+            dropped: 0,
+            example: None,
+            rows: 0,
+            conflicting: 0,
+            conflict: None,
+        }
     }
 
     /// Rows dropped so far.
@@ -143,13 +189,23 @@ impl Dedup {
         self.before = None;
     }
 
-    /// Resolves the last batch; with the `Fail` policy, fails here if any row repeated.
+    /// Resolves the last batch; with the `Fail` policy, fails here if any row repeated, and
+    /// with the `Guarded` policy if too many repeated with other values.
     pub fn finish(&mut self) -> Result<Option<RecordBatch>, DuplicateError> {
         let out = self.flush()?;
+        if self.policy == DuplicatePolicy::Guarded
+            && self.conflicting * GUARD_RATIO > self.rows
+            && let Some((series, at)) = self.conflict.take()
+        {
+            return Err(DuplicateError::Conflicting {
+                conflicting: self.conflicting,
+                rows: self.rows,
+                series,
+                at: rfc3339(at),
+            });
+        }
         if let (DuplicatePolicy::Fail, Some((series, at))) = (self.policy, self.example.take()) {
-            let at = chrono::DateTime::from_timestamp_micros(at)
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default();
+            let at = rfc3339(at);
             return Err(DuplicateError::Found { count: self.dropped as usize, series, at });
         }
         Ok(out)
@@ -170,10 +226,26 @@ impl Dedup {
                     0 => !self.before.as_ref().is_some_and(|b| same_as(b, 0)),
                     _ => !same(i - 1, i),
                 },
-                DuplicatePolicy::KeepLast if i + 1 == rows => !after.is_some_and(|a| same_as(a, i)),
-                DuplicatePolicy::KeepLast => !same(i, i + 1),
+                DuplicatePolicy::KeepLast | DuplicatePolicy::Guarded if i + 1 == rows => {
+                    !after.is_some_and(|a| same_as(a, i))
+                }
+                DuplicatePolicy::KeepLast | DuplicatePolicy::Guarded => !same(i, i + 1),
             })
             .collect();
+        self.rows += rows as u64;
+        if self.policy == DuplicatePolicy::Guarded {
+            // A dropped row is compared with the row kept after it; one dropped for the next
+            // batch's first row is counted as differing (at most one per batch).
+            for i in (0..rows).filter(|i| !keep[*i]) {
+                if i + 1 == rows || !same_values(&sorted, i, i + 1) {
+                    self.conflicting += 1;
+                    if self.conflict.is_none() {
+                        let (series, at) = key_at(&sorted, i);
+                        self.conflict = Some((series.to_owned(), at));
+                    }
+                }
+            }
+        }
         let last = key_at(&sorted, rows - 1);
         self.before = Some((last.0.to_owned(), last.1));
         let dropped = keep.iter().filter(|k| !**k).count();
@@ -188,6 +260,10 @@ impl Dedup {
         self.dropped += dropped as u64;
         Ok(filter_record_batch(&sorted, &BooleanArray::from(keep))?)
     }
+}
+
+fn rfc3339(at: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(at).map(|t| t.to_rfc3339()).unwrap_or_default()
 }
 
 /// Applies `policy` to one batch of the canonical schema sorted by series and time.
@@ -248,6 +324,31 @@ mod tests {
             (2, 0),
             "the same time in two series is no duplicate"
         );
+    }
+
+    #[test]
+    fn the_guarded_policy_keeps_the_last_unless_many_rows_repeat_with_other_values() {
+        // Few repeats: kept as keep_last keeps them.
+        let mut rows: Vec<(&str, i64, f64)> = (0..200).map(|t| ("A", t, t as f64)).collect();
+        rows.push(("A", 199, -1.0));
+        rows.sort_by_key(|r| (r.0, r.1));
+        let (kept, dropped) = apply(&batch(&rows), DuplicatePolicy::Guarded).unwrap();
+        assert_eq!((kept.num_rows(), dropped), (200, 1));
+        // Rows that repeat with the same values do not count, however many.
+        let twice: Vec<(&str, i64, f64)> =
+            (0..100).flat_map(|t| [("A", t, 1.0), ("A", t, 1.0)]).collect();
+        let (kept, dropped) = apply(&batch(&twice), DuplicatePolicy::Guarded).unwrap();
+        assert_eq!((kept.num_rows(), dropped), (100, 100));
+        // Ten series read as one: nine rows in ten repeat with other values.
+        let merged: Vec<(&str, i64, f64)> =
+            (0..50).flat_map(|t| (0..10).map(move |s| ("file", t, f64::from(s)))).collect();
+        let error = apply(&batch(&merged), DuplicatePolicy::Guarded).unwrap_err().to_string();
+        assert!(
+            error.starts_with("450 of 500 rows repeat a series and time with other values"),
+            "{error}"
+        );
+        // Chosen explicitly, keep_last keeps one row of each.
+        assert_eq!(apply(&batch(&merged), DuplicatePolicy::KeepLast).unwrap().1, 450);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use arrow_schema::{ArrowError, DataType, SchemaRef};
 use variosync_domain::schema::{TS_ZONE, canonical_schema};
 use variosync_domain::time::{Zone, parse_date_and_time};
 
-use crate::mapping::{Proposal, TimeSource, ValueKind};
+use crate::mapping::{Layout, Proposal, TimeSource, ValueKind, WIDE_VALUE};
 use crate::numbers::{DecimalMark, is_null, parse_number};
 
 /// What to do with a bad value.
@@ -118,6 +118,8 @@ pub struct TableBuilder {
     rows: usize,
     /// The checked cells of the row being added (kept to spare an allocation per row).
     checked: Vec<Cell>,
+    /// The series of the row being added, when several columns name it.
+    key: String,
 }
 
 impl std::fmt::Debug for TableBuilder {
@@ -140,23 +142,34 @@ impl TableBuilder {
         mode: Mode,
         default_series: &str,
     ) -> Self {
-        let schema = canonical_schema(proposal.values.iter().map(|value| {
-            let data_type = match value.kind {
-                ValueKind::Integer => DataType::Int64,
-                ValueKind::Float => DataType::Float64,
-                ValueKind::Text => DataType::Utf8,
-            };
-            (value.name.clone(), data_type)
-        }));
-        let values = proposal
-            .values
-            .iter()
-            .map(|value| match value.kind {
-                ValueKind::Integer => Values::Integer(Int64Builder::new()),
-                ValueKind::Float => Values::Float(Float64Builder::new()),
-                ValueKind::Text => Values::Text(StringBuilder::new()),
-            })
-            .collect();
+        let data_type = |kind| match kind {
+            ValueKind::Integer => DataType::Int64,
+            ValueKind::Float => DataType::Float64,
+            ValueKind::Text => DataType::Utf8,
+        };
+        let builder = |kind| match kind {
+            ValueKind::Integer => Values::Integer(Int64Builder::new()),
+            ValueKind::Float => Values::Float(Float64Builder::new()),
+            ValueKind::Text => Values::Text(StringBuilder::new()),
+        };
+        let (schema, values) = match proposal.layout {
+            Layout::Long => (
+                canonical_schema(
+                    proposal.values.iter().map(|v| (v.name.clone(), data_type(v.kind))),
+                ),
+                proposal.values.iter().map(|v| builder(v.kind)).collect(),
+            ),
+            Layout::Wide => {
+                // One value column: whole numbers if every series' column holds them.
+                let kind = if proposal.values.iter().all(|v| v.kind == ValueKind::Integer) {
+                    ValueKind::Integer
+                } else {
+                    ValueKind::Float
+                };
+                let schema = canonical_schema([(WIDE_VALUE.to_owned(), data_type(kind))]);
+                (schema, vec![builder(kind)])
+            }
+        };
         Self {
             proposal: proposal.clone(),
             names: names.to_vec(),
@@ -170,6 +183,7 @@ impl TableBuilder {
             rejects: Vec::new(),
             rows: 0,
             checked: Vec::new(),
+            key: String::new(),
         }
     }
 
@@ -288,13 +302,26 @@ impl TableBuilder {
                 };
             }
         };
-        let series = self
-            .proposal
-            .series
-            .and_then(|index| row.get(index))
-            .map(|s| s.as_ref().trim())
-            .filter(|s| !is_null(s))
-            .unwrap_or(&self.default_series);
+        if self.proposal.layout == Layout::Wide {
+            self.push_wide(ts, &cells);
+            self.checked = cells;
+            return Ok(());
+        }
+        let cell = |index: usize| row.get(index).map(|s| s.as_ref().trim()).filter(|s| !is_null(s));
+        let series: &str = match self.proposal.series.as_slice() {
+            [] => &self.default_series,
+            [one] => cell(*one).unwrap_or(&self.default_series),
+            several => {
+                self.key.clear();
+                for (n, index) in several.iter().enumerate() {
+                    if n > 0 {
+                        self.key.push('/');
+                    }
+                    self.key.push_str(cell(*index).unwrap_or(""));
+                }
+                if self.key.len() + 1 == several.len() { &self.default_series } else { &self.key }
+            }
+        };
         self.series.append(series);
         self.ts.append_value(ts);
         for ((builder, cell), value) in
@@ -312,6 +339,23 @@ impl TableBuilder {
         self.checked = cells;
         self.rows += 1;
         Ok(())
+    }
+
+    /// Adds a checked row of a wide table: a row per series (column) with a value.
+    fn push_wide(&mut self, ts: i64, cells: &[Cell]) {
+        for (value, cell) in self.proposal.values.iter().zip(cells) {
+            let name = self.names.get(value.index).map_or("", |n| n.trim());
+            match (&mut self.values[0], *cell) {
+                (Values::Integer(b), Cell::Integer(Some(v))) => b.append_value(v),
+                (Values::Float(b), Cell::Float(Some(v))) => b.append_value(v),
+                (Values::Float(b), Cell::Integer(Some(v))) => b.append_value(v as f64),
+                // An empty cell: this series has no value at this time.
+                _ => continue,
+            }
+            self.series.append(name);
+            self.ts.append_value(ts);
+            self.rows += 1;
+        }
     }
 
     /// The rows added so far as one batch; the builder starts empty again.
@@ -373,6 +417,50 @@ mod tests {
             }
         }
         (builder.finish(), builder.rejects().to_vec())
+    }
+
+    fn labels(batch: &RecordBatch) -> Vec<String> {
+        let series = batch.column(0).as_dictionary::<Int32Type>();
+        let names = series.values().as_string::<i32>();
+        series.keys().values().iter().map(|k| names.value(*k as usize).to_owned()).collect()
+    }
+
+    fn build_all(text: &str) -> RecordBatch {
+        let (names, rows) = split(text);
+        let proposal = propose(&names, &rows).unwrap();
+        let mut builder = TableBuilder::new(&proposal, &names, Zone::Utc, Mode::Strict, "file");
+        for (i, row) in rows.iter().enumerate() {
+            builder.push(i + 2, row).unwrap();
+        }
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn a_wide_table_becomes_a_series_per_column_without_its_empty_cells() {
+        let batch = build_all(
+            "Date,AAPL,MSFT\n2024-01-02,185.5,370.9\n2024-01-03,,371.5\n2024-01-04,186,\n",
+        );
+        let schema = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["series_id", "ts", "value"]);
+        assert_eq!(labels(&batch), ["AAPL", "MSFT", "MSFT", "AAPL"]);
+        assert_eq!(
+            batch.column(2).as_primitive::<Float64Type>().values(),
+            &[185.5, 370.9, 371.5, 186.0]
+        );
+    }
+
+    #[test]
+    fn several_series_columns_join_into_one_series_name() {
+        let mut text = String::from("Store,Dept,Date,Weekly_Sales\n");
+        for week in ["2010-02-05", "2010-02-12"] {
+            for (store, dept) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
+                text.push_str(&format!("{store},{dept},{week},{}.5\n", store * 100 + dept));
+            }
+        }
+        let batch = build_all(&text);
+        assert_eq!(batch.num_rows(), 8);
+        assert_eq!(labels(&batch)[..4], ["1/1", "1/2", "2/1", "2/2"]);
     }
 
     #[test]

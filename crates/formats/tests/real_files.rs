@@ -27,7 +27,7 @@ fn value_names(proposal: &Proposal) -> Vec<&str> {
 #[test]
 fn a_long_table_of_six_stocks_reads_with_its_symbol_column() {
     let (_, _, proposal) = read("stocks_daily_head.csv");
-    assert_eq!(proposal.series, Some(0));
+    assert_eq!(proposal.series, [0]);
     assert_eq!(proposal.time, TimeSource::Column { index: 1, format: TimeFormat::Iso });
     assert_eq!(value_names(&proposal), ["open", "high", "low", "close", "volume", "adj_close"]);
     assert_eq!(proposal.values[4].kind, ValueKind::Integer);
@@ -36,14 +36,14 @@ fn a_long_table_of_six_stocks_reads_with_its_symbol_column() {
 #[test]
 fn a_yahoo_download_reads_as_one_ohlcv_series() {
     let (_, _, proposal) = read("yahoo_aapl_head.csv");
-    assert_eq!(proposal.series, None);
+    assert!(proposal.series.is_empty());
     assert_eq!(value_names(&proposal), ["open", "high", "low", "close", "adj_close", "volume"]);
 }
 
 #[test]
 fn a_stooq_download_reads_its_separate_date_and_time_columns() {
     let (_, rows, proposal) = read("stooq_nflx_head.txt");
-    assert_eq!(proposal.series, Some(0));
+    assert_eq!(proposal.series, [0]);
     let TimeSource::DateAndTime { date, time, format } = proposal.time else {
         panic!("expected separate date and time columns, got {:?}", proposal.time);
     };
@@ -60,7 +60,7 @@ fn a_stooq_download_reads_its_separate_date_and_time_columns() {
 #[test]
 fn m4_and_airline_data_read_with_their_ids_and_unnamed_months() {
     let (_, _, m4) = read("m4_hourly_head.csv");
-    assert_eq!(m4.series, Some(0));
+    assert_eq!(m4.series, [0]);
     assert_eq!(m4.time, TimeSource::Column { index: 1, format: TimeFormat::Iso });
     assert_eq!(value_names(&m4), ["value"]);
     let (_, _, air) = read("air_passengers.csv");

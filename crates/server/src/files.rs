@@ -96,9 +96,18 @@ pub fn inspect(
             time + 1
         )?,
     }
-    match mapping.series {
-        Some(index) => writeln!(out, "series:    column {}", index + 1)?,
-        None => writeln!(out, "series:    one series, named after the file")?,
+    match mapping.series.as_slice() {
+        [] if mapping.layout == variosync_formats::mapping::Layout::Wide => {
+            writeln!(out, "series:    one per value column (wide layout)")?
+        }
+        [] => writeln!(out, "series:    one series, named after the file")?,
+        columns => {
+            let columns: Vec<String> = columns.iter().map(|i| (i + 1).to_string()).collect();
+            writeln!(out, "series:    column {}", columns.join(" + "))?
+        }
+    }
+    for note in &mapping.notes {
+        writeln!(out, "why:       {note}")?;
     }
     for value in &mapping.values {
         let kind = match value.kind {
@@ -194,6 +203,7 @@ pub async fn import(
         })?;
     let app = crate::startup::app(settings, &backends);
     let duplicates = match options.duplicates {
+        DuplicatePolicy::Guarded => "auto",
         DuplicatePolicy::KeepLast => "keep_last",
         DuplicatePolicy::KeepFirst => "keep_first",
         DuplicatePolicy::Fail => "fail",
