@@ -221,6 +221,9 @@ pub struct ImportSummary {
     pub version: Version,
     /// Things to check about how the file was read.
     pub warnings: Vec<String>,
+    /// Why the file was read as it was, where its content decided (a series column found by
+    /// its values, a file without a header named after a known layout, a wide table).
+    pub notes: Vec<String>,
     /// What was set aside.
     pub rejects: RejectsSummary,
 }
@@ -237,6 +240,7 @@ impl ImportSummary {
             dataset: imported.dataset,
             version: imported.version,
             warnings: imported.warnings,
+            notes: imported.notes,
         }
     }
 

@@ -35,6 +35,8 @@ pub struct Imported {
     pub rejects: Vec<Reject>,
     /// Things the person should check.
     pub warnings: Vec<String>,
+    /// Why the file was read as it was, where its content decided.
+    pub notes: Vec<String>,
     /// Rows dropped because they repeated a series and time.
     pub duplicates: u64,
     /// Where the rejects file is stored, if any row was set aside.
@@ -309,6 +311,7 @@ pub async fn import_metered(
             profile,
             rejects: converted.rejects,
             warnings: converted.warnings,
+            notes: converted.mapping.notes.clone(),
             rejects_key,
         }),
         Err(error) => {

@@ -62,16 +62,25 @@ pub fn role(name: &str) -> Option<Role> {
     let role = match normalize(name).as_str() {
         "timestamp" | "datetime" | "ts" | "time" | "dt" | "timestamputc" | "datetimeutc"
         | "observationdate" | "period" | "ds" => Role::Timestamp,
-        "date" | "day" | "tradedate" | "tradingday" => Role::Date,
+        "date" | "day" | "tradedate" | "tradingday" | "datum" => Role::Date,
         "hour" | "timeofday" | "clock" => Role::TimeOfDay,
         "ticker" | "symbol" | "seriesid" | "series" | "id" | "name" | "instrument" | "asset"
         | "code" | "uniqueid" | "sensor" | "station" => Role::Series,
-        "o" | "open" | "openprice" | "first" => Role::Field(Field::Open),
-        "h" | "high" | "highprice" | "max" => Role::Field(Field::High),
-        "l" | "low" | "lowprice" | "min" => Role::Field(Field::Low),
-        "c" | "close" | "closeprice" | "last" | "price" => Role::Field(Field::Close),
+        // English, then the German of European broker exports.
+        "o" | "open" | "openprice" | "first" | "eröffnung" | "eroeffnung" | "erster" => {
+            Role::Field(Field::Open)
+        }
+        "h" | "high" | "highprice" | "max" | "hoch" | "höchst" | "hoechst" => {
+            Role::Field(Field::High)
+        }
+        "l" | "low" | "lowprice" | "min" | "tief" | "tiefst" => Role::Field(Field::Low),
+        "c" | "close" | "closeprice" | "last" | "price" | "schluss" | "schlusskurs" | "letzter" => {
+            Role::Field(Field::Close)
+        }
         "adjclose" | "adjustedclose" | "adjusted" | "adjcloseprice" => Role::Field(Field::AdjClose),
-        "v" | "vol" | "volume" | "qty" | "quantity" => Role::Field(Field::Volume),
+        "v" | "vol" | "volume" | "qty" | "quantity" | "volumen" | "umsatz" => {
+            Role::Field(Field::Volume)
+        }
         "openint" | "openinterest" | "oi" => Role::Field(Field::OpenInterest),
         _ => return None,
     };
@@ -146,6 +155,16 @@ mod tests {
         );
         assert_eq!(role("observation_date"), Some(Role::Timestamp), "FRED");
         assert_eq!(role("temperature"), None);
+        for (name, field) in [
+            ("Eröffnung", Field::Open),
+            ("Hoch", Field::High),
+            ("Tief", Field::Low),
+            ("Schluss", Field::Close),
+            ("Volumen", Field::Volume),
+        ] {
+            assert_eq!(role(name), Some(Role::Field(field)), "{name}");
+        }
+        assert_eq!(role("Datum"), Some(Role::Date));
     }
 
     #[test]

@@ -119,7 +119,8 @@ impl Proposal {
             .map(|v| names.get(v.index).map_or("", String::as_str))
             .collect();
         let mut hint = match (self.series.as_slice(), text.as_slice()) {
-            ([], []) => "the file may hold several series without a column naming them, or a                  time of day in a column that was not recognised"
+            ([], []) => "the file may hold several series without a column naming them, or a \
+                 time of day in a column that was not recognised"
                 .to_owned(),
             ([], [one]) => format!(
                 "if column `{one}` names the series, choose it: mapping {{\"series\": \"{one}\"}}"

@@ -300,3 +300,58 @@ async fn workers_delete_every_accounts_expired_uploads_with_their_chunks() {
         "the open one stays"
     );
 }
+
+/// Every layout fixture sent to `POST /api/v1/datasets` with no mapping imports with the
+/// rows, series and first time `testdata/layouts/expected.json` gives, and says why it was
+/// read as it was; the file that cannot be told apart is refused with the explanation.
+#[tokio::test]
+async fn real_layouts_import_through_the_api_with_no_mapping_given() {
+    let app = spawn_app_with(|_| {}).await;
+    let browser = app.sign_up("ada@example.com").await;
+    let key = app.create_key(&browser, "write").await.0;
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/layouts");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("expected.json")).unwrap())
+            .unwrap();
+    let mut wrong = Vec::new();
+    for (name, want) in expected.as_object().unwrap() {
+        let (status, _, body) = json_of(
+            app.with_key(Method::POST, &format!("/api/v1/datasets?name={name}"), &key)
+                .header("content-type", "text/csv")
+                .body(std::fs::read(folder.join(name)).unwrap())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if want.get("error").is_some() {
+            let explained = body["message"].as_str().is_some_and(|m| m.contains("misread"));
+            if status != StatusCode::BAD_REQUEST
+                || body["code"] != "repeated_rows"
+                || !explained
+            {
+                wrong.push(format!("{name}: {status} {body}"));
+            }
+            continue;
+        }
+        if status != StatusCode::CREATED {
+            wrong.push(format!("{name}: {status} {body}"));
+            continue;
+        }
+        let version = &body["version"];
+        let got = (
+            version["row_count"].as_u64(),
+            version["series"].as_array().map(Vec::len),
+            version["time_from"].as_str().map(|t| t.replace("+00:00", "Z")),
+        );
+        let want = (
+            want["rows"].as_u64(),
+            want["series"].as_u64().map(|n| n as usize),
+            want["first"].as_str().map(str::to_owned),
+        );
+        if got != want {
+            wrong.push(format!("{name}: {got:?}, expected {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
