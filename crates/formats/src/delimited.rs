@@ -595,7 +595,7 @@ mod tests {
         let file = "\u{feff}Datum;Schluss;Volumen\n31.01.2024;1.234,5;10\n01.02.2024;1.240,25;12\n";
         let read = read(file.as_bytes(), &options(Mode::Strict)).unwrap();
         assert_eq!(read.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
-        assert_eq!(read.mapping.values[0].name, "Schluss");
+        assert_eq!(read.mapping.values[0].name, "close", "the German name of the close");
     }
 
     /// A file of several blocks: `rows` rows of two series, with a bad value on `bad_line`.

@@ -326,10 +326,7 @@ async fn real_layouts_import_through_the_api_with_no_mapping_given() {
         .await;
         if want.get("error").is_some() {
             let explained = body["message"].as_str().is_some_and(|m| m.contains("misread"));
-            if status != StatusCode::BAD_REQUEST
-                || body["code"] != "repeated_rows"
-                || !explained
-            {
+            if status != StatusCode::BAD_REQUEST || body["code"] != "repeated_rows" || !explained {
                 wrong.push(format!("{name}: {status} {body}"));
             }
             continue;
