@@ -16,7 +16,7 @@ use std::sync::Arc;
 use arrow_array::builder::StringDictionaryBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType};
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
@@ -96,6 +96,9 @@ pub struct Converted {
     pub overviews: Vec<PathBuf>,
     /// Whether the input had to be sorted (it was not in series and time order).
     pub sorted_by_merge: bool,
+    /// Whether the input was split by series in one pass (it was in time order across
+    /// series, or each series was sorted within itself).
+    pub split_by_series: bool,
 }
 
 /// Writes deduplicated, profiled, sorted batches as Parquet.
@@ -210,20 +213,34 @@ pub fn convert<E: std::error::Error + 'static>(
     scratch: &Path,
     policy: DuplicatePolicy,
 ) -> Result<Converted, ConvertError<E>> {
-    convert_in_runs(batches, schema, out, scratch, policy, RUN_ROWS)
+    convert_in_runs(
+        batches,
+        schema,
+        out,
+        scratch,
+        policy,
+        Limits { run_rows: RUN_ROWS, series: DEMUX_SERIES },
+    )
 }
 
-/// [`convert`], gathering at most `run_rows` rows per sorted run; on failure no output is
-/// left behind.
+/// How much a conversion may hold and spill: rows per sorted run (and held by the split by
+/// series before it spills), and the most series the split takes.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    run_rows: usize,
+    series: usize,
+}
+
+/// [`convert`] within `limits`; on failure no output is left behind.
 fn convert_in_runs<E: std::error::Error + 'static>(
     batches: impl Iterator<Item = Result<RecordBatch, E>>,
     schema: SchemaRef,
     out: &Path,
     scratch: &Path,
     policy: DuplicatePolicy,
-    run_rows: usize,
+    limits: Limits,
 ) -> Result<Converted, ConvertError<E>> {
-    let result = write_runs(batches, schema, out, scratch, policy, run_rows);
+    let result = write_runs(batches, schema, out, scratch, policy, limits);
     if result.is_err() {
         let _ = std::fs::remove_file(out);
         for size in crate::overview::LEVELS {
@@ -239,12 +256,18 @@ fn write_runs<E: std::error::Error + 'static>(
     out: &Path,
     scratch: &Path,
     policy: DuplicatePolicy,
-    run_rows: usize,
+    limits: Limits,
 ) -> Result<Converted, ConvertError<E>> {
     let mut sink = Some(Sink::create(out, schema.clone(), Dedup::new(policy))?);
     let mut last: Option<(String, i64)> = None;
     let mut spill: Option<Spill> = None;
+    let mut split: Option<(Demux, Dedup)> = None;
     let mut rows = 0u64;
+    let folder = |kind: &str| -> Result<Scratch, ConvertError<E>> {
+        let directory = scratch.join(format!("{kind}-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&directory)?;
+        Ok(Scratch(directory))
+    };
     for batch in batches {
         let batch = batch.map_err(ConvertError::Read)?;
         if batch.num_rows() == 0 {
@@ -253,6 +276,20 @@ fn write_runs<E: std::error::Error + 'static>(
         rows += batch.num_rows() as u64;
         if let Some(spill) = &mut spill {
             spill.push(batch)?;
+            continue;
+        }
+        if let Some((demux, _)) = &mut split {
+            if demux.push(&batch)? {
+                continue;
+            }
+            // A series went back in time: what was split becomes sorted runs, one per series,
+            // and the rest is sorted in runs as usual.
+            let (demux, dedup) = split.take().expect("splitting");
+            let mut started =
+                Spill::new(folder("convert")?, None, schema.clone(), dedup, limits.run_rows);
+            demux.into_runs::<E>(&schema, &mut started)?;
+            started.push(batch)?;
+            spill = Some(started);
             continue;
         }
         let keys = Keys::of(&batch);
@@ -265,15 +302,33 @@ fn write_runs<E: std::error::Error + 'static>(
         if last.as_ref().is_none_or(|last| follows(last, first)) {
             last = Some(last_key(&batch));
             sink.as_mut().expect("the sink is open until spilling").push(batch)?;
+            continue;
+        }
+        // Out of order: what was written is the first run. If it and this batch split by
+        // series, keep splitting; otherwise sort the rest in runs.
+        let runs = folder("convert")?;
+        let first_run = runs.0.join("run-0.parquet");
+        let dedup = sink.take().expect("the sink is open until spilling").close_as_run()?;
+        std::fs::rename(out, &first_run)?;
+        let mut demux = Demux::new(folder("split")?, &schema, limits.run_rows, limits.series);
+        let mut fits = true;
+        let written = ParquetRecordBatchReaderBuilder::try_new(File::open(&first_run)?)?
+            .with_batch_size(MERGE_BATCH_ROWS)
+            .build()?;
+        for written in written {
+            let written = encoded(&plain(&written?, &plain_schema(&schema))?, &schema)?;
+            if !demux.push(&written)? {
+                fits = false;
+                break;
+            }
+        }
+        if fits && demux.push(&batch)? {
+            drop(runs);
+            split = Some((demux, dedup));
         } else {
-            // Out of order: what was written is the first run; the rest gets sorted.
-            let directory = scratch.join(format!("convert-{}", uuid::Uuid::now_v7()));
-            std::fs::create_dir_all(&directory)?;
-            let first_run = directory.join("run-0.parquet");
-            let dedup = sink.take().expect("the sink is open until spilling").close_as_run()?;
-            std::fs::rename(out, &first_run)?;
+            drop(demux);
             let mut started =
-                Spill::new(Scratch(directory), first_run, schema.clone(), dedup, run_rows);
+                Spill::new(runs, Some(first_run), schema.clone(), dedup, limits.run_rows);
             started.push(batch)?;
             spill = Some(started);
         }
@@ -282,22 +337,230 @@ fn write_runs<E: std::error::Error + 'static>(
         return Err(ConvertError::Empty);
     }
     let sorted_by_merge = spill.is_some();
-    let (profile, overviews) = match spill {
-        None => sink.expect("no spill leaves the sink open").finish()?,
-        Some(mut spill) => {
+    let split_by_series = split.is_some();
+    let (profile, overviews) = match (spill, split) {
+        (None, None) => sink.expect("no spill leaves the sink open").finish()?,
+        (Some(mut spill), _) => {
             let dedup = spill.dedup.take().expect("a spill carries the first run's duplicates");
             let mut sink = Sink::create(out, schema.clone(), dedup)?;
             spill.merge_into(&mut sink)?;
             sink.finish()?
         }
+        (None, Some((demux, dedup))) => {
+            let mut sink = Sink::create(out, schema.clone(), dedup)?;
+            demux.drain::<E>(&schema, |batch| Ok(sink.push(batch)?))?;
+            sink.finish()?
+        }
     };
-    Ok(Converted { profile, overviews, sorted_by_merge })
+    Ok(Converted { profile, overviews, sorted_by_merge, split_by_series })
+}
+
+/// The most series a file may have for its rows to be split by series in one pass; a file
+/// with more is sorted in runs instead.
+pub const DEMUX_SERIES: usize = 1024;
+
+/// The rows of one series gathered by [`Demux`]: its batches not yet spilled, its spill
+/// file (time and values only: the series is the file's), and its latest time.
+struct SeriesRun {
+    pending: Vec<RecordBatch>,
+    file: Option<(PathBuf, StreamWriter<BufWriter<File>>)>,
+    last: i64,
+}
+
+/// Splits rows that arrive in time order across many series (or in any order in which each
+/// series is sorted within itself) into one run per series, in one pass: batches of each
+/// series are kept until [`RUN_ROWS`] rows are held, then appended to that series' spill
+/// file. The runs are then written one after another in series order: no sort, no merge.
+/// A row that goes back in time within its series ends the split ([`Demux::push`] says so).
+struct Demux {
+    scratch: Scratch,
+    runs: std::collections::BTreeMap<String, SeriesRun>,
+    held: usize,
+    hold_rows: usize,
+    max_series: usize,
+    /// The schema of the spill files: the canonical schema without the series.
+    values_schema: SchemaRef,
+}
+
+/// The canonical schema without its series column.
+fn without_series(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Arc<Field>> = schema.fields().iter().skip(1).cloned().collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch`, whose rows all belong to `series`, with the series column put back.
+fn with_series(
+    series: &str,
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, ArrowError> {
+    let keys = arrow_array::Int32Array::from(vec![0; batch.num_rows()]);
+    let names = StringArray::from(vec![series]);
+    let dictionary = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(names))?;
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(dictionary)];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+impl Demux {
+    fn new(scratch: Scratch, schema: &SchemaRef, hold_rows: usize, max_series: usize) -> Self {
+        Self {
+            scratch,
+            runs: std::collections::BTreeMap::new(),
+            held: 0,
+            hold_rows,
+            max_series,
+            values_schema: without_series(schema),
+        }
+    }
+
+    /// Takes a batch; `false` (and nothing taken) when a series would go back in time or
+    /// there would be too many series: the rows must be sorted instead.
+    fn push(&mut self, batch: &RecordBatch) -> Result<bool, ArrowError> {
+        let keys = Keys::of(batch);
+        let series = batch.column(0).as_dictionary::<Int32Type>();
+        let names = series.values().as_string::<i32>();
+        let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
+        for (row, code) in series.keys().values().iter().enumerate() {
+            rows_of[*code as usize].push(row as u32);
+        }
+        // Checked whole before anything is taken.
+        let mut new_series = 0;
+        for (code, rows) in rows_of.iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
+            let times = rows.iter().map(|row| keys.times()[*row as usize]);
+            let start = match self.runs.get(names.value(code)) {
+                Some(run) => run.last,
+                None => {
+                    new_series += 1;
+                    i64::MIN
+                }
+            };
+            let mut previous = start;
+            for at in times {
+                if at < previous {
+                    return Ok(false);
+                }
+                previous = at;
+            }
+        }
+        if self.runs.len() + new_series > self.max_series {
+            return Ok(false);
+        }
+        let values =
+            RecordBatch::try_new(self.values_schema.clone(), batch.columns()[1..].to_vec())?;
+        for (code, rows) in rows_of.iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
+            let part = if rows.len() == batch.num_rows() {
+                values.clone()
+            } else {
+                let indices = arrow_array::UInt32Array::from(rows.clone());
+                arrow_select::take::take_record_batch(&values, &indices)?
+            };
+            let last = keys.times()[*rows.last().expect("a row") as usize];
+            let run = self.runs.entry(names.value(code).to_owned()).or_insert_with(|| SeriesRun {
+                pending: Vec::new(),
+                file: None,
+                last,
+            });
+            run.last = last;
+            run.pending.push(part);
+        }
+        self.held += batch.num_rows();
+        if self.held >= self.hold_rows {
+            self.spill()?;
+        }
+        Ok(true)
+    }
+
+    /// Appends every series' held batches to its spill file.
+    fn spill(&mut self) -> Result<(), ArrowError> {
+        for (index, run) in self.runs.values_mut().enumerate() {
+            if run.pending.is_empty() {
+                continue;
+            }
+            if run.file.is_none() {
+                let path =
+                    self.scratch.0.join(format!("series-{index}-{}.arrows", uuid::Uuid::now_v7()));
+                let file = BufWriter::with_capacity(64 * 1024, File::create(&path)?);
+                run.file = Some((path, StreamWriter::try_new(file, &self.values_schema)?));
+            }
+            let (_, writer) = run.file.as_mut().expect("opened above");
+            let whole = arrow_select::concat::concat_batches(&self.values_schema, &run.pending)?;
+            run.pending.clear();
+            writer.write(&whole)?;
+        }
+        self.held = 0;
+        Ok(())
+    }
+
+    /// Every series' rows, in series order then file order, with the series put back.
+    fn drain<E: std::error::Error>(
+        self,
+        schema: &SchemaRef,
+        mut each: impl FnMut(RecordBatch) -> Result<(), ConvertError<E>>,
+    ) -> Result<(), ConvertError<E>> {
+        let Self { runs, values_schema, scratch, .. } = self;
+        for (name, run) in runs {
+            if let Some((path, mut writer)) = run.file {
+                writer.finish()?;
+                drop(writer);
+                let file = BufReader::with_capacity(1 << 20, File::open(&path)?);
+                let reader = StreamReader::try_new(file, None)?;
+                for batch in reader {
+                    let batch = batch?;
+                    each(with_series(&name, &batch, schema)?)?;
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            for batch in &run.pending {
+                each(with_series(&name, batch, schema)?)?;
+            }
+        }
+        let _ = values_schema;
+        drop(scratch);
+        Ok(())
+    }
+
+    /// The rows so far as sorted runs for the merge: one per series, each sorted within
+    /// itself; the runs' files are written under the spill's scratch folder.
+    fn into_runs<E: std::error::Error>(
+        self,
+        schema: &SchemaRef,
+        spill: &mut Spill,
+    ) -> Result<(), ConvertError<E>> {
+        let plain_schema = plain_schema(schema);
+        let Self { runs, scratch, .. } = self;
+        for (name, run) in runs {
+            let path = spill.scratch.0.join(format!("run-series-{}.arrows", uuid::Uuid::now_v7()));
+            let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+            let mut writer = StreamWriter::try_new(file, &plain_schema)?;
+            let mut write = |batch: &RecordBatch| -> Result<(), ConvertError<E>> {
+                let full = with_series(&name, batch, schema)?;
+                writer.write(&plain(&full, &plain_schema)?)?;
+                Ok(())
+            };
+            if let Some((path, mut spilled)) = run.file {
+                spilled.finish()?;
+                drop(spilled);
+                let file = BufReader::with_capacity(1 << 20, File::open(&path)?);
+                for batch in StreamReader::try_new(file, None)? {
+                    write(&batch?)?;
+                }
+            }
+            for batch in &run.pending {
+                write(batch)?;
+            }
+            writer.finish()?;
+            spill.runs.push(path);
+        }
+        drop(scratch);
+        Ok(())
+    }
 }
 
 /// Runs of sorted rows in temporary files.
 struct Spill {
     scratch: Scratch,
-    parquet_run: PathBuf,
+    parquet_run: Option<PathBuf>,
     runs: Vec<PathBuf>,
     buffer: Vec<RecordBatch>,
     buffered: usize,
@@ -340,7 +603,7 @@ fn encoded(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Arrow
 impl Spill {
     fn new(
         scratch: Scratch,
-        parquet_run: PathBuf,
+        parquet_run: Option<PathBuf>,
         schema: SchemaRef,
         dedup: Dedup,
         run_rows: usize,
@@ -396,11 +659,14 @@ impl Spill {
     fn merge_into<E: std::error::Error>(&mut self, sink: &mut Sink) -> Result<(), ConvertError<E>> {
         self.flush()?;
         let plain_schema = plain_schema(&self.schema);
-        let first = ParquetRecordBatchReaderBuilder::try_new(File::open(&self.parquet_run)?)?
-            .with_batch_size(MERGE_BATCH_ROWS)
-            .build()?;
         let mut sources: Vec<Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>> =
-            vec![Box::new(first)];
+            Vec::new();
+        if let Some(first) = &self.parquet_run {
+            let first = ParquetRecordBatchReaderBuilder::try_new(File::open(first)?)?
+                .with_batch_size(MERGE_BATCH_ROWS)
+                .build()?;
+            sources.push(Box::new(first));
+        }
         for run in &self.runs {
             let reader =
                 StreamReader::try_new(BufReader::with_capacity(1 << 20, File::open(run)?), None)?;
@@ -599,13 +865,24 @@ mod tests {
         policy: DuplicatePolicy,
         run_rows: usize,
     ) -> (Result<Converted, ConvertError<ArrowError>>, Vec<Point>) {
+        run_within(points, chunk, policy, run_rows, DEMUX_SERIES)
+    }
+
+    fn run_within(
+        points: &[Point],
+        chunk: usize,
+        policy: DuplicatePolicy,
+        run_rows: usize,
+        series_limit: usize,
+    ) -> (Result<Converted, ConvertError<ArrowError>>, Vec<Point>) {
         let directory = tempfile::tempdir().unwrap();
         let out = directory.path().join("out.parquet");
         let batches: Vec<Result<RecordBatch, ArrowError>> =
             points.chunks(chunk).map(|c| Ok(batch(c))).collect();
         let schema = batch(&points[..1]).schema();
+        let limits = Limits { run_rows, series: series_limit };
         let result =
-            convert_in_runs(batches.into_iter(), schema, &out, directory.path(), policy, run_rows);
+            convert_in_runs(batches.into_iter(), schema, &out, directory.path(), policy, limits);
         let written = if result.is_ok() { read_back(&out) } else { Vec::new() };
         let leftovers = std::fs::read_dir(directory.path()).unwrap().count();
         let expected = if result.is_ok() { 1 + crate::overview::LEVELS.len() } else { 0 };
@@ -668,6 +945,55 @@ mod tests {
         assert_eq!(converted.unwrap().profile.duplicates, 2);
         let (refused, _) = run(&points[..3], 3, DuplicatePolicy::Fail, 10);
         assert!(refused.unwrap_err().to_string().starts_with("1 rows repeat"));
+    }
+
+    /// A market dump: every series at one time, then the next time; a few rows repeat.
+    fn interleaved_points(series: usize, times: i64) -> Vec<Point> {
+        let mut points = Vec::new();
+        for t in 0..times {
+            for s in (0..series).rev() {
+                points.push((format!("S{s:02}"), t * 60, (t * 100 + s as i64) as f64));
+                if (t + s as i64) % 97 == 0 {
+                    points.push((format!("S{s:02}"), t * 60, -1.0));
+                }
+            }
+        }
+        points
+    }
+
+    #[test]
+    fn input_in_time_order_is_split_by_series_in_one_pass() {
+        let points = interleaved_points(10, 300);
+        for policy in [DuplicatePolicy::KeepLast, DuplicatePolicy::KeepFirst] {
+            for (chunk, run_rows) in [(64, 200), (1000, 100_000), (7, 1)] {
+                let (converted, written) = run(&points, chunk, policy, run_rows);
+                let converted = converted.unwrap();
+                let want = expected(&points, policy);
+                assert!(converted.split_by_series && !converted.sorted_by_merge);
+                assert_eq!(written, want, "{policy:?}, chunk {chunk}, run {run_rows}");
+                assert_eq!(converted.profile.rows as usize, want.len());
+                assert_eq!(converted.profile.duplicates as usize, points.len() - want.len());
+            }
+        }
+        let (refused, _) = run(&points, 64, DuplicatePolicy::Fail, 200);
+        assert!(matches!(refused, Err(ConvertError::Duplicates(_))));
+    }
+
+    #[test]
+    fn a_series_that_goes_back_in_time_ends_the_split_and_the_rest_is_sorted() {
+        let mut points = interleaved_points(6, 200);
+        points.insert(700, ("S03".into(), 5, 42.0));
+        for (chunk, run_rows) in [(64, 200), (50, 10_000)] {
+            let (converted, written) = run(&points, chunk, DuplicatePolicy::KeepLast, run_rows);
+            let converted = converted.unwrap();
+            assert!(converted.sorted_by_merge && !converted.split_by_series);
+            assert_eq!(written, expected(&points, DuplicatePolicy::KeepLast), "chunk {chunk}");
+        }
+        // More series than the split takes: sorted in runs from the start.
+        let points = interleaved_points(12, 50);
+        let (converted, written) = run_within(&points, 64, DuplicatePolicy::KeepLast, 100, 8);
+        assert!(converted.unwrap().sorted_by_merge);
+        assert_eq!(written, expected(&points, DuplicatePolicy::KeepLast));
     }
 
     #[test]

@@ -183,10 +183,12 @@ impl Dedup {
         }
     }
 
-    /// Starts a new stream that continues the count (and the first example) of this one.
+    /// Starts a new stream that continues the count (and the first example) of this one,
+    /// and that will be fed again the rows this one kept: they are not counted twice.
     pub fn restart(&mut self) {
         self.held = None;
         self.before = None;
+        self.rows = self.dropped;
     }
 
     /// Resolves the last batch; with the `Fail` policy, fails here if any row repeated, and
