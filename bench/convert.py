@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """CSV -> zstd Parquet: Variosync against polars and DuckDB, in the same run.
 
-Generates a long-layout OHLCV CSV (20 symbols of minute bars, 10 million rows, about
-700 MB; sorted by symbol and time, as exports are), then converts it with
+Generates a long-layout OHLCV CSV of minute bars, 10 million rows, about 700 MB, in one of
+two orders: `--layout series` (20 symbols, sorted by symbol and time, as per-symbol exports
+are) or `--layout time` (100 symbols interleaved by minute: every symbol at one minute,
+then the next, as market dumps are). Then it converts it with
 
   * variosync: `variosync convert IN OUT` (timestamps to UTC, sort check, duplicates,
     profile, zstd Parquet with page statistics);
@@ -13,7 +15,8 @@ and reports seconds, MB/s of input and the peak resident memory of each process,
 rows each output holds. polars and DuckDB are installed from PyPI into a virtual
 environment on first use.
 
-Usage: python3 bench/convert.py [--rows N] [--runs N] [--dir DIR] [--bin PATH]
+Usage: python3 bench/convert.py [--layout series|time] [--rows N] [--runs N] [--dir DIR]
+                                [--bin PATH]
 """
 
 import argparse
@@ -39,11 +42,11 @@ def ensure_venv():
     os.execv(str(python), [str(python), *sys.argv])
 
 
-def generate(path: Path, rows: int):
+def generate(path: Path, rows: int, layout: str):
     import numpy as np
     import polars as pl
 
-    symbols = 20
+    symbols = 20 if layout == "series" else 100
     per_symbol = rows // symbols
     rng = np.random.default_rng(7)
     frames = []
@@ -66,6 +69,10 @@ def generate(path: Path, rows: int):
             )
         )
     table = pl.concat(frames)
+    if layout == "time":
+        # Every symbol at one minute, then the next minute (a stable sort keeps the symbols
+        # in their order within a minute).
+        table = table.sort("timestamp", maintain_order=True)
     tmp = path.with_suffix(".partial")
     table.write_csv(tmp, datetime_format="%Y-%m-%d %H:%M:%S")
     tmp.rename(path)
@@ -92,17 +99,20 @@ def count_rows(path: Path) -> int:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--layout", choices=["series", "time"], default="series")
     parser.add_argument("--runs", type=int, default=1, help="runs per tool; the fastest counts")
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp/variosync-bench"))
-    parser.add_argument("--bin", type=Path, default=ROOT / "target" / "release" / "variosync")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    parser.add_argument("--bin", type=Path, default=target / "release" / "variosync")
     args = parser.parse_args()
     ensure_venv()
 
     args.dir.mkdir(parents=True, exist_ok=True)
-    csv = args.dir / f"ohlcv_{args.rows}.csv"
+    suffix = "" if args.layout == "series" else "_by_time"
+    csv = args.dir / f"ohlcv_{args.rows}{suffix}.csv"
     if not csv.exists():
         print(f"generating {csv} ...", flush=True)
-        generate(csv, args.rows)
+        generate(csv, args.rows, args.layout)
     size_mb = csv.stat().st_size / 1e6
     if not args.bin.exists():
         subprocess.run(["cargo", "build", "--release", "--bin", "variosync"], cwd=ROOT, check=True)
@@ -122,7 +132,11 @@ def main():
         "polars": lambda out: [python, "-c", polars, str(csv), str(out)],
         "duckdb": lambda out: [python, "-c", duckdb, str(csv), str(out)],
     }
-    print(f"input: {csv} ({size_mb:.0f} MB, {args.rows} rows); {os.cpu_count()} cores", flush=True)
+    print(
+        f"input: {csv} ({size_mb:.0f} MB, {args.rows} rows, {args.layout} order); "
+        f"{os.cpu_count()} cores",
+        flush=True,
+    )
     print("| tool | seconds | MB/s | peak memory (MB) | output (MB) | rows |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, command in tools.items():

@@ -448,13 +448,19 @@ impl Demux {
         }
         let values =
             RecordBatch::try_new(self.values_schema.clone(), batch.columns()[1..].to_vec())?;
+        // The rows grouped by series with one copy (stable within each series), then each
+        // series' rows are a slice of it.
+        let grouped = if rows_of.iter().filter(|rows| !rows.is_empty()).count() == 1 {
+            values
+        } else {
+            let order: Vec<u32> = rows_of.iter().flatten().copied().collect();
+            let order = arrow_array::UInt32Array::from(order);
+            arrow_select::take::take_record_batch(&values, &order)?
+        };
+        let mut start = 0;
         for (code, rows) in rows_of.iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
-            let part = if rows.len() == batch.num_rows() {
-                values.clone()
-            } else {
-                let indices = arrow_array::UInt32Array::from(rows.clone());
-                arrow_select::take::take_record_batch(&values, &indices)?
-            };
+            let part = grouped.slice(start, rows.len());
+            start += rows.len();
             let last = keys.times()[*rows.last().expect("a row") as usize];
             let run = self.runs.entry(names.value(code).to_owned()).or_insert_with(|| SeriesRun {
                 pending: Vec::new(),

@@ -88,6 +88,7 @@
       pick('.map-time', 'time');
       pick('.map-format', 'time_format');
       pick('.map-series', 'series');
+      pick('.map-layout', 'layout');
       pick('.map-decimal', 'decimal');
       return mapping;
     }
@@ -96,6 +97,7 @@
       const params = new URLSearchParams(Object.assign({}, options(), extra));
       const mapping = this.chosen();
       if (Object.keys(mapping).length) params.set('mapping', JSON.stringify(mapping));
+      if (this.duplicates) params.set('duplicates', this.duplicates);
       return params;
     }
 
@@ -141,6 +143,7 @@
     }
 
     show(p) {
+      this.previewed = p;
       const preview = this.$('.preview');
       preview.hidden = false;
       const summary = this.$('.preview-summary');
@@ -151,7 +154,8 @@
       const parts = [];
       if (p.format) parts.push((p.compression ? p.compression + ' ' : '') + p.format);
       if (p.time) parts.push('time from “' + p.time + '”' + (p.time_of_day ? ' and “' + p.time_of_day + '”' : '') + (p.time_format_label ? ' (' + p.time_format_label + ')' : ''));
-      parts.push(p.series ? 'series from “' + p.series + '”' : 'one series');
+      if (p.layout === 'wide') parts.push('a series per column');
+      else parts.push(p.series ? 'series from “' + p.series.split(',').join('” + “') + '”' : 'one series');
       if (p.values.length) parts.push('values: ' + p.values.map((v) => v.name + ' (' + v.kind + ')').join(', '));
       summary.textContent = parts.join(' · ');
       const warnings = this.$('.preview-warnings');
@@ -162,14 +166,24 @@
         item.textContent = text;
         warnings.append(item);
       }
+      for (const text of p.notes || []) {
+        const item = document.createElement('li');
+        item.className = 'note';
+        item.textContent = text;
+        warnings.append(item);
+      }
       const time = this.$('.map-time');
       fill(time, p.columns, p.time || '', p.time ? [] : [['', 'choose a column']]);
       time.dataset.detected = p.time || '';
       const format = this.$('.map-format');
       format.dataset.detected = '';
       const series = this.$('.map-series');
-      fill(series, p.columns, p.series || 'none', [['none', 'none: one series']]);
+      const together = p.series && p.series.includes(',') ? [[p.series, p.series.split(',').join(' + ')]] : [];
+      fill(series, p.columns, p.series || 'none', [['none', 'none: one series'], ...together]);
       series.dataset.detected = p.series || 'none';
+      const layout = this.$('.map-layout');
+      layout.value = p.layout || 'long';
+      layout.dataset.detected = p.layout || 'long';
       this.$('.map-decimal').dataset.detected = '';
       this.$('.sample pre').textContent = p.sample.join('\n');
     }
@@ -179,6 +193,8 @@
       this.started = true;
       this.showActions(false);
       this.$('.error').hidden = true;
+      this.$('.fixes').hidden = true;
+      if (this.completeUrl) { this.complete(); return; }
       this.state('uploading');
       this.began = performance.now();
       if (this.file.size > CHUNKED_ABOVE) this.sendChunks();
@@ -207,13 +223,34 @@
       this.row.classList.remove('reading');
       if (status === 201) this.done(body);
       else if (status === 202) this.queued(body);
-      else this.broke(body.message || ('the server answered ' + status));
+      else this.broke(body.message || ('the server answered ' + status), body.code);
     }
 
-    broke(message) {
+    broke(message, code) {
       this.started = false;
       this.fail(message);
       this.showActions(true);
+      if (code === 'repeated_rows') this.offerFixes();
+    }
+
+    // A file read with many rows repeating a series and time: the fixes, a click each.
+    offerFixes() {
+      const fixes = this.$('.fixes');
+      fixes.replaceChildren('Fix it: ');
+      const button = (label, apply) => {
+        const fix = document.createElement('button');
+        fix.type = 'button';
+        fix.className = 'secondary';
+        fix.textContent = label;
+        fix.addEventListener('click', () => { apply(); this.send(); });
+        fixes.append(fix, ' ');
+      };
+      const p = this.previewed || { values: [] };
+      for (const value of p.values.filter((v) => v.kind === 'text')) {
+        button('read the series from “' + value.column + '”', () => { this.$('.map-series').value = value.column; });
+      }
+      button('keep the last row of each series and time', () => { this.duplicates = 'keep_last'; });
+      fixes.hidden = false;
     }
 
     // One request with the whole file.
@@ -270,6 +307,7 @@
       }
       if (created.status !== 201 && created.status !== 200) { this.broke(created.body.message || 'the upload could not start'); return; }
       const { url, complete } = created.body;
+      this.completeUrl = complete;
       let offset = 0;
       let failures = 0;
       while (offset < this.file.size) {
@@ -291,9 +329,16 @@
         this.state('uploading');
       }
       this.arrived();
+      await this.complete();
+    }
+
+    // Makes the arrived upload a dataset (again, after a failed import, with other choices).
+    async complete() {
+      this.state('reading');
       try {
         const params = this.query({ name: stem(this.file.name) });
-        const done = await this.api('POST', complete + '?' + params);
+        const done = await this.api('POST', this.completeUrl + '?' + params);
+        if (done.status === 201 || done.status === 202) this.completeUrl = null;
         this.answered(done.status, done.body);
       } catch (error) {
         this.broke('the file arrived, but importing it could not start: ' + error.message);
@@ -313,7 +358,11 @@
         this.progress.value = Math.round((latest.progress || 0) * 100);
         speed.textContent = latest.message || latest.status;
         if (latest.status === 'succeeded') { events.close(); this.done(latest.result); }
-        else if (latest.status === 'failed' || latest.status === 'cancelled') { events.close(); this.fail(latest.error || ('the import was ' + latest.status)); }
+        else if (latest.status === 'failed' || latest.status === 'cancelled') {
+          events.close();
+          const error = latest.error || ('the import was ' + latest.status);
+          this.broke(error, error.includes('repeat a series and time with other values') ? 'repeated_rows' : undefined);
+        }
       };
       events.addEventListener('job', (event) => { try { follow(JSON.parse(event.data)); } catch (e) { /* not for us */ } });
       // The job may have moved on before the stream opened.

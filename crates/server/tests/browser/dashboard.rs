@@ -348,3 +348,32 @@ async fn a_large_file_goes_in_chunks_to_a_worker_and_its_job_is_followed_live() 
     assert!(row.as_str().unwrap().contains("charged"), "charged in hours: {row}");
     driver.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_misread_file_is_refused_with_its_explanation_and_fixed_in_one_click() {
+    let Some(driver) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let client = &driver.client;
+    sign_up(client, &app, "ada@example.com").await;
+    client.goto(&app.url("/upload")).await.unwrap();
+    let file = testdata("layouts/repeats_without_series.csv");
+    client.find(Locator::Css("#files")).await.unwrap().send_keys(&file).await.unwrap();
+    let offered = "const f = document.querySelector('.upload .fixes'); \
+                   return f && !f.hidden ? f.textContent : null";
+    let fixes = until(client, 60, "the fixes to be offered", offered).await;
+    assert!(fixes.as_str().unwrap().contains("keep the last row"), "{fixes}");
+    let error = text(client, ".upload .error").await;
+    assert!(error.contains("40 of 60 rows repeat a series and time"), "{error}");
+    assert!(error.contains("most likely misread"), "{error}");
+    let keep = client
+        .find(Locator::XPath("//p[@class='fixes']/button[contains(., 'keep the last row')]"))
+        .await
+        .unwrap();
+    keep.click().await.unwrap();
+    let imported = "return document.querySelector('.upload.imported') !== null";
+    until(client, 60, "the import with the fix", imported).await;
+    let result = text(client, ".upload .result").await;
+    assert!(result.contains("20 rows in 1 series"), "{result}");
+}
