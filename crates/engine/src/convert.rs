@@ -20,12 +20,12 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use variosync_formats::parquet_out::{WriteError, sort_by_series_and_time, writer_properties};
 
 use crate::duplicates::{Dedup, DuplicateError, DuplicatePolicy, Keys};
 use crate::overview::OverviewWriter;
+use crate::parallel_writer::ParallelWriter;
 use crate::profile::{Profile, Profiler};
 
 /// Rows sorted in memory at a time once the input turns out unsorted.
@@ -103,7 +103,7 @@ pub struct Converted {
 
 /// Writes deduplicated, profiled, sorted batches as Parquet.
 struct Sink {
-    writer: ArrowWriter<BufWriter<File>>,
+    writer: ParallelWriter,
     dedup: Dedup,
     profiler: Profiler,
     overview: OverviewWriter,
@@ -116,7 +116,7 @@ impl Sink {
             File::create(path).map_err(parquet::errors::ParquetError::from)?,
         );
         Ok(Self {
-            writer: ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))?,
+            writer: ParallelWriter::try_new(file, schema.clone(), writer_properties(&schema))?,
             dedup,
             profiler: Profiler::new(),
             overview: OverviewWriter::create(path, &schema)?,

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod duplicates;
 pub mod export;
 pub mod overview;
+pub mod parallel_writer;
 pub mod profile;
 pub mod quality;
 pub mod resample;
