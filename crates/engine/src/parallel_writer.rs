@@ -34,6 +34,15 @@ pub struct ParallelWriter {
     encoders: Vec<Encoder>,
 }
 
+impl std::fmt::Debug for ParallelWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelWriter")
+            .field("row_group", &self.row_group)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ParallelWriter {
     /// A writer of `schema` to `file`, with `properties`.
     pub fn try_new(
