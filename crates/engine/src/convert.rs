@@ -316,8 +316,7 @@ fn write_runs<E: std::error::Error + 'static>(
             .with_batch_size(MERGE_BATCH_ROWS)
             .build()?;
         for written in written {
-            let written = encoded(&plain(&written?, &plain_schema(&schema))?, &schema)?;
-            if !demux.push(&written)? {
+            if !demux.push(&written?)? {
                 fits = false;
                 break;
             }
@@ -504,25 +503,11 @@ impl Demux {
         schema: &SchemaRef,
         mut each: impl FnMut(RecordBatch) -> Result<(), ConvertError<E>>,
     ) -> Result<(), ConvertError<E>> {
-        let Self { runs, values_schema, scratch, .. } = self;
+        // The scratch folder lives until every spill file has been read back.
+        let Self { runs, scratch: _scratch, .. } = self;
         for (name, run) in runs {
-            if let Some((path, mut writer)) = run.file {
-                writer.finish()?;
-                drop(writer);
-                let file = BufReader::with_capacity(1 << 20, File::open(&path)?);
-                let reader = StreamReader::try_new(file, None)?;
-                for batch in reader {
-                    let batch = batch?;
-                    each(with_series(&name, &batch, schema)?)?;
-                }
-                let _ = std::fs::remove_file(&path);
-            }
-            for batch in &run.pending {
-                each(with_series(&name, batch, schema)?)?;
-            }
+            run.replay(&name, schema, &mut each)?;
         }
-        let _ = values_schema;
-        drop(scratch);
         Ok(())
     }
 
@@ -534,31 +519,43 @@ impl Demux {
         spill: &mut Spill,
     ) -> Result<(), ConvertError<E>> {
         let plain_schema = plain_schema(schema);
-        let Self { runs, scratch, .. } = self;
+        let Self { runs, scratch: _scratch, .. } = self;
         for (name, run) in runs {
             let path = spill.scratch.0.join(format!("run-series-{}.arrows", uuid::Uuid::now_v7()));
             let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
             let mut writer = StreamWriter::try_new(file, &plain_schema)?;
-            let mut write = |batch: &RecordBatch| -> Result<(), ConvertError<E>> {
-                let full = with_series(&name, batch, schema)?;
-                writer.write(&plain(&full, &plain_schema)?)?;
+            run.replay(&name, schema, &mut |batch| {
+                writer.write(&plain(&batch, &plain_schema)?)?;
                 Ok(())
-            };
-            if let Some((path, mut spilled)) = run.file {
-                spilled.finish()?;
-                drop(spilled);
-                let file = BufReader::with_capacity(1 << 20, File::open(&path)?);
-                for batch in StreamReader::try_new(file, None)? {
-                    write(&batch?)?;
-                }
-            }
-            for batch in &run.pending {
-                write(batch)?;
-            }
+            })?;
             writer.finish()?;
             spill.runs.push(path);
         }
-        drop(scratch);
+        Ok(())
+    }
+}
+
+impl SeriesRun {
+    /// Hands over the run's rows in file order, spilled ones first, with the series `name`
+    /// put back; the spill file is removed once read.
+    fn replay<E: std::error::Error>(
+        self,
+        name: &str,
+        schema: &SchemaRef,
+        each: &mut impl FnMut(RecordBatch) -> Result<(), ConvertError<E>>,
+    ) -> Result<(), ConvertError<E>> {
+        if let Some((path, mut writer)) = self.file {
+            writer.finish()?;
+            drop(writer);
+            let file = BufReader::with_capacity(1 << 20, File::open(&path)?);
+            for batch in StreamReader::try_new(file, None)? {
+                each(with_series(name, &batch?, schema)?)?;
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        for batch in &self.pending {
+            each(with_series(name, batch, schema)?)?;
+        }
         Ok(())
     }
 }

@@ -771,8 +771,8 @@ fn detect_mapping(
                         .filter(|i| column(rows, *i).next().is_some())
                         .filter(|i| !numeric(*i) || whole(*i))
                         .collect();
-                    let whole_number = |i: usize| numeric(i);
-                    match series_by_content(names, rows, &times, &candidates, &whole_number) {
+                    // The candidates that are numbers are whole numbers (filtered above).
+                    match series_by_content(names, rows, &times, &candidates, &numeric) {
                         Some((key, why)) => {
                             notes.push(why);
                             key

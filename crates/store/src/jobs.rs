@@ -741,8 +741,8 @@ impl JobRepository {
     /// what it used). The job as it is now, or `None` if it is not theirs.
     #[tracing::instrument(skip_all, fields(job_id = %id), err)]
     pub async fn cancel(&self, access: Access, id: JobId) -> Result<Option<Job>> {
-        if let Some(workspace) = access.workspace_scope() {
-            access.require_writer(WorkspaceId::from_uuid(workspace))?;
+        if let Access::Member(member) = access {
+            access.require_writer(member.workspace)?;
         }
         let at = now();
         const QUEUED: &str = "UPDATE jobs SET status = 'cancelled', finished_at = $3, \
