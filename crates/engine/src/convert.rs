@@ -105,8 +105,7 @@ pub struct Converted {
 struct Sink {
     writer: ParallelWriter,
     dedup: Dedup,
-    profiler: Profiler,
-    overview: OverviewWriter,
+    summaries: Summaries,
 }
 
 impl Sink {
@@ -118,8 +117,7 @@ impl Sink {
         Ok(Self {
             writer: ParallelWriter::try_new(file, schema.clone(), writer_properties(&schema))?,
             dedup,
-            profiler: Profiler::new(),
-            overview: OverviewWriter::create(path, &schema)?,
+            summaries: Summaries::start(OverviewWriter::create(path, &schema)?),
         })
     }
 
@@ -131,8 +129,7 @@ impl Sink {
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        self.profiler.add(batch);
-        self.overview.add(batch).map_err(WriteError::from)?;
+        self.summaries.add(batch)?;
         self.writer.write(batch).map_err(WriteError::from)?;
         Ok(())
     }
@@ -142,20 +139,92 @@ impl Sink {
             self.write(&last)?;
         }
         self.writer.close().map_err(WriteError::from)?;
-        let overviews = self.overview.finish().map_err(WriteError::from)?;
-        Ok((self.profiler.finish(self.dedup.dropped(), 0), overviews))
+        let (profiler, overviews) = self.summaries.finish()?;
+        Ok((profiler.finish(self.dedup.dropped(), 0), overviews))
     }
 
     /// Closes the file as it is, as a sorted run; returns the duplicate stage, whose count
     /// (and, for the `Fail` policy, first example) carries over to the merge.
     fn close_as_run(self) -> Result<Dedup, SinkError> {
-        let Self { mut writer, mut dedup, .. } = self;
+        // The run's rows are summarised again when they are merged.
+        let Self { mut writer, mut dedup, summaries } = self;
+        drop(summaries);
         if let Some(last) = dedup.flush()? {
             writer.write(&last).map_err(WriteError::from)?;
         }
         writer.close().map_err(WriteError::from)?;
         dedup.restart();
         Ok(dedup)
+    }
+}
+
+/// The profile and the overviews of the rows written, made on their own thread so that
+/// they overlap the Parquet encoding. `None` on the channel asks for the result; a channel
+/// closed without it (when the summaries are dropped) abandons the work.
+struct Summaries {
+    send: Option<std::sync::mpsc::SyncSender<Option<RecordBatch>>>,
+    handle: Option<std::thread::JoinHandle<SummariesResult>>,
+}
+
+type SummariesResult = Result<Option<(Profiler, Vec<PathBuf>)>, WriteError>;
+
+/// Batches queued for the summaries before the writer waits for them.
+const SUMMARIES_QUEUED: usize = 8;
+
+/// An error of the summaries' thread that it could not tell itself.
+fn summaries_error(what: &str) -> WriteError {
+    WriteError::from(parquet::errors::ParquetError::General(format!("the summaries {what}")))
+}
+
+impl Summaries {
+    fn start(mut overview: OverviewWriter) -> Self {
+        let (send, receive) =
+            std::sync::mpsc::sync_channel::<Option<RecordBatch>>(SUMMARIES_QUEUED);
+        let handle = std::thread::spawn(move || {
+            let mut profiler = Profiler::new();
+            for message in receive {
+                let Some(batch) = message else {
+                    return Ok(Some((profiler, overview.finish()?)));
+                };
+                profiler.add(&batch);
+                overview.add(&batch)?;
+            }
+            Ok(None)
+        });
+        Self { send: Some(send), handle: Some(handle) }
+    }
+
+    fn add(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
+        if self.send.as_ref().is_some_and(|send| send.send(Some(batch.clone())).is_ok()) {
+            return Ok(());
+        }
+        // The thread stopped on an error: its result says which.
+        self.send = None;
+        Err(self.result().err().unwrap_or_else(|| summaries_error("stopped")))
+    }
+
+    fn finish(mut self) -> Result<(Profiler, Vec<PathBuf>), WriteError> {
+        if let Some(send) = self.send.take() {
+            // A failed send means the thread already ended: its result says why.
+            let _ = send.send(None);
+        }
+        self.result()?.ok_or_else(|| summaries_error("ended early"))
+    }
+
+    fn result(&mut self) -> SummariesResult {
+        match self.handle.take() {
+            Some(handle) => handle.join().unwrap_or_else(|_| Err(summaries_error("panicked"))),
+            None => Err(summaries_error("stopped")),
+        }
+    }
+}
+
+impl Drop for Summaries {
+    fn drop(&mut self) {
+        self.send = None;
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
     }
 }
 

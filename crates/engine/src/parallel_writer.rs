@@ -23,7 +23,10 @@ const QUEUED: usize = 4;
 
 type Encoder = (JoinHandle<Result<ArrowColumnChunk>>, SyncSender<ArrowLeafColumn>);
 
-/// Writes record batches of one schema as Parquet, a thread per column and row group.
+/// Writes record batches of one schema as Parquet, a thread per column and row group. A full
+/// row group finishes encoding while the next one is fed: it is appended to the file when
+/// the next one is full, or at the end, so the caller never waits for the last pages of a
+/// row group to be compressed.
 pub struct ParallelWriter {
     file: SerializedFileWriter<BufWriter<File>>,
     factory: ArrowRowGroupWriterFactory,
@@ -32,6 +35,8 @@ pub struct ParallelWriter {
     row_group: usize,
     rows: usize,
     encoders: Vec<Encoder>,
+    /// The encoders of the full row group still finishing, their inputs closed.
+    finishing: Vec<JoinHandle<Result<ArrowColumnChunk>>>,
 }
 
 impl std::fmt::Debug for ParallelWriter {
@@ -53,7 +58,16 @@ impl ParallelWriter {
         let max_rows = properties.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))?
             .into_serialized_writer()?;
-        Ok(Self { file, factory, schema, max_rows, row_group: 0, rows: 0, encoders: Vec::new() })
+        Ok(Self {
+            file,
+            factory,
+            schema,
+            max_rows,
+            row_group: 0,
+            rows: 0,
+            encoders: Vec::new(),
+            finishing: Vec::new(),
+        })
     }
 
     /// Queues `batch` for encoding, starting a new row group wherever the last one is full.
@@ -110,11 +124,15 @@ impl ParallelWriter {
         Ok(())
     }
 
-    /// Stops every encoder of the row group; the first error any of them met.
+    /// Stops every encoder, finishing or fed; the first error any of them met.
     fn stop(&mut self) -> Result<Option<ParquetError>> {
         let mut first = None;
-        for (handle, send) in self.encoders.drain(..) {
+        let mut handles: Vec<_> = self.finishing.drain(..).collect();
+        handles.extend(self.encoders.drain(..).map(|(handle, send)| {
             drop(send);
+            handle
+        }));
+        for handle in handles {
             let result = handle
                 .join()
                 .map_err(|_| ParquetError::General("a column encoder panicked".to_owned()))?;
@@ -125,28 +143,72 @@ impl ParallelWriter {
         Ok(first)
     }
 
+    /// Closes the inputs of the row group being fed and lets it finish while the next one
+    /// is fed; the one that was finishing before it is appended to the file first.
     fn finish_row_group(&mut self) -> Result<()> {
-        let mut row_group = self.file.next_row_group()?;
-        for (handle, send) in self.encoders.drain(..) {
-            drop(send);
-            let chunk = handle
-                .join()
-                .map_err(|_| ParquetError::General("a column encoder panicked".to_owned()))??;
-            chunk.append_to_row_group(&mut row_group)?;
-        }
-        row_group.close()?;
+        self.append_finished()?;
+        self.finishing = self
+            .encoders
+            .drain(..)
+            .map(|(handle, send)| {
+                drop(send);
+                handle
+            })
+            .collect();
         self.row_group += 1;
         self.rows = 0;
         Ok(())
     }
 
-    /// Writes the last row group and the footer.
-    pub fn close(mut self) -> Result<()> {
-        if !self.encoders.is_empty() {
-            self.finish_row_group()?;
+    /// Waits for the finishing row group, if any, and appends it to the file.
+    fn append_finished(&mut self) -> Result<()> {
+        if self.finishing.is_empty() {
+            return Ok(());
         }
-        self.file.close()?;
+        let mut row_group = self.file.next_row_group()?;
+        let mut handles = self.finishing.drain(..).collect::<Vec<_>>().into_iter();
+        for handle in handles.by_ref() {
+            let chunk = handle
+                .join()
+                .map_err(|_| ParquetError::General("a column encoder panicked".to_owned()))
+                .and_then(|chunk| chunk);
+            match chunk {
+                Ok(chunk) => chunk.append_to_row_group(&mut row_group)?,
+                Err(error) => {
+                    // The other encoders of the row group still end before the error is told.
+                    for handle in handles {
+                        let _ = handle.join();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        row_group.close()?;
         Ok(())
+    }
+
+    /// Writes the last row groups and the footer.
+    pub fn close(mut self) -> Result<()> {
+        let result = (|| {
+            if !self.encoders.is_empty() {
+                self.finish_row_group()?;
+            }
+            self.append_finished()?;
+            self.file.finish()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = self.stop();
+        }
+        result
+    }
+}
+
+impl Drop for ParallelWriter {
+    /// A writer dropped without [`ParallelWriter::close`] (on an error) still ends its
+    /// encoder threads before it is gone.
+    fn drop(&mut self) {
+        let _ = self.stop();
     }
 }
 
@@ -193,7 +255,7 @@ mod tests {
         )
         .unwrap();
         let mut from = 0;
-        for rows in [10, 990, 1500, 3, 497] {
+        for rows in [10, 990, 1500, 3, 597] {
             writer.write(&batch(from, rows)).unwrap();
             from += rows;
         }
@@ -201,10 +263,10 @@ mod tests {
         let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
         let groups: Vec<i64> =
             builder.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
-        assert_eq!(groups, [1000, 1000, 1000]);
+        assert_eq!(groups, [1000, 1000, 1000, 100]);
         assert_eq!(builder.schema().as_ref(), schema.as_ref(), "the Arrow schema is kept");
         let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
         let read = arrow_select::concat::concat_batches(&schema, &read).unwrap();
-        assert_eq!(read, batch(0, 3000));
+        assert_eq!(read, batch(0, 3100));
     }
 }

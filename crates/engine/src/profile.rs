@@ -26,17 +26,56 @@ struct Moments {
 }
 
 impl Moments {
-    fn add(&mut self, value: f64) {
-        if self.count == 0 {
-            (self.min, self.max) = (value, value);
-        } else {
-            self.min = self.min.min(value);
-            self.max = self.max.max(value);
+    /// Adds `values`: their own count, mean and squared deviations (two passes, four lanes
+    /// each, so they vectorise) are combined with those so far (Chan, Golub and LeVeque), so
+    /// no value costs a division.
+    fn add_all(&mut self, values: &[f64]) {
+        if values.is_empty() {
+            return;
         }
-        self.count += 1;
-        let delta = value - self.mean;
-        self.mean += delta / self.count as f64;
-        self.m2 += delta * (value - self.mean);
+        let (mut min, mut max) = (values[0], values[0]);
+        let mut sums = [0.0f64; 4];
+        let lanes = values.chunks_exact(4);
+        let rest = lanes.remainder();
+        for lane in lanes {
+            for i in 0..4 {
+                sums[i] += lane[i];
+                min = min.min(lane[i]);
+                max = max.max(lane[i]);
+            }
+        }
+        for value in rest {
+            sums[0] += value;
+            min = min.min(*value);
+            max = max.max(*value);
+        }
+        let n = values.len() as f64;
+        let mean = sums.iter().sum::<f64>() / n;
+        let mut squares = [0.0f64; 4];
+        let lanes = values.chunks_exact(4);
+        let rest = lanes.remainder();
+        for lane in lanes {
+            for i in 0..4 {
+                let d = lane[i] - mean;
+                squares[i] += d * d;
+            }
+        }
+        for value in rest {
+            squares[0] += (value - mean) * (value - mean);
+        }
+        let m2 = squares.iter().sum::<f64>();
+        if self.count == 0 {
+            (self.min, self.max, self.mean, self.m2) = (min, max, mean, m2);
+        } else {
+            self.min = self.min.min(min);
+            self.max = self.max.max(max);
+            let before = self.count as f64;
+            let total = before + n;
+            let delta = mean - self.mean;
+            self.mean += delta * n / total;
+            self.m2 += m2 + delta * delta * before * n / total;
+        }
+        self.count += values.len() as u64;
     }
 }
 
@@ -113,6 +152,8 @@ pub struct Profiler {
     series: Vec<SeriesProfile>,
     current: Option<Current>,
     columns: Vec<(String, String, Moments)>,
+    /// The values of the column being added, as floats without its nulls.
+    scratch: Vec<f64>,
 }
 
 impl Profiler {
@@ -170,18 +211,20 @@ impl Profiler {
         {
             moments.nulls += column.null_count() as u64;
             match column.data_type() {
-                DataType::Float64 => {
-                    column
-                        .as_primitive::<Float64Type>()
-                        .iter()
-                        .flatten()
-                        .for_each(|v| moments.add(v));
+                DataType::Float64 if column.null_count() == 0 => {
+                    moments.add_all(column.as_primitive::<Float64Type>().values());
                 }
-                DataType::Int64 => column
-                    .as_primitive::<Int64Type>()
-                    .iter()
-                    .flatten()
-                    .for_each(|v| moments.add(v as f64)),
+                DataType::Float64 => {
+                    self.scratch.clear();
+                    self.scratch.extend(column.as_primitive::<Float64Type>().iter().flatten());
+                    moments.add_all(&self.scratch);
+                }
+                DataType::Int64 => {
+                    self.scratch.clear();
+                    let values = column.as_primitive::<Int64Type>();
+                    self.scratch.extend(values.iter().flatten().map(|v| v as f64));
+                    moments.add_all(&self.scratch);
+                }
                 _ => moments.count += (column.len() - column.null_count()) as u64,
             }
         }

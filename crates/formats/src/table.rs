@@ -66,39 +66,54 @@ enum Cell {
     Text(bool),
 }
 
-/// The series column being built: consecutive rows nearly always share their series, so the
-/// last one is compared first and the dictionary is searched only on a change.
+/// The series column being built. Consecutive rows nearly always share their series, or (in
+/// a market dump, every series at one time and then the next) the series that followed this
+/// one last time follows it again: both are compared before the dictionary is searched.
 #[derive(Default)]
 struct SeriesColumn {
     keys: Vec<i32>,
     names: Vec<String>,
     index: std::collections::HashMap<String, i32>,
+    /// For each key, the key of the row that last came after one of its rows.
+    next: Vec<i32>,
 }
 
 impl SeriesColumn {
     fn append(&mut self, name: &str) {
-        if let Some(&last) = self.keys.last()
-            && self.names[last as usize] == name
-        {
-            self.keys.push(last);
-            return;
-        }
-        let key = match self.index.get(name) {
-            Some(&key) => key,
-            None => {
-                let key = self.names.len() as i32;
-                self.names.push(name.to_owned());
-                self.index.insert(name.to_owned(), key);
+        let key = match self.keys.last() {
+            Some(&last) if self.names[last as usize] == name => last,
+            Some(&last) => {
+                let guess = self.next[last as usize];
+                let key = if guess >= 0 && self.names[guess as usize] == name {
+                    guess
+                } else {
+                    self.lookup(name)
+                };
+                self.next[last as usize] = key;
                 key
             }
+            None => self.lookup(name),
         };
         self.keys.push(key);
+    }
+
+    /// The key of `name`, added to the dictionary if it is new.
+    fn lookup(&mut self, name: &str) -> i32 {
+        if let Some(&key) = self.index.get(name) {
+            return key;
+        }
+        let key = self.names.len() as i32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), key);
+        self.next.push(-1);
+        key
     }
 
     fn finish(&mut self) -> Result<arrow_array::DictionaryArray<Int32Type>, ArrowError> {
         let keys = arrow_array::Int32Array::from(std::mem::take(&mut self.keys));
         let names = arrow_array::StringArray::from(std::mem::take(&mut self.names));
         self.index.clear();
+        self.next.clear();
         arrow_array::DictionaryArray::try_new(keys, Arc::new(names))
     }
 }
@@ -433,6 +448,29 @@ mod tests {
             builder.push(i + 2, row).unwrap();
         }
         builder.finish().unwrap()
+    }
+
+    #[test]
+    fn series_names_keep_their_own_key_in_any_order() {
+        let mut column = SeriesColumn::default();
+        // Interleaved (the guess of the next series holds), then a new order (it fails), then
+        // runs of one series.
+        let names = ["a", "b", "c", "a", "b", "c", "c", "a", "b", "b", "d", "a", "a", "d"];
+        for name in names {
+            column.append(name);
+        }
+        let series = column.finish().unwrap();
+        let values = series.values().as_string::<i32>();
+        let read: Vec<&str> =
+            series.keys().values().iter().map(|k| values.value(*k as usize)).collect();
+        assert_eq!(read, names);
+        assert_eq!(values.len(), 4, "each name once in the dictionary");
+        // The column starts afresh after `finish`.
+        column.append("d");
+        column.append("a");
+        let series = column.finish().unwrap();
+        assert_eq!(series.values().as_string::<i32>().value(0), "d");
+        assert_eq!(series.keys().values().to_vec(), vec![0, 1]);
     }
 
     #[test]
