@@ -81,6 +81,34 @@ impl Acc {
         self.count += 1;
     }
 
+    /// Adds consecutive values without gaps: the same as [`Acc::add`] for each, in one loop.
+    fn add_all(&mut self, times: &[i64], values: &[f64]) {
+        let (Some(&first), Some(&last)) = (values.first(), values.last()) else { return };
+        if self.count == 0 {
+            self.first = first;
+        }
+        let (mut min, mut max, mut sum) = (self.min, self.max, self.sum);
+        let (mut min_at, mut max_at) = (None, None);
+        for (i, &value) in values.iter().enumerate() {
+            if value < min {
+                (min, min_at) = (value, Some(i));
+            }
+            if value > max {
+                (max, max_at) = (value, Some(i));
+            }
+            sum += value;
+        }
+        if let Some(i) = min_at {
+            (self.min, self.min_ts) = (min, times[i]);
+        }
+        if let Some(i) = max_at {
+            (self.max, self.max_ts) = (max, times[i]);
+        }
+        self.last = last;
+        self.sum = sum;
+        self.count += values.len() as u64;
+    }
+
     /// Adds a later bucket.
     fn merge(&mut self, later: &Acc) {
         if later.count == 0 {
@@ -100,6 +128,14 @@ impl Acc {
         self.sum += later.sum;
         self.count += later.count;
     }
+}
+
+/// The values of one numeric column of a batch, as floats.
+enum Column<'a> {
+    /// Without nulls.
+    Dense(std::borrow::Cow<'a, [f64]>),
+    /// With nulls.
+    Sparse(Vec<Option<f64>>),
 }
 
 /// A bucket being filled.
@@ -192,18 +228,33 @@ impl OverviewWriter {
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
         let keys = Keys::of(batch);
         let times = keys.times();
-        let values: Vec<Vec<Option<f64>>> = self
+        let values: Vec<Column<'_>> = self
             .numeric
             .iter()
             .map(|&i| {
                 let column = batch.column(i);
                 match column.data_type() {
-                    DataType::Float64 => column.as_primitive::<Float64Type>().iter().collect(),
-                    _ => column
-                        .as_primitive::<Int64Type>()
-                        .iter()
-                        .map(|v| v.map(|v| v as f64))
-                        .collect(),
+                    DataType::Float64 if column.null_count() == 0 => Column::Dense(
+                        std::borrow::Cow::Borrowed(column.as_primitive::<Float64Type>().values()),
+                    ),
+                    DataType::Float64 => {
+                        Column::Sparse(column.as_primitive::<Float64Type>().iter().collect())
+                    }
+                    _ if column.null_count() == 0 => Column::Dense(std::borrow::Cow::Owned(
+                        column
+                            .as_primitive::<Int64Type>()
+                            .values()
+                            .iter()
+                            .map(|v| *v as f64)
+                            .collect(),
+                    )),
+                    _ => Column::Sparse(
+                        column
+                            .as_primitive::<Int64Type>()
+                            .iter()
+                            .map(|v| v.map(|v| v as f64))
+                            .collect(),
+                    ),
                 }
             })
             .collect();
@@ -234,9 +285,14 @@ impl OverviewWriter {
                 end += 1;
             }
             for (acc, column) in bucket.columns.iter_mut().zip(&values) {
-                for (at, value) in times[row..end].iter().zip(&column[row..end]) {
-                    if let Some(value) = value {
-                        acc.add(*at, *value);
+                match column {
+                    Column::Dense(values) => acc.add_all(&times[row..end], &values[row..end]),
+                    Column::Sparse(values) => {
+                        for (at, value) in times[row..end].iter().zip(&values[row..end]) {
+                            if let Some(value) = value {
+                                acc.add(*at, *value);
+                            }
+                        }
                     }
                 }
             }
@@ -346,5 +402,37 @@ impl OverviewWriter {
             level.writer.close()?;
         }
         Ok(paths)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_added_together_summarise_as_when_added_one_by_one() {
+        let values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 9.0, -0.5, 7.25];
+        let times: Vec<i64> = (0..values.len() as i64).map(|i| 1_000 + i * 60).collect();
+        for split in [0, 1, 5, values.len()] {
+            let mut one_by_one = Acc::EMPTY;
+            for (at, value) in times.iter().zip(&values) {
+                one_by_one.add(*at, *value);
+            }
+            let mut together = Acc::EMPTY;
+            together.add_all(&times[..split], &values[..split]);
+            together.add_all(&times[split..], &values[split..]);
+            assert_eq!(format!("{together:?}"), format!("{one_by_one:?}"), "split at {split}");
+        }
+        // The first of equal extremes keeps its time.
+        assert_eq!(
+            (together_of(&times, &values).min_ts, together_of(&times, &values).max_ts),
+            (1_600, 1_300)
+        );
+    }
+
+    fn together_of(times: &[i64], values: &[f64]) -> Acc {
+        let mut acc = Acc::EMPTY;
+        acc.add_all(times, values);
+        acc
     }
 }

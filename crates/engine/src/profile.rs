@@ -33,28 +33,32 @@ impl Moments {
         if values.is_empty() {
             return;
         }
-        let (mut min, mut max) = (values[0], values[0]);
+        let (mut mins, mut maxes) = ([values[0]; 4], [values[0]; 4]);
         let mut sums = [0.0f64; 4];
         let lanes = values.chunks_exact(4);
         let rest = lanes.remainder();
         for lane in lanes {
+            let lane: &[f64; 4] = lane.try_into().expect("chunks of four");
             for i in 0..4 {
                 sums[i] += lane[i];
-                min = min.min(lane[i]);
-                max = max.max(lane[i]);
+                mins[i] = mins[i].min(lane[i]);
+                maxes[i] = maxes[i].max(lane[i]);
             }
         }
         for value in rest {
             sums[0] += value;
-            min = min.min(*value);
-            max = max.max(*value);
+            mins[0] = mins[0].min(*value);
+            maxes[0] = maxes[0].max(*value);
         }
+        let min = mins.into_iter().fold(f64::NAN, f64::min);
+        let max = maxes.into_iter().fold(f64::NAN, f64::max);
         let n = values.len() as f64;
         let mean = sums.iter().sum::<f64>() / n;
         let mut squares = [0.0f64; 4];
         let lanes = values.chunks_exact(4);
         let rest = lanes.remainder();
         for lane in lanes {
+            let lane: &[f64; 4] = lane.try_into().expect("chunks of four");
             for i in 0..4 {
                 let d = lane[i] - mean;
                 squares[i] += d * d;
@@ -222,7 +226,11 @@ impl Profiler {
                 DataType::Int64 => {
                     self.scratch.clear();
                     let values = column.as_primitive::<Int64Type>();
-                    self.scratch.extend(values.iter().flatten().map(|v| v as f64));
+                    if values.null_count() == 0 {
+                        self.scratch.extend(values.values().iter().map(|v| *v as f64));
+                    } else {
+                        self.scratch.extend(values.iter().flatten().map(|v| v as f64));
+                    }
                     moments.add_all(&self.scratch);
                 }
                 _ => moments.count += (column.len() - column.null_count()) as u64,
