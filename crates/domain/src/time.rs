@@ -241,6 +241,29 @@ fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
         .then(|| u32::from(tens - b'0') * 10 + u32::from(ones - b'0'))
 }
 
+std::thread_local! {
+    /// The date last read by [`fast_iso`]: consecutive rows nearly always share it.
+    static LAST_DATE: std::cell::Cell<Option<([u8; 10], NaiveDate)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The date written `YYYY-MM-DD` in `text`, from the last one read when it is the same.
+fn cached_date(text: &[u8; 10]) -> Option<NaiveDate> {
+    if let Some((last, date)) = LAST_DATE.get()
+        && last == *text
+    {
+        return Some(date);
+    }
+    let year = two_digits(text, 0)? * 100 + two_digits(text, 2)?;
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        two_digits(text, 5)?,
+        two_digits(text, 8)?,
+    )?;
+    LAST_DATE.set(Some((*text, date)));
+    Some(date)
+}
+
 /// The shapes nearly every file uses (`2024-01-31`, `2024-01-31T09:30`,
 /// `2024-01-31 09:30:00.250+02:00`, `...Z`), read without allocating; `None` sends anything
 /// else to the general reader, which accepts a superset of these.
@@ -249,9 +272,7 @@ fn fast_iso(text: &str) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
-    let date =
-        NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, two_digits(b, 5)?, two_digits(b, 8)?)?;
+    let date = cached_date(b[..10].try_into().expect("ten bytes"))?;
     if b.len() == 10 {
         return Some((date.and_time(NaiveTime::MIN), None));
     }
@@ -287,7 +308,7 @@ fn fast_iso(text: &str) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
 }
 
 fn parse_iso(text: &str) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
-    if let Some(fast) = fast_iso(text.trim()) {
+    if let Some(fast) = fast_iso(crate::text::trimmed(text)) {
         return Some(fast);
     }
     let (local, offset) = split_offset(text.trim());
@@ -386,7 +407,7 @@ impl TimeFormat {
     /// Reads one timestamp written in this format; values without an offset are read in
     /// `zone`.
     pub fn parse(self, text: &str, zone: &Zone) -> Result<DateTime<Utc>, TimeError> {
-        let trimmed = text.trim();
+        let trimmed = crate::text::trimmed(text);
         let naive = match self {
             Self::Iso => {
                 let (local, offset) = parse_iso(trimmed).ok_or_else(|| unreadable(text, self))?;

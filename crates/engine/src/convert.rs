@@ -169,7 +169,7 @@ struct Summaries {
 type SummariesResult = Result<Option<(Profiler, Vec<PathBuf>)>, WriteError>;
 
 /// Batches queued for the summaries before the writer waits for them.
-const SUMMARIES_QUEUED: usize = 8;
+const SUMMARIES_QUEUED: usize = 32;
 
 /// An error of the summaries' thread that it could not tell itself.
 fn summaries_error(what: &str) -> WriteError {

@@ -19,7 +19,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
 /// Leaf columns queued per column before the caller waits for its encoder.
-const QUEUED: usize = 4;
+const QUEUED: usize = 16;
 
 type Encoder = (JoinHandle<Result<ArrowColumnChunk>>, SyncSender<ArrowLeafColumn>);
 

@@ -33,7 +33,8 @@ impl Moments {
         if values.is_empty() {
             return;
         }
-        let (mut mins, mut maxes) = ([values[0]; 4], [values[0]; 4]);
+        // Comparisons written as selects (a NaN never wins) vectorise; `f64::min` does not.
+        let (mut mins, mut maxes) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4]);
         let mut sums = [0.0f64; 4];
         let lanes = values.chunks_exact(4);
         let rest = lanes.remainder();
@@ -41,17 +42,19 @@ impl Moments {
             let lane: &[f64; 4] = lane.try_into().expect("chunks of four");
             for i in 0..4 {
                 sums[i] += lane[i];
-                mins[i] = mins[i].min(lane[i]);
-                maxes[i] = maxes[i].max(lane[i]);
+                mins[i] = if lane[i] < mins[i] { lane[i] } else { mins[i] };
+                maxes[i] = if lane[i] > maxes[i] { lane[i] } else { maxes[i] };
             }
         }
-        for value in rest {
+        for &value in rest {
             sums[0] += value;
-            mins[0] = mins[0].min(*value);
-            maxes[0] = maxes[0].max(*value);
+            mins[0] = if value < mins[0] { value } else { mins[0] };
+            maxes[0] = if value > maxes[0] { value } else { maxes[0] };
         }
-        let min = mins.into_iter().fold(f64::NAN, f64::min);
-        let max = maxes.into_iter().fold(f64::NAN, f64::max);
+        let (min, max) =
+            (mins.into_iter().fold(f64::NAN, f64::min), maxes.into_iter().fold(f64::NAN, f64::max));
+        // Only NaNs: no extreme, as `f64::min` over them would say.
+        let (min, max) = if min > max { (f64::NAN, f64::NAN) } else { (min, max) };
         let n = values.len() as f64;
         let mean = sums.iter().sum::<f64>() / n;
         let mut squares = [0.0f64; 4];

@@ -139,7 +139,33 @@ pub(crate) fn records(
                 Some((first, record.strip_suffix('\n').unwrap_or(record), closed))
             }))
         }
-        _ => Box::new(text.split('\n').enumerate().map(|(line, record)| (line, record, true))),
+        _ => {
+            // Lines found with the vectorised search (`str::split` searches a byte at a time).
+            let mut start = 0;
+            let mut ends = memchr::memchr_iter(b'\n', text.as_bytes());
+            let mut done = false;
+            Box::new(
+                std::iter::from_fn(move || {
+                    if done {
+                        return None;
+                    }
+                    let record = match ends.next() {
+                        Some(end) => {
+                            let record = &text[start..end];
+                            start = end + 1;
+                            record
+                        }
+                        None => {
+                            done = true;
+                            &text[start..]
+                        }
+                    };
+                    Some(record)
+                })
+                .enumerate()
+                .map(|(line, record)| (line, record, true)),
+            )
+        }
     }
 }
 

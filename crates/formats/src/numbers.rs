@@ -31,7 +31,7 @@ pub enum DecimalMark {
 /// the decimal mark, space, no-break space, apostrophe) are accepted only between groups of
 /// three digits, so `1,5` is never silently read as fifteen.
 pub fn parse_number(text: &str, mark: DecimalMark) -> Option<f64> {
-    let text = text.trim();
+    let text = variosync_domain::text::trimmed(text);
     if text.is_empty() {
         return None;
     }

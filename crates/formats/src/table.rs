@@ -202,6 +202,26 @@ impl TableBuilder {
         }
     }
 
+    /// Makes room for `rows` rows while the builder is empty (a new one, or one just
+    /// finished), so that building a batch of about that many copies no column while it
+    /// grows.
+    pub fn reserve(&mut self, rows: usize) {
+        if self.rows > 0 || !self.series.keys.is_empty() {
+            return;
+        }
+        self.series.keys.reserve(rows);
+        self.ts = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(TS_ZONE);
+        if self.proposal.layout == Layout::Long {
+            for builder in &mut self.values {
+                *builder = match builder {
+                    Values::Integer(_) => Values::Integer(Int64Builder::with_capacity(rows)),
+                    Values::Float(_) => Values::Float(Float64Builder::with_capacity(rows)),
+                    Values::Text(_) => Values::Text(StringBuilder::with_capacity(rows, rows * 8)),
+                };
+            }
+        }
+    }
+
     /// The schema of the batches.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
@@ -322,7 +342,11 @@ impl TableBuilder {
             self.checked = cells;
             return Ok(());
         }
-        let cell = |index: usize| row.get(index).map(|s| s.as_ref().trim()).filter(|s| !is_null(s));
+        let cell = |index: usize| {
+            row.get(index)
+                .map(|s| variosync_domain::text::trimmed(s.as_ref()))
+                .filter(|s| !is_null(s))
+        };
         let series: &str = match self.proposal.series.as_slice() {
             [] => &self.default_series,
             [one] => cell(*one).unwrap_or(&self.default_series),
