@@ -52,7 +52,7 @@ impl App {
 
     /// Starts a Stripe Checkout of `package` for the principal (whose address Stripe shows)
     /// and records the pending payment; Stripe sends the buyer back to `paid` or `cancelled`.
-    #[tracing::instrument(skip_all, fields(package), err)]
+    #[tracing::instrument(skip_all, fields(package), err(level = "warn"))]
     pub async fn start_checkout(
         &self,
         principal: &Principal,
@@ -95,7 +95,7 @@ impl App {
     /// Takes a delivery of Stripe's webhook: checks its signature (and that it is at most
     /// five minutes old), then credits a completed checkout's payment once. Answers whether
     /// this delivery credited it, or `None` for an event that completes no checkout.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn stripe_webhook(&self, signature: &str, body: &[u8]) -> Result<Option<bool>> {
         let stripe = self.billing.stripe.as_ref().ok_or_else(buying_disabled)?;
         let completed = match stripe.verify(signature, body, chrono::Utc::now().timestamp()) {

@@ -280,7 +280,7 @@ impl App {
     }
 
     /// Renames or retags a dataset.
-    #[tracing::instrument(skip_all, fields(dataset_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(dataset_id = %id), err(level = "warn"))]
     pub async fn update_dataset(
         &self,
         principal: &Principal,
@@ -307,7 +307,7 @@ impl App {
     }
 
     /// Deletes a dataset with all its versions and files.
-    #[tracing::instrument(skip_all, fields(dataset_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(dataset_id = %id), err(level = "warn"))]
     pub async fn delete_dataset(&self, principal: &Principal, id: DatasetId) -> Result<()> {
         principal.require_editor()?;
         let dataset = self.dataset(principal, id).await?;

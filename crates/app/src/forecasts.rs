@@ -431,7 +431,7 @@ impl crate::App {
 
     /// Starts a forecast as a `forecast` job with its hours reserved (402 when the balance
     /// cannot cover them). A repeated idempotency key answers the first job.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn request_forecast(
         &self,
         principal: &crate::Principal,
@@ -503,7 +503,7 @@ impl crate::App {
     }
 
     /// Deletes a forecast and its points.
-    #[tracing::instrument(skip_all, fields(forecast_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(forecast_id = %id), err(level = "warn"))]
     pub async fn delete_forecast(
         &self,
         principal: &crate::Principal,

@@ -24,7 +24,7 @@ pub fn grant_amount(hours: f64) -> Result<Hours> {
 impl App {
     /// Grants `hours` (see [`grant_amount`]) to `user`'s personal workspace for `reason`
     /// (admins only), audited with the admin as actor.
-    #[tracing::instrument(skip_all, fields(user_id = %user, hours), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user, hours), err(level = "warn"))]
     pub async fn grant_hours(
         &self,
         principal: &Principal,

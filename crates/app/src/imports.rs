@@ -87,10 +87,18 @@ impl ImportOptions {
             })?,
             None => Override::default(),
         };
-        let from_file = file_name.and_then(stem);
-        let name =
-            self.name.clone().or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
-        let default_series = self.series.clone().or(from_file).unwrap_or_else(|| name.clone());
+        use variosync_domain::names::{self, NameKind};
+        let given = |kind: NameKind, text: &Option<String>| {
+            text.as_deref()
+                .map(|text| names::check(kind, text))
+                .transpose()
+                .map_err(|error| Error::invalid("invalid_name", error.to_string()))
+        };
+        let (given_name, given_series) =
+            (given(NameKind::Dataset, &self.name)?, given(NameKind::Series, &self.series)?);
+        let from_file = file_name.and_then(names::from_file_name);
+        let name = given_name.or_else(|| from_file.clone()).unwrap_or_else(|| "upload".to_owned());
+        let default_series = given_series.or(from_file).unwrap_or_else(|| name.clone());
         let choices = ReadChoices {
             name,
             default_series,
@@ -102,13 +110,6 @@ impl ImportOptions {
         choices.options()?;
         Ok(choices)
     }
-}
-
-/// The stem of a file name, without folders or extensions.
-fn stem(file_name: &str) -> Option<String> {
-    let base = file_name.rsplit(['/', '\\']).next()?;
-    let stem = base.split('.').next().unwrap_or(base).trim();
-    (!stem.is_empty()).then(|| stem.to_owned())
 }
 
 /// How to read a file, checked and named: what an import job carries.
@@ -363,7 +364,7 @@ impl App {
     /// Imports a received file as a new dataset: up to the inline threshold here and now
     /// (metered), larger as an `import` job on a worker. A repeated idempotency key answers
     /// the first job.
-    #[tracing::instrument(skip_all, fields(size = import.file.size), err)]
+    #[tracing::instrument(skip_all, fields(size = import.file.size), err(level = "warn"))]
     pub async fn import_file(
         &self,
         principal: &Principal,

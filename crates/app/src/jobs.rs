@@ -224,7 +224,7 @@ impl App {
 
     /// Asks a job to stop: a queued job ends at once, a running one at its next heartbeat.
     /// `as_admin` cancels anyone's job (it needs an admin).
-    #[tracing::instrument(skip_all, fields(job_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(job_id = %id), err(level = "warn"))]
     pub async fn cancel_job(
         &self,
         principal: &Principal,
@@ -244,7 +244,7 @@ impl App {
 
     /// Runs a failed or cancelled job again, as a new job of its owner with the same
     /// payload and reservation (admins only).
-    #[tracing::instrument(skip_all, fields(job_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(job_id = %id), err(level = "warn"))]
     pub async fn retry_job(&self, principal: &Principal, id: JobId) -> Result<Job> {
         principal.require_admin()?;
         let old = self.backends.jobs().get(Access::System, id).await?.ok_or_else(not_found)?;

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod preview;
 pub mod principal;
 pub mod queue;
+pub mod scratch;
 mod settings;
 pub mod uploads;
 mod worker;

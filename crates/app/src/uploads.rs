@@ -82,7 +82,7 @@ pub(crate) async fn discard(
 
 impl App {
     /// Opens an upload of `size` bytes of a file called `file_name`, open for a day.
-    #[tracing::instrument(skip_all, fields(size), err)]
+    #[tracing::instrument(skip_all, fields(size), err(level = "warn"))]
     pub async fn create_upload(
         &self,
         principal: &Principal,
@@ -122,7 +122,7 @@ impl App {
     }
 
     /// Adds the chunk received in `chunk` at byte `start` of the upload.
-    #[tracing::instrument(skip_all, fields(upload_id = %id, start), err)]
+    #[tracing::instrument(skip_all, fields(upload_id = %id, start), err(level = "warn"))]
     pub async fn append_chunk<S, E>(
         &self,
         principal: &Principal,
@@ -196,7 +196,7 @@ impl App {
     /// Makes a fully received upload a dataset: up to the inline threshold here and now
     /// (metered), larger as an `import` job on a worker. A repeated idempotency key answers
     /// the first job. If the import fails the upload stays, to be completed again.
-    #[tracing::instrument(skip_all, fields(upload_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(upload_id = %id), err(level = "warn"))]
     pub async fn complete_upload(
         &self,
         principal: &Principal,

@@ -85,7 +85,7 @@ async fn a_failure_after_the_objects_are_written_leaves_neither_rows_nor_objects
     )
     .await;
     assert!(
-        matches!(failed, Err(ImportError::Store(variosync_store::Error::InvalidName))),
+        matches!(failed, Err(ImportError::Store(variosync_store::Error::InvalidName(_)))),
         "{failed:?}"
     );
     assert!(

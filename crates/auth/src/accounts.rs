@@ -10,7 +10,7 @@ use variosync_domain::{
 };
 use variosync_store::{
     Access, ApiKey, Backends, NewApiKey, NewAuditEntry, NewAuthToken, NewSession, ObjectKey, Owner,
-    Session,
+    PasswordHash, Session,
 };
 
 use crate::error::{Error, Result};
@@ -79,7 +79,9 @@ fn link_lifetime(purpose: TokenPurpose) -> Duration {
     match purpose {
         TokenPurpose::MagicLink => Duration::minutes(15),
         TokenPurpose::ResetPassword => Duration::hours(1),
-        TokenPurpose::VerifyEmail | TokenPurpose::ChangeEmail => Duration::days(2),
+        TokenPurpose::VerifyEmail | TokenPurpose::ChangeEmail | TokenPurpose::SignUp => {
+            Duration::days(2)
+        }
     }
 }
 
@@ -112,6 +114,17 @@ impl Accounts {
         purpose: TokenPurpose,
         to: &Email,
     ) -> Result<String> {
+        self.issue_link_with(user, purpose, to, None).await
+    }
+
+    /// [`Self::issue_link`] for a token that carries a password's hash (a sign-up).
+    async fn issue_link_with(
+        &self,
+        user: Option<UserId>,
+        purpose: TokenPurpose,
+        to: &Email,
+        password_hash: Option<PasswordHash>,
+    ) -> Result<String> {
         let token = SessionToken::generate();
         self.backends
             .auth_tokens()
@@ -121,6 +134,7 @@ impl Accounts {
                 token_hash: token.digest(),
                 email: to.clone(),
                 lifetime: link_lifetime(purpose),
+                password_hash,
             })
             .await?;
         let path = match purpose {
@@ -128,6 +142,7 @@ impl Accounts {
             TokenPurpose::ResetPassword => "reset-password",
             TokenPurpose::MagicLink => "magic-link",
             TokenPurpose::ChangeEmail => "change-email",
+            TokenPurpose::SignUp => "signup/confirm",
         };
         Ok(format!("{}/{path}?token={}", self.base_url, token.expose()))
     }
@@ -170,7 +185,7 @@ impl Accounts {
     }
 
     /// Confirms the address of an account from the link sent at sign-up.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<User> {
         let token = self.consume(TokenPurpose::VerifyEmail, token).await?;
         let user_id = token.user_id.ok_or(Error::InvalidToken)?;
@@ -193,7 +208,7 @@ impl Accounts {
 
     /// Sends a password-reset link if the address has an account. Answers the same either
     /// way, so the endpoint cannot be used to find out who has an account.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
         let Ok(email) = Email::parse(email) else { return Ok(()) };
         if let Some(user) = self.backends.users().find_by_email(Access::System, &email).await?
@@ -213,7 +228,7 @@ impl Accounts {
     }
 
     /// Sets a new password from a reset link, and ends every session of the account.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn reset_password(
         &self,
         token: &str,
@@ -246,7 +261,7 @@ impl Accounts {
 
     /// Sends a sign-in link. For an address without an account the link creates one when
     /// followed. Answers the same either way.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn request_magic_link(&self, email: &str) -> Result<()> {
         let Ok(email) = Email::parse(email) else { return Ok(()) };
         let user = self.backends.users().find_by_email(Access::System, &email).await?;
@@ -264,7 +279,7 @@ impl Accounts {
     }
 
     /// Signs in with a magic link (creating the account if the address has none), once.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn sign_in_with_link(&self, token: &str, client: &ClientInfo) -> Result<SignedIn> {
         let token = self.consume(TokenPurpose::MagicLink, token).await?;
         let users = self.backends.users();
@@ -303,7 +318,7 @@ impl Accounts {
     }
 
     /// Sends a confirmation link to a new address; the address changes when it is followed.
-    #[tracing::instrument(skip_all, fields(user_id = %user.id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user.id), err(level = "warn"))]
     pub async fn request_email_change(
         &self,
         user: &User,
@@ -329,7 +344,7 @@ impl Accounts {
     }
 
     /// Changes the address from a confirmation link.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<User> {
         let token = self.consume(TokenPurpose::ChangeEmail, token).await?;
         let user_id = token.user_id.ok_or(Error::InvalidToken)?;
@@ -409,37 +424,92 @@ impl Accounts {
         Ok(SignedIn { user, session, token })
     }
 
-    /// Creates an account with a password, grants the free hours and signs it in.
-    #[tracing::instrument(skip_all, err)]
-    pub async fn sign_up(
-        &self,
-        email: &str,
-        password: &str,
-        client: &ClientInfo,
-    ) -> Result<SignedIn> {
+    /// Starts a sign-up with a password. The answer is the same whether the address has an
+    /// account or not, so sign-up cannot tell who has one: a new address is mailed a link
+    /// that makes the account ([`Self::confirm_sign_up`]); the owner of an existing one is
+    /// told someone tried, with links to sign in or reset the password.
+    #[tracing::instrument(skip_all, err(level = "warn"))]
+    pub async fn sign_up(&self, email: &str, password: &str, client: &ClientInfo) -> Result<()> {
         let email = Email::parse(email)?;
         let password = Password::parse(password, email.as_str())?;
+        // Hashed either way, so both answers take the same time.
         let hash = password::hash(&password).await?;
-        let user = self
-            .backends
-            .users()
-            .create(&NewUser { email, password_hash: Some(hash), role: Role::User })
+        let existing = self.backends.users().find_by_email(Access::System, &email).await?;
+        if let Some(user) = existing {
+            let detail = json!({ "method": "password" });
+            let access = Access::person(user.id);
+            self.audit(access, Some(user.id), AuditAction::SignUpExisting, client, detail).await?;
+            if !user.is_active() {
+                return Ok(());
+            }
+            let body = format!(
+                "Someone asked to create a Variosync account with this address, which has one \
+                 already. If it was you, sign in:\n\n{base}/signin\n\nor, if you forgot your \
+                 password, set a new one:\n\n{base}/forgot-password\n\nIf it was not you, \
+                 ignore this message: nothing was changed.\n\n-- Variosync\n",
+                base = self.base_url
+            );
+            let link = format!("{}/signin", self.base_url);
+            let mail = Mail { to: email, subject: "Your Variosync account".to_owned(), body, link };
+            return self.mailer.send(&mail).await;
+        }
+        let link = self
+            .issue_link_with(None, TokenPurpose::SignUp, &email, Some(PasswordHash(hash)))
             .await?;
-        self.welcome(&user, client, "password").await?;
-        self.send_link(
-            Some(user.id),
-            TokenPurpose::VerifyEmail,
-            &user.email,
-            "Confirm your Variosync address",
-            "Welcome to Variosync. To confirm that this address is yours, open:",
-        )
-        .await?;
+        let minutes = link_lifetime(TokenPurpose::SignUp).num_minutes();
+        let body = format!(
+            "Welcome to Variosync. To confirm that this address is yours and finish creating \
+             your account, open:\n\n{link}\n\nThe link works once, for {} hours. If you did \
+             not ask for this, ignore this message: no account is made without it.\n\n\
+             -- Variosync\n",
+            minutes / 60
+        );
+        let subject = "Confirm your address to finish signing up".to_owned();
+        self.mailer.send(&Mail { to: email, subject, body, link }).await
+    }
+
+    /// Finishes a sign-up from the link mailed to its address: makes the account (its
+    /// address confirmed, the password chosen at sign-up) and signs it in. If the address
+    /// got an account meanwhile, the link signs that one in (it proves the address as a
+    /// magic link does).
+    #[tracing::instrument(skip_all, err(level = "warn"))]
+    pub async fn confirm_sign_up(&self, token: &str, client: &ClientInfo) -> Result<SignedIn> {
+        let token = self.consume(TokenPurpose::SignUp, token).await?;
+        let users = self.backends.users();
+        let user = match users.find_by_email(Access::System, &token.email).await? {
+            Some(user) => user,
+            None => {
+                let created = users
+                    .create(&NewUser {
+                        email: token.email.clone(),
+                        password_hash: token.password_hash.map(|hash| hash.0),
+                        role: Role::User,
+                    })
+                    .await;
+                let user = match created {
+                    Ok(user) => user,
+                    // Two uses of two links for one address: the other made the account.
+                    Err(variosync_store::Error::EmailTaken) => users
+                        .find_by_email(Access::System, &token.email)
+                        .await?
+                        .ok_or(Error::InvalidToken)?,
+                    Err(error) => return Err(error.into()),
+                };
+                self.welcome(&user, client, "password").await?;
+                user
+            }
+        };
+        if !user.is_active() {
+            return Err(Error::Disabled);
+        }
+        let access = Access::person(user.id);
+        let user = users.mark_email_verified(access, user.id).await?.unwrap_or(user);
         self.open_session(user, client).await
     }
 
     /// Signs in with address and password. A wrong address and a wrong password look the
     /// same to the caller, and take the same time.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn sign_in(
         &self,
         email: &str,
@@ -508,7 +578,7 @@ impl Accounts {
     }
 
     /// Ends the current session.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn sign_out(
         &self,
         user: UserId,
@@ -528,7 +598,7 @@ impl Accounts {
     }
 
     /// Revokes one of the user's sessions; `false` if it is not theirs or not live.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn revoke_session(
         &self,
         user: UserId,
@@ -551,7 +621,7 @@ impl Accounts {
     }
 
     /// Creates an API key; the returned secret is shown to the user once and never stored.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn create_api_key(
         &self,
         user: UserId,
@@ -587,13 +657,14 @@ impl Accounts {
         let Some(secret) = ApiKeySecret::parse(text) else {
             return Ok(None);
         };
-        let Some((key, stored)) = self.backends.api_keys().use_by_prefix(secret.prefix()).await?
-        else {
+        let keys = self.backends.api_keys();
+        let Some((key, stored)) = keys.find_by_prefix(secret.prefix()).await? else {
             return Ok(None);
         };
         if !digests_match(&secret.digest(), &stored) {
             return Ok(None);
         }
+        keys.record_use(&key, chrono::Utc::now()).await?;
         let user =
             self.backends.users().find_by_id(Access::person(key.user_id), key.user_id).await?;
         Ok(user.filter(User::is_active).map(|user| (user, key)))
@@ -605,7 +676,7 @@ impl Accounts {
     }
 
     /// Revokes one of the user's keys; `false` if it is not theirs or already revoked.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn revoke_api_key(
         &self,
         user: UserId,
@@ -622,7 +693,7 @@ impl Accounts {
     }
 
     /// Changes the password after checking the current one, and ends every other session.
-    #[tracing::instrument(skip_all, fields(user_id = %user.id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user.id), err(level = "warn"))]
     pub async fn change_password(
         &self,
         user: &User,
@@ -653,7 +724,7 @@ impl Accounts {
     /// Deletes the account and everything its personal workspace owns: objects first (so
     /// that a failure leaves the account able to retry), then the rows (the workspace and
     /// its rows go with the account). Audit and ledger rows stay, anonymised.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn delete_account(&self, user: UserId, client: &ClientInfo) -> Result<()> {
         let access = Access::person(user);
         let objects = self
@@ -676,15 +747,17 @@ impl Accounts {
     /// The account a verified external token belongs to: the one linked to its identity, or
     /// the one with its address if the issuer verified it (then linked), or a new one. `None`
     /// for an invalid token, a new identity without a verified address, or a disabled account.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn authenticate_external(
         &self,
         verifier: &crate::ExternalJwt,
         token: &str,
-    ) -> Result<Option<User>> {
+    ) -> Result<Option<(User, Option<chrono::DateTime<chrono::Utc>>)>> {
         let Some(claims) = verifier.verify(token).await? else { return Ok(None) };
         let verified = claims.email_verified.unwrap_or(verifier.trusts_email());
-        self.user_for_identity(verifier.issuer(), &claims, verified, "external_jwt").await
+        let expires_at = claims.exp.and_then(|exp| chrono::DateTime::from_timestamp(exp, 0));
+        let user = self.user_for_identity(verifier.issuer(), &claims, verified, "external_jwt");
+        Ok(user.await?.map(|user| (user, expires_at)))
     }
 
     /// The account of an identity at an external issuer: the one linked to it, or the one

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 impl Accounts {
     /// Creates an account without a password (the first admin, typically) and returns it with
     /// a one-time sign-in link, valid 15 minutes, to hand over out of band.
-    #[tracing::instrument(skip_all, fields(role = %role), err)]
+    #[tracing::instrument(skip_all, fields(role = %role), err(level = "warn"))]
     pub async fn create_user_with_link(&self, email: &str, role: Role) -> Result<(User, String)> {
         let email = Email::parse(email)?;
         let user =
@@ -50,7 +50,7 @@ impl Accounts {
     }
 
     /// Disables (ending every session) or re-enables an account.
-    #[tracing::instrument(skip_all, fields(admin = %admin, user_id = %user, disabled), err)]
+    #[tracing::instrument(skip_all, fields(admin = %admin, user_id = %user, disabled), err(level = "warn"))]
     pub async fn set_disabled(
         &self,
         admin: UserId,
@@ -78,7 +78,7 @@ impl Accounts {
     }
 
     /// Changes an account's role.
-    #[tracing::instrument(skip_all, fields(admin = %admin, user_id = %user, role = %role), err)]
+    #[tracing::instrument(skip_all, fields(admin = %admin, user_id = %user, role = %role), err(level = "warn"))]
     pub async fn set_role(
         &self,
         admin: UserId,

@@ -48,6 +48,9 @@ pub struct ExternalClaims {
     /// The value the client sent to bind an ID token to its sign-in (OpenID Connect).
     #[serde(default)]
     pub nonce: Option<String>,
+    /// When the token expires, seconds since 1970 (checked, and required, by `verify`).
+    #[serde(default)]
+    pub exp: Option<i64>,
 }
 
 enum Keys {
@@ -125,11 +128,10 @@ impl ExternalJwt {
     }
 
     fn validation(&self, algorithm: Algorithm) -> Validation {
-        let mut validation = Validation::new(algorithm);
+        let mut validation = crate::jwt_validation(algorithm);
         validation.set_issuer(&[self.issuer()]);
         validation.set_audience(&[self.settings.audience.as_deref().unwrap_or_default()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
         validation
     }
 

@@ -182,6 +182,7 @@ impl Github {
             email_verified: Some(primary.is_some()),
             email: primary.map(|email| email.email),
             nonce: None,
+            exp: None,
         };
         let verified = claims.email_verified.unwrap_or(false);
         let Some(user) = accounts.user_for_identity(ISSUER, &claims, verified, "github").await?

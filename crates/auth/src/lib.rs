@@ -20,6 +20,21 @@ mod pending;
 pub mod secrets;
 pub mod tokens;
 
+/// The clock difference allowed when a token's times are checked, in seconds: every token
+/// accepted (our access tokens, external JWTs, OpenID Connect ID tokens) is refused before
+/// its `nbf` and after its `exp`, give or take this much.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
+
+/// How every JSON Web Token accepted is checked: signed with `algorithm`, within its `nbf`
+/// and `exp` (with [`CLOCK_LEEWAY_SECS`]); issuer and audience are set by the caller.
+pub(crate) fn jwt_validation(algorithm: jsonwebtoken::Algorithm) -> jsonwebtoken::Validation {
+    let mut validation = jsonwebtoken::Validation::new(algorithm);
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.leeway = CLOCK_LEEWAY_SECS;
+    validation
+}
+
 pub use accounts::{Accounts, AccountsSettings, ClientInfo, SignedIn};
 pub use billing::{BillingSettings, Package, Stripe};
 pub use error::{Error, Result};
@@ -29,4 +44,4 @@ pub use mail::{Mail, MailSettings, Mailer};
 pub use oidc::{Oidc, OidcSettings, Started};
 pub use password::Password;
 pub use secrets::{ApiKeySecret, SessionToken};
-pub use tokens::{AccessToken, AccessTokens, Origin};
+pub use tokens::{AccessToken, AccessTokens, Origin, Verified};

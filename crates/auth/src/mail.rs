@@ -117,7 +117,7 @@ impl Mailer {
     }
 
     /// Sends one message.
-    #[tracing::instrument(skip_all, fields(subject = %mail.subject), err)]
+    #[tracing::instrument(skip_all, fields(subject = %mail.subject), err(level = "warn"))]
     pub async fn send(&self, mail: &Mail) -> Result<()> {
         let from = match self {
             Self::Outbox { from, .. } | Self::Smtp { from, .. } => from.clone(),

@@ -38,9 +38,23 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     let (dir, accounts, backends) = open(settings).await;
     let c = client();
 
-    // Sign-up: account, free hour, session, audit entry.
-    let ada = accounts.sign_up("Ada@Example.com", PASSWORD, &c).await.unwrap();
+    // Sign-up: nothing until the mailed link is used; then the account (its address
+    // confirmed), the free hour, a session and the audit entry.
+    accounts.sign_up("Ada@Example.com", PASSWORD, &c).await.unwrap();
+    assert!(
+        backends
+            .users()
+            .find_by_email(Access::System, &email("ada@example.com"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no account before the address is confirmed"
+    );
+    let token = testing::outbox_link_to(dir.path(), "signup/confirm", "ada@example.com");
+    let ada = accounts.confirm_sign_up(&token, &c).await.unwrap();
+    assert!(matches!(accounts.confirm_sign_up(&token, &c).await, Err(Error::InvalidToken)));
     assert_eq!(ada.user.email.as_str(), "ada@example.com");
+    assert!(ada.user.email_verified_at.is_some());
     assert_eq!(
         backends
             .ledger()
@@ -53,17 +67,13 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     assert_eq!((who.id, session.id), (ada.user.id, ada.session.id));
     assert_eq!(session.ip.as_deref(), Some("192.0.2.10"));
 
-    // The confirmation link works once.
-    assert!(ada.user.email_verified_at.is_none());
-    let token = last_link(dir.path(), "verify-email");
-    let verified = accounts.verify_email(&token, &c).await.unwrap();
-    assert!(verified.email_verified_at.is_some());
-    assert!(matches!(accounts.verify_email(&token, &c).await, Err(Error::InvalidToken)));
-
     let weak = accounts.sign_up("bob@example.com", "short", &c).await.unwrap_err();
     assert_eq!(weak.kind(), ErrorKind::InvalidInput);
-    let taken = accounts.sign_up("ada@example.com", PASSWORD, &c).await.unwrap_err();
-    assert_eq!(taken.kind(), ErrorKind::Conflict);
+    // An existing address answers as a new one does; its owner is told, nothing changes.
+    accounts.sign_up("ada@example.com", "some other password", &c).await.unwrap();
+    let told = &testing::outbox_messages_to(dir.path(), "ada@example.com")[0];
+    assert!(told.contains("which has one already"), "{told}");
+    assert!(accounts.sign_in("ada@example.com", "some other password", &c).await.is_err());
 
     // Sign-in: wrong password and unknown address are the same error.
     let wrong = accounts.sign_in("ada@example.com", "not the password", &c).await.unwrap_err();
@@ -96,7 +106,7 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     ));
 
     // Another user can touch none of it.
-    let grace = accounts.sign_up("grace@example.com", PASSWORD, &c).await.unwrap();
+    let grace = signed_up(&accounts, dir.path(), "grace@example.com").await;
     assert!(!accounts.revoke_api_key(grace.user.id, key.id, &c).await.unwrap());
     assert!(!accounts.revoke_session(grace.user.id, ada.session.id, &c).await.unwrap());
     assert!(accounts.api_keys(grace.user.id).await.unwrap().is_empty());
@@ -140,7 +150,8 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
         actions(&backends, ada.user.id).await,
         [
             AuditAction::SignUp,
-            AuditAction::EmailVerified,
+            AuditAction::SignUpExisting,
+            AuditAction::SignInFailed,
             AuditAction::SignInFailed,
             AuditAction::SignIn,
             AuditAction::SessionRevoked,
@@ -187,6 +198,21 @@ async fn accounts_work_end_to_end(settings: StoreSettings) {
     assert_eq!(all[0].user_id, None, "anonymised");
 }
 
+/// Signs up `address` and follows the link mailed to it.
+async fn signed_up(
+    accounts: &Accounts,
+    data_dir: &std::path::Path,
+    address: &str,
+) -> variosync_auth::SignedIn {
+    accounts.sign_up(address, PASSWORD, &client()).await.unwrap();
+    let token = testing::outbox_link_to(data_dir, "signup/confirm", address);
+    accounts.confirm_sign_up(&token, &client()).await.unwrap()
+}
+
+fn email(address: &str) -> variosync_domain::Email {
+    variosync_domain::Email::parse(address).unwrap()
+}
+
 /// The token of the newest message in the outbox whose link goes to `/{page}`.
 fn last_link(data_dir: &std::path::Path, page: &str) -> String {
     testing::last_outbox_link(data_dir, page)
@@ -195,7 +221,7 @@ fn last_link(data_dir: &std::path::Path, page: &str) -> String {
 async fn email_flows_work(settings: StoreSettings) {
     let (dir, accounts, backends) = open(settings).await;
     let c = client();
-    let ada = accounts.sign_up("ada@example.com", PASSWORD, &c).await.unwrap();
+    let ada = signed_up(&accounts, dir.path(), "ada@example.com").await;
 
     // Password reset: the same answer for unknown addresses; the link works once and ends
     // every session.

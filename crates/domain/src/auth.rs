@@ -93,6 +93,8 @@ string_enum!(
         MagicLink => "magic_link",
         /// Confirms a new address before it replaces the old one.
         ChangeEmail => "change_email",
+        /// Confirms the address of a sign-up; the account is made when it is used.
+        SignUp => "sign_up",
     }
 );
 
@@ -101,6 +103,9 @@ string_enum!(
     AuditAction {
         /// An account was created.
         SignUp => "sign_up",
+        /// Someone asked to sign up with the address of an existing account (its owner was
+        /// mailed).
+        SignUpExisting => "sign_up_existing",
         /// A successful sign-in.
         SignIn => "sign_in",
         /// A failed sign-in attempt.

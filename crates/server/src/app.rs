@@ -21,6 +21,10 @@ pub struct Application {
     grace: Duration,
     workers: usize,
     worker: variosync_app::Worker,
+    /// The data folder's `tmp/`, swept periodically.
+    tmp: std::path::PathBuf,
+    /// This run's temporary files, removed when it stops.
+    run: variosync_app::scratch::RunFolder,
 }
 
 impl Application {
@@ -28,6 +32,7 @@ impl Application {
     /// port (see [`Application::local_addr`]).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let backends = crate::startup::open_backends(settings).await?;
+        let run = crate::startup::run_folder(settings)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -60,7 +65,7 @@ impl Application {
                 .context("VARIOSYNC_TRUSTED_PROXIES")?
                 .into(),
             rate_limits: settings.rate_limit.clone(),
-            app: crate::startup::app(settings, &backends).with_billing(billing),
+            app: crate::startup::app(settings, &backends, run.path()).with_billing(billing),
             external_jwt: variosync_auth::ExternalJwt::from_settings(&settings.external_jwt)
                 .context("VARIOSYNC_EXTERNAL_JWT_*")?
                 .map(std::sync::Arc::new),
@@ -74,9 +79,11 @@ impl Application {
                 .await
                 .context("cannot load the access-token signing key")?,
         };
-        let worker = crate::startup::worker(settings, &backends);
+        let worker = crate::startup::worker(settings, &backends, run.path());
         Ok(Self {
             worker,
+            tmp: settings.data_dir.join("tmp"),
+            run,
             listener,
             local_addr,
             router: variosync_web::router(state),
@@ -114,6 +121,7 @@ impl Application {
             let stop = stopping.clone();
             tokio::spawn(self.worker.run(self.workers, stop.cancelled_owned()))
         });
+        let sweeper = tokio::spawn(crate::startup::sweep_periodically(self.tmp.clone()));
         tracing::info!(address = %self.local_addr, "listening on http://{}", self.local_addr);
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, service)
@@ -133,7 +141,10 @@ impl Application {
         if let Some(workers) = workers {
             let _ = workers.await;
         }
+        sweeper.abort();
         self.backends.close().await;
+        // The run's temporary files go with it.
+        drop(self.run);
         tracing::info!("stopped");
         Ok(())
     }

@@ -201,7 +201,8 @@ pub async fn import(
         backends.users().find_by_email(Access::System, &email).await?.with_context(|| {
             format!("there is no account {email}; create it first (variosync admin create-user)")
         })?;
-    let app = crate::startup::app(settings, &backends);
+    let run = crate::startup::run_folder(settings)?;
+    let app = crate::startup::app(settings, &backends, run.path());
     let duplicates = match options.duplicates {
         DuplicatePolicy::Guarded => "auto",
         DuplicatePolicy::KeepLast => "keep_last",

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use variosync_app::Worker;
+use variosync_app::scratch::RunFolder;
 use variosync_store::{Backends, Database};
 
 use crate::settings::Settings;
@@ -14,26 +15,69 @@ pub async fn run_worker(
 ) -> anyhow::Result<()> {
     // Workers may start before any web replica: they bring the schema up to date too.
     let backends = open_backends(settings).await?;
-    worker(settings, &backends).run(settings.workers.max(1), shutdown).await;
+    let run = run_folder(settings)?;
+    let sweeper = tokio::spawn(sweep_periodically(settings.data_dir.join("tmp")));
+    worker(settings, &backends, run.path()).run(settings.workers.max(1), shutdown).await;
+    sweeper.abort();
     backends.close().await;
+    drop(run);
     Ok(())
 }
 
-/// The use cases over `backends`, configured by the settings.
-pub fn app(settings: &Settings, backends: &Backends) -> variosync_app::App {
+/// This process run's folder for temporary files, after sweeping what crashed runs left
+/// (see [`variosync_app::scratch`]).
+pub(crate) fn run_folder(settings: &Settings) -> anyhow::Result<RunFolder> {
+    let tmp = settings.data_dir.join("tmp");
+    sweep_once(&tmp);
+    RunFolder::create(&tmp).with_context(|| {
+        format!("cannot create a folder for temporary files under {}", tmp.display())
+    })
+}
+
+fn sweep_once(tmp: &std::path::Path) {
+    match variosync_app::scratch::sweep(tmp) {
+        Ok(swept) if swept.entries > 0 => tracing::info!(
+            entries = swept.entries,
+            bytes = swept.bytes,
+            "removed temporary files that stopped processes left"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot sweep the temporary files"),
+    }
+}
+
+/// Sweeps `tmp` every [`variosync_app::scratch::SWEEP_EVERY`], for as long as it runs.
+pub(crate) async fn sweep_periodically(tmp: std::path::PathBuf) {
+    loop {
+        tokio::time::sleep(variosync_app::scratch::SWEEP_EVERY).await;
+        let tmp = tmp.clone();
+        let _ = tokio::task::spawn_blocking(move || sweep_once(&tmp)).await;
+    }
+}
+
+/// The use cases over `backends`, configured by the settings, with temporary files under
+/// `scratch` (the run's folder).
+pub fn app(
+    settings: &Settings,
+    backends: &Backends,
+    scratch: &std::path::Path,
+) -> variosync_app::App {
     let app_settings = variosync_app::AppSettings {
         jobs: settings.jobs.clone(),
         upload_limit_bytes: settings.http.upload_limit_bytes,
         inline_timeout_secs: settings.http.upload_timeout_secs,
     };
-    variosync_app::App::new(backends.clone(), settings.data_dir.join("tmp"), app_settings)
+    variosync_app::App::new(backends.clone(), scratch.to_path_buf(), app_settings)
 }
 
 /// Job runners for every kind this build knows, as the settings say.
-pub(crate) fn worker(settings: &Settings, backends: &Backends) -> Worker {
-    let scratch = settings.data_dir.join("tmp");
-    let worker_settings = settings.jobs.worker_settings(scratch);
-    Worker::new(app(settings, backends), variosync_app::kinds(), worker_settings)
+pub(crate) fn worker(
+    settings: &Settings,
+    backends: &Backends,
+    scratch: &std::path::Path,
+) -> Worker {
+    let worker_settings = settings.jobs.worker_settings(scratch.to_path_buf());
+    Worker::new(app(settings, backends, scratch), variosync_app::kinds(), worker_settings)
 }
 
 /// Opens every backend the settings name and applies pending migrations: what every

@@ -1,7 +1,7 @@
 //! Personal API keys. A key reads `vsk_{prefix}_{secret}`: the prefix is stored in clear so
 //! a key can be found and shown ("vsk_3fa9c2d1..."), the secret only as its SHA-256 hash.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 use variosync_domain::{ApiKeyId, ApiScope, UserId};
@@ -10,6 +10,9 @@ use crate::db::{Access, Database};
 use crate::error::{Error, Result};
 use crate::transaction;
 use crate::users::now;
+
+/// How often a key's use is recorded at most.
+pub const USE_RECORDED_EVERY: TimeDelta = TimeDelta::minutes(1);
 
 /// A key as its owner may see it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -105,7 +108,7 @@ impl ApiKeyRepository {
     }
 
     /// Stores a new key.
-    #[tracing::instrument(skip_all, fields(user_id = %new.user_id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %new.user_id), err(level = "warn"))]
     pub async fn create(&self, new: NewApiKey) -> Result<ApiKey> {
         const SQL: &str = concat!(
             "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, scope, created_at) \
@@ -128,23 +131,44 @@ impl ApiKeyRepository {
     }
 
     /// The unrevoked key with this prefix and the hash of its secret, for the caller to
-    /// compare in constant time; records the use. Runs with system access: the key is what
-    /// identifies the user.
-    #[tracing::instrument(skip_all, err)]
-    pub async fn use_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
+    /// compare in constant time. Runs with system access: the key is what identifies the
+    /// user. Reads only: the caller records the use ([`Self::record_use`]) once the secret
+    /// matched.
+    #[tracing::instrument(skip_all, err(level = "warn"))]
+    pub async fn find_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
         const SQL: &str = concat!(
-            "UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1 AND revoked_at IS NULL \
-             RETURNING secret_hash, ",
-            columns!()
+            "SELECT secret_hash, ",
+            columns!(),
+            " FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL"
         );
-        let row = transaction!(&self.db, Access::System, write, |conn| {
-            sqlx::query_as::<_, KeyWithHash>(SQL)
-                .bind(prefix)
-                .bind(now())
-                .fetch_optional(&mut *conn)
-                .await?
+        let row = transaction!(&self.db, Access::System, read, |conn| {
+            sqlx::query_as::<_, KeyWithHash>(SQL).bind(prefix).fetch_optional(&mut *conn).await?
         });
         row.map(|row| Ok((ApiKey::try_from(row.key)?, row.secret_hash))).transpose()
+    }
+
+    /// Records a use of `key` at `at`, unless one was recorded less than
+    /// [`USE_RECORDED_EVERY`] before: a key used for every request costs one write a
+    /// minute, not one per request, however many replicas share it. `true` if written.
+    #[tracing::instrument(skip_all, err(level = "warn"))]
+    pub async fn record_use(&self, key: &ApiKey, at: DateTime<Utc>) -> Result<bool> {
+        let at = at.trunc_subsecs(6);
+        if key.last_used_at.is_some_and(|last| at - last < USE_RECORDED_EVERY) {
+            return Ok(false);
+        }
+        let written = transaction!(&self.db, Access::System, write, |conn| {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+                 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(key.id.as_uuid())
+            .bind(at)
+            .bind(at - USE_RECORDED_EVERY)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(written > 0)
     }
 
     /// Whether the key exists and is not revoked (for tokens minted from it).
@@ -159,7 +183,7 @@ impl ApiKeyRepository {
     }
 
     /// The user's keys, revoked ones included, newest first.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn list(&self, access: Access, user: UserId) -> Result<Vec<ApiKey>> {
         const SQL: &str = concat!(
             "SELECT ",
@@ -178,7 +202,7 @@ impl ApiKeyRepository {
     }
 
     /// Revokes one of the user's keys; returns the key if it was live until now.
-    #[tracing::instrument(skip_all, fields(user_id = %user, key_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user, key_id = %id), err(level = "warn"))]
     pub async fn revoke(
         &self,
         access: Access,

@@ -116,7 +116,7 @@ impl AuditLog {
     }
 
     /// Appends one event.
-    #[tracing::instrument(skip_all, fields(action = %entry.action), err)]
+    #[tracing::instrument(skip_all, fields(action = %entry.action), err(level = "warn"))]
     pub async fn record(&self, access: Access, entry: NewAuditEntry) -> Result<AuditEntry> {
         let id = AuditEntryId::new();
         let user_agent = entry
@@ -145,7 +145,7 @@ impl AuditLog {
 
     /// Entries matching `filter`, newest first. With user access only that user's entries
     /// are visible, whatever the filter says.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn list(&self, access: Access, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let rows = transaction!(&self.db, access, read, |conn| {
             sqlx::query_as::<_, AuditRow>(

@@ -1,5 +1,6 @@
-//! One-time tokens sent by e-mail: address verification, password reset, magic-link sign-in
-//! and change of address. Only the SHA-256 of a token is stored; a token is consumed by one
+//! One-time tokens sent by e-mail: address verification, password reset, magic-link sign-in,
+//! change of address and the confirmation of a sign-up (which carries the hash of the
+//! password chosen, until the link is used). Only the SHA-256 of a token is stored; a token is consumed by one
 //! atomic update, so it works once and never again, and not after it expires.
 
 use chrono::{DateTime, Duration, Utc};
@@ -24,6 +25,19 @@ pub struct AuthToken {
     pub email: Email,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// For a sign-up: the hash of the password chosen (handed over once, when the token is
+    /// used, and then erased).
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// A PHC-format password hash, never shown in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash([redacted])")
+    }
 }
 
 /// What is needed to issue a token.
@@ -39,6 +53,8 @@ pub struct NewAuthToken {
     pub email: Email,
     /// How long it works.
     pub lifetime: Duration,
+    /// For a sign-up: the hash of the password chosen.
+    pub password_hash: Option<PasswordHash>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -48,6 +64,7 @@ struct TokenRow {
     purpose: String,
     email: String,
     expires_at: DateTime<Utc>,
+    password_hash: Option<String>,
 }
 
 impl TryFrom<TokenRow> for AuthToken {
@@ -64,6 +81,7 @@ impl TryFrom<TokenRow> for AuthToken {
                 .map_err(|e: variosync_domain::UnknownName| corrupt(e.to_string()))?,
             email: Email::parse(&row.email).map_err(|e| corrupt(e.to_string()))?,
             expires_at: row.expires_at,
+            password_hash: row.password_hash.map(PasswordHash),
         })
     }
 }
@@ -82,16 +100,16 @@ impl AuthTokenRepository {
 
     /// Stores a new token. Tokens for an address without an account (a magic link that will
     /// create one) are issued with system access.
-    #[tracing::instrument(skip_all, fields(purpose = %new.purpose), err)]
+    #[tracing::instrument(skip_all, fields(purpose = %new.purpose), err(level = "warn"))]
     pub async fn issue(&self, new: NewAuthToken) -> Result<AuthToken> {
         let at = now();
         let access = new.user_id.map_or(Access::System, Access::person);
         let row = transaction!(&self.db, access, write, |conn| {
             sqlx::query_as::<_, TokenRow>(
                 "INSERT INTO auth_tokens \
-                 (id, user_id, purpose, token_hash, email, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 RETURNING id, user_id, purpose, email, expires_at",
+                 (id, user_id, purpose, token_hash, email, created_at, expires_at, password_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 RETURNING id, user_id, purpose, email, expires_at, password_hash",
             )
             .bind(AuthTokenId::new().as_uuid())
             .bind(new.user_id.map(|id| id.as_uuid()))
@@ -100,6 +118,7 @@ impl AuthTokenRepository {
             .bind(new.email.as_str())
             .bind(at)
             .bind(at + new.lifetime)
+            .bind(new.password_hash.as_ref().map(|hash| hash.0.as_str()))
             .fetch_one(&mut *conn)
             .await?
         });
@@ -109,23 +128,31 @@ impl AuthTokenRepository {
     /// Uses up the unexpired, unused token of this purpose whose hash is `token_hash`, and
     /// returns it; `None` if there is none (wrong, used, expired or for another purpose).
     /// Runs with system access: the token is what identifies the user.
-    #[tracing::instrument(skip_all, fields(purpose = %purpose), err)]
+    #[tracing::instrument(skip_all, fields(purpose = %purpose), err(level = "warn"))]
     pub async fn consume(
         &self,
         purpose: TokenPurpose,
         token_hash: &[u8; 32],
     ) -> Result<Option<AuthToken>> {
         let row = transaction!(&self.db, Access::System, write, |conn| {
-            sqlx::query_as::<_, TokenRow>(
+            let row = sqlx::query_as::<_, TokenRow>(
                 "UPDATE auth_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 \
                  AND used_at IS NULL AND expires_at > $3 \
-                 RETURNING id, user_id, purpose, email, expires_at",
+                 RETURNING id, user_id, purpose, email, expires_at, password_hash",
             )
             .bind(&token_hash[..])
             .bind(purpose.as_str())
             .bind(now())
             .fetch_optional(&mut *conn)
-            .await?
+            .await?;
+            if let Some(row) = row.as_ref().filter(|row| row.password_hash.is_some()) {
+                // Handed over once: the used token keeps no hash.
+                sqlx::query("UPDATE auth_tokens SET password_hash = NULL WHERE id = $1")
+                    .bind(row.id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            row
         });
         row.map(AuthToken::try_from).transpose()
     }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+use variosync_domain::names::{self, NameKind};
 use variosync_domain::profile::Profile;
 use variosync_domain::{DatasetId, UserId, WorkspaceId};
 
@@ -15,10 +16,9 @@ use crate::transaction;
 use crate::users::now;
 
 /// The longest dataset name.
-pub const MAX_NAME_LEN: usize = 200;
-/// The most tags on one dataset, and the longest tag.
+pub const MAX_NAME_LEN: usize = NameKind::Dataset.max_chars();
+/// The most tags on one dataset.
 pub const MAX_TAGS: usize = 32;
-const MAX_TAG_LEN: usize = 50;
 
 /// A dataset as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -205,26 +205,17 @@ macro_rules! insert_version {
     }};
 }
 
-/// A name people can see and search: trimmed, 1 to 200 characters, no control characters.
+/// A dataset's name by the rule for names (see [`variosync_domain::names`]).
 pub fn check_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
-    {
-        return Err(Error::InvalidName);
-    }
-    Ok(name.to_owned())
+    Ok(names::check(NameKind::Dataset, name)?)
 }
 
 fn check_tags(tags: &[String]) -> Result<String> {
     let mut clean: Vec<String> = Vec::new();
     for tag in tags {
-        let tag = tag.trim();
-        if tag.is_empty() || tag.chars().count() > MAX_TAG_LEN || tag.chars().any(char::is_control)
-        {
-            return Err(Error::InvalidTags);
-        }
-        if !clean.iter().any(|t| t == tag) {
-            clean.push(tag.to_owned());
+        let tag = names::check(NameKind::Tag, tag)?;
+        if !clean.contains(&tag) {
+            clean.push(tag);
         }
     }
     if clean.len() > MAX_TAGS {
@@ -252,7 +243,7 @@ impl DatasetRepository {
 
     /// Records a new dataset with its first version, whose objects are already written under
     /// `id`. Both rows appear together or not at all.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, dataset_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, dataset_id = %id), err(level = "warn"))]
     pub async fn create(
         &self,
         access: Access,
@@ -290,7 +281,7 @@ impl DatasetRepository {
 
     /// Records the next version of a dataset, made from `parent`, which must still be the
     /// current version (otherwise [`Error::StaleVersion`]: someone else changed it first).
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, dataset_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, dataset_id = %id), err(level = "warn"))]
     pub async fn add_version(
         &self,
         access: Access,

@@ -317,7 +317,7 @@ impl Database {
 
     /// Applies every migration not yet applied. Safe to run from several processes at once:
     /// sqlx takes a database lock for the duration.
-    #[tracing::instrument(skip_all, fields(backend = self.backend()), err)]
+    #[tracing::instrument(skip_all, fields(backend = self.backend()), err(level = "warn"))]
     pub async fn migrate(&self) -> Result<()> {
         match self {
             Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,

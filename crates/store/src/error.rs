@@ -28,11 +28,11 @@ pub enum Error {
     /// The balance does not cover the charge.
     #[error("the hour balance does not cover this")]
     InsufficientHours,
-    /// A dataset name is empty, too long or has control characters.
-    #[error("a dataset name of 1 to 200 characters without control characters is required")]
-    InvalidName,
-    /// Tags are empty, too long or too many.
-    #[error("tags must be 1 to 50 characters each, at most 32 of them")]
+    /// A name (of a dataset or a tag) breaks the rule for names.
+    #[error(transparent)]
+    InvalidName(#[from] variosync_domain::names::NameError),
+    /// More tags than allowed.
+    #[error("a dataset may have at most 32 tags")]
     InvalidTags,
     /// The dataset changed since the version this change was made from.
     #[error("the dataset has a newer version; reload it and try again")]
@@ -99,7 +99,9 @@ impl Error {
         match self {
             Self::EmailTaken => ErrorKind::Conflict,
             Self::InsufficientHours => ErrorKind::PaymentRequired,
-            Self::InvalidReason | Self::InvalidName | Self::InvalidTags => ErrorKind::InvalidInput,
+            Self::InvalidReason | Self::InvalidName(_) | Self::InvalidTags => {
+                ErrorKind::InvalidInput
+            }
             Self::StaleVersion | Self::UploadOffset { .. } => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::SystemOnly | Self::ReadOnly => ErrorKind::Forbidden,
@@ -126,6 +128,8 @@ impl Error {
             Self::EmailTaken => "email_taken",
             Self::InsufficientHours => "insufficient_hours",
             Self::InvalidReason => "invalid_reason",
+            Self::InvalidName(_) => "invalid_name",
+            Self::InvalidTags => "invalid_tags",
             Self::StaleVersion => "stale_version",
             Self::UploadOffset { .. } => "offset_mismatch",
             Self::NotFound("user") => "user_not_found",

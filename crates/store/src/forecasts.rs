@@ -142,7 +142,7 @@ impl ForecastRepository {
     }
 
     /// Records a forecast whose object is already stored.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, forecast_id = %new.id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, forecast_id = %new.id), err(level = "warn"))]
     pub async fn create(
         &self,
         access: Access,

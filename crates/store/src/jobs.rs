@@ -318,7 +318,7 @@ impl JobRepository {
     /// transaction. With an idempotency key already used by this user, answers that first
     /// job and `false` (nothing is reserved again). [`Error::InsufficientHours`] when the
     /// balance does not cover the reservation: nothing is written then.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, kind = %new.kind), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, kind = %new.kind), err(level = "warn"))]
     pub async fn submit(
         &self,
         access: Access,
@@ -389,7 +389,7 @@ impl JobRepository {
     /// any job. It has one attempt: if its runner dies, the reaper fails and refunds it.
     /// [`Error::InsufficientHours`] when the balance does not cover the reservation:
     /// nothing is written then.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, kind = %new.kind), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, kind = %new.kind), err(level = "warn"))]
     pub async fn start_inline(
         &self,
         access: Access,
@@ -509,7 +509,7 @@ impl JobRepository {
     /// Leases the next job to `worker` until `now + lease`: among queued jobs due to run,
     /// one of the user with the fewest running jobs, the longest waiting first. Counts an
     /// attempt.
-    #[tracing::instrument(skip_all, fields(worker = worker), err)]
+    #[tracing::instrument(skip_all, fields(worker = worker), err(level = "warn"))]
     pub async fn claim(
         &self,
         access: Access,
@@ -617,7 +617,7 @@ impl JobRepository {
     /// and `charge` is taken (nothing for a refunded failure; at most what the balance
     /// holds once the reservation is back), in one transaction that only the lease holder
     /// can commit. `None` if the worker no longer holds the job: nothing changed then.
-    #[tracing::instrument(skip_all, fields(job_id = %id, worker = worker), err)]
+    #[tracing::instrument(skip_all, fields(job_id = %id, worker = worker), err(level = "warn"))]
     pub async fn finish(
         &self,
         access: Access,
@@ -700,7 +700,7 @@ impl JobRepository {
 
     /// Takes back the jobs whose lease expired (their worker died or hung): queued again
     /// with attempts left, otherwise failed and refunded. Returns the jobs taken back.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn reap(&self, access: Access) -> Result<Vec<JobId>> {
         access.require_system()?;
         let at = now();
@@ -739,7 +739,7 @@ impl JobRepository {
     /// Cancels the user's job: a queued one at once, with its whole reservation given back;
     /// a running one is asked to stop (its worker sees it at the next heartbeat and charges
     /// what it used). The job as it is now, or `None` if it is not theirs.
-    #[tracing::instrument(skip_all, fields(job_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(job_id = %id), err(level = "warn"))]
     pub async fn cancel(&self, access: Access, id: JobId) -> Result<Option<Job>> {
         if let Access::Member(member) = access {
             access.require_writer(member.workspace)?;

@@ -141,7 +141,7 @@ impl HourLedger {
     /// Adds `delta` (negative for a charge) to `owner.workspace`'s balance, concerning
     /// `owner.user`, and records why. Fails with [`Error::InsufficientHours`] if the balance
     /// would go below zero; nothing is written then.
-    #[tracing::instrument(skip_all, fields(workspace_id = %owner.workspace, delta = %delta), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %owner.workspace, delta = %delta), err(level = "warn"))]
     pub async fn apply(
         &self,
         access: Access,
@@ -185,7 +185,7 @@ impl HourLedger {
     }
 
     /// The workspace's current balance (zero if nothing was ever granted).
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace), err(level = "warn"))]
     pub async fn balance(&self, access: Access, workspace: WorkspaceId) -> Result<Hours> {
         let micro: Option<i64> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar(
@@ -201,7 +201,7 @@ impl HourLedger {
     }
 
     /// The workspace's entries, newest first, older than `before` when given.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace), err(level = "warn"))]
     pub async fn entries(
         &self,
         access: Access,

@@ -36,7 +36,7 @@ pub mod workspaces;
 
 pub use api_keys::{ApiKey, ApiKeyRepository, NewApiKey};
 pub use audit::{AuditEntry, AuditFilter, AuditLog, NewAuditEntry};
-pub use auth_tokens::{AuthToken, AuthTokenRepository, NewAuthToken};
+pub use auth_tokens::{AuthToken, AuthTokenRepository, NewAuthToken, PasswordHash};
 pub use backends::{Backends, Check, Readiness};
 pub use cache::{Cache, MemoryCache, RedisCache};
 pub use datasets::{Dataset, DatasetRepository, NewVersion, Version};

@@ -243,7 +243,7 @@ impl ObjectStorage {
     }
 
     /// Writes a whole object at once; for small objects.
-    #[tracing::instrument(skip_all, fields(key = %key), err)]
+    #[tracing::instrument(skip_all, fields(key = %key), err(level = "warn"))]
     pub async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<()> {
         self.store.put(&key.0, PutPayload::from_bytes(bytes)).await?;
         Ok(())
@@ -251,7 +251,7 @@ impl ObjectStorage {
 
     /// Streams chunks into an object without holding it in memory. The object appears only
     /// when the stream ends without error; on error the upload is aborted and nothing is left.
-    #[tracing::instrument(skip_all, fields(key = %key), err)]
+    #[tracing::instrument(skip_all, fields(key = %key), err(level = "warn"))]
     pub async fn put_stream<S, E>(&self, key: &ObjectKey, mut chunks: S) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
@@ -341,7 +341,7 @@ impl ObjectStorage {
     }
 
     /// Reads a whole object; for small objects.
-    #[tracing::instrument(skip_all, fields(key = %key), err)]
+    #[tracing::instrument(skip_all, fields(key = %key), err(level = "warn"))]
     pub async fn get(&self, key: &ObjectKey) -> Result<Bytes> {
         Ok(self.store.get(&key.0).await?.bytes().await?)
     }
@@ -363,7 +363,7 @@ impl ObjectStorage {
     }
 
     /// Deletes an object; deleting a missing object is not an error.
-    #[tracing::instrument(skip_all, fields(key = %key), err)]
+    #[tracing::instrument(skip_all, fields(key = %key), err(level = "warn"))]
     pub async fn delete(&self, key: &ObjectKey) -> Result<()> {
         match self.store.delete(&key.0).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -382,7 +382,7 @@ impl ObjectStorage {
     }
 
     /// Deletes every object under a prefix; returns how many were deleted.
-    #[tracing::instrument(skip_all, fields(prefix = %prefix), err)]
+    #[tracing::instrument(skip_all, fields(prefix = %prefix), err(level = "warn"))]
     pub async fn delete_prefix(&self, prefix: &ObjectKey) -> Result<usize> {
         let locations = self.store.list(Some(&prefix.0)).map_ok(|meta| meta.location).boxed();
         let deleted: Vec<StorePath> =

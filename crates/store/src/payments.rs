@@ -138,7 +138,7 @@ impl PaymentRepository {
     /// Marks the checkout `checkout_id` paid by the provider's event `event_id` and credits
     /// its hours, in one transaction. `None` when it was paid already (a repeated delivery)
     /// or is unknown: nothing is credited then.
-    #[tracing::instrument(skip_all, fields(checkout_id = checkout_id), err)]
+    #[tracing::instrument(skip_all, fields(checkout_id = checkout_id), err(level = "warn"))]
     pub async fn mark_paid(&self, checkout_id: &str, event_id: &str) -> Result<Option<Payment>> {
         const PAID: &str = concat!(
             "UPDATE payments SET status = 'paid', event_id = $2, paid_at = $3 \

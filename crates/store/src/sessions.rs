@@ -92,7 +92,7 @@ impl SessionRepository {
     }
 
     /// Opens a session for its user.
-    #[tracing::instrument(skip_all, fields(user_id = %new.user_id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %new.user_id), err(level = "warn"))]
     pub async fn create(&self, new: NewSession) -> Result<Session> {
         let at = now();
         let user_agent =
@@ -120,7 +120,7 @@ impl SessionRepository {
     /// The live session whose secret hashes to `token_hash`: not revoked, not past its
     /// absolute expiry, and used within `idle_timeout`. Marks it as used now. A look-up by
     /// secret happens before the user is known, so it runs with system access.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn touch_live(
         &self,
         token_hash: &[u8; 32],
@@ -160,7 +160,7 @@ impl SessionRepository {
     }
 
     /// The user's live sessions, newest first.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn list(&self, access: Access, user: UserId) -> Result<Vec<Session>> {
         const SQL: &str = concat!(
             "SELECT ",
@@ -180,7 +180,7 @@ impl SessionRepository {
     }
 
     /// Revokes one of the user's sessions; returns whether a live one was revoked.
-    #[tracing::instrument(skip_all, fields(user_id = %user, session_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user, session_id = %id), err(level = "warn"))]
     pub async fn revoke(&self, access: Access, user: UserId, id: SessionId) -> Result<bool> {
         let done = transaction!(&self.db, access, write, |conn| {
             sqlx::query(
@@ -200,7 +200,7 @@ impl SessionRepository {
 
     /// Revokes every live session of the user except `keep` (after a password change or
     /// reset); returns how many were revoked.
-    #[tracing::instrument(skip_all, fields(user_id = %user), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
     pub async fn revoke_all(
         &self,
         access: Access,

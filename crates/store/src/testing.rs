@@ -147,6 +147,34 @@ pub fn link_token(message: &str, page: &str) -> Option<String> {
     )
 }
 
+/// The messages of `data_dir/outbox` to `to`, newest first (quoted-printable soft breaks
+/// undone).
+pub fn outbox_messages_to(data_dir: &std::path::Path, to: &str) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
+        .expect("an outbox folder")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    files.sort();
+    let header = format!("To: {to}");
+    files
+        .iter()
+        .rev()
+        .filter_map(|file| std::fs::read_to_string(file).ok())
+        .filter(|message| message.lines().any(|line| line.eq_ignore_ascii_case(&header)))
+        .map(|message| message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+        .collect()
+}
+
+/// The token in the newest message of `data_dir/outbox` to `to` whose link goes to
+/// `/{page}`. Panics if there is none.
+pub fn outbox_link_to(data_dir: &std::path::Path, page: &str, to: &str) -> String {
+    outbox_messages_to(data_dir, to)
+        .iter()
+        .find_map(|message| link_token(message, page))
+        .unwrap_or_else(|| panic!("no message to {to} in the outbox links to /{page}"))
+}
+
 /// The token in the newest message of `data_dir/outbox` whose link goes to `/{page}`
 /// (mail written without an SMTP server). Panics if there is none.
 pub fn last_outbox_link(data_dir: &std::path::Path, page: &str) -> String {

@@ -102,7 +102,7 @@ impl UploadRepository {
     }
 
     /// Begins an upload of `size` bytes, discarded at `expires_at` unless completed.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, upload_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, upload_id = %id), err(level = "warn"))]
     pub async fn create(
         &self,
         access: Access,
@@ -165,7 +165,7 @@ impl UploadRepository {
     /// Counts the chunk of `length` bytes at `start`, already stored at `key`. Refused with
     /// [`Error::UploadOffset`] unless `start` is where the received bytes end and the chunk
     /// fits in the announced size; [`Error::NotFound`] if the upload is gone.
-    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, upload_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(workspace_id = %workspace, upload_id = %id), err(level = "warn"))]
     pub async fn add_chunk(
         &self,
         access: Access,

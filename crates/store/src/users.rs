@@ -73,7 +73,7 @@ impl UserRepository {
 
     /// Creates an account. Fails with [`Error::EmailTaken`] if the address is in use. Runs as
     /// the new account itself, so it needs no system access.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn create(&self, new: &NewUser) -> Result<User> {
         let id = UserId::new();
         let at = now();
@@ -101,7 +101,7 @@ impl UserRepository {
     }
 
     /// The account with this id, if `access` may see it.
-    #[tracing::instrument(skip_all, fields(user_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
     pub async fn find_by_id(&self, access: Access, id: UserId) -> Result<Option<User>> {
         const SQL: &str =
             concat!("SELECT ", columns!(), " FROM users WHERE id = $1 AND ($2 IS NULL OR id = $2)");
@@ -117,7 +117,7 @@ impl UserRepository {
 
     /// The account signed in by this address. A sign-in look-up happens before anyone is
     /// known, so callers pass [`Access::System`].
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn find_by_email(&self, access: Access, email: &Email) -> Result<Option<User>> {
         const SQL: &str = concat!(
             "SELECT ",
@@ -135,7 +135,7 @@ impl UserRepository {
     }
 
     /// The account's password hash (PHC string), if it has a password.
-    #[tracing::instrument(skip_all, fields(user_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
     pub async fn password_hash(&self, access: Access, id: UserId) -> Result<Option<String>> {
         let hash: Option<Option<String>> = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar(
@@ -151,7 +151,7 @@ impl UserRepository {
 
     /// One page of accounts in creation order, starting after `after` (keyset pagination:
     /// stable while accounts are added, and as fast on the last page as on the first).
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn list(
         &self,
         access: Access,
@@ -176,7 +176,7 @@ impl UserRepository {
     }
 
     /// How many accounts `access` can see.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn count(&self, access: Access) -> Result<u64> {
         let count: i64 = transaction!(&self.db, access, read, |conn| {
             sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR id = $1)")
@@ -189,7 +189,7 @@ impl UserRepository {
 
     /// Disables or re-enables an account; returns the updated account, or `None` if there is
     /// no such account.
-    #[tracing::instrument(skip_all, fields(user_id = %id, disabled), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id, disabled), err(level = "warn"))]
     pub async fn set_disabled(
         &self,
         access: Access,
@@ -207,7 +207,7 @@ impl UserRepository {
     }
 
     /// Changes an account's role.
-    #[tracing::instrument(skip_all, fields(user_id = %id, role = %role), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id, role = %role), err(level = "warn"))]
     pub async fn set_role(&self, access: Access, id: UserId, role: Role) -> Result<Option<User>> {
         const SQL: &str = concat!(
             "UPDATE users SET role = $3, updated_at = $4 WHERE id = $1 AND ($2 IS NULL OR id = $2) RETURNING ",
@@ -223,7 +223,7 @@ impl UserRepository {
     }
 
     /// Marks the account's address as confirmed (keeping the first confirmation time).
-    #[tracing::instrument(skip_all, fields(user_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
     pub async fn mark_email_verified(&self, access: Access, id: UserId) -> Result<Option<User>> {
         const SQL: &str = concat!(
             "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $3), updated_at = $3 \
@@ -234,7 +234,7 @@ impl UserRepository {
     }
 
     /// Replaces the sign-in address with one whose ownership was just confirmed.
-    #[tracing::instrument(skip_all, fields(user_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
     pub async fn set_email(
         &self,
         access: Access,
@@ -260,7 +260,7 @@ impl UserRepository {
     }
 
     /// Stores a new password hash; returns whether the account exists.
-    #[tracing::instrument(skip_all, fields(user_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
     pub async fn set_password_hash(&self, access: Access, id: UserId, hash: &str) -> Result<bool> {
         const SQL: &str = concat!(
             "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND ($2 IS NULL OR id = $2) RETURNING ",
@@ -272,7 +272,7 @@ impl UserRepository {
 
     /// Deletes an account (its sessions, keys and tokens go with it; ledger and audit rows
     /// stay, anonymised); returns whether it existed.
-    #[tracing::instrument(skip_all, fields(user_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
     pub async fn delete(&self, access: Access, id: UserId) -> Result<bool> {
         let deleted = transaction!(&self.db, access, write, |conn| {
             sqlx::query("DELETE FROM users WHERE id = $1 AND ($2 IS NULL OR id = $2)")

@@ -46,6 +46,9 @@ pub(crate) fn apply(router: Router<AppState>, settings: &HttpSettings) -> Router
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
         (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+        // Answers hold a person's data or a secret unless they say otherwise (the static
+        // assets do): no cache, shared or private, may keep them.
+        (header::CACHE_CONTROL, "no-store"),
     ] {
         router = router
             .layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
@@ -140,6 +143,36 @@ async fn api_error_shape(request: Request<Body>, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    let is_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !api
+        && is_text
+        && matches!(
+            status,
+            StatusCode::BAD_REQUEST
+                | StatusCode::UNPROCESSABLE_ENTITY
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        )
+    {
+        // A page's form that an extractor refused (a missing CSRF field, a malformed value):
+        // the product's page saying so, not the extractor's bare text.
+        let (parts, body) = response.into_parts();
+        let text = match axum::body::to_bytes(body, REJECTION_BYTES).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => String::new(),
+        };
+        let reason = text.trim().trim_end_matches('.');
+        let page =
+            crate::pages::refused_page(if reason.is_empty() { "it is malformed" } else { reason });
+        let mut shaped = (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response();
+        if let Some(value) = parts.headers.get(header::ALLOW) {
+            shaped.headers_mut().insert(header::ALLOW, value.clone());
+        }
+        return shaped;
+    }
     if !api || !status.is_client_error() || is_json {
         return response;
     }
@@ -195,7 +228,10 @@ async fn observe(request: Request<Body>, next: Next) -> Response {
     let status = response.status().as_u16();
     let _entered = span.enter();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    if is_probe(&route) {
+    // The client's mistakes are worth a line, ours an alert.
+    if response.status().is_server_error() {
+        tracing::error!(status, latency_ms, "request failed");
+    } else if is_probe(&route) {
         tracing::debug!(status, latency_ms, "request finished");
     } else {
         tracing::info!(status, latency_ms, "request finished");

@@ -79,6 +79,8 @@ pub enum Credential {
     AccessToken {
         /// What it may do.
         scope: ApiScope,
+        /// The key or session it was minted from.
+        origin: variosync_auth::Origin,
     },
     /// A bearer token from the configured external issuer; it may read and write.
     External,
@@ -93,6 +95,8 @@ pub struct CurrentUser {
     pub user: User,
     /// How it signed in.
     pub credential: Credential,
+    /// When the credential ends by itself (a session's or a token's expiry).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl CurrentUser {
@@ -111,7 +115,7 @@ impl CurrentUser {
         match self.credential {
             Credential::Session { .. } => ApiScope::Admin,
             Credential::External => ApiScope::Write,
-            Credential::ApiKey { scope, .. } | Credential::AccessToken { scope } => scope,
+            Credential::ApiKey { scope, .. } | Credential::AccessToken { scope, .. } => scope,
         }
     }
 
@@ -124,6 +128,34 @@ impl CurrentUser {
         }
     }
 }
+
+impl CurrentUser {
+    /// Whether the credential still holds: not expired, not revoked or signed out, and its
+    /// account still active. An open event stream asks every [`RECHECK_EVERY`].
+    pub async fn still_valid(&self, state: &AppState) -> Result<bool, ApiError> {
+        if self.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+            return Ok(false);
+        }
+        let live = match &self.credential {
+            Credential::Session { id } => state.backends.sessions().is_live(*id).await?,
+            Credential::ApiKey { id, .. } => state.backends.api_keys().is_live(*id).await?,
+            Credential::AccessToken { origin, .. } => {
+                variosync_auth::AccessTokens::origin_is_live(&state.backends, *origin).await?
+            }
+            Credential::External => true,
+        };
+        if !live {
+            return Ok(false);
+        }
+        let id = self.user.id;
+        let user =
+            state.backends.users().find_by_id(variosync_store::Access::person(id), id).await?;
+        Ok(user.is_some_and(|user| user.is_active()))
+    }
+}
+
+/// How often a long-lived answer (an event stream) checks that its credential still holds.
+pub const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl CurrentUser {
     /// The acting principal for the use cases: this user in their personal workspace, from
@@ -223,18 +255,19 @@ async fn bearer_user(state: &AppState, bearer: &str) -> Result<CurrentUser, ApiE
             .await?
             .ok_or_else(|| unauthenticated("the API key is invalid or revoked"))?;
         let credential = Credential::ApiKey { id: key.id, scope: key.scope };
-        return Ok(CurrentUser { user, credential });
+        return Ok(CurrentUser { user, credential, expires_at: None });
     }
-    if let Some((user, scope)) = state.tokens.verify(&state.backends, bearer).await? {
-        return Ok(CurrentUser { user, credential: Credential::AccessToken { scope } });
+    if let Some(token) = state.tokens.verify(&state.backends, bearer).await? {
+        let credential = Credential::AccessToken { scope: token.scope, origin: token.origin };
+        return Ok(CurrentUser { user: token.user, credential, expires_at: token.expires_at });
     }
     let external = match &state.external_jwt {
         Some(verifier) => state.accounts.authenticate_external(verifier, bearer).await?,
         None => None,
     };
-    let user = external
+    let (user, expires_at) = external
         .ok_or_else(|| unauthenticated("the access token is invalid, expired or revoked"))?;
-    Ok(CurrentUser { user, credential: Credential::External })
+    Ok(CurrentUser { user, credential: Credential::External, expires_at })
 }
 
 /// The user of the session cookie, with the CSRF token checked for a change.
@@ -257,5 +290,6 @@ async fn session_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
             ));
         }
     }
-    Ok(CurrentUser { user, credential: Credential::Session { id: session.id } })
+    let expires_at = Some(session.expires_at);
+    Ok(CurrentUser { user, credential: Credential::Session { id: session.id }, expires_at })
 }

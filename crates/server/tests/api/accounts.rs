@@ -8,11 +8,28 @@ use variosync_store::testing;
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 async fn the_accounts_api_works(app: TestApp) {
-    // Sign-up sets a safe cookie and grants the free hour.
+    // Sign-up answers the same for a new and an existing address, and makes no account
+    // until the link mailed to the address is opened.
+    let sign_up = |email: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/signup"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    let response = sign_up("ada@example.com", PASSWORD).await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert!(response.headers().get("set-cookie").is_none(), "not signed in yet");
+    let new_answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        app.sign_in("ada@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "no account before the address is confirmed"
+    );
+    let token = testing::outbox_link_to(app.data_dir.path(), "signup/confirm", "ada@example.com");
     let response = app
         .client
-        .post(app.url("/api/v1/auth/signup"))
-        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .post(app.url("/api/v1/auth/signup/confirm"))
+        .json(&json!({ "token": token }))
         .send()
         .await
         .unwrap();
@@ -24,26 +41,33 @@ async fn the_accounts_api_works(app: TestApp) {
     let me: Value =
         app.as_browser(Method::GET, "/api/v1/me", &ada).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["user"]["email"], "ada@example.com");
+    assert!(me["user"]["email_verified_at"].is_string(), "the link confirmed the address");
     assert_eq!(me["balance"], 1.0);
+    let reused = app
+        .client
+        .post(app.url("/api/v1/auth/signup/confirm"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST, "the link works once");
+    assert_eq!(app.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 
     // Bad input answers with a specific error.
-    let weak = app
-        .client
-        .post(app.url("/api/v1/auth/signup"))
-        .json(&json!({ "email": "bob@example.com", "password": "short" }))
-        .send()
-        .await
-        .unwrap();
+    let weak = sign_up("bob@example.com", "short").await.unwrap();
     assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
     assert_eq!(weak.json::<Value>().await.unwrap()["code"], "weak_password");
-    let taken = app
-        .client
-        .post(app.url("/api/v1/auth/signup"))
-        .json(&json!({ "email": "ADA@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    // An existing address gets the very answer a new one does; its owner gets a mail.
+    let taken = sign_up("ADA@example.com", "another fine password").await.unwrap();
+    assert_eq!(taken.status(), StatusCode::ACCEPTED);
+    assert_eq!(taken.json::<Value>().await.unwrap(), new_answer);
+    let told = &testing::outbox_messages_to(app.data_dir.path(), "ada@example.com")[0];
+    assert!(told.contains("which has one already") && told.contains("/forgot-password"), "{told}");
+    assert_eq!(
+        app.sign_in("ada@example.com", "another fine password").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the existing account is untouched"
+    );
     assert_eq!(
         app.sign_in("ada@example.com", "wrong password!").await.status(),
         StatusCode::UNAUTHORIZED
@@ -207,13 +231,22 @@ async fn the_accounts_api_works(app: TestApp) {
 
 #[tokio::test]
 async fn the_accounts_api_works_on_sqlite() {
-    the_accounts_api_works(spawn_app().await).await;
+    // More attempts than one address may make in a minute: the limit has tests of its own.
+    the_accounts_api_works(
+        spawn_app_with(|settings| settings.rate_limit.auth_per_minute = 60).await,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_accounts_api_works_on_postgres() {
     let Some(database) = testing::fresh_postgres().await else { return };
-    the_accounts_api_works(spawn_app_with(|settings| settings.database = database).await).await;
+    let app = spawn_app_with(|settings| {
+        settings.database = database;
+        settings.rate_limit.auth_per_minute = 60;
+    })
+    .await;
+    the_accounts_api_works(app).await;
 }
 
 #[tokio::test]

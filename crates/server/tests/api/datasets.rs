@@ -335,9 +335,7 @@ async fn bad_uploads_get_specific_errors_and_leave_nothing_behind() {
     let (_, list) =
         json(app.with_key(Method::GET, "/api/v1/datasets", &key).send().await.unwrap()).await;
     assert!(list.as_array().unwrap().is_empty(), "no failed upload made a dataset");
-    let leftovers: Vec<_> = std::fs::read_dir(app.data_dir.path().join("tmp"))
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let leftovers = app.scratch_files();
     assert!(leftovers.is_empty(), "no upload or work file is left: {leftovers:?}");
 
     let (_, created) =

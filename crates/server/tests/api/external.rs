@@ -76,6 +76,12 @@ async fn supabase_tokens_sign_people_in_and_bad_ones_are_refused(app: TestApp) {
     let expired =
         hs256(&claims("supabase-uuid-1", "ada@example.com", "authenticated", -3600), SECRET);
     assert_eq!(status_of(&app, &expired).await, StatusCode::UNAUTHORIZED);
+    // Not valid yet: an `nbf` an hour ahead is refused, one within the leeway is not.
+    let mut early = claims("supabase-uuid-1", "ada@example.com", "authenticated", 7200);
+    early["nbf"] = json!(chrono::Utc::now().timestamp() + 3600);
+    assert_eq!(status_of(&app, &hs256(&early, SECRET)).await, StatusCode::UNAUTHORIZED);
+    early["nbf"] = json!(chrono::Utc::now().timestamp() + 5);
+    assert_eq!(status_of(&app, &hs256(&early, SECRET)).await, StatusCode::OK);
     let mut foreign = claims("supabase-uuid-1", "ada@example.com", "authenticated", 600);
     foreign["iss"] = json!("https://elsewhere.test");
     assert_eq!(status_of(&app, &hs256(&foreign, SECRET)).await, StatusCode::UNAUTHORIZED);

@@ -148,7 +148,8 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Signs up through the API and returns the signed-in browser.
+    /// Signs up through the API, follows the link mailed to `email`, and returns the
+    /// signed-in browser.
     pub async fn sign_up(&self, email: &str) -> Browser {
         let response = self
             .client
@@ -157,8 +158,40 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED, "sign-up of {email}");
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "sign-up of {email}");
+        let token =
+            variosync_store::testing::outbox_link_to(self.data_dir.path(), "signup/confirm", email);
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/signup/confirm"))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "confirmed sign-up of {email}");
         Self::browser(response).await
+    }
+
+    /// The temporary files under the data folder's `tmp/`: none once every request and job
+    /// is over (the run folders' lock files and the cache of dataset files aside).
+    pub fn scratch_files(&self) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut folders = vec![self.data_dir.path().join("tmp")];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    // Cached dataset files are kept on purpose.
+                    if !path.ends_with("cache") {
+                        folders.push(path);
+                    }
+                } else if !path.ends_with(".lock") {
+                    found.push(path);
+                }
+            }
+        }
+        found
     }
 
     /// Signs in through the API.

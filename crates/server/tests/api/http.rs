@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -113,6 +113,29 @@ async fn every_response_carries_a_request_id_and_security_headers() {
         headers.get("strict-transport-security").is_none(),
         "no HSTS without an https public URL"
     );
+}
+
+#[tokio::test]
+async fn authenticated_answers_and_secrets_are_never_cached_and_assets_are() {
+    let app = spawn_app().await;
+    let ada = app.sign_up("ada@example.com").await;
+    let created = app
+        .as_browser(Method::POST, "/api/v1/api-keys", &ada)
+        .json(&serde_json::json!({ "name": "cached?", "scope": "read" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["cache-control"], "no-store", "the answer with a new key");
+    for path in ["/api/v1/me", "/api/v1/api-keys", "/account", "/datasets"] {
+        let response = app.as_browser(Method::GET, path, &ada).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+    let refused = app.get("/api/v1/me").await;
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+    let asset = app.get("/static/app.css").await;
+    assert!(asset.headers()["cache-control"].to_str().unwrap().starts_with("public"));
 }
 
 #[tokio::test]

@@ -53,28 +53,6 @@ async fn import_charges(app: &TestApp, user: UserId) -> Vec<LedgerEntry> {
     entries.into_iter().filter(|e| charge(e) && e.delta < Hours::ZERO).collect()
 }
 
-/// Files left in the data folder's work area (uploads being received, conversions).
-fn scratch_files(app: &TestApp) -> Vec<std::path::PathBuf> {
-    let tmp = app.data_dir.path().join("tmp");
-    let mut found = Vec::new();
-    let mut folders = vec![tmp];
-    while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                // Cached dataset files are kept on purpose.
-                if !path.ends_with("cache") {
-                    folders.push(path);
-                }
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 /// Polls the job until it ends (a worker inside the server runs it), for up to two minutes.
 async fn ended_job(app: &TestApp, key: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -131,7 +109,7 @@ async fn a_large_upload_becomes_a_metered_job_and_a_short_balance_stores_nothing
         0,
         "no upload kept"
     );
-    assert!(scratch_files(&app).is_empty(), "nothing left: {:?}", scratch_files(&app));
+    assert!(app.scratch_files().is_empty(), "nothing left: {:?}", app.scratch_files());
 
     let grant = Hours::from_hours_f64(1.0).unwrap();
     app.backends

@@ -9,6 +9,7 @@ mod email;
 mod external;
 mod forecasts;
 mod github;
+mod hardening;
 mod helpers;
 mod http;
 mod imports;

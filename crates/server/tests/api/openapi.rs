@@ -13,6 +13,7 @@ use crate::helpers::{TestApp, spawn_app};
 /// behind by a removed route, fails the test that compares this list with the document.
 const OPERATIONS: &[&str] = &[
     "POST /api/v1/auth/signup",
+    "POST /api/v1/auth/signup/confirm",
     "POST /api/v1/auth/signin",
     "POST /api/v1/auth/signout",
     "POST /api/v1/auth/token",
@@ -78,6 +79,7 @@ const OPERATIONS: &[&str] = &[
 /// Operations anyone may call, without a credential.
 const PUBLIC: &[&str] = &[
     "POST /api/v1/auth/signup",
+    "POST /api/v1/auth/signup/confirm",
     "POST /api/v1/auth/signin",
     "POST /api/v1/auth/password-reset",
     "POST /api/v1/auth/password-reset/confirm",

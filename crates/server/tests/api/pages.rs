@@ -59,8 +59,20 @@ async fn a_person_signs_up_manages_keys_and_signs_out_with_plain_forms(app: Test
     assert!(html.contains("at least 10 characters"), "the error is shown next to the form");
     assert!(html.contains("value=\"ada@example.com\""), "the address is kept");
 
-    let created =
+    let pending =
         form(&app, "/signup", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(pending.status(), StatusCode::OK);
+    assert!(pending.headers().get("set-cookie").is_none());
+    assert!(pending.text().await.unwrap().contains("Check your mail"));
+    let token = variosync_store::testing::outbox_link_to(
+        app.data_dir.path(),
+        "signup/confirm",
+        "ada@example.com",
+    );
+    let (status, html) = page(&app, &format!("/signup/confirm?token={token}"), "").await;
+    assert_eq!(status, StatusCode::OK, "the link opens a page with one button");
+    assert!(html.contains("action=\"/signup/confirm\""), "{html}");
+    let created = form(&app, "/signup/confirm", None, &[("token", &token)]).await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     assert_eq!(created.headers()[LOCATION], "/account");
     let cookie = session_cookie(&created);

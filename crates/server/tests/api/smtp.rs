@@ -63,7 +63,7 @@ fn delivered_token(server: &SmtpServer) -> String {
         std::fs::read_dir(&new).unwrap().next().expect("one delivered message").unwrap().path();
     let text = std::fs::read_to_string(message).unwrap();
     assert!(text.contains("To: ada@example.com"), "{text}");
-    variosync_store::testing::link_token(&text, "verify-email").expect("a verification link")
+    variosync_store::testing::link_token(&text, "signup/confirm").expect("a sign-up link")
 }
 
 #[tokio::test]
@@ -74,16 +74,23 @@ async fn mail_goes_through_a_configured_smtp_server() {
         settings.mail.from = "Variosync <noreply@variosync.test>".into();
     })
     .await;
-    app.sign_up("ada@example.com").await;
+    let started = app
+        .client
+        .post(app.url("/api/v1/auth/signup"))
+        .json(&json!({ "email": "ada@example.com", "password": crate::helpers::PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
     assert!(!app.data_dir.path().join("outbox").exists(), "nothing went to the outbox");
     let token = delivered_token(&server);
-    let verified = app
+    let signed = app
         .client
-        .post(app.url("/api/v1/auth/verify-email"))
+        .post(app.url("/api/v1/auth/signup/confirm"))
         .json(&json!({ "token": token }))
         .send()
         .await
         .unwrap();
-    assert_eq!(verified.status(), StatusCode::OK);
-    assert!(verified.json::<Value>().await.unwrap()["email_verified_at"].is_string());
+    assert_eq!(signed.status(), StatusCode::CREATED);
+    assert!(signed.json::<Value>().await.unwrap()["user"]["email_verified_at"].is_string());
 }

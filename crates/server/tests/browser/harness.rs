@@ -74,9 +74,28 @@ pub async fn screenshot(client: &Client, name: &str) -> std::path::PathBuf {
     path
 }
 
-/// Signs up in the browser as `email` and waits for the account page.
+/// Signs up in the browser as `email`, opens the link mailed to it, creates the account
+/// and waits for the account page.
 pub async fn sign_up(client: &Client, app: &crate::helpers::TestApp, email: &str) {
-    fill_in(client, app, "/signup", email).await;
+    use fantoccini::Locator;
+    send_form(client, app, "/signup", email).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::XPath("//h1[contains(., 'Check your mail')]"))
+        .await
+        .expect("the page asks to check the mail");
+    let token =
+        variosync_store::testing::outbox_link_to(app.data_dir.path(), "signup/confirm", email);
+    client.goto(&app.url(&format!("/signup/confirm?token={token}"))).await.unwrap();
+    client
+        .find(Locator::Css("form[action='/signup/confirm'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
 }
 
 /// Signs in the browser as `email` (an account made with the test password).
@@ -86,6 +105,12 @@ pub async fn sign_in(client: &Client, app: &crate::helpers::TestApp, email: &str
 
 /// Sends the e-mail and password form at `path` and waits for the account page.
 async fn fill_in(client: &Client, app: &crate::helpers::TestApp, path: &str, email: &str) {
+    send_form(client, app, path, email).await;
+    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+}
+
+/// Sends the e-mail and password form at `path`.
+async fn send_form(client: &Client, app: &crate::helpers::TestApp, path: &str, email: &str) {
     use fantoccini::Locator;
     client.goto(&app.url(path)).await.unwrap();
     let form = format!("form[action='{path}'] ");
@@ -96,7 +121,6 @@ async fn fill_in(client: &Client, app: &crate::helpers::TestApp, path: &str, ema
     field("input[name=email]").await.send_keys(email).await.unwrap();
     field("input[name=password]").await.send_keys(crate::helpers::PASSWORD).await.unwrap();
     field("button[type=submit]").await.click().await.unwrap();
-    client.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
 }
 
 /// Evaluates `script` (a function body that returns a value) until it returns something

@@ -21,11 +21,24 @@ async fn api_keys_conform(db: Database) {
     assert_eq!(key.scope, ApiScope::Read);
     assert_eq!(key.last_used_at, None);
 
-    let (used, hash) = keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().expect("found by prefix");
-    assert_eq!(used.id, key.id);
+    let (found, hash) = keys.find_by_prefix("3fa9c2d1e0b7").await.unwrap().expect("by prefix");
+    assert_eq!(found.id, key.id);
     assert_eq!(hash, vec![7; 32]);
-    assert!(used.last_used_at.is_some(), "the use is recorded");
-    assert!(keys.use_by_prefix("000000000000").await.unwrap().is_none());
+    assert_eq!(found.last_used_at, None, "finding is not using");
+    assert!(keys.find_by_prefix("000000000000").await.unwrap().is_none());
+
+    // A use is written at most once a minute, however often the key is used.
+    let at = chrono::Utc::now();
+    assert!(keys.record_use(&found, at).await.unwrap(), "the first use");
+    let (used, _) = keys.find_by_prefix("3fa9c2d1e0b7").await.unwrap().unwrap();
+    assert_eq!(used.last_used_at.map(|t| t.timestamp_micros()), Some(at.timestamp_micros()));
+    let soon = at + chrono::TimeDelta::seconds(20);
+    assert!(!keys.record_use(&used, soon).await.unwrap(), "known recent: no write");
+    assert!(!keys.record_use(&found, soon).await.unwrap(), "stale copy: the database refuses");
+    let later = at + chrono::TimeDelta::seconds(61);
+    assert!(keys.record_use(&used, later).await.unwrap(), "a minute later");
+    let (used, _) = keys.find_by_prefix("3fa9c2d1e0b7").await.unwrap().unwrap();
+    assert_eq!(used.last_used_at.map(|t| t.timestamp_micros()), Some(later.timestamp_micros()));
 
     assert_eq!(keys.list(Access::person(ada), ada).await.unwrap().len(), 1);
     assert!(keys.list(Access::person(grace), ada).await.unwrap().is_empty());
@@ -34,7 +47,8 @@ async fn api_keys_conform(db: Database) {
 
     let revoked = keys.revoke(Access::person(ada), ada, key.id).await.unwrap().expect("revoked");
     assert!(revoked.revoked_at.is_some());
-    assert!(keys.use_by_prefix("3fa9c2d1e0b7").await.unwrap().is_none(), "refused at once");
+    assert!(keys.find_by_prefix("3fa9c2d1e0b7").await.unwrap().is_none(), "refused at once");
+    assert!(!keys.record_use(&used, later + chrono::TimeDelta::hours(1)).await.unwrap());
     assert_eq!(keys.revoke(Access::person(ada), ada, key.id).await.unwrap(), None, "only once");
     assert_eq!(
         keys.list(Access::person(ada), ada).await.unwrap()[0].revoked_at,

@@ -1,6 +1,6 @@
 use chrono::Duration;
 use variosync_domain::{Email, TokenPurpose};
-use variosync_store::{AuthTokenRepository, Database, NewAuthToken};
+use variosync_store::{Access, AuthTokenRepository, Database, NewAuthToken};
 
 use crate::backends::user;
 
@@ -16,6 +16,7 @@ fn token(
         token_hash: [secret; 32],
         email: Email::parse("ada@example.com").unwrap(),
         lifetime,
+        password_hash: None,
     }
 }
 
@@ -52,6 +53,33 @@ async fn auth_tokens_conform(db: Database) {
         None,
         "expired"
     );
+
+    // A sign-up carries its password's hash, handed over once and then erased.
+    let hash = variosync_store::PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+    let sign_up = NewAuthToken {
+        password_hash: Some(hash.clone()),
+        ..token(None, TokenPurpose::SignUp, 5, Duration::days(2))
+    };
+    assert_eq!(tokens.issue(sign_up).await.unwrap().password_hash, Some(hash.clone()));
+    assert!(!format!("{hash:?}").contains("argon2"), "never in a log");
+    let used = tokens.consume(TokenPurpose::SignUp, &[5; 32]).await.unwrap().expect("works once");
+    assert_eq!(used.password_hash, Some(hash));
+    assert_eq!(tokens.consume(TokenPurpose::SignUp, &[5; 32]).await.unwrap(), None);
+    const KEPT: &str = "SELECT password_hash FROM auth_tokens WHERE token_hash = $1";
+    let kept: Option<String> = match &db {
+        Database::Sqlite(pool) => {
+            sqlx::query_scalar(KEPT).bind(&[5u8; 32][..]).fetch_one(pool).await.unwrap()
+        }
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            variosync_store::db::apply_access(&mut tx, Access::System).await.unwrap();
+            let kept =
+                sqlx::query_scalar(KEPT).bind(&[5u8; 32][..]).fetch_one(&mut *tx).await.unwrap();
+            tx.rollback().await.unwrap();
+            kept
+        }
+    };
+    assert_eq!(kept, None, "the used token keeps no hash");
 
     // A link for an address without an account.
     let anonymous =

@@ -123,14 +123,27 @@ async fn datasets_conform(db: Database) {
     );
     assert!(matches!(
         datasets.update(as_ada, WorkspaceId::personal(ada), id, "  ", &[]).await,
-        Err(Error::InvalidName)
+        Err(Error::InvalidName(_))
     ));
     assert!(matches!(
         datasets.update(as_ada, WorkspaceId::personal(ada), id, "x\u{0}", &[]).await,
-        Err(Error::InvalidName)
+        Err(Error::InvalidName(_))
+    ));
+    assert!(matches!(
+        datasets.update(as_ada, WorkspaceId::personal(ada), id, "a\u{202E}b", &[]).await,
+        Err(Error::InvalidName(_))
     ));
     assert!(matches!(
         datasets.update(as_ada, WorkspaceId::personal(ada), id, "x", &["".into()]).await,
+        Err(Error::InvalidName(_))
+    ));
+    assert!(matches!(
+        datasets.update(as_ada, WorkspaceId::personal(ada), id, "x", &["a\u{2066}".into()]).await,
+        Err(Error::InvalidName(_))
+    ));
+    let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
+    assert!(matches!(
+        datasets.update(as_ada, WorkspaceId::personal(ada), id, "x", &many).await,
         Err(Error::InvalidTags)
     ));
 

@@ -84,7 +84,7 @@ struct PasswordChange {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -122,7 +122,7 @@ async fn change_password(
         Changing,
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn delete_account(
     State(state): State<AppState>,
     Client(client): Client,
@@ -170,7 +170,7 @@ struct EmailChange {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn request_email_change(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -121,7 +121,7 @@ async fn enable(
     set_disabled(&state, &client, &current, &id, false).await
 }
 
-#[tracing::instrument(skip_all, fields(disabled), err)]
+#[tracing::instrument(skip_all, fields(disabled), err(level = "warn"))]
 async fn set_disabled(
     state: &AppState,
     client: &variosync_auth::ClientInfo,
@@ -163,7 +163,7 @@ struct RoleChange {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn set_role(
     State(state): State<AppState>,
     Client(client): Client,
@@ -218,7 +218,7 @@ struct Grant {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn grant_hours(
     State(state): State<AppState>,
     Actor(principal): Actor,

@@ -83,7 +83,7 @@ struct Created {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn create(
     State(state): State<AppState>,
     Client(client): Client,
@@ -121,7 +121,7 @@ async fn create(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn revoke(
     State(state): State<AppState>,
     Client(client): Client,

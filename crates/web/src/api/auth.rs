@@ -29,7 +29,9 @@ pub(super) fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(confirm_email_change))
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip));
-    limited.routes(routes!(sign_out)).routes(routes!(issue_token))
+    // Finishing a sign-up needs the mailed link's token, which no one guesses: it does not
+    // spend the address's quota of attempts (a sign-up would otherwise cost two).
+    limited.routes(routes!(confirm_sign_up)).routes(routes!(sign_out)).routes(routes!(issue_token))
 }
 
 /// An e-mail address and a password.
@@ -68,14 +70,47 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
 
 /// Sign up
 ///
-/// Creates an account with a password and signs it in: the answer sets the session cookie.
-/// A link to confirm the address is e-mailed.
+/// Starts a sign-up with a password. The answer is the same whether or not the address has
+/// an account: a new address is e-mailed a link that makes the account and signs it in
+/// (`POST /auth/signup/confirm`); the owner of an existing account is told someone tried.
 #[utoipa::path(
     post,
     path = "/auth/signup",
     tag = "auth",
     operation_id = "sign_up",
     request_body = Credentials,
+    responses(
+        (status = 202, description = "Taken: the next step arrives by e-mail", body = Accepted),
+        Throttled,
+        (
+            status = 400,
+            description = "The address is not valid (`invalid_email`) or the password is too weak \
+                (`weak_password`)",
+            body = ApiError
+        ),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+async fn sign_up(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(form): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    state.accounts.sign_up(&form.email, &form.password, &client).await?;
+    let message = "check your mail: a link to finish signing up is on its way";
+    Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
+}
+
+/// Finish signing up
+///
+/// Makes the account with the token of the link e-mailed at sign-up (its address is then
+/// confirmed) and signs it in, once: the answer sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/signup/confirm",
+    tag = "auth",
+    operation_id = "confirm_sign_up",
+    request_body = Token,
     responses(
         (
             status = 201,
@@ -86,24 +121,24 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
         Throttled,
         (
             status = 400,
-            description = "The address is not valid (`invalid_email`) or the password is too weak \
-                (`weak_password`)",
+            description = "The link is invalid, used or expired (`invalid_token`)",
             body = ApiError
         ),
         (
-            status = 409,
-            description = "The address has an account already (`email_taken`)",
+            status = 403,
+            description = "The account is disabled (`account_disabled`), or the request came from \
+                a page of another site (`cross_origin`)",
             body = ApiError
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
-async fn sign_up(
+#[tracing::instrument(skip_all, err(level = "warn"))]
+async fn confirm_sign_up(
     State(state): State<AppState>,
     Client(client): Client,
-    Json(form): Json<Credentials>,
+    Json(form): Json<Token>,
 ) -> Result<Response, ApiError> {
-    let signed = state.accounts.sign_up(&form.email, &form.password, &client).await?;
+    let signed = state.accounts.confirm_sign_up(&form.token, &client).await?;
     Ok(signed_in(&state, StatusCode::CREATED, signed))
 }
 
@@ -144,7 +179,7 @@ async fn sign_up(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn sign_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -172,7 +207,7 @@ async fn sign_in(
         Changing,
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn sign_out(
     State(state): State<AppState>,
     Client(client): Client,
@@ -233,7 +268,7 @@ fn link_sent() -> Response {
     request_body = Address,
     responses((status = 202, description = "Taken", body = Accepted), Throttled)
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn request_reset(
     State(state): State<AppState>,
     Json(form): Json<Address>,
@@ -263,7 +298,7 @@ async fn request_reset(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn confirm_reset(
     State(state): State<AppState>,
     Client(client): Client,
@@ -285,7 +320,7 @@ async fn confirm_reset(
     request_body = Address,
     responses((status = 202, description = "Taken", body = Accepted), Throttled)
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn request_magic_link(
     State(state): State<AppState>,
     Json(form): Json<Address>,
@@ -324,7 +359,7 @@ async fn request_magic_link(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn confirm_magic_link(
     State(state): State<AppState>,
     Client(client): Client,
@@ -353,7 +388,7 @@ async fn confirm_magic_link(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn verify_email(
     State(state): State<AppState>,
     Client(client): Client,
@@ -387,7 +422,7 @@ async fn verify_email(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn confirm_email_change(
     State(state): State<AppState>,
     Client(client): Client,
@@ -418,7 +453,7 @@ async fn confirm_email_change(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn issue_token(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -216,7 +216,7 @@ fn announced_size(headers: &HeaderMap) -> Option<u64> {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn upload(
     State(state): State<AppState>,
     Actor(principal): Actor,
@@ -337,7 +337,7 @@ struct Change {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn update(
     State(state): State<AppState>,
     Actor(principal): Actor,
@@ -367,10 +367,11 @@ async fn update(
 )]
 async fn events(
     State(state): State<AppState>,
-    Actor(principal): Actor,
+    current: crate::session::CurrentUser,
+    crate::client::Client(client): crate::client::Client,
 ) -> Result<super::Events, ApiError> {
-    let subscription = state.app.dataset_events(&principal).await?;
-    Ok(super::event_stream(subscription, "dataset"))
+    let subscription = state.app.dataset_events(&current.principal(&client)).await?;
+    Ok(super::event_stream(state, current, subscription, "dataset"))
 }
 
 /// Delete a dataset
@@ -393,7 +394,7 @@ async fn events(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn remove(
     State(state): State<AppState>,
     Actor(principal): Actor,

@@ -146,7 +146,7 @@ impl NewForecastRequest {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn create(
     State(state): State<AppState>,
     Actor(principal): Actor,

@@ -156,10 +156,11 @@ async fn cancel(
 )]
 async fn events(
     State(state): State<AppState>,
-    Actor(principal): Actor,
+    current: crate::session::CurrentUser,
+    crate::client::Client(client): crate::client::Client,
 ) -> Result<super::Events, ApiError> {
-    let subscription = state.app.job_events(&principal).await?;
-    Ok(super::event_stream(subscription, "job"))
+    let subscription = state.app.job_events(&current.principal(&client)).await?;
+    Ok(super::event_stream(state, current, subscription, "job"))
 }
 
 /// Which days of usage.

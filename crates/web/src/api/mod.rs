@@ -35,13 +35,39 @@ type Events = axum::response::sse::Sse<
     >,
 >;
 
-/// Server-sent events of `event`, one per message of `subscription`, with its JSON as data.
-fn event_stream(subscription: variosync_store::Subscription, event: &'static str) -> Events {
+/// Server-sent events of `event`, one per message of `subscription`, with its JSON as data,
+/// for as long as the credential of `current` holds: the stream ends within
+/// [`crate::session::RECHECK_EVERY`] of its revocation, expiry or sign-out (or of a failed
+/// check, after which the client reconnects and is asked to authenticate again).
+fn event_stream(
+    state: AppState,
+    current: crate::session::CurrentUser,
+    subscription: variosync_store::Subscription,
+    event: &'static str,
+) -> Events {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures::StreamExt;
-    let stream = subscription.map(move |payload| {
-        Ok(Event::default().event(event).data(String::from_utf8_lossy(&payload)))
-    });
+    let ended = async move {
+        loop {
+            tokio::time::sleep(crate::session::RECHECK_EVERY).await;
+            match current.still_valid(&state).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::warn!(
+                        error = error.message(),
+                        "an event stream's credential check failed"
+                    );
+                    break;
+                }
+            }
+        }
+    };
+    let stream = subscription
+        .map(move |payload| {
+            Ok(Event::default().event(event).data(String::from_utf8_lossy(&payload)))
+        })
+        .take_until(Box::pin(ended));
     Sse::new(stream.boxed()).keep_alive(KeepAlive::default())
 }
 

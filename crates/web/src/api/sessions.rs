@@ -75,7 +75,7 @@ async fn list(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn revoke(
     State(state): State<AppState>,
     Client(client): Client,

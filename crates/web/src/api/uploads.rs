@@ -226,7 +226,7 @@ fn offset(headers: &HeaderMap) -> Result<u64, ApiError> {
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn append(
     State(state): State<AppState>,
     Actor(principal): Actor,
@@ -332,7 +332,7 @@ async fn remove(
         ),
     )
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 async fn complete(
     State(state): State<AppState>,
     Actor(principal): Actor,

@@ -26,7 +26,11 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         .route("/magic-link", get(magic_page).post(magic))
         .route("/verify-email", get(verify_page).post(verify))
         .route("/change-email", get(change_email_page).post(change_email));
-    forms.route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip))
+    // Finishing a sign-up takes the mailed link's token, which no one guesses: it does not
+    // spend the address's quota of attempts.
+    forms
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::throttle::limit_by_ip))
+        .route("/signup/confirm", get(confirm_signup_page).post(confirm_signup))
 }
 
 #[derive(Template)]
@@ -167,11 +171,34 @@ async fn signup(
     Form(form): Form<Credentials>,
 ) -> Response {
     match state.accounts.sign_up(&form.email, &form.password, &client).await {
-        Ok(signed) => signed_in(&state, signed),
+        Ok(()) => page(
+            StatusCode::OK,
+            &Message {
+                heading: "Check your mail",
+                message: "A link to finish signing up is on its way to the address you gave. \
+                          It works once, for two days.",
+                next: "/signin",
+            },
+        ),
         Err(error) => {
             let (status, message) = refusal(error);
             page(status, &SignUp { email: &form.email, error: Some(message) })
         }
+    }
+}
+
+async fn confirm_signup_page(Query(query): Query<TokenQuery>) -> Response {
+    confirm_page("Finish signing up", "/signup/confirm", "Create my account", &query.token)
+}
+
+async fn confirm_signup(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    match state.accounts.confirm_sign_up(&form.token, &client).await {
+        Ok(signed) => signed_in(&state, signed),
+        Err(error) => link_failed(error),
     }
 }
 

@@ -58,6 +58,15 @@ async fn landing(State(state): State<AppState>) -> Response {
     render(&Landing { version: state.build.version })
 }
 
+/// The page shown for a request a page's form got wrong (a field missing or malformed):
+/// `message` says what, escaped by the template.
+pub(crate) fn refused_page(message: &str) -> String {
+    let message = format!("The form could not be read: {message}. Reload the page and try again.");
+    auth::Message { heading: "This request was refused", message: &message, next: "/" }
+        .render()
+        .unwrap_or(message)
+}
+
 /// The page shown to a browser for an unknown address; `path` is escaped by the template.
 pub(crate) fn not_found_page(path: &str) -> String {
     NotFound { path }.render().unwrap_or_else(|_| "Not found".to_owned())
