@@ -147,20 +147,23 @@ pub fn link_token(message: &str, page: &str) -> Option<String> {
     )
 }
 
-/// The messages of `data_dir/outbox` to `to`, newest first (quoted-printable soft breaks
-/// undone).
-pub fn outbox_messages_to(data_dir: &std::path::Path, to: &str) -> Vec<String> {
+/// The messages of `data_dir/outbox` (mail written without an SMTP server), newest first.
+fn outbox_messages(data_dir: &std::path::Path) -> impl Iterator<Item = String> {
     let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
         .expect("an outbox folder")
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
         .collect();
+    // Names start with the time written, so name order is age order.
     files.sort();
+    files.into_iter().rev().filter_map(|file| std::fs::read_to_string(file).ok())
+}
+
+/// The messages of `data_dir/outbox` to `to`, newest first (quoted-printable soft breaks
+/// undone).
+pub fn outbox_messages_to(data_dir: &std::path::Path, to: &str) -> Vec<String> {
     let header = format!("To: {to}");
-    files
-        .iter()
-        .rev()
-        .filter_map(|file| std::fs::read_to_string(file).ok())
+    outbox_messages(data_dir)
         .filter(|message| message.lines().any(|line| line.eq_ignore_ascii_case(&header)))
         .map(|message| message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
         .collect()
@@ -175,19 +178,10 @@ pub fn outbox_link_to(data_dir: &std::path::Path, page: &str, to: &str) -> Strin
         .unwrap_or_else(|| panic!("no message to {to} in the outbox links to /{page}"))
 }
 
-/// The token in the newest message of `data_dir/outbox` whose link goes to `/{page}`
-/// (mail written without an SMTP server). Panics if there is none.
+/// The token in the newest message of `data_dir/outbox` whose link goes to `/{page}`.
+/// Panics if there is none.
 pub fn last_outbox_link(data_dir: &std::path::Path, page: &str) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
-        .expect("an outbox folder")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
-        .collect();
-    // Names start with the time written, so name order is age order.
-    files.sort();
-    files
-        .iter()
-        .rev()
-        .find_map(|file| link_token(&std::fs::read_to_string(file).ok()?, page))
+    outbox_messages(data_dir)
+        .find_map(|message| link_token(&message, page))
         .unwrap_or_else(|| panic!("no message in the outbox links to /{page}"))
 }
