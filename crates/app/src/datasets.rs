@@ -419,6 +419,9 @@ impl App {
                 format!("limit must be 1 to {MAX_PAGE_ROWS}"),
             ));
         }
+        if let Some(series) = &request.series {
+            check_series(series)?;
+        }
         let (_, version) = self.dataset_version(principal, id, request.version).await?;
         let part = self.open_part(principal, &version).await?;
         let (from, to) = (request.from.unwrap_or(i64::MIN), request.to.unwrap_or(i64::MAX));
@@ -457,7 +460,7 @@ impl App {
         Ok(Quality { series, series_total, threshold: quality::THRESHOLD })
     }
 
-    /// The version asked for of a dataset that has `series`.
+    /// The version asked for of a dataset that has `series` (a name by the rule for names).
     async fn series_version(
         &self,
         principal: &Principal,
@@ -465,6 +468,7 @@ impl App {
         series: &str,
         wanted: Option<u32>,
     ) -> Result<Version> {
+        check_series(series)?;
         let (_, version) = self.dataset_version(principal, id, wanted).await?;
         if !version.series.iter().any(|s| s == series) {
             return Err(Error::not_found(
@@ -564,4 +568,14 @@ fn rows_as_json(batch: &arrow_array::RecordBatch) -> (Vec<String>, Vec<Vec<serde
         }
     }
     (columns, rows)
+}
+
+/// Refuses a series name no series can have (see [`variosync_domain::names`]): a control
+/// character, a bidirectional control, or too long.
+fn check_series(series: &str) -> Result<()> {
+    use variosync_domain::names::{NameKind, check};
+    match check(NameKind::Series, series) {
+        Ok(_) | Err(variosync_domain::names::NameError::Empty { .. }) => Ok(()),
+        Err(error) => Err(Error::invalid("invalid_name", error.to_string())),
+    }
 }

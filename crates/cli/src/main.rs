@@ -369,7 +369,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("error: {error:#}");
+                eprintln!("error: {}", described(&error));
                 ExitCode::FAILURE
             }
         };
@@ -392,8 +392,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "exiting after an error");
-            eprintln!("error: {error:#}");
+            tracing::error!(error = described(&error), "exiting after an error");
+            eprintln!("error: {}", described(&error));
             ExitCode::FAILURE
         }
     }
@@ -452,4 +452,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             unreachable!("handled before loading settings")
         }
     }
+}
+
+/// An error and its causes on one line, none of them said twice.
+fn described(error: &anyhow::Error) -> String {
+    variosync_domain::error::error_chain(error.as_ref())
 }

@@ -55,14 +55,45 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error and its causes on one line (`outer: cause: root cause`), for logs.
+/// An error and its causes on one line (`outer: cause: root cause`), for logs and for
+/// people. A cause whose words the line already holds (an error that shows its source in
+/// its own message) is not repeated.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("reading the file failed: {0}")]
+        Shows(#[source] std::io::Error),
+        #[error("reading the file failed")]
+        Hides(#[source] std::io::Error),
+    }
+
+    #[test]
+    fn a_cause_already_shown_is_not_repeated() {
+        let cause = || std::io::Error::other("incomplete deflate stream");
+        assert_eq!(
+            error_chain(&Outer::Shows(cause())),
+            "reading the file failed: incomplete deflate stream"
+        );
+        assert_eq!(
+            error_chain(&Outer::Hides(cause())),
+            "reading the file failed: incomplete deflate stream"
+        );
+    }
 }

@@ -155,6 +155,9 @@ struct Block {
 struct Parsed {
     batch: Option<RecordBatch>,
     rejects: Vec<Reject>,
+    /// Lines with fewer fields than the header (their missing values read as empty), and
+    /// the first of them.
+    short: (usize, Option<usize>),
 }
 
 type Outcome = (usize, Result<Parsed, ReadError>);
@@ -173,6 +176,8 @@ pub struct Reader {
     next: usize,
     rejects: Vec<Reject>,
     rows: u64,
+    /// Lines with fewer fields than the header, and the first of them.
+    short: (usize, Option<usize>),
     done: bool,
     threads: Vec<std::thread::JoinHandle<()>>,
     thread_cpu: Arc<AtomicU64>,
@@ -233,11 +238,19 @@ impl Reader {
             head.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1)
         };
         let sample_text = String::from_utf8_lossy(&head[..whole]).into_owned();
-        if whole == 0 && !ended {
-            return Err(ReadError::LineTooLong { line: 1 });
+        if !ended && head.len() - whole > MAX_LINE_BYTES {
+            // The line the head ends in is already too long to be a row.
+            let line = head[..whole].iter().filter(|b| **b == b'\n').count() + 1;
+            return Err(ReadError::LineTooLong { line });
         }
         if let Some(at) = sample_text.lines().position(|line| line.len() > MAX_LINE_BYTES) {
             return Err(ReadError::LineTooLong { line: at + 1 });
+        }
+        if let Some(kind) = markup(&sample_text) {
+            return Err(ReadError::Unsupported(format!(
+                "the file is {kind}, not a table of values: save or export the table itself \
+                 (as CSV, a workbook or JSON), not the page that shows it"
+            )));
         }
         let sample_lines: Vec<&str> = sample_text.lines().take(SAMPLE_ROWS + 1).collect();
         let dialect = sniff(&sample_lines.join("\n"))?;
@@ -257,15 +270,23 @@ impl Reader {
         };
         let skip = if dialect.has_header { header_line + 1 } else { 0 };
         let body = records(&sample_text, dialect.quoting()).filter(|(line, ..)| *line >= skip);
-        let sample: Vec<String> = body
-            .map(|(_, record, _)| record.strip_suffix('\r').unwrap_or(record))
-            .filter(|line| !line.trim().is_empty())
+        let (lines, sample): (Vec<usize>, Vec<String>) = body
+            .map(|(line, record, _)| (line + 1, record.strip_suffix('\r').unwrap_or(record)))
+            .filter(|(_, record)| !record.trim().is_empty())
             .take(SAMPLE_ROWS)
-            .map(str::to_owned)
-            .collect();
+            .map(|(line, record)| (line, record.to_owned()))
+            .unzip();
         let rows: Vec<Vec<String>> =
             sample.iter().map(|line| split_line(line, dialect.delimiter)).collect();
-        let mapping = propose_with(&names, &rows, &options.mapping)?;
+        let mapping =
+            propose_with(&names, &rows, &options.mapping).map_err(|error| match error {
+                // The sample's rows are lines of the file: say which.
+                MappingError::MixedTimes { column, format, row, value, .. } => {
+                    let line = lines.get(row).copied();
+                    MappingError::MixedTimes { column, format, row, line, value }
+                }
+                other => other,
+            })?;
         let schema = TableBuilder::new(&mapping, &names, options.zone, options.mode, "").schema();
         let plan = Arc::new(Plan {
             dialect,
@@ -292,6 +313,7 @@ impl Reader {
             next: 0,
             rejects: Vec::new(),
             rows: 0,
+            short: (0, None),
             done: false,
             threads,
             thread_cpu,
@@ -344,6 +366,20 @@ impl Reader {
         self.rejects.drain(..)
     }
 
+    /// What the reading found that the person should check: lines with fewer fields than
+    /// the header, whose missing values were read as empty.
+    pub fn warnings(&self) -> Vec<String> {
+        match self.short {
+            (0, _) => Vec::new(),
+            (count, first) => vec![format!(
+                "{count} line{} had fewer fields than the header (the first: line {}); their \
+                 missing values were read as empty",
+                if count == 1 { "" } else { "s" },
+                first.unwrap_or_default()
+            )],
+        }
+    }
+
     /// Rows handed out so far.
     pub fn rows(&self) -> u64 {
         self.rows
@@ -388,6 +424,8 @@ impl Iterator for Reader {
             match outcome {
                 Ok(parsed) => {
                     self.rejects.extend(parsed.rejects);
+                    self.short.0 += parsed.short.0;
+                    self.short.1 = self.short.1.or(parsed.short.1);
                     if let Some(batch) = parsed.batch {
                         self.rows += batch.num_rows() as u64;
                         return Some(Ok(batch));
@@ -534,6 +572,25 @@ fn split_plain<'a>(line: &'a str, separator: u8, fields: &mut Vec<&'a str>) -> b
     true
 }
 
+/// What markup the text starts with (an HTML page or an XML document saved under a table's
+/// name), if any.
+fn markup(text: &str) -> Option<&'static str> {
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    let lower = start.get(..start.len().min(64))?.to_ascii_lowercase();
+    if lower.starts_with("<!doctype html") || lower.starts_with("<html") {
+        Some("an HTML page")
+    } else if lower.starts_with("<?xml") {
+        Some("an XML document")
+    } else if ["<head", "<body", "<table", "<div", "<meta", "<script", "<!--"]
+        .iter()
+        .any(|tag| lower.starts_with(tag))
+    {
+        Some("HTML")
+    } else {
+        None
+    }
+}
+
 /// Parses one block of whole lines into a batch.
 fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, ReadError> {
     let text = match std::str::from_utf8(bytes) {
@@ -546,6 +603,7 @@ fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, R
     // every column a dozen times.
     builder.reserve(memchr::memchr_iter(b'\n', bytes).count() + 1);
     let mut fields: Vec<&str> = Vec::with_capacity(plan.names.len());
+    let mut short = (0, None);
     for (offset, line, closed) in records(&text, plan.dialect.quoting()) {
         let number = first_line + offset;
         if !closed {
@@ -559,18 +617,34 @@ fn parse_block(bytes: &[u8], first_line: usize, plan: &Plan) -> Result<Parsed, R
             continue;
         }
         fields.clear();
-        match plan.dialect.delimiter {
-            Delimiter::Char(separator) if split_plain(line, separator, &mut fields) => {}
-            Delimiter::Whitespace => fields.extend(line.split_whitespace()),
-            Delimiter::Char(_) => {
-                builder.push(number, &split_line(line, plan.dialect.delimiter))?;
-                continue;
+        let quoted: Vec<String>;
+        let quoted_fields: Vec<&str>;
+        let row: &[&str] = match plan.dialect.delimiter {
+            Delimiter::Char(separator) if split_plain(line, separator, &mut fields) => &fields,
+            Delimiter::Whitespace => {
+                fields.extend(line.split_whitespace());
+                &fields
             }
+            Delimiter::Char(_) => {
+                quoted = split_line(line, plan.dialect.delimiter);
+                quoted_fields = quoted.iter().map(String::as_str).collect();
+                &quoted_fields
+            }
+        };
+        let width = plan.names.len();
+        if row.len() < width {
+            short.0 += 1;
+            short.1.get_or_insert(number);
+        } else if row[width..].iter().any(|extra| !extra.trim().is_empty()) {
+            // Extra fields with text in them: the row does not fit the header. (Empty ones,
+            // from a delimiter at the end of every line, hold nothing to lose.)
+            builder.refuse_ragged(number, row.len(), width, line)?;
+            continue;
         }
-        builder.push(number, &fields)?;
+        builder.push(number, row)?;
     }
     let batch = if builder.is_empty() { None } else { Some(builder.finish()?) };
-    Ok(Parsed { batch, rejects: builder.rejects().to_vec() })
+    Ok(Parsed { batch, rejects: builder.rejects().to_vec(), short })
 }
 
 /// Reads a whole delimited file held in memory.
@@ -717,6 +791,19 @@ mod tests {
         assert!(read(b"\x00\x01\x02\xff\xfe garbage", &strict).is_err(), "binary garbage");
         let long = format!("date,value\n2024-01-01,{}\n", "9".repeat(MAX_LINE_BYTES + 1));
         assert!(matches!(read(long.as_bytes(), &strict), Err(ReadError::LineTooLong { line: 2 })));
+        // A line longer than the whole head: the same answer, whatever the compression.
+        let endless = format!("date,value\n{}\n", "x".repeat(3 * HEAD_BYTES));
+        assert!(matches!(
+            read(endless.as_bytes(), &strict),
+            Err(ReadError::LineTooLong { line: 2 })
+        ));
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gzip, endless.as_bytes()).unwrap();
+        let gzipped =
+            crate::source::open(Box::new(std::io::Cursor::new(gzip.finish().unwrap())), &strict);
+        let Err(error) = gzipped else { panic!("a line longer than the head is refused") };
+        let error = error.to_string();
+        assert!(error.starts_with("line 2 is longer than"), "{error}");
         let truncated = "date,value\n2024-01-01,1\n2024-01-0";
         let error = read(truncated.as_bytes(), &strict).unwrap_err().to_string();
         assert!(error.starts_with("line 3, column `date`"), "{error}");
@@ -728,5 +815,54 @@ mod tests {
         let names: Vec<&str> =
             duplicate_names.mapping.values.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["x", "x_2"]);
+        let mixed = read(
+            b"\ntime,close\n2024-01-01 10:00:00,1.5\n2024-01-02T10:00:00Z,1.6\n01/02/2024 10:00,1.6\n\
+              1704362400,1.7\n",
+            &strict,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            mixed.contains("column `time` holds times written in more than one way"),
+            "{mixed}"
+        );
+        assert!(mixed.contains("line 5 has `01/02/2024 10:00`"), "{mixed}");
+        let ragged =
+            b"time,close,volume\n2024-01-01,1.5,10\n2024-01-02,1.6\n2024-01-03,1.7,12,99\n\
+                       2024-01-04,1.8,13\n2024-01-05,1.9,14,\n";
+        let error = read(ragged, &strict).unwrap_err().to_string();
+        assert!(
+            error.starts_with("line 4 has 4 fields where the header names 3 columns"),
+            "{error}"
+        );
+        let mut lenient =
+            Reader::new(Box::new(std::io::Cursor::new(ragged.to_vec())), &options(Mode::Lenient))
+                .unwrap();
+        let rows: usize = (&mut lenient).map(|batch| batch.unwrap().num_rows()).sum();
+        assert_eq!(rows, 4, "the long row is set aside; a trailing empty field is nothing");
+        assert_eq!(lenient.rejects().len(), 1);
+        assert_eq!(lenient.rejects()[0].line, 4);
+        let warned = lenient.warnings().join(" ");
+        assert!(
+            warned.contains("1 line had fewer fields than the header (the first: line 3)"),
+            "{warned}"
+        );
+        let nul = read(b"time,close\n2024-01-01,1.5\n2024-01-02,1\x006\n2024-01-03,1.7\n", &strict)
+            .unwrap_err()
+            .to_string();
+        assert!(nul.starts_with("line 3, column `close`"), "a damaged number is not text: {nul}");
+        let said = &duplicate_names.mapping.warnings;
+        assert!(
+            said.iter().any(|w| w.contains("column 3 is named `x`") && w.contains("`x_2`")),
+            "{said:?}"
+        );
+        for page in [
+            &b"<!DOCTYPE html>\n<html><body><table><tr><td>2024-01-01</td></tr></table>"[..],
+            b"\xef\xbb\xbf  <html lang=\"en\">\n<head><title>Prices</title></head>\n",
+            b"<?xml version=\"1.0\"?>\n<rows><row date=\"2024-01-01\"/></rows>\n",
+        ] {
+            let error = read(page, &strict).unwrap_err().to_string();
+            assert!(error.contains("not a table of values"), "{error}");
+        }
     }
 }

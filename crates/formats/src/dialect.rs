@@ -199,12 +199,21 @@ pub fn sniff(sample: &str) -> Result<Dialect, DialectError> {
     // those, the one with the most fields wins (a comma inside "1,5" loses to ';').
     let mut best: Option<(Delimiter, usize)> = None;
     for delimiter in CANDIDATES {
-        let counts: Vec<usize> =
-            records_of(delimiter).iter().map(|line| split_line(line, delimiter).len()).collect();
-        let first = counts[0];
-        // Every record agrees, but for one (a file cut short, a trailing note) or a tenth.
-        let agreeing = counts.iter().filter(|c| **c == first).count();
-        let enough = agreeing + 1 >= counts.len() || agreeing * 10 >= counts.len() * 9;
+        // Each record's fields, and how many hold text (the rest are empty ones at its end).
+        let counts: Vec<(usize, usize)> = records_of(delimiter)
+            .iter()
+            .map(|line| {
+                let fields = split_line(line, delimiter);
+                let empty_tail = fields.iter().rev().take_while(|f| f.trim().is_empty()).count();
+                (fields.len(), fields.len() - empty_tail)
+            })
+            .collect();
+        let first = counts[0].0;
+        // Most records fit the first (the header), empty fields at their end aside: the few
+        // that do not (a file cut short, a trailing note, ragged rows) are for the reading
+        // to report by line.
+        let agreeing = counts.iter().filter(|(all, text)| *text <= first && first <= *all).count();
+        let enough = agreeing + 1 >= counts.len() || agreeing * 2 > counts.len();
         if first > 1 && enough && best.is_none_or(|(_, n)| first > n) {
             best = Some((delimiter, first));
         }

@@ -5,7 +5,7 @@
 //! after the known layouts it matches); every choice is a plain value the person can
 //! override, and the proposal says in its notes why it chose what it did by content.
 
-use variosync_domain::time::{TimeFormat, detect};
+use variosync_domain::time::{TimeFormat, Zone, detect};
 
 use crate::columns::{Role, deduplicate, role, sanitize};
 use crate::numbers::{DecimalMark, detect_decimal_mark, is_null, parse_number};
@@ -161,6 +161,25 @@ pub enum MappingError {
     NoTimeColumn {
         /// The file's columns, to choose from.
         columns: Vec<String>,
+    },
+    /// A column holds times, written in more than one way.
+    #[error(
+        "column `{column}` holds times written in more than one way: most read as {format}, but \
+         {} has `{value}`; write them one way, or choose `time_format` in the mapping (with \
+         lenient mode, rows written otherwise are set aside)",
+        .line.map_or_else(|| format!("data row {}", row + 1), |line| format!("line {line}"))
+    )]
+    MixedTimes {
+        /// The column's name.
+        column: String,
+        /// The way most of its values are written.
+        format: TimeFormat,
+        /// The first value written otherwise: its 0-based row in the sample...
+        row: usize,
+        /// ...and its 1-based line in the file, where the reader knows it.
+        line: Option<usize>,
+        /// The value.
+        value: String,
     },
     /// The table has no rows to learn from.
     #[error("the table has no rows")]
@@ -627,6 +646,42 @@ fn detect_mapping(
             few_bad.then(|| detect(readable, false).ok()).flatten()
         })
     };
+    // Times written several ways: the way most are written, and the first written otherwise.
+    let mixed = |index: usize| -> Option<MappingError> {
+        let values: Vec<(usize, &str)> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(row, cells)| Some((row, cells.get(index)?.trim())))
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        let formats: Vec<Option<TimeFormat>> =
+            values.iter().map(|(_, v)| detect([*v], false).ok().map(|d| d.format)).collect();
+        let mut counts: Vec<(TimeFormat, usize)> = Vec::new();
+        for format in formats.iter().flatten() {
+            match counts.iter_mut().find(|(f, _)| f == format) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((*format, 1)),
+            }
+        }
+        let (format, count) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+        if count < 2 || count * 2 < values.len() || count == values.len() {
+            return None;
+        }
+        let (row, value) = values
+            .iter()
+            .zip(&formats)
+            .find(|((_, value), found)| {
+                found.is_none_or(|f| f != format) && format.parse(value, &Zone::Utc).is_err()
+            })
+            .map(|((row, value), _)| (*row, (*value).to_owned()))?;
+        Some(MappingError::MixedTimes {
+            column: names[index].clone(),
+            format,
+            row,
+            line: None,
+            value,
+        })
+    };
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
 
@@ -635,6 +690,9 @@ fn detect_mapping(
             let found = match forced.format {
                 Some(format) => variosync_domain::time::Detection { format, ambiguous: false },
                 None => detected(index).ok_or_else(|| {
+                    if let Some(mixed) = mixed(index) {
+                        return mixed;
+                    }
                     MappingError::Invalid(format!(
                         "column {:?} does not hold times in a known format: choose time_format",
                         names[index]
@@ -714,6 +772,12 @@ fn detect_mapping(
         (None, _) => (source, found),
     });
     let Some((time, found)) = time else {
+        // A column that mostly holds times, written several ways, is named with the value
+        // that breaks it: named time columns first, then any.
+        let named = [Role::Timestamp, Role::Date, Role::TimeOfDay].into_iter().filter_map(find);
+        if let Some(mixed) = named.chain(0..names.len()).find_map(mixed) {
+            return Err(mixed);
+        }
         return Err(MappingError::NoTimeColumn { columns: names.to_vec() });
     };
     if found.ambiguous {
@@ -740,7 +804,10 @@ fn detect_mapping(
     };
     let numeric = |index: usize| {
         let (parsed, total) = numbers(index);
-        parsed > 0 && parsed * 10 >= total * 9
+        // A value with a control character in it (a NUL inside a number) is damaged, not
+        // text: it does not make a column of numbers text; reading reports it by line.
+        let damaged = column(rows, index).filter(|v| v.chars().any(char::is_control)).count();
+        parsed > 0 && parsed * 10 >= (total - damaged) * 9
     };
     let whole = |index: usize| {
         column(rows, index)
@@ -842,6 +909,13 @@ fn detect_mapping(
     let mut unique: Vec<String> = values.iter().map(|v| v.name.clone()).collect();
     deduplicate(&mut unique);
     for (value, name) in values.iter_mut().zip(unique) {
+        if value.name != name {
+            let column = value.index + 1;
+            warnings.push(format!(
+                "column {column} is named `{}` like a column before it: it is kept as `{name}`",
+                value.name
+            ));
+        }
         value.name = name;
     }
 

@@ -381,6 +381,9 @@ impl Source {
     /// Things the person should check, beyond the mapping's own warnings.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = self.mapping().warnings.clone();
+        if let Self::Delimited(reader) = self {
+            warnings.extend(reader.warnings());
+        }
         if let Self::Json(reader) = self
             && !reader.ignored_keys().is_empty()
         {

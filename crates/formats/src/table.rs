@@ -13,6 +13,7 @@ use arrow_array::builder::{
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, SchemaRef};
+use variosync_domain::names::NameKind;
 use variosync_domain::schema::{TS_ZONE, canonical_schema};
 use variosync_domain::time::{Zone, parse_date_and_time};
 
@@ -47,6 +48,19 @@ pub enum TableError {
     /// A value cannot be read (strict mode).
     #[error("line {}, column `{}`: {:?} is not {}", .0.line, .0.column, .0.value, .0.expected)]
     BadValue(Reject),
+    /// A line has more fields than the header names columns (strict mode).
+    #[error(
+        "line {line} has {found} fields where the header names {expected} columns: a delimiter \
+         inside an unquoted value, or a row from another table (lenient mode sets such rows aside)"
+    )]
+    Ragged {
+        /// The 1-based line.
+        line: usize,
+        /// Its fields.
+        found: usize,
+        /// The header's columns.
+        expected: usize,
+    },
     /// Assembling the columns failed (a bug).
     #[error("building the table failed")]
     Arrow(#[from] ArrowError),
@@ -95,6 +109,21 @@ impl SeriesColumn {
             None => self.lookup(name),
         };
         self.keys.push(key);
+    }
+
+    /// Whether `name` is in the dictionary already (the last name and the guessed next one
+    /// are compared first, as in [`Self::append`]).
+    fn is_known(&self, name: &str) -> bool {
+        match self.keys.last() {
+            Some(&last) if self.names[last as usize] == name => true,
+            Some(&last)
+                if self.next[last as usize] >= 0
+                    && self.names[self.next[last as usize] as usize] == name =>
+            {
+                true
+            }
+            _ => self.index.contains_key(name),
+        }
     }
 
     /// The key of `name`, added to the dictionary if it is new.
@@ -242,6 +271,31 @@ impl TableBuilder {
         &self.rejects
     }
 
+    /// Refuses the row on `line`, whose `found` fields are more than the header's
+    /// `expected` columns: strict mode stops there, lenient mode sets the row (`text`) aside.
+    pub fn refuse_ragged(
+        &mut self,
+        line: usize,
+        found: usize,
+        expected: usize,
+        text: &str,
+    ) -> Result<(), TableError> {
+        match self.mode {
+            Mode::Strict => Err(TableError::Ragged { line, found, expected }),
+            Mode::Lenient => {
+                self.rejects.push(Reject {
+                    line,
+                    column: String::new(),
+                    value: shortened(text),
+                    expected: format!(
+                        "a row of {expected} fields, like the header (it has {found})"
+                    ),
+                });
+                Ok(())
+            }
+        }
+    }
+
     /// Takes the rows set aside so far.
     pub fn drain_rejects(&mut self) -> std::vec::Drain<'_, Reject> {
         self.rejects.drain(..)
@@ -361,6 +415,21 @@ impl TableBuilder {
                 if self.key.len() + 1 == several.len() { &self.default_series } else { &self.key }
             }
         };
+        // A new series name must be a name (see `variosync_domain::names`).
+        if !self.series.is_known(series)
+            && let Err(error) = variosync_domain::names::check(NameKind::Series, series)
+        {
+            let index = self.proposal.series.first().copied().unwrap_or_default();
+            let reject = self.reject(line, index, series, format!("a series name ({error})"));
+            self.checked = cells;
+            return match self.mode {
+                Mode::Strict => Err(TableError::BadValue(reject)),
+                Mode::Lenient => {
+                    self.rejects.push(reject);
+                    Ok(())
+                }
+            };
+        }
         self.series.append(series);
         self.ts.append_value(ts);
         for ((builder, cell), value) in
@@ -495,6 +564,20 @@ mod tests {
         let series = column.finish().unwrap();
         assert_eq!(series.values().as_string::<i32>().value(0), "d");
         assert_eq!(series.keys().values().to_vec(), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_series_name_with_hidden_characters_is_refused_by_line_and_column() {
+        let file =
+            "date,symbol,close\n2024-01-01,AAA,1\n2024-01-02,B\u{202E}B,2\n2024-01-03,AAA,3\n";
+        let (result, _) = build(file, Mode::Strict);
+        let error = result.unwrap_err().to_string();
+        assert!(error.starts_with("line 3, column `symbol`"), "{error}");
+        assert!(error.contains("bidirectional text control (U+202E)"), "{error}");
+        let (result, rejects) = build(file, Mode::Lenient);
+        assert_eq!(labels(&result.unwrap()), ["AAA", "AAA"]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].line, 3);
     }
 
     #[test]

@@ -181,6 +181,9 @@ pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Re
     if let Some(rejects) = &converted.rejects_file {
         write!(summary, "; rows set aside are listed in {}", rejects.display())?;
     }
+    for warning in &converted.warnings {
+        write!(summary, "\nwarning: {warning}")?;
+    }
     Ok(summary)
 }
 
