@@ -96,6 +96,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("1% zoom, 2000 points", |b| {
         b.iter(|| window(&part, "SYM", &close, end / 2, end / 2 + end / 100, 2000).unwrap())
     });
+    let day = 24 * 60 * MINUTE;
+    group.bench_function("one day (1440 rows), 2000 points", |b| {
+        b.iter(|| window(&part, "SYM", &close, end / 2, end / 2 + day, 2000).unwrap())
+    });
+    let ohlcv = ["open", "high", "low", "close", "volume"].map(str::to_owned);
+    group.bench_function("one day, five columns", |b| {
+        b.iter(|| window(&part, "SYM", &ohlcv, end / 2, end / 2 + day, 2000).unwrap())
+    });
     group.bench_function("whole range, 2000 candles", |b| {
         b.iter(|| candles(&part, "SYM", 0, end, 2000).unwrap())
     });

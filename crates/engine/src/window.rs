@@ -13,9 +13,12 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::errors::ParquetError;
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 use serde::Serialize;
 
@@ -122,7 +125,10 @@ impl Part {
             return Ok(Self { path: path.to_owned(), metadata, overviews: Vec::new() });
         }
         let file = File::open(path)?;
-        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
+        // The page index (each page's rows and bounds) lets a narrow window read only the
+        // pages it needs, not whole row groups.
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let metadata = ArrowReaderMetadata::load(&file, options)?;
         if let Ok(mut cache) = cache().lock() {
             if cache.len() >= METADATA_CACHE {
                 cache.clear();
@@ -209,6 +215,65 @@ impl Part {
             .collect()
     }
 
+    /// The rows of `groups` on pages that may hold rows of `series` between `from` and `to`,
+    /// by the page index (the time's pages and the series' pages, which may break at other
+    /// rows); `None` when the file has no page index (then whole row groups are read).
+    fn pages(
+        &self,
+        groups: &[usize],
+        series: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Option<RowSelection> {
+        let metadata = self.metadata.metadata();
+        let index = metadata.page_index()?;
+        let mut selectors: Vec<RowSelector> = Vec::new();
+        for &group in groups {
+            let rows = usize::try_from(metadata.row_group(group).num_rows()).ok()?;
+            // The rows of the pages of `column` whose bounds pass `keep`.
+            let pages = |column: usize, keep: &dyn Fn(&ColumnIndexMetaData, usize) -> bool| {
+                let starts: Vec<usize> = index
+                    .offset_index(group, column)?
+                    .page_locations()
+                    .iter()
+                    .map(|page| usize::try_from(page.first_row_index).unwrap_or(0))
+                    .collect();
+                let bounds = index.column_index(group, column)?;
+                let ranges = (0..starts.len())
+                    .filter(|page| keep(bounds, *page))
+                    .map(|page| starts[page]..starts.get(page + 1).copied().unwrap_or(rows));
+                Some(RowSelection::from_consecutive_ranges(ranges, rows))
+            };
+            let by_time = pages(1, &|bounds, page| match bounds {
+                ColumnIndexMetaData::INT64(bounds) => {
+                    bounds.min_value(page).is_none_or(|min| *min <= to)
+                        && bounds.max_value(page).is_none_or(|max| *max >= from)
+                }
+                _ => true,
+            })?;
+            let selection = match series {
+                Some(series) => {
+                    let by_series = pages(0, &|bounds, page| match bounds {
+                        ColumnIndexMetaData::BYTE_ARRAY(bounds) => {
+                            bounds.min_value(page).is_none_or(|min| min <= series.as_bytes())
+                                && bounds.max_value(page).is_none_or(|max| series.as_bytes() <= max)
+                        }
+                        _ => true,
+                    })?;
+                    by_time.intersection(&by_series)
+                }
+                None => by_time,
+            };
+            // A selection shorter than its group skips the rest.
+            let covered: usize = selection.iter().map(|s| s.row_count).sum();
+            selectors.extend(selection.iter().copied());
+            if covered < rows {
+                selectors.push(RowSelector::skip(rows - covered));
+            }
+        }
+        Some(RowSelection::from(selectors))
+    }
+
     /// The rows of `series` (every series if `None`) with `from <= ts <= to`, keeping only
     /// the value columns at `columns` (schema indices).
     fn scan(
@@ -227,14 +292,18 @@ impl Part {
         leaves.extend_from_slice(columns);
         let mask =
             ProjectionMask::roots(self.metadata.metadata().file_metadata().schema_descr(), leaves);
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
             File::open(&self.path)?,
             self.metadata.clone(),
-        )
-        .with_row_groups(groups)
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()?;
+        );
+        if let Some(selection) = self.pages(&groups, series, from, to) {
+            builder = builder.with_row_selection(selection);
+        }
+        let reader = builder
+            .with_row_groups(groups)
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()?;
         for batch in reader {
             let batch = batch?;
             if let Some(slice) = select(&batch, series, from, to)
@@ -836,6 +905,46 @@ mod tests {
             .unwrap();
         let part = Part::open(&path).unwrap();
         (directory, part)
+    }
+
+    #[test]
+    fn narrow_ranges_read_by_the_page_index_find_every_row_and_only_those() {
+        // Three series of 120,000 minutes each: several row groups, and pages of 20,000
+        // rows inside them (the page index has something to skip).
+        let mut points = Vec::new();
+        for s in ["A", "B", "C"] {
+            for i in 0..120_000i64 {
+                points.push((s, i * 60_000_000, i as f64));
+            }
+        }
+        let (_dir, part) = part(&points);
+        assert!(part.metadata.metadata().page_index().is_some(), "the file has a page index");
+        let minute = 60_000_000;
+        let ranges = [
+            (0, 0),
+            (5 * minute, 7 * minute),
+            (19_999 * minute, 20_001 * minute),
+            (65_000 * minute, 66_440 * minute),
+            (119_990 * minute, 200_000 * minute),
+            (i64::MIN, i64::MAX),
+            (-10 * minute, -1),
+        ];
+        for series in [Some("A"), Some("B"), Some("C"), None] {
+            for (from, to) in ranges {
+                let page = rows(&part, series, from, to, 0, 10_000).unwrap();
+                let expected = points
+                    .iter()
+                    .filter(|(s, at, _)| series.is_none_or(|x| x == *s) && (from..=to).contains(at))
+                    .count() as u64;
+                assert_eq!(page.total, expected, "{series:?} {from}..={to}");
+                if let Some(batch) = &page.batch {
+                    let times = batch
+                        .column(1)
+                        .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+                    assert!(times.values().iter().all(|t| (from..=to).contains(t)));
+                }
+            }
+        }
     }
 
     #[test]
