@@ -163,3 +163,39 @@ async fn a_form_without_its_fields_gets_the_products_page_saying_so() {
     assert!(html.contains("This request was refused") && html.contains("csrf_token"), "{html}");
     assert!(html.contains("</html>"), "the whole page, not bare text");
 }
+
+#[tokio::test]
+async fn client_errors_are_logged_below_error_level() {
+    let app = spawn_app().await;
+    let ada = app.sign_up("ada@example.com").await;
+    let (key, _) = app.create_key(&ada, "read").await;
+    let id = format!("probe-{}", uuid::Uuid::new_v4());
+    let with_id = |request: reqwest::RequestBuilder| request.header("x-request-id", &id).send();
+    let answers = [
+        with_id(app.client.post(app.url("/api/v1/auth/signin")).json(
+            &serde_json::json!({ "email": "ada@example.com", "password": "not the password" }),
+        ))
+        .await
+        .unwrap()
+        .status(),
+        with_id(app.with_key(
+            Method::GET,
+            &format!("/api/v1/datasets/{}", uuid::Uuid::new_v4()),
+            &key,
+        ))
+        .await
+        .unwrap()
+        .status(),
+        with_id(app.with_key(Method::POST, "/api/v1/datasets?mode=sloppy", &key).body("x"))
+            .await
+            .unwrap()
+            .status(),
+        with_id(app.with_key(Method::GET, "/api/v1/me", "vsk_not_a_key")).await.unwrap().status(),
+    ];
+    assert!(answers.iter().all(|status| status.is_client_error()), "{answers:?}");
+    let logs = crate::helpers::captured_logs();
+    let lines: Vec<&str> = logs.lines().filter(|line| line.contains(&id)).collect();
+    assert!(lines.len() >= answers.len(), "each request is logged: {lines:?}");
+    let errors: Vec<&&str> = lines.iter().filter(|line| line.contains("ERROR")).collect();
+    assert!(errors.is_empty(), "client errors at ERROR level: {errors:?}");
+}
