@@ -125,6 +125,106 @@ pub enum WindowAnswer {
     },
 }
 
+/// The media type of an Arrow IPC stream, the compact form of a window.
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+
+impl WindowAnswer {
+    /// The window as an Arrow IPC stream of one batch: points as a row per point
+    /// (`column`, `ts`, `value`), candles as a row per candle (`ts`, `open`, `high`, `low`,
+    /// `close`, `volume`); times are microseconds since 1970 (UTC). The schema's metadata
+    /// holds `series`, `rows` (of the series in the range) and, for points, `downsampled`.
+    pub fn to_arrow_ipc(&self) -> Result<Vec<u8>> {
+        use arrow_array::types::Int16Type;
+        use arrow_array::{
+            ArrayRef, DictionaryArray, Float64Array, RecordBatch, TimestampMicrosecondArray,
+        };
+        use arrow_schema::{DataType, Field, Schema, TimeUnit};
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        let utc = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let float = |name: &str, nullable: bool| Field::new(name, DataType::Float64, nullable);
+        let (fields, columns, metadata): (Vec<Field>, Vec<ArrayRef>, HashMap<String, String>) =
+            match self {
+                Self::Points(window) => {
+                    let count = window.columns.iter().map(|c| c.ts.len()).sum();
+                    let (mut names, mut ts, mut values) = (
+                        Vec::with_capacity(count),
+                        Vec::with_capacity(count),
+                        Vec::with_capacity(count),
+                    );
+                    for column in &window.columns {
+                        names.extend(std::iter::repeat_n(column.name.as_str(), column.ts.len()));
+                        ts.extend_from_slice(&column.ts);
+                        values.extend_from_slice(&column.values);
+                    }
+                    let metadata = [
+                        ("series", window.series.clone()),
+                        ("rows", window.rows.to_string()),
+                        ("downsampled", window.downsampled.to_string()),
+                    ];
+                    (
+                        vec![
+                            Field::new(
+                                "column",
+                                DataType::Dictionary(
+                                    Box::new(DataType::Int16),
+                                    Box::new(DataType::Utf8),
+                                ),
+                                false,
+                            ),
+                            Field::new("ts", utc(), false),
+                            float("value", false),
+                        ],
+                        vec![
+                            Arc::new(names.into_iter().collect::<DictionaryArray<Int16Type>>()),
+                            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                            Arc::new(Float64Array::from(values)),
+                        ],
+                        metadata.map(|(k, v)| (k.to_owned(), v)).into_iter().collect(),
+                    )
+                }
+                Self::Candles { series, rows, candles } => {
+                    let pick = |f: fn(&Candle) -> f64| {
+                        Arc::new(Float64Array::from_iter_values(candles.iter().map(f))) as ArrayRef
+                    };
+                    let metadata = [("series", series.clone()), ("rows", rows.to_string())];
+                    (
+                        vec![
+                            Field::new("ts", utc(), false),
+                            float("open", false),
+                            float("high", false),
+                            float("low", false),
+                            float("close", false),
+                            float("volume", true),
+                        ],
+                        vec![
+                            Arc::new(
+                                TimestampMicrosecondArray::from_iter_values(
+                                    candles.iter().map(|c| c.ts),
+                                )
+                                .with_timezone("UTC"),
+                            ),
+                            pick(|c| c.open),
+                            pick(|c| c.high),
+                            pick(|c| c.low),
+                            pick(|c| c.close),
+                            Arc::new(candles.iter().map(|c| c.volume).collect::<Float64Array>()),
+                        ],
+                        metadata.map(|(k, v)| (k.to_owned(), v)).into_iter().collect(),
+                    )
+                }
+            };
+        let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
+        let encode = || -> std::result::Result<Vec<u8>, arrow_schema::ArrowError> {
+            let batch = RecordBatch::try_new(schema.clone(), columns)?;
+            let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &schema)?;
+            writer.write(&batch)?;
+            writer.into_inner()
+        };
+        encode().map_err(|error| Error::internal("encoding a window as Arrow failed", error))
+    }
+}
+
 /// How to resample a series.
 #[derive(Debug, Clone)]
 pub struct ResampleRequest {

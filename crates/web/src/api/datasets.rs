@@ -659,7 +659,18 @@ impl From<WindowAnswer> for WindowView {
         WindowQuery,
     ),
     responses(
-        (status = 200, description = "Points or candles", body = WindowView),
+        (
+            status = 200,
+            description = "Points or candles: JSON, or with `Accept: \
+                application/vnd.apache.arrow.stream` an Arrow IPC stream of one batch (points \
+                as rows of `column`, `ts`, `value`; candles as rows of `ts`, `open`, `high`, \
+                `low`, `close`, `volume`; the series, its rows in range and whether points were \
+                dropped in the schema's metadata), a fraction of the JSON's size",
+            content(
+                (WindowView = "application/json"),
+                (Vec<u8> = "application/vnd.apache.arrow.stream")
+            )
+        ),
         Reading,
         (
             status = 400,
@@ -681,7 +692,8 @@ async fn window_query(
     Actor(principal): Actor,
     Path((id, series)): Path<(String, String)>,
     Query(query): Query<WindowQuery>,
-) -> Result<Json<WindowView>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let request = uses::WindowRequest {
         series,
         version: query.version,
@@ -691,7 +703,17 @@ async fn window_query(
         columns: list_of(query.columns.as_deref()),
         candles: query.candles.unwrap_or(false),
     };
-    Ok(Json(state.app.window(&principal, dataset_id(&id)?, request).await?.into()))
+    let answer = state.app.window(&principal, dataset_id(&id)?, request).await?;
+    let arrow = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains(uses::ARROW_STREAM));
+    if arrow {
+        let bytes = answer.to_arrow_ipc()?;
+        return Ok(([(header::CONTENT_TYPE, uses::ARROW_STREAM)], bytes).into_response());
+    }
+    Ok(Json(WindowView::from(answer)).into_response())
 }
 
 /// How to resample a series.
