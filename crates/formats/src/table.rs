@@ -372,6 +372,17 @@ impl TableBuilder {
         Ok(())
     }
 
+    /// Refuses a row: strict mode stops with `reject`, lenient mode sets the row aside.
+    fn refuse(&mut self, reject: Reject) -> Result<(), TableError> {
+        match self.mode {
+            Mode::Strict => Err(TableError::BadValue(reject)),
+            Mode::Lenient => {
+                self.rejects.push(reject);
+                Ok(())
+            }
+        }
+    }
+
     /// Adds one row, found on `line` (1-based) of the file. A row is checked whole before
     /// any of it is added.
     pub fn push<S: AsRef<str>>(&mut self, line: usize, row: &[S]) -> Result<(), TableError> {
@@ -382,13 +393,7 @@ impl TableBuilder {
             Ok(ts) => ts,
             Err(reject) => {
                 self.checked = cells;
-                return match self.mode {
-                    Mode::Strict => Err(TableError::BadValue(reject)),
-                    Mode::Lenient => {
-                        self.rejects.push(reject);
-                        Ok(())
-                    }
-                };
+                return self.refuse(reject);
             }
         };
         if self.proposal.layout == Layout::Wide {
@@ -422,13 +427,7 @@ impl TableBuilder {
             let index = self.proposal.series.first().copied().unwrap_or_default();
             let reject = self.reject(line, index, series, format!("a series name ({error})"));
             self.checked = cells;
-            return match self.mode {
-                Mode::Strict => Err(TableError::BadValue(reject)),
-                Mode::Lenient => {
-                    self.rejects.push(reject);
-                    Ok(())
-                }
-            };
+            return self.refuse(reject);
         }
         self.series.append(series);
         self.ts.append_value(ts);
