@@ -1,0 +1,24 @@
+//! Any bytes, read as an Avro object container file, strict and lenient: an error is fine,
+//! a panic is not.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use variosync_domain::time::Zone;
+use variosync_formats::columnar::ColumnarReader;
+use variosync_formats::delimited::ReadOptions;
+use variosync_formats::table::Mode;
+
+fuzz_target!(|data: &[u8]| {
+    for mode in [Mode::Strict, Mode::Lenient] {
+        let options =
+            ReadOptions { mode, zone: Zone::Utc, default_series: "f".into(), mapping: Default::default() };
+        let input = Box::new(std::io::Cursor::new(data.to_vec()));
+        if let Ok(reader) = ColumnarReader::avro(input, &options) {
+            for batch in reader {
+                if batch.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+});
