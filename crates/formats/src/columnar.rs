@@ -73,9 +73,6 @@ impl std::io::Read for Tail {
 
 /// The batches of an Avro file, which must end with its sync marker: a file cut short
 /// within a block is an error, not a shorter table.
-/// Empty blocks in a row after which an Avro file is taken for damaged.
-const MAX_EMPTY_BLOCKS: usize = 10_000;
-
 struct AvroBatches {
     reader: arrow_avro::reader::Reader<std::io::BufReader<Tail>>,
     sync: [u8; 16],
@@ -87,20 +84,10 @@ impl Iterator for AvroBatches {
     type Item = Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // An empty batch says nothing; it would hide a truncated file from the mapping. A
-        // damaged file can make the decoder hand out empty batches without end: after
-        // enough of them in a row, it is refused instead of read forever.
-        let mut empty = 0;
         let next = loop {
             match self.reader.next() {
-                Some(Ok(batch)) if batch.num_rows() == 0 => {
-                    empty += 1;
-                    if empty == MAX_EMPTY_BLOCKS {
-                        break Some(Err(ArrowError::ParseError(format!(
-                            "{MAX_EMPTY_BLOCKS} blocks in a row hold no rows: the file is damaged"
-                        ))));
-                    }
-                }
+                // An empty batch says nothing; it would hide a truncated file from the mapping.
+                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
                 other => break other,
             }
         };
