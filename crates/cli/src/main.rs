@@ -318,6 +318,18 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    // Workbooks and Avro files are decoded in children of this same program, which may use
+    // only so much memory and CPU time (see `variosync_formats::isolation`).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(variosync_formats::isolation::CHILD_COMMAND) {
+        variosync_formats::isolation::child_main(&args[2..]);
+    }
+    match std::env::current_exe() {
+        Ok(program) => variosync_formats::isolation::isolate_with(program),
+        Err(error) => eprintln!(
+            "warning: this program cannot find its own executable ({error}), so workbooks and Avro files are decoded in-process, without memory and CPU limits"
+        ),
+    }
     let cli = Cli::parse();
     // Commands about files and the example config need no settings.
     let offline = match &cli.command {

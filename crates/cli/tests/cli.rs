@@ -394,3 +394,43 @@ fn forecast_a_series_of_a_file_on_its_own_calendar() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8(unknown.stderr).unwrap().contains("unknown model \"lstm\""));
 }
+
+/// Converts `input` with the binary, answering its exit code, stdout and stderr.
+fn convert_file(dir: &Path, input: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = dir.join("out.parquet");
+    let _ = std::fs::remove_file(&out);
+    let output = run(variosync(dir).arg("convert").arg(input).arg(&out).args(extra));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code(), stdout, stderr)
+}
+
+#[test]
+fn workbooks_and_avro_are_decoded_in_a_child_that_cannot_take_the_process_down() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["stocks.xlsx", "stocks.xls", "stocks.ods", "stocks.avro"] {
+        let (code, stdout, stderr) = convert_file(dir.path(), &fixture(name), &[]);
+        assert_eq!(code, Some(0), "{name}: {stderr}");
+        assert!(stdout.contains(" rows, 1 series"), "{name}: {stdout}");
+    }
+    // The child's refusals reach the person as they were made.
+    let (code, _, stderr) = convert_file(dir.path(), &fixture("stocks.xlsx"), &["--sheet", "9"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("the workbook has no sheet \"9\""), "{stderr}");
+
+    // A 10 KB sheet with two cells far apart, which the decoder would lay out densely in
+    // tens of GB, is refused, and says why.
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    let (code, _, stderr) =
+        convert_file(dir.path(), &regressions.join("workbook-dense-range.xls"), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("needs more memory than allowed"), "{stderr}");
+    assert!(stderr.contains("save the sheet as CSV"), "{stderr}");
+
+    // An Avro block that sends the decoder round forever is stopped.
+    let (code, _, stderr) =
+        convert_file(dir.path(), &regressions.join("avro-endless-block.avro"), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("without producing rows, so it was stopped"), "{stderr}");
+    assert!(!dir.path().join("out.parquet").exists(), "nothing is written for a refused file");
+}

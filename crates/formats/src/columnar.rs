@@ -52,6 +52,18 @@ fn arrow_error(error: impl std::fmt::Display) -> ReadError {
     ReadError::Unsupported(format!("the file cannot be read: {error}"))
 }
 
+/// A batch that could not be read: a decoding child's refusal as it was given, anything
+/// else as unreadable.
+pub(crate) fn batch_error(error: ArrowError) -> ReadError {
+    match error {
+        ArrowError::ExternalError(inner) => match inner.downcast::<ReadError>() {
+            Ok(refusal) => *refusal,
+            Err(other) => arrow_error(other),
+        },
+        other => arrow_error(other),
+    }
+}
+
 type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
 
 /// Keeps the last 16 bytes read through it.
@@ -73,11 +85,30 @@ impl std::io::Read for Tail {
 
 /// The batches of an Avro file, which must end with its sync marker: a file cut short
 /// within a block is an error, not a shorter table.
-struct AvroBatches {
+pub(crate) struct AvroBatches {
     reader: arrow_avro::reader::Reader<std::io::BufReader<Tail>>,
     sync: [u8; 16],
     tail: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     checked: bool,
+}
+
+impl AvroBatches {
+    /// The schema of every batch.
+    pub(crate) fn schema(&self) -> SchemaRef {
+        self.reader.schema()
+    }
+}
+
+/// Opens the Avro object container file in `input` in this process.
+pub(crate) fn avro_batches(input: Box<dyn std::io::Read + Send>) -> Result<AvroBatches, ReadError> {
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(32)));
+    let input = Tail { inner: input, tail: tail.clone() };
+    let reader = arrow_avro::reader::ReaderBuilder::new()
+        .with_batch_size(64 * 1024)
+        .build(std::io::BufReader::new(input))
+        .map_err(|e| ReadError::Unsupported(format!("the Avro file cannot be read: {e}")))?;
+    let sync = reader.avro_header().sync();
+    Ok(AvroBatches { reader, sync, tail, checked: false })
 }
 
 impl Iterator for AvroBatches {
@@ -190,20 +221,17 @@ impl ColumnarReader {
         Self::from_batches(Columnar::ArrowStream, Box::new(reader), options)
     }
 
-    /// Reads an Apache Avro object container file from any reader.
+    /// Reads an Apache Avro object container file from any reader: in a child process
+    /// where the program isolates decoders (see [`crate::isolation`]).
     pub fn avro(
         input: Box<dyn std::io::Read + Send>,
         options: &ReadOptions,
     ) -> Result<Self, ReadError> {
-        let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(32)));
-        let input = Tail { inner: input, tail: tail.clone() };
-        let reader = arrow_avro::reader::ReaderBuilder::new()
-            .with_batch_size(64 * 1024)
-            .build(std::io::BufReader::new(input))
-            .map_err(|e| ReadError::Unsupported(format!("the Avro file cannot be read: {e}")))?;
-        let sync = reader.avro_header().sync();
-        let batches = AvroBatches { reader, sync, tail, checked: false };
-        Self::from_batches(Columnar::Avro, Box::new(batches), options)
+        let batches: Batches = match crate::isolation::program() {
+            Some(program) => Box::new(crate::isolation::avro(program, input)?),
+            None => Box::new(avro_batches(input)?),
+        };
+        Self::from_batches(Columnar::Avro, batches, options)
     }
 
     pub(crate) fn from_batches(
@@ -211,7 +239,7 @@ impl ColumnarReader {
         mut batches: Batches,
         options: &ReadOptions,
     ) -> Result<Self, ReadError> {
-        let first = batches.next().transpose().map_err(arrow_error)?;
+        let first = batches.next().transpose().map_err(batch_error)?;
         let names: Vec<String> = match &first {
             Some(batch) => batch.schema().fields().iter().map(|f| f.name().clone()).collect(),
             None => return Err(crate::mapping::MappingError::NoRows.into()),
@@ -313,7 +341,7 @@ impl Iterator for ColumnarReader {
                     Some(Ok(batch)) => batch,
                     Some(Err(error)) => {
                         self.done = true;
-                        return Some(Err(arrow_error(error)));
+                        return Some(Err(batch_error(error)));
                     }
                     None => {
                         self.done = true;

@@ -67,14 +67,42 @@ fn workbook_error(error: impl std::fmt::Display) -> ReadError {
     ReadError::Unsupported(format!("the workbook cannot be read: {error}"))
 }
 
+/// A sheet read as text cells: the table's body in batches, with the sheet row of each row
+/// and what the person should check.
+pub(crate) struct Sheet {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) batches: Vec<RecordBatch>,
+    pub(crate) line_numbers: Vec<usize>,
+    pub(crate) warnings: Vec<String>,
+}
+
 /// Opens the workbook in `input`, reading the sheet `options.mapping.sheet` names (a name,
-/// or a 1-based number), or the first.
+/// or a 1-based number), or the first: in a child process where the program isolates
+/// decoders (see [`crate::isolation`]).
 pub fn open(
-    mut input: Box<dyn Read + Send>,
+    input: Box<dyn Read + Send>,
     options: &ReadOptions,
 ) -> Result<ColumnarReader, ReadError> {
-    let mut bytes = Vec::new();
-    (&mut input).take(MAX_WORKBOOK_BYTES + 1).read_to_end(&mut bytes)?;
+    let sheet = options.mapping.sheet.as_deref();
+    let sheet = match crate::isolation::program() {
+        Some(program) => crate::isolation::workbook(program, input, sheet)?,
+        None => {
+            let mut bytes = Vec::new();
+            input.take(MAX_WORKBOOK_BYTES + 1).read_to_end(&mut bytes)?;
+            read_sheet(bytes, sheet)?
+        }
+    };
+    let batches = Box::new(sheet.batches.into_iter().map(Ok));
+    let mut reader = ColumnarReader::from_batches(Columnar::Workbook, batches, options)?;
+    reader.set_line_numbers(sheet.line_numbers);
+    for warning in sheet.warnings {
+        reader.warn(warning);
+    }
+    Ok(reader)
+}
+
+/// Reads the sheet `sheet` names (or the first) of the workbook `bytes`, in this process.
+pub(crate) fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<Sheet, ReadError> {
     if bytes.len() as u64 > MAX_WORKBOOK_BYTES {
         return Err(ReadError::Unsupported(format!(
             "a workbook over {} MiB cannot be read; save the sheet as CSV instead",
@@ -96,7 +124,7 @@ pub fn open(
             "the file looks like a workbook (xlsx, xls, xlsb or ods) but cannot be opened: it may be damaged, encrypted or another Office document".to_owned(),
         ))?;
     let names = sheets.sheet_names();
-    let chosen = choose_sheet(&names, options.mapping.sheet.as_deref())?;
+    let chosen = choose_sheet(&names, sheet)?;
     let range = worksheet(&mut sheets, &chosen)?;
     let (first_row, _) = range.start().unwrap_or((0, 0));
     // Each row with its number as the spreadsheet shows it (from 1); empty rows are skipped.
@@ -106,6 +134,7 @@ pub fn open(
         .map(|(i, row)| (first_row as usize + i + 1, row.iter().map(cell_text).collect::<Vec<_>>()))
         .filter(|(_, row)| row.iter().any(Option::is_some));
     let mut rows: Vec<(usize, Vec<Option<String>>)> = rows.collect();
+    drop(range);
     // Titles and notes above the table are skipped: it starts at the first row that is as
     // full as the fullest row near the top.
     let filled = |row: &[Option<String>]| row.iter().filter(|cell| cell.is_some()).count();
@@ -155,21 +184,18 @@ pub fn open(
         .collect::<Result<Vec<_>, ArrowError>>()
         .map_err(workbook_error)?;
     let line_numbers = body.iter().map(|(line, _)| *line).collect();
-    let batches = Box::new(batches.into_iter().map(Ok));
-    let mut reader = ColumnarReader::from_batches(Columnar::Workbook, batches, options)?;
-    reader.set_line_numbers(line_numbers);
+    let mut warnings = Vec::new();
     if let (Some(first), Some(last)) = (skipped.first(), skipped.last()) {
-        let rows = if first == last {
+        warnings.push(if first == last {
             format!("row {first} of sheet {chosen:?}, above the table, was skipped")
         } else {
             format!("rows {first}-{last} of sheet {chosen:?}, above the table, were skipped")
-        };
-        reader.warn(rows);
+        });
     }
     if names.len() > 1 {
-        reader.warn(format!("sheet {chosen:?} was read{}", others(&names, &chosen)));
+        warnings.push(format!("sheet {chosen:?} was read{}", others(&names, &chosen)));
     }
-    Ok(reader)
+    Ok(Sheet { schema, batches, line_numbers, warnings })
 }
 
 /// The sheets other than `chosen`, for messages.
