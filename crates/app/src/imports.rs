@@ -447,8 +447,10 @@ impl App {
             idempotency_key: None,
         };
         let runner = format!("inline-{}", uuid::Uuid::now_v7());
-        let timeout = i64::try_from(self.settings.inline_timeout_secs).unwrap_or(3600);
-        let until = chrono::Utc::now() + chrono::Duration::seconds(timeout.max(60));
+        // The lease is renewed while the import runs, so one whose process dies is taken
+        // back like a worker's job.
+        let lease = std::time::Duration::from_secs(self.settings.jobs.lease_secs.max(1));
+        let until = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
         let job = match self
             .backends
             .jobs()
@@ -469,14 +471,15 @@ impl App {
             options: &options,
             policy,
         };
-        let result = crate::pipeline::import_metered(
+        let import = crate::pipeline::import_metered(
             &self.backends,
             principal,
             request,
             &self.scratch,
             &meter,
-        )
-        .await;
+        );
+        let jobs = self.backends.jobs();
+        let result = crate::queue::holding_lease(&jobs, job.id, &runner, lease, import).await;
         let answer = match result {
             Ok(imported) => {
                 let summary = ImportSummary::of(imported);

@@ -453,6 +453,31 @@ async fn run_one(
     end(repo, backends, job.id, &worker_name, &outcome, cpu, settings).await;
 }
 
+/// Runs `work`, the inline job `id` held by `runner`, while renewing its lease every third
+/// of `lease`: a process that dies mid-way lets the job be taken back (and its hours given
+/// back) within one lease, as a worker's would be.
+pub(crate) async fn holding_lease<T>(
+    repo: &JobRepository,
+    id: variosync_domain::JobId,
+    runner: &str,
+    lease: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(lease / 3);
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = beat.tick() => match repo.heartbeat(Access::System, id, runner, lease, None).await {
+                Ok(Lease::Held { .. }) => {}
+                Ok(Lease::Lost) => tracing::warn!(job_id = %id, "an inline job's lease was lost"),
+                Err(error) => tracing::warn!(job_id = %id, error = %error, "an inline job's heartbeat failed"),
+            },
+        }
+    }
+}
+
 /// Records the job's end and its charge, and tells its owner.
 async fn end(
     repo: &JobRepository,
@@ -472,5 +497,53 @@ async fn end(
         }
         Ok(None) => tracing::warn!("the job's lease was lost before it ended"),
         Err(error) => tracing::error!(error = %error, "cannot record the job's end"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use variosync_domain::{Email, NewUser, Role};
+    use variosync_store::jobs::JobStatus;
+    use variosync_store::settings::StoreSettings;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_inline_job_keeps_its_lease_while_it_runs_and_is_taken_back_once_its_process_dies() {
+        let dir = tempfile::tempdir().unwrap();
+        let backends = Backends::open(&StoreSettings::default(), dir.path()).await.unwrap();
+        backends.db.migrate().await.unwrap();
+        let new = NewUser {
+            email: Email::parse("ada@example.com").unwrap(),
+            password_hash: None,
+            role: Role::User,
+        };
+        let user = backends.users().create(&new).await.unwrap().id;
+        let jobs = backends.jobs();
+        let lease = Duration::from_secs(2);
+        let new = NewJob {
+            kind: "import".into(),
+            payload: serde_json::json!({}),
+            max_attempts: 1,
+            reserve: Hours::ZERO,
+            idempotency_key: None,
+        };
+        let until = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap();
+        let access = variosync_store::Access::person(user);
+        let job = jobs
+            .start_inline(access, WorkspaceId::personal(user), &new, "inline-a", until)
+            .await
+            .unwrap();
+        // Work that outlasts two leases keeps its job.
+        let work = tokio::time::sleep(Duration::from_secs(5));
+        holding_lease(&jobs, job.id, "inline-a", lease, work).await;
+        assert!(jobs.reap(Access::System).await.unwrap().is_empty(), "the lease was renewed");
+        // Then nothing renews it, as when its process is killed: it is taken back and failed.
+        tokio::time::sleep(lease + Duration::from_millis(500)).await;
+        assert_eq!(jobs.reap(Access::System).await.unwrap(), [job.id]);
+        let ended = jobs.get(Access::System, job.id).await.unwrap().unwrap();
+        assert_eq!(ended.status, JobStatus::Failed);
+        let error = ended.error.unwrap_or_default();
+        assert!(error.contains("the process running it stopped"), "{error}");
     }
 }

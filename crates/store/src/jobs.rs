@@ -711,8 +711,7 @@ impl JobRepository {
              lease_until = NULL, run_after = $2, message = 'its worker stopped; queued again', \
              updated_at = $2 WHERE id = $1 AND status = 'running' AND lease_until < $2";
         const GIVE_UP: &str = "UPDATE jobs SET status = 'failed', lease_owner = NULL, \
-             lease_until = NULL, error = 'its worker stopped on every attempt', \
-             finished_at = $2, updated_at = $2 \
+             lease_until = NULL, error = $3, finished_at = $2, updated_at = $2 \
              WHERE id = $1 AND status = 'running' AND lease_until < $2";
         let taken = transaction!(&self.db, access, write, |conn| {
             let expired: Vec<(Uuid, Uuid, Uuid, String, i64, i32, i32)> =
@@ -723,8 +722,17 @@ impl JobRepository {
                 if attempts < max_attempts {
                     sqlx::query(AGAIN).bind(id).bind(at).execute(&mut *conn).await?;
                 } else {
-                    let changed =
-                        sqlx::query(GIVE_UP).bind(id).bind(at).execute(&mut *conn).await?;
+                    let error = if max_attempts > 1 {
+                        "its worker stopped on every attempt"
+                    } else {
+                        "the process running it stopped before it ended; its hours were given back"
+                    };
+                    let changed = sqlx::query(GIVE_UP)
+                        .bind(id)
+                        .bind(at)
+                        .bind(error)
+                        .execute(&mut *conn)
+                        .await?;
                     if changed.rows_affected() > 0 {
                         settle!(conn, job, (workspace, user), &kind, reserved, 0i64, at);
                     }
