@@ -290,7 +290,7 @@ pub type RejectsStream = futures::stream::BoxStream<'static, std::io::Result<byt
 
 /// Parses a dataset id from text; anything else is simply not found.
 pub fn parse_dataset_id(text: &str) -> Result<DatasetId> {
-    text.parse().map_err(|_| not_found())
+    text.parse().map_err(|_| crate::Error::malformed_id("dataset", text))
 }
 
 impl App {
@@ -300,7 +300,7 @@ impl App {
         principal: &Principal,
         query: &ListDatasets,
     ) -> Result<Vec<Dataset>> {
-        let limit = query.limit.unwrap_or(50).clamp(1, 200);
+        let limit = crate::Error::bounded("limit", query.limit, 50, 1, 200)?;
         let search = query.search.as_deref().filter(|s| !s.trim().is_empty());
         let workspace = principal.workspace;
         Ok(self.backends.datasets().list(principal.access(), workspace, search, limit).await?)

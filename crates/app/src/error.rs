@@ -83,6 +83,31 @@ impl Error {
         Self::Invalid { code, message: message.into() }
     }
 
+    /// An id in a path or query that is not an id at all (ids are UUIDs): a malformed
+    /// request, not a missing thing.
+    pub fn malformed_id(what: &str, text: &str) -> Self {
+        let shown: String = text.chars().take(64).collect();
+        Self::invalid("invalid_id", format!("{shown:?} is not a {what} id: ids are UUIDs"))
+    }
+
+    /// `value` (or `default` where none was given) when it lies within `min..=max`; a
+    /// value outside is refused, never silently moved into bounds.
+    pub fn bounded(
+        name: &str,
+        value: Option<u32>,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) -> Result<u32> {
+        match value.unwrap_or(default) {
+            value if (min..=max).contains(&value) => Ok(value),
+            value => Err(Self::invalid(
+                "invalid_query",
+                format!("{name} must be {min} to {max}, not {value}"),
+            )),
+        }
+    }
+
     /// Something not found.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::NotFound { code, message: message.into() }

@@ -349,7 +349,7 @@ fn forecast_not_found() -> crate::Error {
 
 /// Parses a forecast id from text; anything else is simply not found.
 pub fn parse_forecast_id(text: &str) -> crate::Result<ForecastId> {
-    text.parse().map_err(|_| forecast_not_found())
+    text.parse().map_err(|_| crate::Error::malformed_id("forecast", text))
 }
 
 /// Checks that `name` is a numeric column of `profile`, for `use_`.
@@ -458,7 +458,7 @@ impl crate::App {
         dataset: Option<DatasetId>,
         limit: Option<u32>,
     ) -> crate::Result<Vec<Forecast>> {
-        let limit = limit.unwrap_or(50).clamp(1, 200);
+        let limit = crate::Error::bounded("limit", limit, 50, 1, 200)?;
         let workspace = principal.workspace;
         Ok(self.backends.forecasts().list(principal.access(), workspace, dataset, limit).await?)
     }

@@ -108,7 +108,7 @@ impl App {
         before: Option<LedgerEntryId>,
         limit: Option<u32>,
     ) -> Result<Vec<LedgerEntry>> {
-        let limit = limit.unwrap_or(100).clamp(1, 500);
+        let limit = crate::Error::bounded("limit", limit, 100, 1, 500)?;
         let (access, workspace) = (principal.access(), principal.workspace);
         Ok(self.backends.ledger().entries(access, workspace, before, limit).await?)
     }

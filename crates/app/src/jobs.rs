@@ -119,7 +119,7 @@ fn not_found() -> Error {
 
 /// Parses a job id from text; anything else is simply not found.
 pub fn parse_job_id(text: &str) -> Result<JobId> {
-    text.parse().map_err(|_| not_found())
+    text.parse().map_err(|_| crate::Error::malformed_id("job", text))
 }
 
 fn parse_status(text: Option<&str>) -> Result<Option<JobStatus>> {
@@ -213,7 +213,7 @@ impl App {
             principal.access()
         };
         let status = parse_status(query.status.as_deref())?;
-        let limit = query.limit.unwrap_or(50).clamp(1, 500);
+        let limit = crate::Error::bounded("limit", query.limit, 50, 1, 500)?;
         Ok(self.backends.jobs().list(access, status, limit).await?)
     }
 
@@ -274,7 +274,7 @@ impl App {
     /// Hours the principal's jobs were charged per day and kind over the last `days` days
     /// (1 to 366, default 30), today included.
     pub async fn usage(&self, principal: &Principal, days: Option<u32>) -> Result<UsageReport> {
-        let days = i64::from(days.unwrap_or(30).clamp(1, 366));
+        let days = i64::from(crate::Error::bounded("days", days, 30, 1, 366)?);
         let today = chrono::Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
         let since = today - chrono::Duration::days(days - 1);
         let days =

@@ -37,7 +37,7 @@ fn offset_conflict(received: u64, size: u64) -> Error {
 
 /// Parses an upload id from text; anything else is simply not found.
 pub fn parse_upload_id(text: &str) -> Result<UploadId> {
-    text.parse().map_err(|_| not_found())
+    text.parse().map_err(|_| crate::Error::malformed_id("upload", text))
 }
 
 /// Joins the upload's chunks, in order, into the file at `path`.

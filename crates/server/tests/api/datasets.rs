@@ -349,7 +349,11 @@ async fn bad_uploads_get_specific_errors_and_leave_nothing_behind() {
         (format!("/api/v1/datasets/{id}/series/tiny/window?candles=true"), "invalid_query"),
         (format!("/api/v1/datasets/{id}/rejects"), "no_rejects"),
         (format!("/api/v1/datasets/{id}/profile?version=9"), "version_not_found"),
-        ("/api/v1/datasets/not-an-id".to_owned(), "dataset_not_found"),
+        ("/api/v1/datasets/not-an-id".to_owned(), "invalid_id"),
+        ("/api/v1/datasets?limit=2147483648".to_owned(), "invalid_query"),
+        ("/api/v1/datasets?limit=4294967296".to_owned(), "invalid_request"),
+        ("/api/v1/datasets?limit=201".to_owned(), "invalid_query"),
+        (format!("/api/v1/datasets/{id}/rows?offset=9223372036854775808"), "invalid_query"),
     ] {
         let (status, body) =
             json(app.with_key(Method::GET, &query, &key).send().await.unwrap()).await;

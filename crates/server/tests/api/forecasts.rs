@@ -54,7 +54,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
         (with("levels", json!([100])), StatusCode::BAD_REQUEST, "invalid_forecast"),
         (with("series", json!("TSLA")), StatusCode::NOT_FOUND, "series_not_found"),
         (with("column", json!("vwap")), StatusCode::NOT_FOUND, "column_not_found"),
-        (with("dataset_id", json!("nope")), StatusCode::NOT_FOUND, "dataset_not_found"),
+        (with("dataset_id", json!("nope")), StatusCode::BAD_REQUEST, "invalid_id"),
         (
             with("regressors", json!([{ "column": "vwap", "future": vec![1.0; 30] }])),
             StatusCode::NOT_FOUND,

@@ -33,6 +33,7 @@ struct Page {
     #[param(inline)]
     after: Option<UserId>,
     /// How many accounts, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -52,7 +53,7 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<User>>, ApiError> {
     current.require_admin()?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 500);
+    let limit = variosync_app::Error::bounded("limit", page.limit, 100, 1, 500)?;
     Ok(Json(state.accounts.list_users(page.after, limit).await?))
 }
 

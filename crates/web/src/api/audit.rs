@@ -40,6 +40,7 @@ struct Params {
     #[param(inline)]
     user_id: Option<UserId>,
     /// How many entries, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -69,7 +70,7 @@ async fn list(
         from: params.from,
         to: params.to,
         before: params.before,
-        limit: params.limit.unwrap_or(100).clamp(1, MAX_LIMIT),
+        limit: variosync_app::Error::bounded("limit", params.limit, 100, 1, MAX_LIMIT)?,
     };
     Ok(Json(state.backends.audit().list(access, &filter).await?))
 }

@@ -241,6 +241,7 @@ struct ListQuery {
     /// Only datasets whose name contains this text (any case).
     search: Option<String>,
     /// How many, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -435,6 +436,7 @@ async fn versions(
 #[into_params(parameter_in = Query)]
 struct VersionQuery {
     /// The version's number (default: the current version).
+    #[param(minimum = 1, maximum = 2147483647)]
     version: Option<u32>,
 }
 
@@ -519,12 +521,14 @@ struct WindowQuery {
     /// The end, exclusive: RFC 3339 or milliseconds since 1970 (default: after the last row).
     to: Option<String>,
     /// At most this many points per column, or candles: 3 to 20000 (default 2000).
+    #[param(minimum = 3, maximum = 20000)]
     points: Option<usize>,
     /// Comma-separated column names (default: every numeric column).
     columns: Option<String>,
     /// `true` for OHLC candles instead of points.
     candles: Option<bool>,
     /// The version's number (default: the current version).
+    #[param(minimum = 1, maximum = 2147483647)]
     version: Option<u32>,
 }
 
@@ -732,6 +736,7 @@ struct ResampleQuery {
     /// meaning: open first, high max, low min, close last, volume sum, others mean).
     columns: Option<String>,
     /// The version's number (default: the current version).
+    #[param(minimum = 1, maximum = 2147483647)]
     version: Option<u32>,
 }
 
@@ -870,10 +875,13 @@ struct RowsQuery {
     /// The end, exclusive: RFC 3339 or milliseconds since 1970 (default: after the last row).
     to: Option<String>,
     /// Rows to skip (default 0).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     offset: Option<u64>,
     /// Rows to return, 1 to 10000 (default 100).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
     /// The version's number (default: the current version).
+    #[param(minimum = 1, maximum = 2147483647)]
     version: Option<u32>,
 }
 
@@ -934,7 +942,13 @@ async fn rows(
         version: query.version,
         from: uses::parse_time(query.from.as_deref(), "from")?,
         to: uses::parse_time(query.to.as_deref(), "to")?,
-        offset: query.offset.unwrap_or(0),
+        offset: match query.offset.unwrap_or(0) {
+            offset if i64::try_from(offset).is_ok() => offset,
+            _ => {
+                let message = format!("offset must be 0 to {}", i64::MAX);
+                return Err(variosync_app::Error::invalid("invalid_query", message).into());
+            }
+        },
         limit: query.limit,
     };
     let page = state.app.rows(&principal, dataset_id(&id)?, request).await?;

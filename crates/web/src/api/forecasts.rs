@@ -165,6 +165,7 @@ struct ListQuery {
     /// Only those of this dataset.
     dataset_id: Option<String>,
     /// At most this many (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

@@ -26,6 +26,7 @@ struct Params {
     #[param(inline)]
     before: Option<LedgerEntryId>,
     /// How many entries, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 

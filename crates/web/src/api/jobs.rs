@@ -57,6 +57,7 @@ struct ListParams {
     /// Only jobs in this state: `queued`, `running`, `succeeded`, `failed`, `cancelled`.
     status: Option<String>,
     /// How many, newest first, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -168,6 +169,7 @@ async fn events(
 #[into_params(parameter_in = Query)]
 struct UsageParams {
     /// How many days back, 1 to 366 (default 30).
+    #[param(minimum = 1, maximum = 366)]
     days: Option<u32>,
 }
 

@@ -104,7 +104,11 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .merge(jobs::router())
         .merge(billing::router())
         .merge(admin::router());
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
+    let (router, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts();
+    openapi::describe_common_answers(&mut document);
+    (router, document)
 }
 
 /// The OpenAPI document as JSON, and Swagger UI to browse and try it (its files are built

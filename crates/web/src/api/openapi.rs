@@ -187,3 +187,67 @@ impl utoipa::IntoResponses for Throttled {
         ])
     }
 }
+
+/// Adds to every operation the answers the server gives before its handler runs, so that a
+/// client (or a fuzzer checking the document) meets no status the document does not name:
+/// 400 for a malformed path, query or JSON body; 404 for a path naming nothing; 413, 415
+/// and 422 for bodies too large, of a type not taken, or of the wrong shape. An operation's
+/// own description of one of these is kept.
+pub(super) fn describe_common_answers(openapi: &mut OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let parameters = operation.parameters.as_deref().unwrap_or_default();
+            let in_path = parameters
+                .iter()
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path));
+            let takes_values = !parameters.is_empty();
+            let body = operation.request_body.as_ref();
+            let json_body = body.is_some_and(
+                |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
+            );
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description).build().into());
+            };
+            if takes_values || body.is_some() {
+                add(
+                    "400",
+                    "The request is malformed: a path or query value of the wrong type, out of \
+                     its bounds or unknown, or a body that is not valid JSON \
+                     (`invalid_request`, `invalid_query`).",
+                );
+            }
+            if in_path {
+                add("404", "Nothing of that id belongs to the caller (`*_not_found`).");
+            }
+            if body.is_some() {
+                add("413", "The body is larger than this operation takes (`too_large`).");
+                add(
+                    "415",
+                    "The body's `Content-Type` is not one this operation takes \
+                     (`unsupported_media_type`).",
+                );
+            }
+            if json_body {
+                add(
+                    "422",
+                    "The JSON body lacks a field, has one of the wrong type, or one it does not \
+                     take (`invalid_body`).",
+                );
+            }
+        }
+    }
+}
