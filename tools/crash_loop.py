@@ -6,8 +6,9 @@ imports and import jobs, restarts it, and then checks what a crash may never lea
     `tmp/` but the live one is swept at start-up);
   * no half dataset: every dataset listed reads back (its current version's file is whole);
   * no job left running: jobs of killed runs are taken up again and end (or wait, queued,
-    for the retry their backoff set); reported, and a failure with --require-jobs-end (after
-    many kills a job can stay `running` on a live worker: under investigation).
+    for the retry their backoff set), imports made on a killed request included (their
+    lease runs out and they are failed, hours given back); reported, and a failure with
+    --require-jobs-end.
 
 Uses only the standard library. The server is the `variosync` binary (`--bin`, default:
 `$CARGO_TARGET_DIR/debug/variosync`), on SQLite and a local folder in a temporary data
