@@ -95,6 +95,12 @@ impl App {
         if size == 0 {
             return Err(Error::invalid("empty_upload", "size must be at least 1 byte"));
         }
+        if i64::try_from(size).is_err() {
+            return Err(Error::invalid(
+                "invalid_size",
+                format!("size must be at most {}", i64::MAX),
+            ));
+        }
         if size > limit {
             return Err(Error::TooLarge { limit });
         }
@@ -144,7 +150,7 @@ impl App {
         let received = match self.receive("chunk", chunk, remaining).await {
             Ok(received) => received,
             Err(Error::TooLarge { .. }) => {
-                return Err(Error::invalid(
+                return Err(Error::conflict(
                     "chunk_too_large",
                     format!("the chunk runs past the announced size: {remaining} bytes remain"),
                 ));

@@ -4,6 +4,7 @@
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::json;
+use variosync_domain::names::NameKind;
 use variosync_domain::{
     ApiKeyId, ApiScope, AuditAction, Email, Hours, NewUser, Role, SessionId, TokenPurpose, User,
     UserId, WorkspaceId,
@@ -17,9 +18,6 @@ use crate::error::{Error, Result};
 use crate::mail::{Mail, Mailer};
 use crate::password::{self, Password};
 use crate::secrets::{ApiKeySecret, SessionToken, digests_match};
-
-/// The longest name of an API key.
-const MAX_KEY_NAME_LEN: usize = 100;
 
 /// Policies of the accounts layer.
 #[derive(Debug, Clone, Deserialize)]
@@ -210,7 +208,8 @@ impl Accounts {
     /// way, so the endpoint cannot be used to find out who has an account.
     #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
-        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        // A malformed address is refused: that says nothing of who has an account.
+        let email = Email::parse(email)?;
         if let Some(user) = self.backends.users().find_by_email(Access::System, &email).await?
             && user.is_active()
         {
@@ -263,7 +262,8 @@ impl Accounts {
     /// followed. Answers the same either way.
     #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn request_magic_link(&self, email: &str) -> Result<()> {
-        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        // A malformed address is refused: that says nothing of who has an account.
+        let email = Email::parse(email)?;
         let user = self.backends.users().find_by_email(Access::System, &email).await?;
         if user.as_ref().is_some_and(|user| !user.is_active()) {
             return Ok(());
@@ -629,17 +629,16 @@ impl Accounts {
         scope: ApiScope,
         client: &ClientInfo,
     ) -> Result<(ApiKey, ApiKeySecret)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_KEY_NAME_LEN {
+        let Ok(name) = variosync_domain::names::check(NameKind::Key, name) else {
             return Err(Error::InvalidKeyName);
-        }
+        };
         let secret = ApiKeySecret::generate();
         let key = self
             .backends
             .api_keys()
             .create(NewApiKey {
                 user_id: user,
-                name: name.to_owned(),
+                name,
                 prefix: secret.prefix().to_owned(),
                 secret_hash: secret.digest(),
                 scope,

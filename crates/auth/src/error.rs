@@ -24,7 +24,7 @@ pub enum Error {
     #[error("this account is disabled")]
     Disabled,
     /// A key name is empty or too long.
-    #[error("a key name of 1 to 100 characters is required")]
+    #[error("a key name of 1 to 100 visible characters is required")]
     InvalidKeyName,
     /// A mail setting cannot be used.
     #[error("invalid mail setting: {0}")]
@@ -71,7 +71,7 @@ impl Error {
             Self::Oidc(_) => ErrorKind::Unauthenticated,
             Self::SelfLockout => ErrorKind::Conflict,
             Self::Store(error) => error.kind(),
-            Self::InvalidToken => ErrorKind::InvalidInput,
+            Self::InvalidToken => ErrorKind::Unauthenticated,
             Self::MailSend(_) | Self::ExternalKeys(_) => ErrorKind::Unavailable,
             Self::ExternalConfig(_) => ErrorKind::Internal,
             Self::Task(_) | Self::Hashing | Self::MailConfig(_) => ErrorKind::Internal,

@@ -263,7 +263,7 @@ async fn admin_create_user_prints_a_one_time_link_that_signs_the_admin_in() {
     assert_eq!(signed.status(), 200);
     let body: Value = signed.json().await.unwrap();
     assert_eq!(body["user"]["role"], "admin");
-    assert_eq!(confirm(token).await.unwrap().status(), 400, "the link works once");
+    assert_eq!(confirm(token).await.unwrap().status(), 401, "the link works once");
 
     let duplicate =
         run(variosync(dir.path()).args(["admin", "create-user", "--email", "root@example.com"]));

@@ -15,6 +15,8 @@ pub enum NameKind {
     Column,
     /// A tag.
     Tag,
+    /// An API key's name.
+    Key,
 }
 
 impl NameKind {
@@ -23,6 +25,7 @@ impl NameKind {
         match self {
             Self::Dataset | Self::Series | Self::Column => 200,
             Self::Tag => 50,
+            Self::Key => 100,
         }
     }
 
@@ -33,8 +36,24 @@ impl NameKind {
             Self::Series => "series name",
             Self::Column => "column name",
             Self::Tag => "tag",
+            Self::Key => "key name",
         }
     }
+}
+
+/// Characters [`check`] refuses inside a name, as the body of a regular-expression class:
+/// control characters and bidirectional text controls.
+const HIDDEN: &str = r"\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069";
+/// The white space [`check`] trims from both ends (Unicode `White_Space`, as `str::trim`
+/// takes it), likewise: for patterns of other trimmed values.
+pub const SPACE: &str =
+    r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// The regular expression (JSON Schema `pattern`, ECMA-262) that matches exactly the texts
+/// [`check`] takes as names of `kind`, for API documents to state the rule.
+pub fn json_pattern(kind: NameKind) -> String {
+    let inner = kind.max_chars().saturating_sub(2);
+    format!("^[{SPACE}]*[^{SPACE}{HIDDEN}]([^{HIDDEN}]{{0,{inner}}}[^{SPACE}{HIDDEN}])?[{SPACE}]*$")
 }
 
 /// Why a name was refused.
@@ -136,6 +155,48 @@ pub fn from_file_name(file_name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_pattern_takes_exactly_what_check_takes() {
+        let texts = [
+            "prices",
+            " prices ",
+            "\tprices\n",
+            "a",
+            "a b",
+            "",
+            " ",
+            "\t",
+            "a\tb",
+            "a\u{0}b",
+            "\u{0}a",
+            "a\u{1c}",
+            "\u{1c}a",
+            "a\u{85}b",
+            "\u{85}a",
+            "a\u{a0}b",
+            "\u{a0}a",
+            "a\u{202E}b",
+            "\u{2066}a",
+            "a\u{200B}b",
+            "\u{3000}a\u{3000}",
+            "é",
+            "日本",
+            "a\u{2028}",
+            "\u{7f}",
+            "\u{9f}a",
+            "x\u{61c}",
+        ];
+        for kind in [NameKind::Dataset, NameKind::Tag, NameKind::Key] {
+            let pattern = regex::Regex::new(&json_pattern(kind)).unwrap();
+            let long = |n: usize| format!(" {} ", "x".repeat(n));
+            let lengths = [kind.max_chars() - 1, kind.max_chars(), kind.max_chars() + 1];
+            let sized = lengths.map(long);
+            for text in texts.iter().copied().chain(sized.iter().map(String::as_str)) {
+                assert_eq!(pattern.is_match(text), check(kind, text).is_ok(), "{kind:?} {text:?}");
+            }
+        }
+    }
 
     #[test]
     fn names_are_trimmed_and_refused_with_the_reason_and_place() {

@@ -50,7 +50,7 @@ async fn the_accounts_api_works(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(reused.status(), StatusCode::BAD_REQUEST, "the link works once");
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED, "the link works once");
     assert_eq!(app.sign_in("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 
     // Bad input answers with a specific error.

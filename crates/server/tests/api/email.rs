@@ -39,7 +39,7 @@ async fn an_address_confirmation_link_mailed_before_works_once() {
     assert_eq!(confirmed.status(), StatusCode::OK);
     assert!(confirmed.json::<Value>().await.unwrap()["email_verified_at"].is_string());
     let again = post(&app, "/api/v1/auth/verify-email", json!({ "token": link_token })).await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(again.json::<Value>().await.unwrap()["code"], "invalid_token");
 }
 
@@ -68,7 +68,7 @@ async fn a_magic_link_signs_in_once_and_answers_the_same_for_unknown_addresses()
     let me = app.as_browser(Method::GET, "/api/v1/me", &browser).send().await.unwrap();
     assert_eq!(me.json::<Value>().await.unwrap()["user"]["email"], "ada@example.com");
     let reused = post(&app, "/api/v1/auth/magic-link/confirm", json!({ "token": token })).await;
-    assert_eq!(reused.status(), StatusCode::BAD_REQUEST, "a magic link works once");
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED, "a magic link works once");
 }
 
 #[tokio::test]

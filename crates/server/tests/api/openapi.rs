@@ -214,6 +214,18 @@ async fn the_openapi_document_describes_every_operation_of_the_api() {
         }
     }
 
+    // The rules the server enforces beyond a value's type are stated.
+    let schemas = &spec["components"]["schemas"];
+    let pattern = schemas["DatasetChange"]["properties"]["name"]["pattern"].as_str().unwrap();
+    assert_eq!(
+        pattern,
+        variosync_domain::names::json_pattern(variosync_domain::names::NameKind::Dataset)
+    );
+    assert!(schemas["NewUpload"]["properties"]["size"]["maximum"].is_u64());
+    let window = &operations["GET /api/v1/datasets/{id}/series/{series}/window"];
+    let from = window["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "from");
+    assert_eq!(from.unwrap()["schema"]["anyOf"].as_array().map(Vec::len), Some(3));
+
     // The parts of an answer that need their own description are described.
     let datasets = &operations["POST /api/v1/datasets"];
     let upload = &datasets["requestBody"]["content"];

@@ -81,7 +81,7 @@ async fn resumable_round_trip(replicas: &[&TestApp]) {
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("missing_offset")));
     let (status, body) =
         send(app(0), &key, &url, third, &[file.as_slice(), b"extra"].concat()[third..]).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("chunk_too_large")));
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("chunk_too_large")));
     let (status, _, body) = json_of(
         app(1).with_key(Method::POST, &format!("{url}/complete"), &key).send().await.unwrap(),
     )

@@ -1,6 +1,6 @@
 //! The signed-in user's own account: who am I, change password, delete the account.
 
-use axum::Json;
+use super::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -54,7 +54,8 @@ async fn me(
 #[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current_password: String,
-    /// At least 10 characters, not a common password.
+    /// 10 to 256 characters, not one repeated character, not a common password.
+    #[schema(format = Password, min_length = 10, max_length = 256)]
     new_password: String,
 }
 
@@ -136,6 +137,7 @@ async fn delete_account(
 /// The new sign-in address.
 #[derive(Deserialize, ToSchema)]
 struct EmailChange {
+    #[schema(format = Email)]
     new_email: String,
     /// The current password, when the account has one.
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! Admin endpoints: accounts, their status and role, and hour grants. Every handler starts
 //! with [`CurrentUser::require_admin`].
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};

@@ -1,6 +1,6 @@
 //! The signed-in user's API keys: list, create (the secret is shown once), revoke.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ async fn list(
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewApiKey)]
 struct NewKey {
-    /// The owner's name for it, 1 to 100 characters.
+    /// The owner's name for it, 1 to 100 visible characters.
     name: String,
     scope: ApiScope,
 }

@@ -1,6 +1,6 @@
 //! The audit log: a user's own entries, or everyone's for an admin.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! Sign-up, sign-in and sign-out with a password.
 
-use axum::Json;
+use super::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::middleware;
@@ -39,8 +39,17 @@ pub(super) fn router(state: &AppState) -> OpenApiRouter<AppState> {
 struct Credentials {
     #[schema(format = Email)]
     email: String,
-    /// At sign-up: at least 10 characters, not a common password.
     #[schema(format = Password)]
+    password: String,
+}
+
+/// The address and password of a new account.
+#[derive(Deserialize, ToSchema)]
+struct NewAccount {
+    #[schema(format = Email)]
+    email: String,
+    /// 10 to 256 characters, not one repeated character, not a common password.
+    #[schema(format = Password, min_length = 10, max_length = 256)]
     password: String,
 }
 
@@ -78,7 +87,7 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
     path = "/auth/signup",
     tag = "auth",
     operation_id = "sign_up",
-    request_body = Credentials,
+    request_body = NewAccount,
     responses(
         (status = 202, description = "Taken: the next step arrives by e-mail", body = Accepted),
         Throttled,
@@ -94,7 +103,7 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
 async fn sign_up(
     State(state): State<AppState>,
     Client(client): Client,
-    Json(form): Json<Credentials>,
+    Json(form): Json<NewAccount>,
 ) -> Result<Response, ApiError> {
     state.accounts.sign_up(&form.email, &form.password, &client).await?;
     let message = "check your mail: a link to finish signing up is on its way";
@@ -120,7 +129,7 @@ async fn sign_up(
         ),
         Throttled,
         (
-            status = 400,
+            status = 401,
             description = "The link is invalid, used or expired (`invalid_token`)",
             body = ApiError
         ),
@@ -239,8 +248,8 @@ struct Token {
 #[schema(as = PasswordReset)]
 struct Reset {
     token: String,
-    /// At least 10 characters, not a common password.
-    #[schema(format = Password)]
+    /// 10 to 256 characters, not one repeated character, not a common password.
+    #[schema(format = Password, min_length = 10, max_length = 256)]
     new_password: String,
 }
 
@@ -292,8 +301,12 @@ async fn request_reset(
         Throttled,
         (
             status = 400,
-            description = "The link is invalid, used or expired (`invalid_token`), or the \
-                password is too weak (`weak_password`)",
+            description = "The password is too weak (`weak_password`)",
+            body = ApiError
+        ),
+        (
+            status = 401,
+            description = "The link is invalid, used or expired (`invalid_token`)",
             body = ApiError
         ),
     )
@@ -347,7 +360,7 @@ async fn request_magic_link(
         ),
         Throttled,
         (
-            status = 400,
+            status = 401,
             description = "The link is invalid, used or expired (`invalid_token`)",
             body = ApiError
         ),
@@ -382,7 +395,7 @@ async fn confirm_magic_link(
         (status = 200, description = "The account, its address confirmed", body = User),
         Throttled,
         (
-            status = 400,
+            status = 401,
             description = "The link is invalid, used or expired (`invalid_token`)",
             body = ApiError
         ),
@@ -411,7 +424,7 @@ async fn verify_email(
         (status = 200, description = "The account with its new address", body = User),
         Throttled,
         (
-            status = 400,
+            status = 401,
             description = "The link is invalid, used or expired (`invalid_token`)",
             body = ApiError
         ),

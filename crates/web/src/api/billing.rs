@@ -2,7 +2,7 @@
 //! caller's payments, and the webhook Stripe calls when a payment completes (verified by its
 //! signature, credited once per checkout whatever the number of deliveries).
 
-use axum::Json;
+use super::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

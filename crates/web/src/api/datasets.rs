@@ -3,7 +3,7 @@
 //! (MinMaxLTTB points or OHLC candles), resampling and pages of rows. Each handler extracts,
 //! calls the use case and maps its answer.
 
-use axum::Json;
+use super::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -70,13 +70,14 @@ pub(super) struct UploadQuery {
 impl UploadQuery {
     /// The import options the query names, checked.
     pub(super) fn options(self) -> Result<ImportOptions, ApiError> {
+        let given = super::given;
         let options = ImportOptions {
-            name: self.name,
-            series: self.series,
-            mode: self.mode,
-            tz: self.tz,
-            duplicates: self.duplicates,
-            mapping: self.mapping,
+            name: given(self.name),
+            series: given(self.series),
+            mode: given(self.mode),
+            tz: given(self.tz),
+            duplicates: given(self.duplicates),
+            mapping: given(self.mapping),
         };
         options.check()?;
         Ok(options)
@@ -311,6 +312,7 @@ struct Change {
     /// The new name, 1 to 200 characters.
     name: Option<String>,
     /// The new tags (all of them), 1 to 50 characters each, at most 32.
+    #[schema(max_items = 32)]
     tags: Option<Vec<String>>,
 }
 

@@ -2,7 +2,7 @@
 //! dataset, list them, read one with its points, download its points as CSV, delete it.
 //! Times are in microseconds since 1970 (UTC), as everywhere in the API.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -37,6 +37,7 @@ pub(crate) struct NewForecastRequest {
     #[schema(value_type = uuid::Uuid)]
     pub dataset_id: String,
     /// Its version (default: the current one).
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub version: Option<u32>,
     /// The series.
     pub series: String,
@@ -45,15 +46,21 @@ pub(crate) struct NewForecastRequest {
     /// Models: `auto`, `ets`, `arima`, `theta`, `mstl`, `prophet`, `naive`,
     /// `seasonal_naive`, `drift` (default: `auto`).
     #[serde(default)]
+    #[schema(inline, value_type = Vec<ModelName>)]
     pub models: Vec<String>,
-    /// Steps to forecast, on the series' own calendar.
+    /// Steps to forecast, on the series' own calendar: 1 to 10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub horizon: usize,
-    /// Interval levels in percent (default: 80 and 95).
+    /// Interval levels in percent, each above 0 and below 100, at most 4 (default: 80 and
+    /// 95).
+    #[schema(max_items = 4, value_type = Option<Vec<Level>>)]
     pub levels: Option<Vec<f64>>,
-    /// Rolling-origin backtest windows (default 3).
+    /// Rolling-origin backtest windows, 1 to 10 (default 3).
+    #[schema(minimum = 1, maximum = 10)]
     pub windows: Option<usize>,
-    /// Events for Prophet (holidays, for instance), each with its own effect.
+    /// Events for Prophet (holidays, for instance), each with its own effect; at most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub events: Vec<EventBody>,
     /// Other numeric columns of the series that Prophet uses as regressors, each with its
     /// values over the horizon.
@@ -72,11 +79,43 @@ pub(crate) struct EventBody {
     pub dates: Vec<chrono::NaiveDate>,
     /// Days before each date that it covers too (0 to 30; default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 30)]
     pub before: u32,
     /// Days after each date that it covers too (0 to 30; default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 30)]
     pub after: u32,
 }
+
+/// A forecasting model's name (any case; `-` reads as `_`), or one of its aliases.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "describes the names a request takes; the use case parses them")]
+enum ModelName {
+    Auto,
+    Ets,
+    AutoEts,
+    Autoets,
+    Arima,
+    AutoArima,
+    Autoarima,
+    Theta,
+    AutoTheta,
+    Autotheta,
+    Mstl,
+    Prophet,
+    Naive,
+    SeasonalNaive,
+    Snaive,
+    Drift,
+    RandomWalkWithDrift,
+}
+
+/// An interval level in percent, above 0 and below 100.
+#[derive(ToSchema)]
+#[schema(value_type = f64, exclusive_minimum = 0, exclusive_maximum = 100)]
+#[allow(dead_code, reason = "describes the levels a request takes")]
+struct Level(f64);
 
 /// A regressor: another numeric column of the series and its values over the horizon.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -163,6 +202,7 @@ async fn create(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only those of this dataset.
+    #[param(value_type = Option<uuid::Uuid>)]
     dataset_id: Option<String>,
     /// At most this many (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]

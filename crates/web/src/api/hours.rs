@@ -1,6 +1,6 @@
 //! The signed-in user's hour balance and ledger.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

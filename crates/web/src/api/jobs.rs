@@ -3,7 +3,7 @@
 //! submitted by the endpoints that start heavy work (completing a large upload, ...), with
 //! their estimated hours reserved; a submission the balance cannot cover answers 402.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -55,6 +55,7 @@ pub(super) fn accepted(job: Job) -> Response {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// Only jobs in this state: `queued`, `running`, `succeeded`, `failed`, `cancelled`.
+    #[param(pattern = "^(queued|running|succeeded|failed|cancelled)$")]
     status: Option<String>,
     /// How many, newest first, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]

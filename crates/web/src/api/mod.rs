@@ -12,10 +12,13 @@ pub(crate) mod datasets;
 pub(crate) mod forecasts;
 mod hours;
 pub(crate) mod jobs;
+mod json;
 mod openapi;
 mod preview;
 mod sessions;
 mod uploads;
+
+pub(crate) use json::Json;
 
 use axum::Router;
 use axum::http::header;
@@ -83,6 +86,12 @@ fn csv_attachment(body: impl IntoResponse, file_name: &str) -> axum::response::R
     response
 }
 
+/// A query value, where one was given: an empty one (as a form sends for a field left
+/// blank) means the default, as an absent one does.
+pub(super) fn given(value: Option<String>) -> Option<String> {
+    value.filter(|value| !value.trim().is_empty())
+}
+
 /// Where the OpenAPI document is served.
 pub(crate) const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// Where Swagger UI is served.
@@ -108,6 +117,11 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .nest("/api/v1", v1)
         .split_for_parts();
     openapi::describe_common_answers(&mut document);
+    let missing = openapi::state_rules(&mut document, state.http.upload_limit_bytes);
+    debug_assert!(missing.is_empty(), "rules without their place: {missing:?}");
+    for place in missing {
+        tracing::error!(%place, "the OpenAPI document lacks the place of a rule it should state");
+    }
     (router, document)
 }
 

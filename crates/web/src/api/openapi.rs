@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayItems, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
+use variosync_domain::names::{NameKind, SPACE, json_pattern};
 
 use crate::error::ApiError;
 use crate::session::{CSRF_HEADER, SESSION_COOKIE};
@@ -250,4 +253,154 @@ pub(super) fn describe_common_answers(openapi: &mut OpenApi) {
             }
         }
     }
+}
+
+/// Applies `apply` to every plain schema within `schema`: itself, an array's items, the
+/// alternatives of a one-of or any-of (as an `Option` makes).
+fn each_plain(schema: &mut RefOr<Schema>, apply: &mut dyn FnMut(&mut Object)) {
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => apply(object),
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                each_plain(items, apply);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(|item| each_plain(item, apply)),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(|item| each_plain(item, apply)),
+        _ => {}
+    }
+}
+
+/// A time in a query: RFC 3339, or milliseconds since 1970 (as many as fit in microseconds),
+/// or blank for the default.
+fn time_schema(description: Option<String>) -> RefOr<Schema> {
+    let millis = 9_223_372_036_854_775_i64;
+    let blank = format!("^[{SPACE}]*$");
+    let any = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(-millis))
+                .maximum(Some(millis)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(blank)))
+        .description(description)
+        .build();
+    RefOr::T(Schema::AnyOf(any))
+}
+
+/// Where a rule goes (a component and its property, or an operation and its parameter) and
+/// what it does to the schema there.
+type Rule = (&'static str, &'static str, Box<dyn Fn(&mut Object)>);
+
+/// States in the document the rules the server enforces on values whose type alone says too
+/// little: names (the one rule of `variosync_domain::names`), times in queries, the
+/// `Idempotency-Key` and `Stripe-Signature` headers, and an upload's largest size (this
+/// server's `upload_limit`). Answers what it looked for and did not find.
+pub(super) fn state_rules(openapi: &mut OpenApi, upload_limit: u64) -> Vec<String> {
+    let mut missing = Vec::new();
+    let name =
+        |kind: NameKind| move |object: &mut Object| object.pattern = Some(json_pattern(kind));
+    // A query value left blank means the default, as an absent one does.
+    let name_or_blank = |kind: NameKind| {
+        move |object: &mut Object| {
+            object.pattern = Some(format!("{}|^[{SPACE}]*$", json_pattern(kind)));
+        }
+    };
+    let components = openapi.components.get_or_insert_with(Default::default);
+    let properties: [Rule; 7] = [
+        ("DatasetChange", "name", Box::new(name(NameKind::Dataset))),
+        ("DatasetChange", "tags", Box::new(name(NameKind::Tag))),
+        ("NewApiKey", "name", Box::new(name(NameKind::Key))),
+        ("NewForecastRequest", "series", Box::new(name(NameKind::Series))),
+        ("NewForecastRequest", "column", Box::new(name(NameKind::Column))),
+        ("RegressorBody", "column", Box::new(name(NameKind::Column))),
+        (
+            "NewUpload",
+            "size",
+            Box::new(move |object: &mut Object| {
+                object.maximum = Some(usize::try_from(upload_limit).unwrap_or(usize::MAX).into());
+            }),
+        ),
+    ];
+    for (component, property, apply) in properties {
+        let found = match components.schemas.get_mut(component) {
+            Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(property),
+            _ => None,
+        };
+        match found {
+            Some(schema) => each_plain(schema, &mut |object| apply(object)),
+            None => missing.push(format!("{component}.{property}")),
+        }
+    }
+    let idempotency = "^[!-~]([ -~\\t]{0,198}[!-~])?$";
+    let parameters: [Rule; 11] = [
+        ("upload_dataset", "name", Box::new(name_or_blank(NameKind::Dataset))),
+        ("upload_dataset", "series", Box::new(name_or_blank(NameKind::Series))),
+        ("complete_upload", "name", Box::new(name_or_blank(NameKind::Dataset))),
+        ("complete_upload", "series", Box::new(name_or_blank(NameKind::Series))),
+        ("get_series_window", "series", Box::new(name(NameKind::Series))),
+        ("resample_series", "series", Box::new(name(NameKind::Series))),
+        ("list_dataset_rows", "series", Box::new(name_or_blank(NameKind::Series))),
+        (
+            "upload_dataset",
+            "Idempotency-Key",
+            Box::new(|o: &mut Object| o.pattern = Some(idempotency.into())),
+        ),
+        (
+            "complete_upload",
+            "Idempotency-Key",
+            Box::new(|o: &mut Object| o.pattern = Some(idempotency.into())),
+        ),
+        (
+            "create_forecast",
+            "Idempotency-Key",
+            Box::new(|o: &mut Object| o.pattern = Some(idempotency.into())),
+        ),
+        (
+            "stripe_webhook",
+            "Stripe-Signature",
+            Box::new(|object: &mut Object| {
+                object.min_length = Some(1);
+                object.pattern = Some("\\S".into());
+            }),
+        ),
+    ];
+    let times = ["get_series_window", "resample_series", "list_dataset_rows"];
+    let mut seen = Vec::new();
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put];
+        for operation in operations.into_iter().flatten() {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else { continue };
+                if times.contains(&id.as_str()) && matches!(parameter.name.as_str(), "from" | "to")
+                {
+                    parameter.schema = Some(time_schema(parameter.description.clone()));
+                    seen.push(format!("{id}.{}", parameter.name));
+                }
+                for (operation_id, name, apply) in &parameters {
+                    if *operation_id == id
+                        && *name == parameter.name
+                        && let Some(schema) = parameter.schema.as_mut()
+                    {
+                        each_plain(schema, &mut |object| apply(object));
+                        seen.push(format!("{id}.{name}"));
+                    }
+                }
+            }
+        }
+    }
+    let wanted = parameters.iter().map(|(id, name, _)| format!("{id}.{name}"));
+    let wanted =
+        wanted.chain(times.iter().flat_map(|id| [format!("{id}.from"), format!("{id}.to")]));
+    missing.extend(wanted.filter(|want| !seen.contains(want)));
+    missing
 }

@@ -1,7 +1,7 @@
 //! How a file would be read, from its first bytes: the upload page shows this before the
 //! file is sent, so an ambiguous reading can be corrected first.
 
-use axum::Json;
+use super::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use serde::Deserialize;
@@ -67,6 +67,7 @@ async fn preview(
     body: Bytes,
 ) -> Result<Json<Preview>, ApiError> {
     let whole = query.whole.unwrap_or(false);
-    let request = PreviewRequest { whole, tz: query.tz, mapping: query.mapping };
+    let request =
+        PreviewRequest { whole, tz: super::given(query.tz), mapping: super::given(query.mapping) };
     Ok(Json(state.app.preview(&principal, body, request).await?))
 }

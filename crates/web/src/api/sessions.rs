@@ -1,6 +1,6 @@
 //! The signed-in user's sessions: list and revoke.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;

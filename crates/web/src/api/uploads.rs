@@ -5,7 +5,7 @@
 //! stored as objects, so any replica may take the next one. An upload not completed within
 //! a day is discarded.
 
-use axum::Json;
+use super::Json;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -61,8 +61,10 @@ fn view(upload: Upload) -> Response {
 #[serde(deny_unknown_fields)]
 struct NewUpload {
     /// The file's name (its stem names the dataset unless completion says otherwise).
+    #[schema(min_length = 1, pattern = "\\S")]
     file_name: String,
-    /// The file's size in bytes.
+    /// The file's size in bytes (at most the server's upload limit: larger is 413).
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     size: u64,
 }
 
@@ -204,8 +206,8 @@ fn offset(headers: &HeaderMap) -> Result<u64, ApiError> {
         (
             status = 400,
             description = "`Upload-Offset` is missing (`missing_offset`) or not a number \
-                (`invalid_offset`); the chunk is empty (`empty_chunk`), runs past the announced \
-                size (`chunk_too_large`) or broke off (`upload_interrupted`)",
+                (`invalid_offset`); the chunk is empty (`empty_chunk`) or broke off \
+                (`upload_interrupted`)",
             body = ApiError
         ),
         (
@@ -216,7 +218,8 @@ fn offset(headers: &HeaderMap) -> Result<u64, ApiError> {
         (
             status = 409,
             description = "The chunk does not start where the received bytes end \
-                (`offset_mismatch`); the message says where to resume",
+                (`offset_mismatch`; the message says where to resume), or runs past the \
+                announced size (`chunk_too_large`)",
             body = ApiError
         ),
         (

@@ -337,7 +337,9 @@ fn confirm_page(heading: &str, action: &str, button: &str, token: &str) -> Respo
 
 fn link_failed(error: variosync_auth::Error) -> Response {
     let (status, message) = refusal(error);
-    let status = if status == StatusCode::BAD_REQUEST { StatusCode::GONE } else { status };
+    // A link that is invalid, used or expired is gone, as a page says it.
+    let gone = matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED);
+    let status = if gone { StatusCode::GONE } else { status };
     page(
         status,
         &Message { heading: "This link cannot be used", message: &message, next: "/signin" },
