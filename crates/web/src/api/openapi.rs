@@ -195,7 +195,7 @@ impl utoipa::IntoResponses for Throttled {
 /// client (or a fuzzer checking the document) meets no status the document does not name:
 /// 400 for a malformed path, query or JSON body; 404 for a path naming nothing; 413, 415
 /// and 422 for bodies too large, of a type not taken, or of the wrong shape. An operation's
-/// own description of one of these is kept.
+/// own description of one of these is kept. Every request body is marked required.
 pub(super) fn describe_common_answers(openapi: &mut OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     for item in openapi.paths.paths.values_mut() {
@@ -214,6 +214,10 @@ pub(super) fn describe_common_answers(openapi: &mut OpenApi) {
                 .iter()
                 .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path));
             let takes_values = !parameters.is_empty();
+            // Every body the API takes is needed: a request without it is malformed.
+            if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+                body.required = Some(utoipa::openapi::Required::True);
+            }
             let body = operation.request_body.as_ref();
             let json_body = body.is_some_and(
                 |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
