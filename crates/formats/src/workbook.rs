@@ -119,13 +119,28 @@ pub(crate) fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<Sheet, R
         ));
     }
     let data: Arc<[u8]> = bytes.into();
-    let mut sheets = calamine::open_workbook_auto_from_rs(Cursor::new(data))
-        .map_err(|_| ReadError::Unsupported(
-            "the file looks like a workbook (xlsx, xls, xlsb or ods) but cannot be opened: it may be damaged, encrypted or another Office document".to_owned(),
-        ))?;
-    let names = sheets.sheet_names();
-    let chosen = choose_sheet(&names, sheet)?;
-    let range = worksheet(&mut sheets, &chosen)?;
+    // The workbook library panics on some damaged files (a sector cut short in an `.xls`):
+    // that is a damaged file, said as such, not a crash.
+    let opened = std::panic::catch_unwind(move || -> Result<_, ReadError> {
+        let mut sheets = calamine::open_workbook_auto_from_rs(Cursor::new(data))
+            .map_err(|_| ReadError::Unsupported(
+                "the file looks like a workbook (xlsx, xls, xlsb or ods) but cannot be opened: it may be damaged, encrypted or another Office document".to_owned(),
+            ))?;
+        let names = sheets.sheet_names();
+        let chosen = choose_sheet(&names, sheet)?;
+        let range = worksheet(&mut sheets, &chosen)?;
+        Ok((names, chosen, range))
+    });
+    let (names, chosen, range) = opened.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no reason given");
+        Err(ReadError::Unsupported(format!(
+            "the workbook is damaged: its decoder gave up ({why}); save it again, or as CSV"
+        )))
+    })?;
     let (first_row, _) = range.start().unwrap_or((0, 0));
     // Each row with its number as the spreadsheet shows it (from 1); empty rows are skipped.
     let rows = range

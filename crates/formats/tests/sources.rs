@@ -429,4 +429,9 @@ fn damaged_workbooks_and_avro_files_get_clear_errors() {
     }
     let error = read(b"Obj\x01garbage".to_vec(), Mode::Strict).unwrap_err().to_string();
     assert!(error.contains("Avro"), "{error}");
+    // An `.xls` whose sector is cut short makes the workbook library panic; found by fuzzing.
+    let regression = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/workbook-short-sector.xls");
+    let error = read(std::fs::read(regression).unwrap(), Mode::Strict).unwrap_err().to_string();
+    assert!(error.contains("the workbook is damaged"), "{error}");
 }
