@@ -502,23 +502,13 @@ async fn end(
 
 #[cfg(test)]
 mod tests {
-    use variosync_domain::{Email, NewUser, Role};
     use variosync_store::jobs::JobStatus;
-    use variosync_store::settings::StoreSettings;
 
     use super::*;
 
     #[tokio::test]
     async fn an_inline_job_keeps_its_lease_while_it_runs_and_is_taken_back_once_its_process_dies() {
-        let dir = tempfile::tempdir().unwrap();
-        let backends = Backends::open(&StoreSettings::default(), dir.path()).await.unwrap();
-        backends.db.migrate().await.unwrap();
-        let new = NewUser {
-            email: Email::parse("ada@example.com").unwrap(),
-            password_hash: None,
-            role: Role::User,
-        };
-        let user = backends.users().create(&new).await.unwrap().id;
+        let (_dir, backends, user) = variosync_store::testing::embedded_with_user().await;
         let jobs = backends.jobs();
         let lease = Duration::from_secs(2);
         let new = NewJob {

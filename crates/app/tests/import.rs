@@ -4,11 +4,9 @@ use variosync_app::Principal;
 use variosync_app::pipeline::{ImportError, import_bytes};
 use variosync_domain::WorkspaceId;
 use variosync_domain::time::Zone;
-use variosync_domain::{Email, NewUser, Role};
 use variosync_engine::duplicates::DuplicatePolicy;
 use variosync_formats::delimited::ReadOptions;
 use variosync_formats::table::Mode;
-use variosync_store::settings::StoreSettings;
 use variosync_store::{Access, Backends, ObjectKey};
 
 fn fixture() -> Vec<u8> {
@@ -27,16 +25,7 @@ fn options(mode: Mode) -> ReadOptions {
 }
 
 async fn setup() -> (tempfile::TempDir, Backends, variosync_domain::UserId) {
-    let dir = tempfile::tempdir().unwrap();
-    let backends = Backends::open(&StoreSettings::default(), dir.path()).await.unwrap();
-    backends.db.migrate().await.unwrap();
-    let new = NewUser {
-        email: Email::parse("ada@example.com").unwrap(),
-        password_hash: None,
-        role: Role::User,
-    };
-    let user = backends.users().create(&new).await.unwrap().id;
-    (dir, backends, user)
+    variosync_store::testing::embedded_with_user().await
 }
 
 #[tokio::test]

@@ -185,3 +185,19 @@ pub fn last_outbox_link(data_dir: &std::path::Path, page: &str) -> String {
         .find_map(|message| link_token(&message, page))
         .unwrap_or_else(|| panic!("no message in the outbox links to /{page}"))
 }
+
+/// Embedded backends (SQLite and a local folder) in a new temporary folder, migrated, with
+/// one user (`ada@example.com`): the folder (keep it alive), the backends and the user.
+pub async fn embedded_with_user() -> (TempDir, crate::Backends, variosync_domain::UserId) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let settings = crate::settings::StoreSettings::default();
+    let backends = crate::Backends::open(&settings, dir.path()).await.expect("embedded backends");
+    backends.db.migrate().await.expect("migrations apply");
+    let new = variosync_domain::NewUser {
+        email: variosync_domain::Email::parse("ada@example.com").expect("an address"),
+        password_hash: None,
+        role: variosync_domain::Role::User,
+    };
+    let user = backends.users().create(&new).await.expect("a user").id;
+    (dir, backends, user)
+}
