@@ -56,17 +56,11 @@ pub struct AppSettings {
     pub jobs: JobsSettings,
     /// The largest file a person may upload, in bytes.
     pub upload_limit_bytes: u64,
-    /// How long an inline import may take before its claim on an upload lapses, in seconds.
-    pub inline_timeout_secs: u64,
 }
 
 impl Default for AppSettings {
     fn default() -> Self {
-        Self {
-            jobs: JobsSettings::default(),
-            upload_limit_bytes: 10 << 30,
-            inline_timeout_secs: 3600,
-        }
+        Self { jobs: JobsSettings::default(), upload_limit_bytes: 10 << 30 }
     }
 }
 

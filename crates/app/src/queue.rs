@@ -463,17 +463,31 @@ pub(crate) async fn holding_lease<T>(
     lease: Duration,
     work: impl std::future::Future<Output = T>,
 ) -> T {
+    let renew = || async {
+        match repo.heartbeat(Access::System, id, runner, lease, None).await {
+            Ok(Lease::Held { .. }) => {}
+            Ok(Lease::Lost) => tracing::warn!(job_id = %id, "an inline job's lease was lost"),
+            Err(error) => {
+                tracing::warn!(job_id = %id, error = %error, "an inline job's heartbeat failed")
+            }
+        }
+    };
+    renewing(lease / 3, renew, work).await
+}
+
+/// Runs `work`, awaiting `renew` every `period` until it ends.
+pub(crate) async fn renewing<T, F: std::future::Future<Output = ()>>(
+    period: Duration,
+    mut renew: impl FnMut() -> F,
+    work: impl std::future::Future<Output = T>,
+) -> T {
     tokio::pin!(work);
-    let mut beat = tokio::time::interval(lease / 3);
+    let mut beat = tokio::time::interval(period);
     beat.tick().await;
     loop {
         tokio::select! {
             done = &mut work => return done,
-            _ = beat.tick() => match repo.heartbeat(Access::System, id, runner, lease, None).await {
-                Ok(Lease::Held { .. }) => {}
-                Ok(Lease::Lost) => tracing::warn!(job_id = %id, "an inline job's lease was lost"),
-                Err(error) => tracing::warn!(job_id = %id, error = %error, "an inline job's heartbeat failed"),
-            },
+            _ = beat.tick() => renew().await,
         }
     }
 }

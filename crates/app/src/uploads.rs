@@ -229,13 +229,13 @@ impl App {
         }
         let choices = options.choices(Some(&upload.file_name))?;
         let inline = upload.size <= self.settings.jobs.inline_import_bytes;
-        // A job holds the upload until it ends (and gives it back if the file is at fault).
-        let until = if inline {
-            let timeout = i64::try_from(self.settings.inline_timeout_secs).unwrap_or(3600);
-            chrono::Utc::now() + chrono::Duration::seconds(timeout)
-        } else {
-            upload.expires_at
-        };
+        // A job holds the upload until it ends (and gives it back if the file is at fault);
+        // a completion here holds it for one lease at a time, renewed while it runs, so the
+        // upload is free again soon after its process dies or its client goes away.
+        let lease = std::time::Duration::from_secs(self.settings.jobs.lease_secs.max(1));
+        let lease_ends =
+            || chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let until = if inline { lease_ends() } else { upload.expires_at };
         let uploads = self.backends.uploads();
         let Some(upload) = uploads.claim(access, workspace, upload.id, until).await? else {
             return Err(Error::conflict(
@@ -259,8 +259,17 @@ impl App {
             let joined = ReceivedFile::owned(path, upload.size);
             assemble(&self.backends, access, &upload, joined.path()).await?;
             self.import_here(principal, &joined, &choices, Some(upload.id)).await
-        }
-        .await;
+        };
+        let renew = || async {
+            match uploads.renew_claim(access, workspace, upload.id, lease_ends()).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(upload_id = %upload.id, "an upload's claim was lost"),
+                Err(e) => {
+                    tracing::warn!(upload_id = %upload.id, error = %e, "an upload's claim was not renewed")
+                }
+            }
+        };
+        let outcome = crate::queue::renewing(lease / 3, renew, Box::pin(outcome)).await;
         match outcome {
             Ok(summary) => {
                 discard(&self.backends, access, workspace, upload.id).await?;

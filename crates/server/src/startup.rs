@@ -65,7 +65,6 @@ pub fn app(
     let app_settings = variosync_app::AppSettings {
         jobs: settings.jobs.clone(),
         upload_limit_bytes: settings.http.upload_limit_bytes,
-        inline_timeout_secs: settings.http.upload_timeout_secs,
     };
     variosync_app::App::new(backends.clone(), scratch.to_path_buf(), app_settings)
 }

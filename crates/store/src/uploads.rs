@@ -302,6 +302,33 @@ impl UploadRepository {
         Ok(())
     }
 
+    /// Extends a claim still held to `until` (a completion that is still running renews
+    /// its short claim, so one whose process died frees the upload soon); whether it was
+    /// still held.
+    pub async fn renew_claim(
+        &self,
+        access: Access,
+        workspace: WorkspaceId,
+        id: UploadId,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        access.require_reader(workspace)?;
+        access.require_writer(workspace)?;
+        let renewed = transaction!(&self.db, access, write, |conn| {
+            sqlx::query(
+                "UPDATE uploads SET claimed_until = $3 WHERE id = $1 AND workspace_id = $2 \
+                 AND claimed_until IS NOT NULL",
+            )
+            .bind(id.as_uuid())
+            .bind(workspace.as_uuid())
+            .bind(until)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(renewed > 0)
+    }
+
     /// Deletes the upload and its chunk rows (the caller deletes the objects); whether it
     /// existed.
     pub async fn delete(

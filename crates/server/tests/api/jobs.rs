@@ -383,3 +383,34 @@ async fn a_running_import_cancelled_stops_is_charged_what_it_used_and_keeps_its_
         json_of(app.with_key(Method::GET, "/api/v1/datasets", &key).send().await.unwrap()).await;
     assert_eq!(datasets.as_array().unwrap().len(), 0, "no dataset was made");
 }
+
+#[tokio::test]
+async fn an_upload_whose_completion_was_abandoned_can_be_completed_again_after_one_lease() {
+    let app = spawn_app_with(|settings| {
+        settings.jobs.inline_import_bytes = 1 << 30;
+        settings.jobs.lease_secs = 3;
+    })
+    .await;
+    let browser = app.sign_up("ada@example.com").await;
+    let key = app.create_key(&browser, "write").await.0;
+    let url = uploaded(&app, &key, &minute_bars(2_000_000)).await;
+    let complete = || app.with_key(Method::POST, &format!("{url}/complete"), &key);
+
+    // The client goes away while the upload is being imported where it was asked: the
+    // request's work stops where it stands, as when its process is killed, and nothing
+    // gives the upload back.
+    let abandoned = complete().timeout(std::time::Duration::from_millis(700)).send().await;
+    assert!(abandoned.as_ref().is_err_and(|e| e.is_timeout()), "{abandoned:?}");
+    let (status, _, body) = json_of(complete().send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("upload_completing")),
+        "{body}"
+    );
+
+    // Once its claim's lease has run out, the upload is free to be completed again.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (status, _, body) = json_of(complete().send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"]["row_count"], 2_000_000, "{body}");
+}
