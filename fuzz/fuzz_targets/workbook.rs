@@ -1,8 +1,12 @@
 //! Any bytes, read as a workbook (xlsx, xls, ods), strict and lenient: an error is fine, a
 //! panic is not. The reader turns the workbook library's own panics into errors, so the
 //! panic hook libFuzzer installs (which aborts even on a caught panic) is put back to the
-//! default once: a panic that escapes still aborts the run.
+//! default once: a panic that escapes still aborts the run. An allocation the system
+//! refuses (the workbook library can ask for a dense grid of tens of GB) panics instead of
+//! aborting, as the decoding child's memory limit turns it into a refusal in the product;
+//! the reader's own guard then refuses the workbook.
 #![no_main]
+#![feature(alloc_error_hook)]
 
 use libfuzzer_sys::fuzz_target;
 use variosync_domain::time::Zone;
@@ -12,6 +16,9 @@ use variosync_formats::table::Mode;
 fuzz_target!(
     init: {
         let _ = std::panic::take_hook();
+        std::alloc::set_alloc_error_hook(|layout| {
+            panic!("memory allocation of {} bytes failed", layout.size())
+        });
     },
     |data: &[u8]| {
     for mode in [Mode::Strict, Mode::Lenient] {

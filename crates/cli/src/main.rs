@@ -62,14 +62,18 @@ enum Command {
         #[command(flatten)]
         mapping: MappingArgs,
     },
-    /// Convert a file to one Parquet file sorted by series and time, zstd-compressed.
+    /// Convert a file to another format, as its dataset would be exported: sorted by series
+    /// and time, duplicates handled, the format chosen by OUTPUT's extension (.csv, .tsv,
+    /// .json, .jsonl, .parquet, .arrow, .arrows, .feather, .lp, each optionally .gz or .zst).
     Convert {
         /// The file to read.
         input: PathBuf,
-        /// The Parquet file to write.
+        /// The file to write.
         output: PathBuf,
         #[command(flatten)]
         read: ReadArgs,
+        #[command(flatten)]
+        write: WriteArgs,
     },
     /// Forecast one column of one series of a file: backtest the models by rolling origin
     /// and forecast the steps after the last row, on the series' own calendar.
@@ -138,6 +142,46 @@ struct ReadArgs {
     duplicates: Duplicates,
     #[command(flatten)]
     mapping: MappingArgs,
+}
+
+/// How to write a converted file.
+#[derive(Debug, clap::Args)]
+struct WriteArgs {
+    /// The output format, over OUTPUT's extension: csv, tsv, json, jsonl, parquet, arrow,
+    /// arrows (Arrow IPC stream), feather or lp (line protocol).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// The delimiter of CSV output (default: a comma; a semicolon with --out-decimal comma).
+    #[arg(long, value_name = "CHAR")]
+    out_delimiter: Option<char>,
+    /// The decimal mark of CSV and TSV output: point or comma.
+    #[arg(long, value_name = "MARK", default_value = "point")]
+    out_decimal: String,
+    /// How times are written in text output: rfc3339, s, ms, us or a strftime pattern.
+    #[arg(long, value_name = "FORMAT", default_value = "rfc3339")]
+    out_time: String,
+    /// The zone times are written in: UTC or a zone such as Europe/Berlin.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    out_tz: String,
+    /// JSON output: records (an array of records) or series (records per series).
+    #[arg(long, value_name = "LAYOUT", default_value = "records")]
+    json_layout: String,
+}
+
+impl WriteArgs {
+    fn options(&self, output: &Path) -> anyhow::Result<variosync_server::files::ExportOptions> {
+        variosync_server::files::export_options(
+            output,
+            &variosync_server::files::WriteChoices {
+                format: self.format.clone(),
+                delimiter: self.out_delimiter,
+                decimal: self.out_decimal.clone(),
+                time: self.out_time.clone(),
+                zone: self.out_tz.clone(),
+                json_layout: self.json_layout.clone(),
+            },
+        )
+    }
 }
 
 /// Choices that replace the detected mapping; columns are named as in the file.
@@ -337,9 +381,12 @@ fn main() -> ExitCode {
         Command::Inspect { file, mapping } => Some(
             mapping.choice().and_then(|choice| variosync_server::files::inspect(file, &choice)),
         ),
-        Command::Convert { input, output, read } => Some(
+        Command::Convert { input, output, read, write } => Some(
             read.options()
-                .and_then(|options| variosync_server::files::convert(input, output, &options))
+                .and_then(|options| Ok((options, write.options(output)?)))
+                .and_then(|(options, export)| {
+                    variosync_server::files::convert(input, output, &options, &export)
+                })
                 .map(|line| line + "\n"),
         ),
         Command::Forecast {

@@ -434,3 +434,64 @@ fn workbooks_and_avro_are_decoded_in_a_child_that_cannot_take_the_process_down()
     assert!(stderr.contains("without producing rows, so it was stopped"), "{stderr}");
     assert!(!dir.path().join("out.parquet").exists(), "nothing is written for a refused file");
 }
+
+#[test]
+fn convert_writes_the_format_its_output_names_and_refuses_what_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("stocks_daily_head.csv");
+    for name in ["out.csv", "out.tsv.gz", "out.json", "out.jsonl.zst", "out.arrow", "out.lp"] {
+        let out = dir.path().join(name);
+        let converted = run(variosync(dir.path()).arg("convert").arg(&input).arg(&out));
+        assert!(converted.status.success(), "{name}: {converted:?}");
+        assert!(String::from_utf8(converted.stdout).unwrap().starts_with("39 rows, 1 series"));
+        // What was written reads back to the same rows.
+        let back = dir.path().join(format!("{name}.parquet"));
+        let reread = run(variosync(dir.path()).arg("convert").arg(&out).arg(&back));
+        assert!(reread.status.success(), "{name} read back: {reread:?}");
+        assert!(String::from_utf8(reread.stdout).unwrap().starts_with("39 rows, 1 series"));
+    }
+    let csv = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    assert!(csv.starts_with("series_id,ts,"), "{csv}");
+    // Local times, a decimal comma and its semicolon, by the options.
+    let out = dir.path().join("local.csv");
+    let converted = run(variosync(dir.path()).arg("convert").arg(&input).arg(&out).args([
+        "--out-decimal",
+        "comma",
+        "--out-time",
+        "%d.%m.%Y %H:%M",
+        "--out-tz",
+        "Europe/Berlin",
+    ]));
+    assert!(converted.status.success(), "{converted:?}");
+    let local = std::fs::read_to_string(&out).unwrap();
+    let first = local.lines().nth(1).unwrap();
+    assert!(first.contains(";") && first.contains(" 01:00;") && first.contains(','), "{first}");
+    // Only the output is left beside it: no working files.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    names.retain(|n| n.starts_with(".variosync"));
+    assert!(names.is_empty(), "{names:?}");
+
+    for (args, expected) in [
+        (vec!["out.bin"], "the output's extension names no format"),
+        (
+            vec!["out.csv", "--out-decimal", "comma", "--out-delimiter", ","],
+            "a decimal comma needs",
+        ),
+        (vec!["out.csv", "--out-time", "%Q"], "not a valid strftime pattern"),
+        (vec!["out.csv", "--format", "xml"], "unknown export format \"xml\""),
+        (vec!["out.csv", "--out-tz", "Mars/Base"], "is not a time zone"),
+    ] {
+        let output = run(variosync(dir.path())
+            .arg("convert")
+            .arg(&input)
+            .arg(dir.path().join(args[0]))
+            .args(&args[1..]));
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

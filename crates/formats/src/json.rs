@@ -306,8 +306,14 @@ fn array(
     })
 }
 
-/// The records of a document that is one object: an object of arrays (columns) or an
-/// object holding one array of records.
+/// Keys that wrap a document's records rather than name a series.
+const WRAPPERS: [&str; 8] =
+    ["data", "records", "rows", "items", "results", "values", "observations", "series"];
+/// The column a record's series is put in when its key names it.
+const SERIES_KEY: &str = "series_id";
+
+/// The records of a document that is one object: an object of arrays (columns), an object
+/// holding one array of records, or an object of records per series.
 fn object(document: Value) -> Result<(Shape, Vec<Row>), ReadError> {
     let Value::Object(fields) = document else {
         return Err(json_error(
@@ -315,11 +321,31 @@ fn object(document: Value) -> Result<(Shape, Vec<Row>), ReadError> {
             format!("expected an object or an array, found {}", kind(&document)),
         ));
     };
-    let arrays_of_records: Vec<&String> = fields
-        .iter()
-        .filter(|(_, v)| matches!(v, Value::Array(items) if items.first().is_some_and(Value::is_object)))
-        .map(|(k, _)| k)
-        .collect();
+    let is_records =
+        |v: &Value| matches!(v, Value::Array(items) if items.first().is_some_and(Value::is_object));
+    let arrays_of_records: Vec<&String> =
+        fields.iter().filter(|(_, v)| is_records(v)).map(|(k, _)| k).collect();
+    // `{"AAPL": [{...}], "MSFT": [{...}]}`: records per series, each key a series (one key
+    // that names no series, such as `data`, only wraps the records).
+    let per_series = !fields.is_empty()
+        && arrays_of_records.len() == fields.len()
+        && (fields.len() > 1
+            || !arrays_of_records
+                .iter()
+                .any(|k| WRAPPERS.contains(&k.to_ascii_lowercase().as_str())));
+    if per_series {
+        let mut rows = Vec::new();
+        for (series, value) in fields {
+            let Value::Array(items) = value else { unreachable!("every value holds records") };
+            for item in items {
+                let line = rows.len() + 1;
+                let (line, mut record) = as_record(line, item)?;
+                record.entry(SERIES_KEY).or_insert_with(|| Value::String(series.clone()));
+                rows.push((line, record));
+            }
+        }
+        return Ok((Shape::Records, rows));
+    }
     if let [key] = arrays_of_records.as_slice() {
         let key = (*key).clone();
         let Some(Value::Array(items)) = fields.into_iter().find(|(k, _)| *k == key).map(|(_, v)| v)

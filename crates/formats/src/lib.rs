@@ -13,6 +13,7 @@ pub mod columns;
 pub mod delimited;
 pub mod dialect;
 pub mod encoding;
+pub mod export;
 pub mod isolation;
 pub mod json;
 pub mod lineprotocol;

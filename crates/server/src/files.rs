@@ -17,6 +17,97 @@ use variosync_store::Access;
 
 use crate::settings::Settings;
 
+pub use variosync_formats::export::ExportOptions;
+use variosync_formats::export::{Format, Packing};
+
+/// How to write a file, as the command line says.
+#[derive(Debug, Clone, Default)]
+pub struct WriteChoices {
+    /// The format's name, over the output's extension.
+    pub format: Option<String>,
+    /// The delimiter of CSV output.
+    pub delimiter: Option<char>,
+    /// The decimal mark: `point` or `comma`.
+    pub decimal: String,
+    /// How times are written: `rfc3339`, `s`, `ms`, `us` or a strftime pattern.
+    pub time: String,
+    /// The zone times are written in.
+    pub zone: String,
+    /// JSON's layout: `records` or `series`.
+    pub json_layout: String,
+}
+
+/// The export options for writing `output` as `choices` say.
+pub fn export_options(output: &Path, choices: &WriteChoices) -> anyhow::Result<ExportOptions> {
+    let by_extension = variosync_formats::export::format_for_path(output);
+    let (format, packing) = match (&choices.format, by_extension) {
+        (Some(name), found) => (name.parse()?, found.map(|(_, p)| p).unwrap_or_default()),
+        (None, Some(found)) => found,
+        (None, None) => anyhow::bail!(
+            "{}: the output's extension names no format: end it in .csv, .tsv, .json, .jsonl, \
+             .parquet, .arrow, .arrows, .feather or .lp (optionally .gz or .zst), or give --format",
+            output.display()
+        ),
+    };
+    let delimiter = match choices.delimiter {
+        Some(c) if !c.is_ascii() => {
+            anyhow::bail!("--out-delimiter: {c:?} is not an ASCII character")
+        }
+        Some(c) => Some(c as u8),
+        None => None,
+    };
+    let decimal_comma = match choices.decimal.trim() {
+        "" | "point" | "." => false,
+        "comma" | "," => true,
+        other => anyhow::bail!("--out-decimal: {other:?} is neither point nor comma"),
+    };
+    let zone = choices.zone.trim();
+    let zone: chrono_tz::Tz = if zone.is_empty() || zone.eq_ignore_ascii_case("utc") {
+        chrono_tz::UTC
+    } else {
+        zone.parse().map_err(|_| {
+            anyhow::anyhow!("--out-tz: {zone:?} is not a time zone such as UTC or Europe/Berlin")
+        })?
+    };
+    let options = ExportOptions {
+        delimiter,
+        decimal_comma,
+        time: choices.time.parse()?,
+        zone,
+        json: choices.json_layout.parse()?,
+        packing,
+        ..ExportOptions::new(format)
+    };
+    options.validate()?;
+    Ok(options)
+}
+
+/// Writes the canonical Parquet file `canonical` to `output` as `options` say; a failure
+/// leaves no partial output.
+fn write_export(canonical: &Path, output: &Path, options: &ExportOptions) -> anyhow::Result<()> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(canonical)?)?;
+    let schema = builder.schema().clone();
+    let partial = output.with_file_name(format!(
+        ".{}.partial",
+        output.file_name().and_then(|n| n.to_str()).unwrap_or("export")
+    ));
+    let written = (|| -> anyhow::Result<()> {
+        let mut writer =
+            variosync_formats::export::writer(std::fs::File::create(&partial)?, schema, options)?;
+        for batch in builder.with_batch_size(64 * 1024).build()? {
+            writer.write(&batch?)?;
+        }
+        writer.finish()?;
+        std::fs::rename(&partial, output)?;
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
 /// How to read a file, as the command line says.
 #[derive(Debug, Clone)]
 pub struct FileOptions {
@@ -147,7 +238,12 @@ pub fn inspect(
 }
 
 /// Converts a file to one sorted zstd Parquet file; returns a one-line summary.
-pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Result<String> {
+pub fn convert(
+    input: &Path,
+    output: &Path,
+    options: &FileOptions,
+    export: &ExportOptions,
+) -> anyhow::Result<String> {
     let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or_default();
     let bar = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
@@ -158,9 +254,24 @@ pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Re
     let reporter = bar.clone();
     let progress: variosync_app::pipeline::Progress =
         std::sync::Arc::new(move |read| reporter.set_position(read));
+    let plain_parquet = export.format == Format::Parquet && export.packing == Packing::Plain;
+    // Any other format is written from the canonical Parquet file, as a dataset's export is.
+    // (in a folder of its own beside the output, with the overviews written beside it).
+    let work = (!plain_parquet)
+        .then(|| {
+            let parent =
+                output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            tempfile::Builder::new().prefix(".variosync-convert-").tempdir_in(parent)
+        })
+        .transpose()
+        .with_context(|| format!("{}: cannot make a working folder beside it", output.display()))?;
+    let canonical = match &work {
+        Some(work) => work.path().join("canonical.parquet"),
+        None => output.to_owned(),
+    };
     let converted = variosync_app::pipeline::convert_file(
         input,
-        output,
+        &canonical,
         &read_options(input, options)?,
         options.duplicates,
         Some(progress),
@@ -168,6 +279,11 @@ pub fn convert(input: &Path, output: &Path, options: &FileOptions) -> anyhow::Re
     .with_context(|| format!("{}", input.display()));
     bar.finish_and_clear();
     let converted = converted?;
+    if work.is_some() {
+        write_export(&canonical, output, export)
+            .with_context(|| format!("{}", output.display()))?;
+    }
+    drop(work);
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or_default();
     let profile = &converted.profile;
     let mut summary = format!(

@@ -1,0 +1,1035 @@
+//! Writing canonical batches (series, UTC time in microseconds, value columns) out in the
+//! format the next tool wants, one batch at a time, in bounded memory: delimited text (CSV,
+//! TSV, any delimiter and decimal mark, times as RFC 3339, epoch seconds, milliseconds or
+//! microseconds or a strftime pattern, in any zone), JSON (an array of records, or records
+//! per series), JSON Lines, Parquet, Arrow IPC (file, stream and Feather) and InfluxDB line
+//! protocol, each optionally inside gzip or Zstandard.
+//!
+//! Numbers are written exactly: floats in their shortest form that reads back to the same
+//! bits, integers as they are. What a format cannot hold is refused with the row named,
+//! never dropped or rounded: JSON and line protocol have no infinities or NaN, and line
+//! protocol needs a value in every row.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, SchemaRef};
+
+/// What can go wrong while writing an export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The output failed.
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The Arrow or Parquet encoder failed.
+    #[error("encoding the export failed: {0}")]
+    Encode(String),
+    /// The options do not make sense together, or name no known format.
+    #[error("{0}")]
+    Options(String),
+    /// A value the format cannot hold.
+    #[error("{0}")]
+    Unrepresentable(String),
+    /// A batch that is not in the canonical layout (series, time, values).
+    #[error("the batch is not a canonical table: {0}")]
+    Layout(String),
+}
+
+impl From<arrow_schema::ArrowError> for ExportError {
+    fn from(error: arrow_schema::ArrowError) -> Self {
+        Self::Encode(error.to_string())
+    }
+}
+
+impl From<parquet::errors::ParquetError> for ExportError {
+    fn from(error: parquet::errors::ParquetError) -> Self {
+        Self::Encode(error.to_string())
+    }
+}
+
+/// The formats an export can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated text (or any delimiter).
+    Csv,
+    /// Tab-separated text.
+    Tsv,
+    /// One JSON document: an array of records, or an object of records per series.
+    Json,
+    /// One JSON record per line.
+    JsonLines,
+    /// Parquet, zstd, the canonical schema.
+    Parquet,
+    /// The Arrow IPC file format.
+    ArrowFile,
+    /// The Arrow IPC stream format.
+    ArrowStream,
+    /// Feather (version 2, the Arrow IPC file format).
+    Feather,
+    /// InfluxDB line protocol (QuestDB reads it too).
+    LineProtocol,
+}
+
+impl Format {
+    /// Every format, with the names it is asked for by.
+    pub const ALL: [(Format, &'static str); 9] = [
+        (Format::Csv, "csv"),
+        (Format::Tsv, "tsv"),
+        (Format::Json, "json"),
+        (Format::JsonLines, "jsonl"),
+        (Format::Parquet, "parquet"),
+        (Format::ArrowFile, "arrow"),
+        (Format::ArrowStream, "arrows"),
+        (Format::Feather, "feather"),
+        (Format::LineProtocol, "lp"),
+    ];
+
+    /// Its name, as asked for and as a file extension.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(f, _)| *f == self).map(|(_, n)| *n).unwrap_or("csv")
+    }
+
+    /// The media type of a file of this format.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Tsv => "text/tab-separated-values; charset=utf-8",
+            Format::Json => "application/json",
+            Format::JsonLines => "application/jsonl",
+            Format::Parquet => "application/vnd.apache.parquet",
+            Format::ArrowFile | Format::Feather => "application/vnd.apache.arrow.file",
+            Format::ArrowStream => "application/vnd.apache.arrow.stream",
+            Format::LineProtocol => "text/plain; charset=utf-8",
+        }
+    }
+
+    /// Whether the format is text (and so worth compressing).
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            Format::Csv | Format::Tsv | Format::Json | Format::JsonLines | Format::LineProtocol
+        )
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = ExportError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim().to_ascii_lowercase();
+        let alias = match wanted.as_str() {
+            "ndjson" | "jsonlines" => "jsonl",
+            "ipc" | "arrow-file" => "arrow",
+            "arrow-stream" => "arrows",
+            "line-protocol" | "influx" | "questdb" | "ilp" => "lp",
+            other => other,
+        };
+        Self::ALL.iter().find(|(_, name)| *name == alias).map(|(f, _)| *f).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|(_, n)| *n).collect();
+            ExportError::Options(format!(
+                "unknown export format {text:?}: expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// A compression around the whole output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Packing {
+    /// None.
+    #[default]
+    Plain,
+    /// gzip (`.gz`).
+    Gzip,
+    /// Zstandard (`.zst`).
+    Zstd,
+}
+
+impl Packing {
+    /// The file extension it adds, with its dot; empty for none.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Packing::Plain => "",
+            Packing::Gzip => ".gz",
+            Packing::Zstd => ".zst",
+        }
+    }
+}
+
+/// The format and packing a file name asks for by its extension (`prices.csv.gz`), if known.
+pub fn format_for_path(path: &Path) -> Option<(Format, Packing)> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let (name, packing) = if let Some(stem) = name.strip_suffix(".gz") {
+        (stem, Packing::Gzip)
+    } else if let Some(stem) = name.strip_suffix(".zst") {
+        (stem, Packing::Zstd)
+    } else {
+        (name.as_str(), Packing::Plain)
+    };
+    let extension = name.rsplit_once('.')?.1;
+    let format = match extension {
+        "csv" | "txt" => Format::Csv,
+        "tsv" | "tab" => Format::Tsv,
+        "json" => Format::Json,
+        "jsonl" | "ndjson" => Format::JsonLines,
+        "parquet" | "pq" => Format::Parquet,
+        "arrow" | "ipc" => Format::ArrowFile,
+        "arrows" => Format::ArrowStream,
+        "feather" => Format::Feather,
+        "lp" | "influx" | "ilp" => Format::LineProtocol,
+        _ => return None,
+    };
+    Some((format, packing))
+}
+
+/// How times are written in text formats.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// RFC 3339, with fractions of a second only when there are some.
+    #[default]
+    Rfc3339,
+    /// Seconds since 1970 (with a fraction when there is one).
+    EpochSeconds,
+    /// Milliseconds since 1970 (with a fraction when there is one).
+    EpochMillis,
+    /// Microseconds since 1970.
+    EpochMicros,
+    /// A strftime pattern, such as `%Y-%m-%d %H:%M:%S`.
+    Pattern(String),
+}
+
+impl std::str::FromStr for TimeFormat {
+    type Err = ExportError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "" | "rfc3339" | "iso" | "iso8601" => Ok(Self::Rfc3339),
+            "s" | "epoch" | "epoch_s" => Ok(Self::EpochSeconds),
+            "ms" | "epoch_ms" => Ok(Self::EpochMillis),
+            "us" | "epoch_us" => Ok(Self::EpochMicros),
+            pattern if pattern.contains('%') => {
+                use chrono::format::{Item, StrftimeItems};
+                if StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error)) {
+                    return Err(ExportError::Options(format!(
+                        "the time pattern {pattern:?} is not a valid strftime pattern"
+                    )));
+                }
+                Ok(Self::Pattern(pattern.to_owned()))
+            }
+            other => Err(ExportError::Options(format!(
+                "unknown time format {other:?}: expected rfc3339, s, ms, us or a strftime \
+                 pattern such as %Y-%m-%d %H:%M:%S"
+            ))),
+        }
+    }
+}
+
+/// How JSON is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JsonLayout {
+    /// An array of records, each with its series and time.
+    #[default]
+    Records,
+    /// An object with one array of records per series.
+    BySeries,
+}
+
+impl std::str::FromStr for JsonLayout {
+    type Err = ExportError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "" | "records" => Ok(Self::Records),
+            "series" | "by_series" => Ok(Self::BySeries),
+            other => Err(ExportError::Options(format!(
+                "unknown JSON layout {other:?}: expected records or series"
+            ))),
+        }
+    }
+}
+
+/// How an export is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportOptions {
+    pub format: Format,
+    pub packing: Packing,
+    /// The delimiter of delimited text (default: `,` for CSV, a tab for TSV; `;` for CSV
+    /// with a decimal comma).
+    pub delimiter: Option<u8>,
+    /// Write decimals with a comma (`1,5`) in delimited text.
+    pub decimal_comma: bool,
+    /// How times are written in text formats.
+    pub time: TimeFormat,
+    /// The zone times are written in (text formats; default UTC).
+    pub zone: chrono_tz::Tz,
+    /// How JSON is laid out.
+    pub json: JsonLayout,
+}
+
+impl ExportOptions {
+    /// The defaults for `format`.
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            packing: Packing::Plain,
+            delimiter: None,
+            decimal_comma: false,
+            time: TimeFormat::Rfc3339,
+            zone: chrono_tz::UTC,
+            json: JsonLayout::Records,
+        }
+    }
+
+    /// The delimiter delimited text is written with.
+    fn field_delimiter(&self) -> u8 {
+        match (self.delimiter, self.format) {
+            (Some(d), _) => d,
+            (None, Format::Tsv) => b'\t',
+            (None, _) if self.decimal_comma => b';',
+            (None, _) => b',',
+        }
+    }
+
+    /// Checks the options make sense together.
+    pub fn validate(&self) -> Result<(), ExportError> {
+        let delimiter = self.field_delimiter();
+        if matches!(self.format, Format::Csv | Format::Tsv) {
+            if matches!(delimiter, b'"' | b'\n' | b'\r') || !delimiter.is_ascii() {
+                return Err(ExportError::Options(format!(
+                    "the delimiter {:?} cannot separate fields: choose a comma, semicolon, tab, \
+                     pipe or another ASCII character",
+                    delimiter as char
+                )));
+            }
+            if self.decimal_comma && delimiter == b',' {
+                return Err(ExportError::Options(
+                    "a decimal comma needs another delimiter than the comma: choose ; or a tab"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The file name for an export of `stem` (already safe) with these options.
+    pub fn file_name(&self, stem: &str) -> String {
+        format!("{stem}.{}{}", self.format.name(), self.packing.extension())
+    }
+}
+
+/// Writes canonical batches, one at a time, then finishes the output.
+pub trait BatchWriter: Send {
+    /// Writes the rows of `batch` (in the schema the writer was made for).
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError>;
+    /// Writes what closes the output (a footer, a closing bracket, the compressor's end).
+    fn finish(self: Box<Self>) -> Result<(), ExportError>;
+}
+
+/// The output, inside its packing.
+enum Sink<W: Write> {
+    Plain(std::io::BufWriter<W>),
+    Gzip(flate2::write::GzEncoder<std::io::BufWriter<W>>),
+    Zstd(zstd::Encoder<'static, std::io::BufWriter<W>>),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(out: W, packing: Packing) -> Result<Self, ExportError> {
+        let out = std::io::BufWriter::with_capacity(256 * 1024, out);
+        Ok(match packing {
+            Packing::Plain => Self::Plain(out),
+            Packing::Gzip => {
+                Self::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::default()))
+            }
+            Packing::Zstd => Self::Zstd(zstd::Encoder::new(out, 3)?),
+        })
+    }
+
+    fn finish(self) -> Result<(), ExportError> {
+        let mut out = match self {
+            Self::Plain(out) => out,
+            Self::Gzip(encoder) => encoder.finish()?,
+            Self::Zstd(encoder) => encoder.finish()?,
+        };
+        out.flush()?;
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(out) => out.write(bytes),
+            Self::Gzip(out) => out.write(bytes),
+            Self::Zstd(out) => out.write(bytes),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Plain(out) => out.write_all(bytes),
+            Self::Gzip(out) => out.write_all(bytes),
+            Self::Zstd(out) => out.write_all(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(out) => out.flush(),
+            Self::Gzip(out) => out.flush(),
+            Self::Zstd(out) => out.flush(),
+        }
+    }
+}
+
+/// A writer of `options.format` for batches of `schema` (canonical: series, time, values),
+/// writing to `out`.
+pub fn writer<W: Write + Send + 'static>(
+    out: W,
+    schema: SchemaRef,
+    options: &ExportOptions,
+) -> Result<Box<dyn BatchWriter>, ExportError> {
+    options.validate()?;
+    check_layout(&schema)?;
+    let sink = Sink::new(out, options.packing)?;
+    Ok(match options.format {
+        Format::Csv | Format::Tsv => Box::new(Delimited::new(sink, &schema, options)?),
+        Format::Json | Format::JsonLines => Box::new(JsonWriter::new(sink, &schema, options)),
+        Format::LineProtocol => Box::new(LineProtocol::new(sink, &schema)),
+        Format::Parquet => {
+            // The canonical file's own schema: series dictionary-encoded, as imports write it.
+            let properties = crate::parquet_out::writer_properties(&schema);
+            let writer =
+                parquet::arrow::ArrowWriter::try_new(sink, schema.clone(), Some(properties))?;
+            Box::new(ParquetOut(writer, schema))
+        }
+        Format::ArrowFile | Format::Feather => {
+            let schema = export_schema(&schema);
+            Box::new(IpcFile(arrow_ipc::writer::FileWriter::try_new(sink, &schema)?, schema))
+        }
+        Format::ArrowStream => {
+            let schema = export_schema(&schema);
+            Box::new(IpcStream(arrow_ipc::writer::StreamWriter::try_new(sink, &schema)?, schema))
+        }
+    })
+}
+
+fn check_layout(schema: &arrow_schema::Schema) -> Result<(), ExportError> {
+    let fields = schema.fields();
+    let series_ok = fields.first().is_some_and(|f| {
+        matches!(f.data_type(), DataType::Utf8)
+            || matches!(f.data_type(), DataType::Dictionary(k, v)
+                if **k == DataType::Int32 && **v == DataType::Utf8)
+    });
+    let time_ok = fields.get(1).is_some_and(|f| {
+        matches!(f.data_type(), DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, _))
+    });
+    if !series_ok || !time_ok {
+        return Err(ExportError::Layout(
+            "expected the series (text) first and the time (microseconds) second".to_owned(),
+        ));
+    }
+    for field in fields.iter().skip(2) {
+        if !matches!(
+            field.data_type(),
+            DataType::Float64 | DataType::Int64 | DataType::Boolean | DataType::Utf8
+        ) {
+            return Err(ExportError::Layout(format!(
+                "the column {} is {}, not a number, boolean or text",
+                field.name(),
+                field.data_type()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The series of each row of a canonical batch, as plain text.
+fn series_of(batch: &RecordBatch) -> Result<StringArray, ExportError> {
+    let column = batch.column(0);
+    let plain = arrow_cast::cast(column, &DataType::Utf8)?;
+    Ok(plain.as_string::<i32>().clone())
+}
+
+fn times_of(batch: &RecordBatch) -> &[i64] {
+    batch.column(1).as_primitive::<TimestampMicrosecondType>().values()
+}
+
+/// A float in its shortest form that reads back to the same bits, always with a decimal
+/// point or an exponent so that it reads back as a float (`1.0`, `0.1`, `1e-7`).
+fn push_float(out: &mut String, value: f64) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{value:?}");
+}
+
+/// The time of `micros` as text, by `options`.
+struct Times {
+    format: TimeFormat,
+    zone: chrono_tz::Tz,
+}
+
+impl Times {
+    fn push(&self, out: &mut String, micros: i64) {
+        use std::fmt::Write as _;
+        match &self.format {
+            TimeFormat::EpochMicros => {
+                let _ = write!(out, "{micros}");
+            }
+            TimeFormat::EpochMillis => push_scaled(out, micros, 1_000),
+            TimeFormat::EpochSeconds => push_scaled(out, micros, 1_000_000),
+            TimeFormat::Rfc3339 => match chrono::DateTime::from_timestamp_micros(micros) {
+                Some(at) => {
+                    let at = at.with_timezone(&self.zone);
+                    let pattern = if micros % 1_000_000 == 0 {
+                        "%Y-%m-%dT%H:%M:%S%:z"
+                    } else if micros % 1_000 == 0 {
+                        "%Y-%m-%dT%H:%M:%S%.3f%:z"
+                    } else {
+                        "%Y-%m-%dT%H:%M:%S%.6f%:z"
+                    };
+                    let start = out.len();
+                    let _ = write!(out, "{}", at.format(pattern));
+                    if out.ends_with("+00:00") && self.zone == chrono_tz::UTC {
+                        out.truncate(out.len() - 6);
+                        out.push('Z');
+                    }
+                    debug_assert!(out.len() > start);
+                }
+                None => {
+                    let _ = write!(out, "{micros}");
+                }
+            },
+            TimeFormat::Pattern(pattern) => match chrono::DateTime::from_timestamp_micros(micros) {
+                Some(at) => {
+                    let _ = write!(out, "{}", at.with_timezone(&self.zone).format(pattern));
+                }
+                None => {
+                    let _ = write!(out, "{micros}");
+                }
+            },
+        }
+    }
+}
+
+/// `micros / unit`, exactly: an integer, or with the fraction's digits.
+fn push_scaled(out: &mut String, micros: i64, unit: i64) {
+    use std::fmt::Write as _;
+    let (whole, rest) = (micros.div_euclid(unit), micros.rem_euclid(unit));
+    if rest == 0 {
+        let _ = write!(out, "{whole}");
+        return;
+    }
+    // A negative time with a fraction: -1.5 is whole -2 and rest 0.5.
+    let (whole, rest) = if micros < 0 { (whole + 1, unit - rest) } else { (whole, rest) };
+    let digits = if unit == 1_000 { 3 } else { 6 };
+    let fraction = format!("{rest:0digits$}");
+    let sign = if micros < 0 && whole == 0 { "-" } else { "" };
+    let _ = write!(out, "{sign}{whole}.{}", fraction.trim_end_matches('0'));
+}
+
+/// CSV, TSV and other delimited text.
+struct Delimited<W: Write> {
+    out: Sink<W>,
+    delimiter: char,
+    decimal_comma: bool,
+    times: Times,
+    line: String,
+}
+
+impl<W: Write> Delimited<W> {
+    fn new(
+        mut out: Sink<W>,
+        schema: &arrow_schema::Schema,
+        options: &ExportOptions,
+    ) -> Result<Self, ExportError> {
+        let delimiter = options.field_delimiter() as char;
+        let mut header = String::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            if i > 0 {
+                header.push(delimiter);
+            }
+            push_field(&mut header, field.name(), delimiter);
+        }
+        header.push('\n');
+        out.write_all(header.as_bytes())?;
+        Ok(Self {
+            out,
+            delimiter,
+            decimal_comma: options.decimal_comma,
+            times: Times { format: options.time.clone(), zone: options.zone },
+            line: String::new(),
+        })
+    }
+}
+
+/// A field of delimited text, quoted when it holds the delimiter, a quote or a line break,
+/// or starts or ends with a space.
+fn push_field(line: &mut String, text: &str, delimiter: char) {
+    let needs_quotes =
+        text.contains([delimiter, '"', '\n', '\r']) || text.starts_with(' ') || text.ends_with(' ');
+    if needs_quotes {
+        line.push('"');
+        line.push_str(&text.replace('"', "\"\""));
+        line.push('"');
+    } else {
+        line.push_str(text);
+    }
+}
+
+impl<W: Write + Send> BatchWriter for Delimited<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        let series = series_of(batch)?;
+        let times = times_of(batch);
+        let mut line = std::mem::take(&mut self.line);
+        for (row, &at) in times.iter().enumerate() {
+            line.clear();
+            push_field(&mut line, series.value(row), self.delimiter);
+            line.push(self.delimiter);
+            self.times.push(&mut line, at);
+            for column in batch.columns().iter().skip(2) {
+                line.push(self.delimiter);
+                if column.is_null(row) {
+                    continue;
+                }
+                match column.data_type() {
+                    DataType::Float64 => {
+                        let start = line.len();
+                        push_float(&mut line, column.as_primitive::<Float64Type>().value(row));
+                        if self.decimal_comma
+                            && let Some(at) = line[start..].find('.')
+                        {
+                            line.replace_range(start + at..start + at + 1, ",");
+                        }
+                    }
+                    DataType::Int64 => {
+                        use std::fmt::Write as _;
+                        let _ = write!(line, "{}", column.as_primitive::<Int64Type>().value(row));
+                    }
+                    DataType::Boolean => {
+                        line.push_str(if column.as_boolean().value(row) { "true" } else { "false" })
+                    }
+                    _ => {
+                        push_field(&mut line, column.as_string::<i32>().value(row), self.delimiter)
+                    }
+                }
+            }
+            line.push('\n');
+            self.out.write_all(line.as_bytes())?;
+        }
+        self.line = line;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+        self.out.finish()
+    }
+}
+
+/// JSON (an array of records, or records per series) and JSON Lines.
+struct JsonWriter<W: Write> {
+    out: Sink<W>,
+    names: Vec<String>,
+    layout: Option<JsonLayout>,
+    times: Times,
+    /// The series whose array is open (records per series).
+    open: Option<String>,
+    first: bool,
+    line: String,
+}
+
+impl<W: Write> JsonWriter<W> {
+    fn new(out: Sink<W>, schema: &arrow_schema::Schema, options: &ExportOptions) -> Self {
+        let names = schema.fields().iter().map(|f| json_string(f.name())).collect();
+        let layout = (options.format == Format::Json).then_some(options.json);
+        Self {
+            out,
+            names,
+            layout,
+            times: Times { format: options.time.clone(), zone: options.zone },
+            open: None,
+            first: true,
+            line: String::new(),
+        }
+    }
+
+    fn push_time(&self, line: &mut String, micros: i64) {
+        match self.times.format {
+            TimeFormat::Rfc3339 | TimeFormat::Pattern(_) => {
+                let mut text = String::new();
+                self.times.push(&mut text, micros);
+                line.push_str(&json_string(&text));
+            }
+            _ => self.times.push(line, micros),
+        }
+    }
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+/// What `series` and `at` name in an error.
+fn row_label(series: &str, micros: i64) -> String {
+    let at = chrono::DateTime::from_timestamp_micros(micros)
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| micros.to_string());
+    format!("series {series:?} at {at}")
+}
+
+impl<W: Write + Send> BatchWriter for JsonWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        use std::fmt::Write as _;
+        let series = series_of(batch)?;
+        let times = times_of(batch);
+        let mut line = std::mem::take(&mut self.line);
+        for (row, &at) in times.iter().enumerate() {
+            line.clear();
+            let name = series.value(row);
+            match self.layout {
+                Some(JsonLayout::Records) => line.push_str(if self.first { "[\n" } else { ",\n" }),
+                Some(JsonLayout::BySeries) => {
+                    if self.open.as_deref() != Some(name) {
+                        line.push_str(if self.first { "{\n" } else { "\n],\n" });
+                        let _ = writeln!(line, "{}: [", json_string(name));
+                        self.open = Some(name.to_owned());
+                    } else {
+                        line.push_str(",\n");
+                    }
+                }
+                None => {}
+            }
+            self.first = false;
+            line.push('{');
+            let mut fields = 0;
+            if self.layout != Some(JsonLayout::BySeries) {
+                let _ = write!(line, "{}:{}", self.names[0], json_string(name));
+                fields += 1;
+            }
+            if fields > 0 {
+                line.push(',');
+            }
+            let _ = write!(line, "{}:", self.names[1]);
+            self.push_time(&mut line, at);
+            for (index, column) in batch.columns().iter().enumerate().skip(2) {
+                let _ = write!(line, ",{}:", self.names[index]);
+                if column.is_null(row) {
+                    line.push_str("null");
+                    continue;
+                }
+                match column.data_type() {
+                    DataType::Float64 => {
+                        let value = column.as_primitive::<Float64Type>().value(row);
+                        if !value.is_finite() {
+                            return Err(ExportError::Unrepresentable(format!(
+                                "JSON has no {value}: the column {} of {} holds one; export \
+                                 to CSV, Parquet or Arrow instead",
+                                self.names[index],
+                                row_label(name, at)
+                            )));
+                        }
+                        push_float(&mut line, value);
+                    }
+                    DataType::Int64 => {
+                        let _ = write!(line, "{}", column.as_primitive::<Int64Type>().value(row));
+                    }
+                    DataType::Boolean => {
+                        line.push_str(if column.as_boolean().value(row) { "true" } else { "false" })
+                    }
+                    _ => line.push_str(&json_string(column.as_string::<i32>().value(row))),
+                }
+            }
+            line.push('}');
+            if self.layout.is_none() {
+                line.push('\n');
+            }
+            self.out.write_all(line.as_bytes())?;
+        }
+        self.line = line;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), ExportError> {
+        let end = match (self.layout, self.first) {
+            (Some(JsonLayout::Records), true) => "[]\n",
+            (Some(JsonLayout::Records), false) => "\n]\n",
+            (Some(JsonLayout::BySeries), true) => "{}\n",
+            (Some(JsonLayout::BySeries), false) => "\n]\n}\n",
+            (None, _) => "",
+        };
+        self.out.write_all(end.as_bytes())?;
+        self.out.finish()
+    }
+}
+
+/// InfluxDB line protocol: the series is the measurement (commas and spaces escaped), the
+/// value columns are fields, the time is in nanoseconds.
+struct LineProtocol<W: Write> {
+    out: Sink<W>,
+    keys: Vec<String>,
+    line: String,
+}
+
+impl<W: Write> LineProtocol<W> {
+    fn new(out: Sink<W>, schema: &arrow_schema::Schema) -> Self {
+        let keys = schema.fields().iter().map(|f| lp_escape(f.name(), &[',', '=', ' '])).collect();
+        Self { out, keys, line: String::new() }
+    }
+}
+
+/// `text` with each of `special` (and backslashes) escaped by a backslash.
+fn lp_escape(text: &str, special: &[char]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\\' || special.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl<W: Write + Send> BatchWriter for LineProtocol<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        use std::fmt::Write as _;
+        let series = series_of(batch)?;
+        let times = times_of(batch);
+        let mut line = std::mem::take(&mut self.line);
+        // The series and its measurement, escaped once per run of rows.
+        let mut measurement: Option<(String, String)> = None;
+        for (row, &at) in times.iter().enumerate() {
+            line.clear();
+            let name = series.value(row);
+            if measurement.as_ref().is_none_or(|(of, _)| of != name) {
+                if name.contains(['\n', '\r']) {
+                    return Err(ExportError::Unrepresentable(format!(
+                        "line protocol cannot hold a line break in a measurement: the series \
+                         {name:?}; export to CSV, Parquet or Arrow instead"
+                    )));
+                }
+                measurement = Some((name.to_owned(), lp_escape(name, &[',', ' '])));
+            }
+            line.push_str(measurement.as_ref().map(|(_, m)| m.as_str()).unwrap_or_default());
+            let mut fields = 0;
+            for (index, column) in batch.columns().iter().enumerate().skip(2) {
+                if column.is_null(row) {
+                    continue;
+                }
+                line.push(if fields == 0 { ' ' } else { ',' });
+                fields += 1;
+                let _ = write!(line, "{}=", self.keys[index]);
+                match column.data_type() {
+                    DataType::Float64 => {
+                        let value = column.as_primitive::<Float64Type>().value(row);
+                        if !value.is_finite() {
+                            return Err(ExportError::Unrepresentable(format!(
+                                "line protocol has no {value}: the column {} of {} holds one; \
+                                 export to CSV, Parquet or Arrow instead",
+                                self.keys[index],
+                                row_label(name, at)
+                            )));
+                        }
+                        push_float(&mut line, value);
+                    }
+                    DataType::Int64 => {
+                        let _ = write!(line, "{}i", column.as_primitive::<Int64Type>().value(row));
+                    }
+                    DataType::Boolean => {
+                        line.push_str(if column.as_boolean().value(row) { "true" } else { "false" })
+                    }
+                    _ => {
+                        let text = column.as_string::<i32>().value(row);
+                        if text.contains(['\n', '\r']) {
+                            return Err(ExportError::Unrepresentable(format!(
+                                "line protocol cannot hold a line break in a string: the column \
+                                 {} of {}; export to CSV, Parquet or Arrow instead",
+                                self.keys[index],
+                                row_label(name, at)
+                            )));
+                        }
+                        let _ = write!(line, "\"{}\"", lp_escape(text, &['"']));
+                    }
+                }
+            }
+            if fields == 0 {
+                return Err(ExportError::Unrepresentable(format!(
+                    "line protocol needs a value in every row, and {} has none; export to \
+                     CSV, Parquet or Arrow instead",
+                    row_label(name, at)
+                )));
+            }
+            let nanos = at.checked_mul(1_000).ok_or_else(|| {
+                ExportError::Unrepresentable(format!(
+                    "line protocol's nanoseconds cannot reach the time of {}",
+                    row_label(name, at)
+                ))
+            })?;
+            let _ = writeln!(line, " {nanos}");
+            self.out.write_all(line.as_bytes())?;
+        }
+        self.line = line;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+        self.out.finish()
+    }
+}
+
+/// The series column as plain text, so that every reader (and every batch) agrees.
+fn plain_series(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ExportError> {
+    if batch.column(0).data_type() == schema.field(0).data_type() {
+        return Ok(batch.clone());
+    }
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns[0] = arrow_cast::cast(&columns[0], schema.field(0).data_type())?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+struct ParquetOut<W: Write + Send>(parquet::arrow::ArrowWriter<Sink<W>>, SchemaRef);
+
+impl<W: Write + Send> BatchWriter for ParquetOut<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        let batch = plain_series(batch, &self.1)?;
+        Ok(self.0.write(&batch)?)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+        self.0.into_inner()?.finish()
+    }
+}
+
+struct IpcFile<W: Write + Send>(arrow_ipc::writer::FileWriter<Sink<W>>, SchemaRef);
+
+impl<W: Write + Send> BatchWriter for IpcFile<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        let batch = plain_series(batch, &self.1)?;
+        Ok(self.0.write(&batch)?)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), ExportError> {
+        self.0.finish()?;
+        self.0.into_inner()?.finish()
+    }
+}
+
+struct IpcStream<W: Write + Send>(arrow_ipc::writer::StreamWriter<Sink<W>>, SchemaRef);
+
+impl<W: Write + Send> BatchWriter for IpcStream<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        let batch = plain_series(batch, &self.1)?;
+        Ok(self.0.write(&batch)?)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), ExportError> {
+        self.0.finish()?;
+        self.0.into_inner()?.finish()
+    }
+}
+
+/// The schema binary exports are written with: the canonical one, its series as plain
+/// text (every batch the same, whatever dictionary each one had).
+pub fn export_schema(schema: &arrow_schema::Schema) -> SchemaRef {
+    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+    if let Some(first) = fields.first_mut() {
+        *first = Arc::new(first.as_ref().clone().with_data_type(DataType::Utf8));
+    }
+    Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{BooleanArray, Float64Array, Int64Array, TimestampMicrosecondArray};
+
+    use super::*;
+
+    fn batch(values: Vec<Option<f64>>) -> RecordBatch {
+        let rows = values.len();
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("series_id", DataType::Utf8, false),
+            arrow_schema::Field::new(
+                "ts",
+                DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            arrow_schema::Field::new("close", DataType::Float64, true),
+            arrow_schema::Field::new("volume", DataType::Int64, true),
+            arrow_schema::Field::new("halted", DataType::Boolean, true),
+        ]));
+        let times: Vec<i64> = (0..rows as i64).map(|i| -1_500_000 + i * 1_000_250).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["a, b \"c\""; rows])),
+            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+            Arc::new(Float64Array::from(values)),
+            Arc::new(Int64Array::from(vec![None; rows])),
+            Arc::new(BooleanArray::from(vec![None; rows])),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn written(options: &ExportOptions, batch: &RecordBatch) -> Result<String, ExportError> {
+        let (sender, receiver) = std::sync::mpsc::channel::<Vec<u8>>();
+        struct Channel(std::sync::mpsc::Sender<Vec<u8>>);
+        impl Write for Channel {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                let _ = self.0.send(bytes.to_vec());
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut writer = writer(Channel(sender), batch.schema(), options)?;
+        writer.write(batch)?;
+        writer.finish()?;
+        Ok(String::from_utf8(receiver.try_iter().flatten().collect()).unwrap())
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it_and_writes_times_and_floats_exactly() {
+        let options =
+            ExportOptions { time: TimeFormat::EpochSeconds, ..ExportOptions::new(Format::Csv) };
+        let text = written(&options, &batch(vec![Some(0.1), Some(1.0), None])).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "series_id,ts,close,volume,halted");
+        assert_eq!(lines[1], "\"a, b \"\"c\"\"\",-1.5,0.1,,");
+        assert_eq!(lines[2], "\"a, b \"\"c\"\"\",-0.49975,1.0,,");
+        assert_eq!(lines[3], "\"a, b \"\"c\"\"\",0.5005,,,");
+    }
+
+    #[test]
+    fn what_a_format_cannot_hold_is_refused_with_its_row() {
+        let nan = batch(vec![Some(2.0), Some(f64::NAN)]);
+        let error = written(&ExportOptions::new(Format::Json), &nan).unwrap_err().to_string();
+        assert!(
+            error.contains("JSON has no NaN") && error.contains("1969-12-31T23:59:59.500250Z"),
+            "{error}"
+        );
+        let empty = batch(vec![None]);
+        let error =
+            written(&ExportOptions::new(Format::LineProtocol), &empty).unwrap_err().to_string();
+        assert!(error.contains("line protocol needs a value in every row"), "{error}");
+        // CSV holds both.
+        assert!(written(&ExportOptions::new(Format::Csv), &nan).unwrap().contains(",NaN,"));
+    }
+
+    #[test]
+    fn line_protocol_escapes_measurements_and_writes_nanoseconds() {
+        let text =
+            written(&ExportOptions::new(Format::LineProtocol), &batch(vec![Some(1.5)])).unwrap();
+        assert_eq!(text, "a\\,\\ b\\ \"c\" close=1.5 -1500000000\n");
+    }
+
+    #[test]
+    fn formats_are_known_by_name_and_extension() {
+        assert_eq!("ndjson".parse::<Format>().unwrap(), Format::JsonLines);
+        assert!("xml".parse::<Format>().is_err());
+        let found = format_for_path(Path::new("prices.CSV.gz"));
+        assert_eq!(found, Some((Format::Csv, Packing::Gzip)));
+        assert_eq!(format_for_path(Path::new("prices")), None);
+    }
+}
