@@ -15,6 +15,7 @@ mod announce;
 pub mod billing;
 pub mod datasets;
 pub mod error;
+pub mod exports;
 pub mod forecasts;
 pub mod hours;
 pub mod imports;

@@ -172,13 +172,14 @@ impl WriteArgs {
     fn options(&self, output: &Path) -> anyhow::Result<variosync_server::files::ExportOptions> {
         variosync_server::files::export_options(
             output,
-            &variosync_server::files::WriteChoices {
+            &variosync_server::files::ExportChoices {
                 format: self.format.clone(),
-                delimiter: self.out_delimiter,
-                decimal: self.out_decimal.clone(),
-                time: self.out_time.clone(),
-                zone: self.out_tz.clone(),
-                json_layout: self.json_layout.clone(),
+                compression: None,
+                delimiter: self.out_delimiter.map(|c| c.to_string()),
+                decimal: Some(self.out_decimal.clone()),
+                time: Some(self.out_time.clone()),
+                zone: Some(self.out_tz.clone()),
+                json_layout: Some(self.json_layout.clone()),
             },
         )
     }

@@ -65,3 +65,32 @@ pub fn write_rows(batch: &RecordBatch, out: &mut impl Write) -> std::io::Result<
     }
     Ok(())
 }
+
+/// Visits the rows of `part` to export, in series and time order: of each of `series` (every
+/// series if empty, in one pass), between `from` and `to` inclusive, with the value columns
+/// named in `columns` (all of them if empty), as canonical batches (series, time, values).
+pub fn scan_rows(
+    part: &crate::window::Part,
+    series: &[String],
+    from: i64,
+    to: i64,
+    columns: &[String],
+    mut visit: impl FnMut(&RecordBatch) -> Result<(), crate::window::QueryError>,
+) -> Result<(), crate::window::QueryError> {
+    let indices = if columns.is_empty() {
+        (2..part.columns().len() + 2).collect::<Vec<_>>()
+    } else {
+        columns.iter().map(|name| part.column_index(name)).collect::<Result<Vec<_>, _>>()?
+    };
+    let mut visit = |batch: &RecordBatch| visit(batch).map(|()| true);
+    if series.is_empty() {
+        return part.scan(None, from, to, &indices, &mut visit);
+    }
+    let mut sorted: Vec<&String> = series.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    for one in sorted {
+        part.scan(Some(one), from, to, &indices, &mut visit)?;
+    }
+    Ok(())
+}

@@ -178,7 +178,27 @@ impl Part {
         schema.fields().iter().skip(2).map(|f| (f.name().clone(), f.data_type().clone())).collect()
     }
 
-    fn column_index(&self, name: &str) -> Result<usize, QueryError> {
+    /// The schema of rows scanned with the value columns `names` (every one if empty): the
+    /// series, the time, then those columns in the file's order.
+    pub fn projected_schema(
+        &self,
+        names: &[String],
+    ) -> Result<arrow_schema::SchemaRef, QueryError> {
+        for name in names {
+            self.column_index(name)?;
+        }
+        let schema = self.metadata.schema();
+        let fields: Vec<arrow_schema::FieldRef> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| *i < 2 || names.is_empty() || names.contains(f.name()))
+            .map(|(_, f)| f.clone())
+            .collect();
+        Ok(std::sync::Arc::new(arrow_schema::Schema::new(fields)))
+    }
+
+    pub(crate) fn column_index(&self, name: &str) -> Result<usize, QueryError> {
         let schema = self.metadata.schema();
         schema
             .fields()
@@ -276,7 +296,7 @@ impl Part {
 
     /// The rows of `series` (every series if `None`) with `from <= ts <= to`, keeping only
     /// the value columns at `columns` (schema indices).
-    fn scan(
+    pub(crate) fn scan(
         &self,
         series: Option<&str>,
         from: i64,

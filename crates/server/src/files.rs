@@ -17,69 +17,21 @@ use variosync_store::Access;
 
 use crate::settings::Settings;
 
-pub use variosync_formats::export::ExportOptions;
+pub use variosync_app::exports::{ExportChoices, ExportOptions};
 use variosync_formats::export::{Format, Packing};
 
-/// How to write a file, as the command line says.
-#[derive(Debug, Clone, Default)]
-pub struct WriteChoices {
-    /// The format's name, over the output's extension.
-    pub format: Option<String>,
-    /// The delimiter of CSV output.
-    pub delimiter: Option<char>,
-    /// The decimal mark: `point` or `comma`.
-    pub decimal: String,
-    /// How times are written: `rfc3339`, `s`, `ms`, `us` or a strftime pattern.
-    pub time: String,
-    /// The zone times are written in.
-    pub zone: String,
-    /// JSON's layout: `records` or `series`.
-    pub json_layout: String,
-}
-
-/// The export options for writing `output` as `choices` say.
-pub fn export_options(output: &Path, choices: &WriteChoices) -> anyhow::Result<ExportOptions> {
+/// The export options for writing `output` as `choices` say, its extension naming the
+/// format and compression unless a choice does.
+pub fn export_options(output: &Path, choices: &ExportChoices) -> anyhow::Result<ExportOptions> {
     let by_extension = variosync_formats::export::format_for_path(output);
-    let (format, packing) = match (&choices.format, by_extension) {
-        (Some(name), found) => (name.parse()?, found.map(|(_, p)| p).unwrap_or_default()),
-        (None, Some(found)) => found,
-        (None, None) => anyhow::bail!(
+    if by_extension.is_none() && choices.format.is_none() {
+        anyhow::bail!(
             "{}: the output's extension names no format: end it in .csv, .tsv, .json, .jsonl, \
              .parquet, .arrow, .arrows, .feather or .lp (optionally .gz or .zst), or give --format",
             output.display()
-        ),
-    };
-    let delimiter = match choices.delimiter {
-        Some(c) if !c.is_ascii() => {
-            anyhow::bail!("--out-delimiter: {c:?} is not an ASCII character")
-        }
-        Some(c) => Some(c as u8),
-        None => None,
-    };
-    let decimal_comma = match choices.decimal.trim() {
-        "" | "point" | "." => false,
-        "comma" | "," => true,
-        other => anyhow::bail!("--out-decimal: {other:?} is neither point nor comma"),
-    };
-    let zone = choices.zone.trim();
-    let zone: chrono_tz::Tz = if zone.is_empty() || zone.eq_ignore_ascii_case("utc") {
-        chrono_tz::UTC
-    } else {
-        zone.parse().map_err(|_| {
-            anyhow::anyhow!("--out-tz: {zone:?} is not a time zone such as UTC or Europe/Berlin")
-        })?
-    };
-    let options = ExportOptions {
-        delimiter,
-        decimal_comma,
-        time: choices.time.parse()?,
-        zone,
-        json: choices.json_layout.parse()?,
-        packing,
-        ..ExportOptions::new(format)
-    };
-    options.validate()?;
-    Ok(options)
+        );
+    }
+    Ok(choices.options(by_extension)?)
 }
 
 /// Writes the canonical Parquet file `canonical` to `output` as `options` say; a failure

@@ -361,3 +361,93 @@ async fn bad_uploads_get_specific_errors_and_leave_nothing_behind() {
         assert!(status.is_client_error());
     }
 }
+
+#[tokio::test]
+async fn a_dataset_exports_streamed_in_the_format_asked_for_and_only_to_its_owner() {
+    let app = spawn_app().await;
+    let key = writer_key(&app, "ada@example.com").await;
+    let response = app
+        .with_key(Method::POST, "/api/v1/datasets?name=Stocks%20%2F%20daily%20%3Cv1%3E", &key)
+        .header("content-type", "text/csv")
+        .body(shared("stocks_daily.csv"))
+        .send()
+        .await
+        .unwrap();
+    let (status, imported) = json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{imported}");
+    let id = imported["dataset"]["id"].as_str().unwrap().to_owned();
+    let export = |query: &str| {
+        app.with_key(Method::GET, &format!("/api/v1/datasets/{id}/export?{query}"), &key).send()
+    };
+
+    // The whole dataset as CSV, named after it, safely.
+    let response = export("").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"Stocks_daily_v1.csv\"");
+    assert_eq!(headers["cache-control"], "no-store");
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 16194 + 1);
+    assert_eq!(lines[0], "series_id,ts,open,high,low,close,volume,adj_close");
+    assert!(lines[1].starts_with("AAPL,2013-01-02T00:00:00Z,19.779285430908203,"), "{}", lines[1]);
+
+    // Chosen series, columns and range, with local times and a decimal comma.
+    let response = export(
+        "series=NVDA,AAPL&columns=close&from=2013-01-02T00:00:00Z&to=2013-01-04T00:00:00Z&decimal=comma\
+         &time=%25Y-%25m-%25d&tz=America/New_York",
+    )
+    .await
+    .unwrap();
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "series_id;ts;close");
+    assert_eq!(lines.len(), 1 + 2 * 2, "{csv}");
+    assert!(lines[1].starts_with("AAPL;2013-01-01;19,6"), "{csv}");
+    assert!(lines[3].starts_with("NVDA;"), "{csv}");
+
+    // Binary and compressed formats.
+    let response = export("format=parquet&version=1").await.unwrap();
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"Stocks_daily_v1-v1.parquet\""
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    let response = export("format=jsonl&compression=gzip&series=NFLX").await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/gzip");
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(&response.bytes().await.unwrap()[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.lines().count() > 1000 && text.lines().all(|l| l.contains("\"NFLX\"")));
+
+    // What cannot be exported is refused before a byte is sent, naming why.
+    for (query, status, code) in [
+        ("format=xml", StatusCode::BAD_REQUEST, "invalid_export"),
+        ("decimal=comma&delimiter=,", StatusCode::BAD_REQUEST, "invalid_export"),
+        ("tz=Mars/Base", StatusCode::BAD_REQUEST, "invalid_export"),
+        (
+            "from=2014-01-01T00:00:00Z&to=2013-01-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+        ),
+        ("series=NOPE", StatusCode::NOT_FOUND, "series_not_found"),
+        ("columns=price", StatusCode::NOT_FOUND, "column_not_found"),
+        ("version=7", StatusCode::NOT_FOUND, "version_not_found"),
+    ] {
+        let (got, body) = json(export(query).await.unwrap()).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{query}: {body}");
+    }
+
+    // Another person's dataset is not found.
+    let grace = writer_key(&app, "grace@example.com").await;
+    let response = app
+        .with_key(Method::GET, &format!("/api/v1/datasets/{id}/export"), &grace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

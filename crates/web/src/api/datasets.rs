@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use variosync_app::datasets::{self as uses, Candle, Resampled, Window, WindowAnswer};
+use variosync_app::exports;
 use variosync_app::imports::{
     FileImport, ImportOptions, ImportOutcome, ImportSummary, ReceivedFile,
 };
@@ -38,6 +39,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(versions))
         .routes(routes!(profile))
         .routes(routes!(rejects))
+        .routes(routes!(export))
         .routes(routes!(rows))
         .routes(routes!(window_query))
         .routes(routes!(resample_query))
@@ -512,6 +514,127 @@ async fn rejects(
         state.app.rejects(&principal, dataset_id(&id)?, query.version).await?;
     let name = format!("rejects-{}-v{}.csv", dataset.id, version.version);
     Ok(super::csv_attachment(Body::from_stream(stream), &name))
+}
+
+/// What to export and how to write it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ExportQuery {
+    /// `csv` (default), `tsv`, `json`, `jsonl`, `parquet`, `arrow` (Arrow IPC file),
+    /// `arrows` (Arrow IPC stream), `feather` or `lp` (InfluxDB line protocol).
+    format: Option<String>,
+    /// `gzip` or `zstd` around the file (default: none).
+    compression: Option<String>,
+    /// Comma-separated series (default: every series).
+    series: Option<String>,
+    /// Comma-separated value columns (default: every column).
+    columns: Option<String>,
+    /// The start, inclusive: RFC 3339 or milliseconds since 1970 (default: the first row).
+    from: Option<String>,
+    /// The end, exclusive: RFC 3339 or milliseconds since 1970 (default: after the last row).
+    to: Option<String>,
+    /// The version's number (default: the current version).
+    #[param(minimum = 1, maximum = 2147483647)]
+    version: Option<u32>,
+    /// CSV's delimiter: one ASCII character, or `tab` (default `,`; `;` with a decimal comma).
+    delimiter: Option<String>,
+    /// The decimal mark of CSV and TSV: `point` (default) or `comma`.
+    decimal: Option<String>,
+    /// How times are written in text formats: `rfc3339` (default), `s`, `ms`, `us`, or a
+    /// strftime pattern such as `%Y-%m-%d %H:%M:%S`.
+    time: Option<String>,
+    /// The zone times are written in: `UTC` (default) or a zone such as `Europe/Berlin`.
+    tz: Option<String>,
+    /// JSON's layout: `records` (default, an array of records) or `series` (an object of
+    /// records per series).
+    json_layout: Option<String>,
+}
+
+/// Export a dataset
+///
+/// A version of the dataset (chosen series, columns and time range) in the format the next
+/// tool wants, streamed as it is written. Floats are written exactly (the shortest text
+/// that reads back to the same bits); JSON and line protocol cannot hold NaN or infinities,
+/// and line protocol needs a value in every row: such a row ends the download early (the
+/// transfer is cut, never completed with rows missing).
+#[utoipa::path(
+    get,
+    path = "/datasets/{id}/export",
+    tag = "datasets",
+    operation_id = "export_dataset",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id"), ExportQuery),
+    responses(
+        (
+            status = 200,
+            description = "The file, as an attachment named after the dataset",
+            content(
+                (String = "text/csv"),
+                (String = "text/tab-separated-values"),
+                (String = "application/json"),
+                (String = "application/jsonl"),
+                (Vec<u8> = "application/vnd.apache.parquet"),
+                (Vec<u8> = "application/vnd.apache.arrow.file"),
+                (Vec<u8> = "application/vnd.apache.arrow.stream"),
+                (String = "text/plain"),
+                (Vec<u8> = "application/gzip"),
+                (Vec<u8> = "application/zstd")
+            ),
+            headers((
+                "Content-Disposition" = String,
+                description = "An attachment named after the dataset"
+            ))
+        ),
+        Reading,
+        (
+            status = 400,
+            description = "A choice makes no sense (`invalid_export`), a time is not valid \
+                (`invalid_time`) or the range is empty (`invalid_range`)",
+            body = ApiError
+        ),
+        (
+            status = 404,
+            description = "There is no such dataset (`dataset_not_found`), version \
+                (`version_not_found`), series (`series_not_found`) or column (`column_not_found`)",
+            body = ApiError
+        ),
+    )
+)]
+async fn export(
+    State(state): State<AppState>,
+    Actor(principal): Actor,
+    Path(id): Path<String>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    use axum::http::HeaderValue;
+    let choices = exports::ExportChoices {
+        format: query.format,
+        compression: query.compression,
+        delimiter: query.delimiter,
+        decimal: query.decimal,
+        time: query.time,
+        zone: query.tz,
+        json_layout: query.json_layout,
+    };
+    let request = exports::ExportRequest {
+        version: query.version,
+        series: list_of(query.series.as_deref()),
+        columns: list_of(query.columns.as_deref()),
+        from: uses::parse_time(query.from.as_deref(), "from")?,
+        to: uses::parse_time(query.to.as_deref(), "to")?,
+        options: choices.options(None)?,
+    };
+    let download = state.app.export(&principal, dataset_id(&id)?, request).await?;
+    let mut response = Body::from_stream(download.stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(download.media_type));
+    // The name is made of letters, digits, `-`, `_` and `.` only.
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", download.file_name))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// Which part of a series to chart.
