@@ -43,6 +43,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/datasets/events",
     "GET /api/v1/datasets/{id}/versions",
     "GET /api/v1/datasets/{id}/profile",
+    "GET /api/v1/datasets/{id}/export",
     "GET /api/v1/datasets/{id}/rejects",
     "GET /api/v1/datasets/{id}/rows",
     "GET /api/v1/datasets/{id}/series/{series}/window",
