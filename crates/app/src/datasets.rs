@@ -626,10 +626,23 @@ pub fn parse_time(text: Option<&str>, name: &str) -> Result<Option<i64>> {
             .map(Some)
             .ok_or_else(|| Error::invalid("invalid_time", format!("{name} is out of range")));
     }
-    chrono::DateTime::parse_from_rfc3339(text).map(|t| Some(t.timestamp_micros())).map_err(|_| {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.timestamp_micros()));
+    }
+    // A date, or a date and time without an offset (as a form's date fields send them), in
+    // UTC.
+    let naive = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok())
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok());
+    naive.map(|at| Some(at.and_utc().timestamp_micros())).ok_or_else(|| {
         Error::invalid(
             "invalid_time",
-            format!("{name} must be an RFC 3339 time or milliseconds since 1970, not {text:?}"),
+            format!(
+                "{name} must be an RFC 3339 time, a date (YYYY-MM-DD, UTC) or milliseconds \
+                 since 1970, not {text:?}"
+            ),
         )
     })
 }

@@ -232,6 +232,10 @@ impl App {
             Packing::Gzip => "application/gzip",
             Packing::Zstd => "application/zstd",
         };
+        // Opened now, so that a deletion of the dataset while it is written cannot cut it.
+        let part = std::sync::Arc::new(part);
+        let opened = part.clone();
+        let file = tokio::task::spawn_blocking(move || opened.open_file_handle()).await??;
         let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
         let failed = sender.clone();
         let ExportRequest { series, columns, options, .. } = request;
@@ -244,11 +248,20 @@ impl App {
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 let mut writer = variosync_formats::export::writer(out, schema, &options)
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
-                variosync_engine::export::scan_rows(&part, &series, from, to, &columns, |batch| {
-                    writer
-                        .write(batch)
-                        .map_err(|e| variosync_engine::window::QueryError::Read(e.to_string()))
-                })
+                let (file, series) = (&file, series.as_slice());
+                variosync_engine::export::scan_rows(
+                    &part,
+                    file,
+                    series,
+                    from,
+                    to,
+                    &columns,
+                    |batch| {
+                        writer
+                            .write(batch)
+                            .map_err(|e| variosync_engine::window::QueryError::Read(e.to_string()))
+                    },
+                )
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
                 writer.finish().map_err(|e| std::io::Error::other(e.to_string()))
             })();

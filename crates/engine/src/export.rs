@@ -66,11 +66,13 @@ pub fn write_rows(batch: &RecordBatch, out: &mut impl Write) -> std::io::Result<
     Ok(())
 }
 
-/// Visits the rows of `part` to export, in series and time order: of each of `series` (every
+/// Visits the rows of `part` (read through `file`, its file opened with
+/// [`crate::window::Part::open_file_handle`]) to export, in series and time order: of each of `series` (every
 /// series if empty, in one pass), between `from` and `to` inclusive, with the value columns
 /// named in `columns` (all of them if empty), as canonical batches (series, time, values).
 pub fn scan_rows(
     part: &crate::window::Part,
+    file: &std::fs::File,
     series: &[String],
     from: i64,
     to: i64,
@@ -84,13 +86,13 @@ pub fn scan_rows(
     };
     let mut visit = |batch: &RecordBatch| visit(batch).map(|()| true);
     if series.is_empty() {
-        return part.scan(None, from, to, &indices, &mut visit);
+        return part.scan_file(file, None, from, to, &indices, &mut visit);
     }
     let mut sorted: Vec<&String> = series.iter().collect();
     sorted.sort();
     sorted.dedup();
     for one in sorted {
-        part.scan(Some(one), from, to, &indices, &mut visit)?;
+        part.scan_file(file, Some(one), from, to, &indices, &mut visit)?;
     }
     Ok(())
 }

@@ -302,6 +302,25 @@ impl Part {
         from: i64,
         to: i64,
         columns: &[usize],
+        visit: impl FnMut(&RecordBatch) -> Result<bool, QueryError>,
+    ) -> Result<(), QueryError> {
+        self.scan_file(&File::open(&self.path)?, series, from, to, columns, visit)
+    }
+
+    /// The file, open: what is read through it stays readable even if the file is deleted
+    /// meanwhile.
+    pub fn open_file_handle(&self) -> Result<File, QueryError> {
+        Ok(File::open(&self.path)?)
+    }
+
+    /// [`Self::scan`], reading through `file` (this part's, opened earlier).
+    pub(crate) fn scan_file(
+        &self,
+        file: &File,
+        series: Option<&str>,
+        from: i64,
+        to: i64,
+        columns: &[usize],
         mut visit: impl FnMut(&RecordBatch) -> Result<bool, QueryError>,
     ) -> Result<(), QueryError> {
         let groups = self.row_groups(series, from, to);
@@ -313,7 +332,7 @@ impl Part {
         let mask =
             ProjectionMask::roots(self.metadata.metadata().file_metadata().schema_descr(), leaves);
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
-            File::open(&self.path)?,
+            file.try_clone()?,
             self.metadata.clone(),
         );
         if let Some(selection) = self.pages(&groups, series, from, to) {

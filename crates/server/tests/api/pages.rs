@@ -248,6 +248,23 @@ async fn a_sample_dataset_opens_its_page_with_statistics_quality_and_versions() 
         assert!(html.contains(&format!("value=\"{column}\"")), "{column} can be charted");
     }
     assert!(html.contains("business day") || html.contains("1d"), "the step: {html}");
+    // The export form downloads what it says, as the browser submits it (blank fields for
+    // the defaults, dates from its date fields).
+    let id = place.trim_start_matches("/datasets/");
+    assert!(html.contains(&format!("action=\"/api/v1/datasets/{id}/export\"")), "{html}");
+    let submitted = format!(
+        "/api/v1/datasets/{id}/export?version=1&format=tsv&compression=&series=&columns=close\
+         &from=2000-01-01&to=&decimal=point&time=%25Y-%25m-%25d+%25H%3A%25M%3A%25S&tz=UTC"
+    );
+    let (status, tsv) = page(&app, &submitted, &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{tsv}");
+    let lines: Vec<&str> = tsv.lines().collect();
+    assert_eq!(lines[0], "series_id\tts\tclose", "{tsv}");
+    assert_eq!(lines.len(), 501, "{tsv}");
+    assert!(
+        lines[1].split('\t').nth(1).is_some_and(|t| t.len() == 19 && t.as_bytes()[10] == b' '),
+        "{tsv}"
+    );
     let (status, quality) = page(&app, &format!("{place}/quality"), &cookie).await;
     assert_eq!(status, StatusCode::OK);
     assert!(quality.contains("Unusual jumps") && quality.contains("<td>close</td>"), "{quality}");
