@@ -272,9 +272,9 @@ impl App {
                 let _ = failed.blocking_send(Err(error));
             }
         });
-        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|chunk| (chunk, receiver))
-        });
+        // Ends once the writer is done, and stays ended however often it is polled after.
+        let mut receiver = receiver;
+        let stream = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
         let stream = futures::StreamExt::boxed(stream);
         Ok(ExportDownload { file_name, media_type, stream })
     }

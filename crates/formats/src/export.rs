@@ -409,11 +409,11 @@ pub fn writer<W: Write + Send + 'static>(
         }
         Format::ArrowFile | Format::Feather => {
             let schema = export_schema(&schema);
-            Box::new(IpcFile(arrow_ipc::writer::FileWriter::try_new(sink, &schema)?, schema))
+            Box::new(Ipc::File(arrow_ipc::writer::FileWriter::try_new(sink, &schema)?, schema))
         }
         Format::ArrowStream => {
             let schema = export_schema(&schema);
-            Box::new(IpcStream(arrow_ipc::writer::StreamWriter::try_new(sink, &schema)?, schema))
+            Box::new(Ipc::Stream(arrow_ipc::writer::StreamWriter::try_new(sink, &schema)?, schema))
         }
     })
 }
@@ -903,31 +903,32 @@ impl<W: Write + Send> BatchWriter for ParquetOut<W> {
     }
 }
 
-struct IpcFile<W: Write + Send>(arrow_ipc::writer::FileWriter<Sink<W>>, SchemaRef);
-
-impl<W: Write + Send> BatchWriter for IpcFile<W> {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
-        let batch = plain_series(batch, &self.1)?;
-        Ok(self.0.write(&batch)?)
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<(), ExportError> {
-        self.0.finish()?;
-        self.0.into_inner()?.finish()
-    }
+/// Arrow IPC, as a file (with its footer) or a stream.
+enum Ipc<W: Write + Send> {
+    File(arrow_ipc::writer::FileWriter<Sink<W>>, SchemaRef),
+    Stream(arrow_ipc::writer::StreamWriter<Sink<W>>, SchemaRef),
 }
 
-struct IpcStream<W: Write + Send>(arrow_ipc::writer::StreamWriter<Sink<W>>, SchemaRef);
-
-impl<W: Write + Send> BatchWriter for IpcStream<W> {
+impl<W: Write + Send> BatchWriter for Ipc<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
-        let batch = plain_series(batch, &self.1)?;
-        Ok(self.0.write(&batch)?)
+        match self {
+            Self::File(writer, schema) => Ok(writer.write(&plain_series(batch, schema)?)?),
+            Self::Stream(writer, schema) => Ok(writer.write(&plain_series(batch, schema)?)?),
+        }
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), ExportError> {
-        self.0.finish()?;
-        self.0.into_inner()?.finish()
+    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+        let sink = match *self {
+            Self::File(mut writer, _) => {
+                writer.finish()?;
+                writer.into_inner()?
+            }
+            Self::Stream(mut writer, _) => {
+                writer.finish()?;
+                writer.into_inner()?
+            }
+        };
+        sink.finish()
     }
 }
 
