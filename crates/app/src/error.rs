@@ -34,6 +34,14 @@ pub enum Error {
         /// What is in the way.
         message: String,
     },
+    /// It existed, and its time is over (an expired download link).
+    #[error("{message}")]
+    Gone {
+        /// Such as `export_expired`.
+        code: &'static str,
+        /// What expired, and when.
+        message: String,
+    },
     /// The caller may not do this.
     #[error("{message}")]
     Forbidden {
@@ -133,6 +141,7 @@ impl Error {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Conflict { .. } => ErrorKind::Conflict,
             Self::Forbidden { .. } => ErrorKind::Forbidden,
+            Self::Gone { .. } => ErrorKind::Gone,
             Self::InsufficientHours { .. } => ErrorKind::PaymentRequired,
             Self::TooLarge { .. } => ErrorKind::TooLarge,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
@@ -147,7 +156,8 @@ impl Error {
             Self::Invalid { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Forbidden { code, .. } => code,
+            | Self::Forbidden { code, .. }
+            | Self::Gone { code, .. } => code,
             Self::InsufficientHours { .. } => "insufficient_hours",
             Self::TooLarge { .. } => "too_large",
             Self::Unavailable { .. } => "unavailable",

@@ -9,6 +9,7 @@ use variosync_store::Access;
 use variosync_store::jobs::{Job, JobStatus, NewJob, Usage};
 
 use crate::error::{Error, Result};
+use crate::exports::ExportPayload;
 use crate::forecasts::ForecastPayload;
 use crate::imports::ImportPayload;
 use crate::{App, Principal};
@@ -23,6 +24,8 @@ pub enum JobPayload {
     Import(ImportPayload),
     /// A column of a series forecast.
     Forecast(ForecastPayload),
+    /// A dataset written to a file in the object store.
+    Export(ExportPayload),
 }
 
 impl JobPayload {
@@ -31,6 +34,7 @@ impl JobPayload {
         match self {
             Self::Import(_) => "import",
             Self::Forecast(_) => "forecast",
+            Self::Export(_) => "export",
         }
     }
 
@@ -39,6 +43,7 @@ impl JobPayload {
         let value = match self {
             Self::Import(payload) => serde_json::to_value(payload),
             Self::Forecast(payload) => serde_json::to_value(payload),
+            Self::Export(payload) => serde_json::to_value(payload),
         };
         value.unwrap_or_default()
     }
@@ -53,6 +58,7 @@ impl JobPayload {
         match job.kind.as_str() {
             "import" => parse(&job.payload).map(Self::Import),
             "forecast" => parse(&job.payload).map(Self::Forecast),
+            "export" => parse(&job.payload).map(Self::Export),
             other => Err(format!("no job kind is called {other:?}")),
         }
     }

@@ -38,7 +38,7 @@ pub use worker::{Worker, WorkerId};
 
 /// Every job kind this build can run.
 pub fn kinds() -> Kinds {
-    Kinds::new().with(imports::ImportJob).with(forecasts::ForecastJob)
+    Kinds::new().with(imports::ImportJob).with(forecasts::ForecastJob).with(exports::ExportJob)
 }
 
 /// The application: the backends and settings every use case needs. Cheap to clone.

@@ -303,6 +303,11 @@ pub async fn run_worker(
                 Ok(swept) => tracing::info!(uploads = swept, "deleted expired uploads"),
                 Err(error) => tracing::warn!(error = %error, "cannot delete expired uploads"),
             }
+            match app.sweep_expired_exports().await {
+                Ok(0) => {}
+                Ok(swept) => tracing::info!(exports = swept, "deleted expired exports"),
+                Err(error) => tracing::warn!(error = %error, "cannot delete expired exports"),
+            }
         }
         let claimed = match repo.claim(Access::System, &id.to_string(), settings.lease).await {
             Ok(claimed) => claimed,

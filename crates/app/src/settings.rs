@@ -25,6 +25,9 @@ pub struct JobsSettings {
     /// The hours reserved for an import job, in seconds of compute per GiB of file (the
     /// unused part is given back when it ends).
     pub import_reserve_secs_per_gib: u64,
+    /// How long the file of an export job is kept before the sweep deletes it, in seconds
+    /// (default 7 days).
+    pub export_expiry_secs: u64,
 }
 
 impl Default for JobsSettings {
@@ -35,6 +38,7 @@ impl Default for JobsSettings {
             inline_import_bytes: 16 * 1024 * 1024,
             sweep_secs: 60,
             import_reserve_secs_per_gib: 120,
+            export_expiry_secs: 7 * 24 * 3600,
         }
     }
 }

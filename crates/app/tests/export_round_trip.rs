@@ -121,14 +121,37 @@ fn samples() -> Vec<PathBuf> {
 }
 
 fn round_trip(label: &str, options: &ExportOptions, zone: Zone) {
+    round_trip_as(label, options, zone, |table| table);
+}
+
+/// Excel has one kind of number: integers come back as floats of the same value.
+fn numbers_as_floats(mut table: Table) -> Table {
+    for (_, kind) in &mut table.columns {
+        if *kind == DataType::Int64 {
+            *kind = DataType::Float64;
+        }
+    }
+    for (_, _, values) in &mut table.rows {
+        for value in values {
+            if let Value::Int(i) = *value {
+                *value = Value::Float((i as f64).to_bits());
+            }
+        }
+    }
+    table
+}
+
+/// The round trip of every sample, each table seen through `seen` before comparing.
+fn round_trip_as(label: &str, options: &ExportOptions, zone: Zone, seen: fn(Table) -> Table) {
     let directory = tempfile::tempdir().unwrap();
     for sample in samples() {
         let name = sample.file_name().unwrap().to_str().unwrap().to_owned();
         let canonical = directory.path().join(format!("{name}.parquet"));
-        let original = import(&sample, &canonical, Zone::Utc);
+        let original = seen(import(&sample, &canonical, Zone::Utc));
         let exported = directory.path().join(options.file_name(&format!("{name}-export")));
         export_to(&canonical, &exported, options);
-        let back = import(&exported, &directory.path().join(format!("{name}.back.parquet")), zone);
+        let back =
+            seen(import(&exported, &directory.path().join(format!("{name}.back.parquet")), zone));
         assert_eq!(back.columns, original.columns, "{label}, {name}: columns");
         assert_eq!(back.rows.len(), original.rows.len(), "{label}, {name}: rows");
         for (a, b) in original.rows.iter().zip(&back.rows) {
@@ -205,4 +228,167 @@ fn arrow_file_stream_and_feather_round_trip_every_sample() {
 #[test]
 fn line_protocol_round_trips_every_sample() {
     round_trip("line protocol", &options(Format::LineProtocol), Zone::Utc);
+}
+
+#[test]
+fn avro_round_trips_every_sample_with_its_column_names() {
+    round_trip("avro", &options(Format::Avro), Zone::Utc);
+}
+
+#[test]
+fn xlsx_round_trips_every_sample_as_excel_dates_and_numbers() {
+    round_trip_as("xlsx", &options(Format::Xlsx), Zone::Utc, numbers_as_floats);
+}
+
+#[test]
+fn xlsx_with_local_times_in_a_zone_round_trips_every_sample() {
+    let options = ExportOptions { zone: chrono_tz::America::New_York, ..options(Format::Xlsx) };
+    let zone = Zone::Named(chrono_tz::America::New_York);
+    round_trip_as("xlsx in New York", &options, zone, numbers_as_floats);
+}
+
+#[test]
+fn a_zip_of_csv_per_series_round_trips_every_sample() {
+    use std::io::Read;
+    let options = ExportOptions { packing: Packing::Zip, ..options(Format::Csv) };
+    let directory = tempfile::tempdir().unwrap();
+    for sample in samples() {
+        let name = sample.file_name().unwrap().to_str().unwrap().to_owned();
+        let canonical = directory.path().join(format!("{name}.parquet"));
+        // A series alone may read as integers where the whole column did not ("1.0").
+        let original = numbers_as_floats(import(&sample, &canonical, Zone::Utc));
+        let exported = directory.path().join(options.file_name(&format!("{name}-export")));
+        export_to(&canonical, &exported, &options);
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&exported).unwrap()).unwrap();
+        let mut rows = Vec::new();
+        let mut entries = Vec::new();
+        for index in 0..archive.len() {
+            let mut entry = archive.by_index(index).unwrap();
+            entries.push(entry.name().unwrap().to_string());
+            let path = directory.path().join(format!("entry-{index}.csv"));
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            let entry_parquet = directory.path().join(format!("entry-{index}.parquet"));
+            let back = numbers_as_floats(import(&path, &entry_parquet, Zone::Utc));
+            assert_eq!(back.columns, original.columns, "zip, {name}: the columns of an entry");
+            // One series per entry.
+            assert!(back.rows.iter().all(|r| r.0 == back.rows[0].0), "zip, {name}: one series");
+            rows.extend(back.rows);
+        }
+        let series: std::collections::BTreeSet<&String> =
+            original.rows.iter().map(|r| &r.0).collect();
+        assert_eq!(entries.len(), series.len(), "zip, {name}: an entry per series: {entries:?}");
+        assert_eq!(rows, original.rows, "zip, {name}: the rows");
+    }
+}
+
+#[test]
+fn a_postgresql_script_loads_every_sample_exactly() {
+    use secrecy::ExposeSecret;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let Some(database) = runtime.block_on(variosync_store::testing::fresh_postgres()) else {
+        return;
+    };
+    let url = database.url.unwrap().expose_secret().to_owned();
+    let psql = |args: &[&str]| {
+        let output = std::process::Command::new("psql")
+            .arg(&url)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .args(args)
+            .output()
+            .expect("psql runs");
+        assert!(
+            output.status.success(),
+            "psql {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let directory = tempfile::tempdir().unwrap();
+    for (number, sample) in samples().into_iter().enumerate() {
+        let name = sample.file_name().unwrap().to_str().unwrap().to_owned();
+        let canonical = directory.path().join(format!("{name}.parquet"));
+        let original = import(&sample, &canonical, Zone::Utc);
+        let table = format!("Sample {number}");
+        let options = ExportOptions { table: Some(table.clone()), ..options(Format::Timescale) };
+        let exported = directory.path().join(options.file_name(&format!("{name}-export")));
+        export_to(&canonical, &exported, &options);
+        psql(&["-f", exported.to_str().unwrap()]);
+        let count = psql(&["-At", "-c", &format!("SELECT count(*) FROM \"{table}\"")]);
+        assert_eq!(count.trim(), original.rows.len().to_string(), "{name}: the rows loaded");
+        // Each row back: series, microseconds, then each value as PostgreSQL writes it.
+        let mut select =
+            vec!["series_id".to_owned(), "(extract(epoch from ts) * 1000000)::bigint".to_owned()];
+        for (column, _) in &original.columns {
+            select.push(format!("\"{}\"", column.replace('"', "\"\"")));
+        }
+        let query = format!(
+            "COPY (SELECT {} FROM \"{table}\" ORDER BY 1, 2) TO STDOUT WITH (FORMAT csv)",
+            select.join(", ")
+        );
+        let csv = psql(&["-c", &query]);
+        let mut back = Vec::new();
+        let mut reader = csv_rows(&csv);
+        for row in reader.drain(..) {
+            let values = original
+                .columns
+                .iter()
+                .zip(&row[2..])
+                .map(|((_, kind), text)| match (kind, text) {
+                    (_, None) => Value::Null,
+                    (DataType::Float64, Some(t)) => {
+                        let value: f64 = match t.as_str() {
+                            "Infinity" => f64::INFINITY,
+                            "-Infinity" => f64::NEG_INFINITY,
+                            other => other.parse().unwrap(),
+                        };
+                        Value::Float(value.to_bits())
+                    }
+                    (DataType::Int64, Some(t)) => Value::Int(t.parse().unwrap()),
+                    (DataType::Boolean, Some(t)) => Value::Bool(t == "t"),
+                    (_, Some(t)) => Value::Text(t.clone()),
+                })
+                .collect();
+            back.push((
+                row[0].clone().unwrap(),
+                row[1].as_deref().unwrap().parse::<i64>().unwrap(),
+                values,
+            ));
+        }
+        let mut expected = original.rows.clone();
+        expected.sort_by(|a, b| (a.0.as_bytes(), a.1).cmp(&(b.0.as_bytes(), b.1)));
+        back.sort_by(|a, b| (a.0.as_bytes(), a.1).cmp(&(b.0.as_bytes(), b.1)));
+        assert_eq!(back, expected, "{name}: the rows in PostgreSQL");
+    }
+}
+
+/// The rows of CSV as PostgreSQL writes it: an unquoted empty field is a null.
+fn csv_rows(text: &str) -> Vec<Vec<Option<String>>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut in_quotes) = (false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (in_quotes, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => in_quotes = false,
+            (true, c) => field.push(c),
+            (false, '"') => (quoted, in_quotes) = (true, true),
+            (false, ',' | '\n') => {
+                let value = std::mem::take(&mut field);
+                row.push(if value.is_empty() && !quoted { None } else { Some(value) });
+                quoted = false;
+                if c == '\n' {
+                    rows.push(std::mem::take(&mut row));
+                }
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
 }

@@ -148,7 +148,8 @@ struct ReadArgs {
 #[derive(Debug, clap::Args)]
 struct WriteArgs {
     /// The output format, over OUTPUT's extension: csv, tsv, json, jsonl, parquet, arrow,
-    /// arrows (Arrow IPC stream), feather or lp (line protocol).
+    /// arrows (Arrow IPC stream), feather, avro, xlsx, lp (line protocol), openmetrics or
+    /// timescale (a psql script that creates the table and copies the rows in).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// The delimiter of CSV output (default: a comma; a semicolon with --out-decimal comma).
@@ -166,6 +167,12 @@ struct WriteArgs {
     /// JSON output: records (an array of records) or series (records per series).
     #[arg(long, value_name = "LAYOUT", default_value = "records")]
     json_layout: String,
+    /// Excel output: one (a sheet of every row) or series (a sheet per series).
+    #[arg(long, value_name = "LAYOUT", default_value = "one")]
+    sheets: String,
+    /// The table a timescale script creates (default: named after OUTPUT).
+    #[arg(long, value_name = "NAME")]
+    table: Option<String>,
 }
 
 impl WriteArgs {
@@ -180,6 +187,8 @@ impl WriteArgs {
                 time: Some(self.out_time.clone()),
                 zone: Some(self.out_tz.clone()),
                 json_layout: Some(self.json_layout.clone()),
+                sheets: Some(self.sheets.clone()),
+                table: self.table.clone(),
             },
         )
     }

@@ -144,6 +144,8 @@ string_enum!(
         DatasetDeleted => "dataset_deleted",
         /// A forecast was deleted with its points.
         ForecastDeleted => "forecast_deleted",
+        /// An export's file was deleted before its time.
+        ExportDeleted => "export_deleted",
         /// A background job was submitted.
         JobSubmitted => "job_submitted",
         /// A background job was cancelled.

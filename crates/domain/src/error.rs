@@ -13,6 +13,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// The resource does not exist, or belongs to someone else.
     NotFound,
+    /// The resource existed but has expired (a download link past its time).
+    Gone,
     /// The request conflicts with the current state (a duplicate, a stale version).
     Conflict,
     /// The caller is not signed in or the credentials are invalid.
@@ -37,6 +39,7 @@ impl ErrorKind {
         match self {
             Self::InvalidInput => "invalid_input",
             Self::NotFound => "not_found",
+            Self::Gone => "gone",
             Self::Conflict => "conflict",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",

@@ -90,13 +90,41 @@ pub(crate) struct AvroBatches {
     sync: [u8; 16],
     tail: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     checked: bool,
+    /// The schema with each column's own name where an export had to rename it for Avro.
+    schema: SchemaRef,
 }
 
 impl AvroBatches {
     /// The schema of every batch.
     pub(crate) fn schema(&self) -> SchemaRef {
-        self.reader.schema()
+        self.schema.clone()
     }
+}
+
+/// `schema` with each field that keeps its own name in its metadata (an export's renaming
+/// for Avro) named that again, where the names stay unique.
+fn original_names(schema: SchemaRef) -> SchemaRef {
+    let key = crate::export::ORIGINAL_NAME_KEY;
+    let renamed: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.metadata().get(key).cloned().unwrap_or_else(|| f.name().clone()))
+        .collect();
+    let unique = renamed.iter().collect::<std::collections::HashSet<_>>().len() == renamed.len();
+    if !unique || renamed.iter().zip(schema.fields()).all(|(n, f)| n == f.name()) {
+        return schema;
+    }
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .zip(renamed)
+        .map(|(field, name)| {
+            let mut metadata = field.metadata().clone();
+            metadata.remove(key);
+            field.as_ref().clone().with_name(name).with_metadata(metadata)
+        })
+        .collect();
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Opens the Avro object container file in `input` in this process.
@@ -108,7 +136,8 @@ pub(crate) fn avro_batches(input: Box<dyn std::io::Read + Send>) -> Result<AvroB
         .build(std::io::BufReader::new(input))
         .map_err(|e| ReadError::Unsupported(format!("the Avro file cannot be read: {e}")))?;
     let sync = reader.avro_header().sync();
-    Ok(AvroBatches { reader, sync, tail, checked: false })
+    let schema = original_names(reader.schema());
+    Ok(AvroBatches { reader, sync, tail, checked: false, schema })
 }
 
 impl Iterator for AvroBatches {
@@ -119,6 +148,12 @@ impl Iterator for AvroBatches {
             match self.reader.next() {
                 // An empty batch says nothing; it would hide a truncated file from the mapping.
                 Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                Some(Ok(batch)) if batch.schema() != self.schema => {
+                    break Some(RecordBatch::try_new(
+                        self.schema.clone(),
+                        batch.columns().to_vec(),
+                    ));
+                }
                 other => break other,
             }
         };

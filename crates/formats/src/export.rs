@@ -2,8 +2,9 @@
 //! format the next tool wants, one batch at a time, in bounded memory: delimited text (CSV,
 //! TSV, any delimiter and decimal mark, times as RFC 3339, epoch seconds, milliseconds or
 //! microseconds or a strftime pattern, in any zone), JSON (an array of records, or records
-//! per series), JSON Lines, Parquet, Arrow IPC (file, stream and Feather) and InfluxDB line
-//! protocol, each optionally inside gzip or Zstandard.
+//! per series), JSON Lines, Parquet, Arrow IPC (file, stream and Feather), Avro, Excel,
+//! InfluxDB line protocol, OpenMetrics text and a PostgreSQL/TimescaleDB load script, each
+//! optionally inside gzip or Zstandard, or split by series into a zip.
 //!
 //! Numbers are written exactly: floats in their shortest form that reads back to the same
 //! bits, integers as they are. What a format cannot hold is refused with the row named,
@@ -72,11 +73,20 @@ pub enum Format {
     Feather,
     /// InfluxDB line protocol (QuestDB reads it too).
     LineProtocol,
+    /// An Avro object container file (deflate blocks).
+    Avro,
+    /// An Excel workbook: real dates and numbers, a frozen header.
+    Xlsx,
+    /// OpenMetrics text (Prometheus reads it, `promtool tsdb create-blocks-from openmetrics`).
+    OpenMetrics,
+    /// A psql script: `CREATE TABLE` (a hypertable where TimescaleDB is installed) and the
+    /// rows as `COPY ... FROM STDIN` CSV.
+    Timescale,
 }
 
 impl Format {
     /// Every format, with the names it is asked for by.
-    pub const ALL: [(Format, &'static str); 9] = [
+    pub const ALL: [(Format, &'static str); 13] = [
         (Format::Csv, "csv"),
         (Format::Tsv, "tsv"),
         (Format::Json, "json"),
@@ -86,11 +96,24 @@ impl Format {
         (Format::ArrowStream, "arrows"),
         (Format::Feather, "feather"),
         (Format::LineProtocol, "lp"),
+        (Format::Avro, "avro"),
+        (Format::Xlsx, "xlsx"),
+        (Format::OpenMetrics, "openmetrics"),
+        (Format::Timescale, "timescale"),
     ];
 
-    /// Its name, as asked for and as a file extension.
+    /// Its name, as asked for.
     pub fn name(self) -> &'static str {
         Self::ALL.iter().find(|(f, _)| *f == self).map(|(_, n)| *n).unwrap_or("csv")
+    }
+
+    /// The extension of a file of this format, without its dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "om",
+            Format::Timescale => "sql",
+            other => other.name(),
+        }
     }
 
     /// The media type of a file of this format.
@@ -104,6 +127,10 @@ impl Format {
             Format::ArrowFile | Format::Feather => "application/vnd.apache.arrow.file",
             Format::ArrowStream => "application/vnd.apache.arrow.stream",
             Format::LineProtocol => "text/plain; charset=utf-8",
+            Format::Avro => "application/avro",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Timescale => "application/sql; charset=utf-8",
         }
     }
 
@@ -111,7 +138,13 @@ impl Format {
     pub fn is_text(self) -> bool {
         matches!(
             self,
-            Format::Csv | Format::Tsv | Format::Json | Format::JsonLines | Format::LineProtocol
+            Format::Csv
+                | Format::Tsv
+                | Format::Json
+                | Format::JsonLines
+                | Format::LineProtocol
+                | Format::OpenMetrics
+                | Format::Timescale
         )
     }
 }
@@ -126,6 +159,9 @@ impl std::str::FromStr for Format {
             "ipc" | "arrow-file" => "arrow",
             "arrow-stream" => "arrows",
             "line-protocol" | "influx" | "questdb" | "ilp" => "lp",
+            "excel" => "xlsx",
+            "prometheus" | "prom" | "om" => "openmetrics",
+            "sql" | "postgres" | "postgresql" | "timescaledb" => "timescale",
             other => other,
         };
         Self::ALL.iter().find(|(_, name)| *name == alias).map(|(f, _)| *f).ok_or_else(|| {
@@ -148,6 +184,8 @@ pub enum Packing {
     Gzip,
     /// Zstandard (`.zst`).
     Zstd,
+    /// A zip with one file per series (`.zip`).
+    Zip,
 }
 
 impl Packing {
@@ -157,6 +195,7 @@ impl Packing {
             Packing::Plain => "",
             Packing::Gzip => ".gz",
             Packing::Zstd => ".zst",
+            Packing::Zip => ".zip",
         }
     }
 }
@@ -168,6 +207,12 @@ pub fn format_for_path(path: &Path) -> Option<(Format, Packing)> {
         (stem, Packing::Gzip)
     } else if let Some(stem) = name.strip_suffix(".zst") {
         (stem, Packing::Zstd)
+    } else if let Some(stem) = name.strip_suffix(".zip") {
+        // A bare `.zip` holds CSV.
+        return Some(match stem.rsplit_once('.') {
+            Some(_) => (format_for_path(Path::new(stem))?.0, Packing::Zip),
+            None => (Format::Csv, Packing::Zip),
+        });
     } else {
         (name.as_str(), Packing::Plain)
     };
@@ -182,6 +227,10 @@ pub fn format_for_path(path: &Path) -> Option<(Format, Packing)> {
         "arrows" => Format::ArrowStream,
         "feather" => Format::Feather,
         "lp" | "influx" | "ilp" => Format::LineProtocol,
+        "avro" => Format::Avro,
+        "xlsx" => Format::Xlsx,
+        "om" | "prom" => Format::OpenMetrics,
+        "sql" => Format::Timescale,
         _ => return None,
     };
     Some((format, packing))
@@ -253,6 +302,30 @@ impl std::str::FromStr for JsonLayout {
     }
 }
 
+/// How a workbook's sheets are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SheetLayout {
+    /// One sheet of every row (continued on a next sheet past Excel's 1,048,575 rows).
+    #[default]
+    One,
+    /// A sheet per series, named after it.
+    PerSeries,
+}
+
+impl std::str::FromStr for SheetLayout {
+    type Err = ExportError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "" | "one" => Ok(Self::One),
+            "series" | "per_series" => Ok(Self::PerSeries),
+            other => Err(ExportError::Options(format!(
+                "unknown sheet layout {other:?}: expected one or series"
+            ))),
+        }
+    }
+}
+
 /// How an export is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOptions {
@@ -269,6 +342,11 @@ pub struct ExportOptions {
     pub zone: chrono_tz::Tz,
     /// How JSON is laid out.
     pub json: JsonLayout,
+    /// How a workbook's sheets are laid out.
+    pub sheets: SheetLayout,
+    /// The table a PostgreSQL/TimescaleDB script creates and fills (default
+    /// `variosync_export`).
+    pub table: Option<String>,
 }
 
 impl ExportOptions {
@@ -282,6 +360,8 @@ impl ExportOptions {
             time: TimeFormat::Rfc3339,
             zone: chrono_tz::UTC,
             json: JsonLayout::Records,
+            sheets: SheetLayout::One,
+            table: None,
         }
     }
 
@@ -313,12 +393,25 @@ impl ExportOptions {
                 ));
             }
         }
+        if let Some(table) = &self.table
+            && (table.is_empty() || table.len() > 63 || table.contains('\0'))
+        {
+            return Err(ExportError::Options(format!(
+                "the table name {table:?} is not a PostgreSQL name: 1 to 63 bytes, no NUL \
+                 character"
+            )));
+        }
         Ok(())
+    }
+
+    /// The table a PostgreSQL/TimescaleDB script creates and fills.
+    pub fn table_name(&self) -> &str {
+        self.table.as_deref().unwrap_or("variosync_export")
     }
 
     /// The file name for an export of `stem` (already safe) with these options.
     pub fn file_name(&self, stem: &str) -> String {
-        format!("{stem}.{}{}", self.format.name(), self.packing.extension())
+        format!("{stem}.{}{}", self.format.extension(), self.packing.extension())
     }
 }
 
@@ -341,7 +434,8 @@ impl<W: Write> Sink<W> {
     fn new(out: W, packing: Packing) -> Result<Self, ExportError> {
         let out = std::io::BufWriter::with_capacity(256 * 1024, out);
         Ok(match packing {
-            Packing::Plain => Self::Plain(out),
+            // A zip's members are written plain, each into its own entry.
+            Packing::Plain | Packing::Zip => Self::Plain(out),
             Packing::Gzip => {
                 Self::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::default()))
             }
@@ -395,6 +489,18 @@ pub fn writer<W: Write + Send + 'static>(
 ) -> Result<Box<dyn BatchWriter>, ExportError> {
     options.validate()?;
     check_layout(&schema)?;
+    if options.packing == Packing::Zip {
+        return Ok(Box::new(zipped::Zipped::new(out, schema, options)?));
+    }
+    unzipped_writer(out, schema, options)
+}
+
+/// A writer of `options.format` that is not a zip (a zip's entries are written by these).
+fn unzipped_writer<W: Write + Send + 'static>(
+    out: W,
+    schema: SchemaRef,
+    options: &ExportOptions,
+) -> Result<Box<dyn BatchWriter>, ExportError> {
     let sink = Sink::new(out, options.packing)?;
     Ok(match options.format {
         Format::Csv | Format::Tsv => Box::new(Delimited::new(sink, &schema, options)?),
@@ -415,7 +521,84 @@ pub fn writer<W: Write + Send + 'static>(
             let schema = export_schema(&schema);
             Box::new(Ipc::Stream(arrow_ipc::writer::StreamWriter::try_new(sink, &schema)?, schema))
         }
+        Format::Avro => {
+            let (schema, avro) = avro_schema(&schema);
+            let writer = arrow_avro::writer::WriterBuilder::new(avro)
+                .with_compression(Some(arrow_avro::compression::CompressionCodec::Deflate))
+                .build::<_, arrow_avro::writer::format::AvroOcfFormat>(sink)
+                .map_err(|e| ExportError::Encode(e.to_string()))?;
+            Box::new(AvroOut(writer, schema))
+        }
+        Format::Xlsx => Box::new(xlsx::Xlsx::new(sink, &schema, options)?),
+        Format::OpenMetrics => Box::new(openmetrics::OpenMetrics::new(sink, &schema)?),
+        Format::Timescale => Box::new(timescale::Timescale::new(sink, &schema, options)?),
     })
+}
+
+mod openmetrics;
+mod timescale;
+mod xlsx;
+mod zipped;
+
+/// The metadata key that keeps a column's own name where a format renames it (Avro allows
+/// only letters, digits and `_` in names); the importer reads it back.
+pub const ORIGINAL_NAME_KEY: &str = "variosync.name";
+
+/// The export schema with Avro's names (letters, digits and `_`, not starting with a digit,
+/// each unique), each renamed field keeping its own name in its metadata; and the same
+/// schema for the Avro writer.
+fn avro_schema(schema: &arrow_schema::Schema) -> (SchemaRef, arrow_schema::Schema) {
+    let plain = export_schema(schema);
+    let mut used = std::collections::HashSet::new();
+    let fields: Vec<arrow_schema::Field> = plain
+        .fields()
+        .iter()
+        .map(|field| {
+            let mut name: String = field
+                .name()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+                .collect();
+            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                name.insert(0, '_');
+            }
+            let base = name.clone();
+            let mut n = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            let mut field = field.as_ref().clone();
+            if name != *field.name() {
+                let mut metadata = field.metadata().clone();
+                metadata.insert(ORIGINAL_NAME_KEY.to_owned(), field.name().clone());
+                field = field.with_name(name).with_metadata(metadata);
+            }
+            field
+        })
+        .collect();
+    let avro = arrow_schema::Schema::new_with_metadata(fields, plain.metadata().clone());
+    (Arc::new(avro.clone()), avro)
+}
+
+struct AvroOut<W: Write + Send>(
+    arrow_avro::writer::Writer<Sink<W>, arrow_avro::writer::format::AvroOcfFormat>,
+    SchemaRef,
+);
+
+impl<W: Write + Send> BatchWriter for AvroOut<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        let columns: Vec<ArrayRef> =
+            plain_series(batch, &export_schema(&batch.schema()))?.columns().to_vec();
+        let batch = RecordBatch::try_new(self.1.clone(), columns)?;
+        self.0.write(&batch).map_err(|e| ExportError::Encode(e.to_string()))
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+        let mut writer = self.0;
+        writer.finish().map_err(|e| ExportError::Encode(e.to_string()))?;
+        writer.into_inner().finish()
+    }
 }
 
 fn check_layout(schema: &arrow_schema::Schema) -> Result<(), ExportError> {
@@ -1032,5 +1215,61 @@ mod tests {
         let found = format_for_path(Path::new("prices.CSV.gz"));
         assert_eq!(found, Some((Format::Csv, Packing::Gzip)));
         assert_eq!(format_for_path(Path::new("prices")), None);
+    }
+
+    #[test]
+    fn openmetrics_writes_a_family_per_column_then_eof() {
+        let text = written(
+            &ExportOptions::new(Format::OpenMetrics),
+            &batch(vec![Some(0.1), None, Some(f64::INFINITY)]),
+        )
+        .unwrap();
+        let series = r#"series="a, b \"c\"""#;
+        let expected = format!(
+            "# TYPE close gauge\n# HELP close The column close.\n\
+             close{{{series}}} 0.1 -1.5\n\
+             close{{{series}}} +Inf 0.5005\n\
+             # TYPE volume gauge\n# HELP volume The column volume.\n\
+             # TYPE halted gauge\n# HELP halted The column halted.\n\
+             # EOF\n"
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_postgresql_script_creates_the_table_and_copies_the_rows() {
+        let options = ExportOptions {
+            table: Some("prices".to_owned()),
+            ..ExportOptions::new(Format::Timescale)
+        };
+        let text = written(&options, &batch(vec![Some(f64::NEG_INFINITY), None])).unwrap();
+        assert!(text.contains("CREATE TABLE IF NOT EXISTS \"prices\" (\n    \"series_id\" text NOT NULL,\n    \"ts\" timestamptz NOT NULL,\n    \"close\" double precision,\n    \"volume\" bigint,\n    \"halted\" boolean\n);"), "{text}");
+        assert!(text.contains("create_hypertable('\"prices\"', 'ts'"), "{text}");
+        assert!(
+            text.ends_with(
+                "COPY \"prices\" (\"series_id\", \"ts\", \"close\", \"volume\", \"halted\") FROM STDIN WITH (FORMAT csv);\n\
+                 \"a, b \"\"c\"\"\",1969-12-31T23:59:58.500Z,-Infinity,,\n\
+                 \"a, b \"\"c\"\"\",1969-12-31T23:59:59.500250Z,,,\n\
+                 \\.\nCOMMIT;\n"
+            ),
+            "{text}"
+        );
+        let bad = ExportOptions { table: Some(String::new()), ..options };
+        assert!(written(&bad, &batch(vec![])).is_err());
+    }
+
+    #[test]
+    fn an_avro_export_keeps_names_avro_cannot_hold() {
+        let schema = arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("series_id", DataType::Utf8, false),
+            arrow_schema::Field::new("Adj Close", DataType::Float64, true),
+            arrow_schema::Field::new("Adj_Close", DataType::Float64, true),
+            arrow_schema::Field::new("2m", DataType::Float64, true),
+        ]);
+        let (renamed, _) = avro_schema(&schema);
+        let names: Vec<&str> = renamed.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["series_id", "Adj_Close", "Adj_Close_2", "_2m"]);
+        assert_eq!(renamed.field(1).metadata()[ORIGINAL_NAME_KEY], "Adj Close");
+        assert!(!renamed.field(0).metadata().contains_key(ORIGINAL_NAME_KEY));
     }
 }

@@ -27,11 +27,18 @@ pub fn export_options(output: &Path, choices: &ExportChoices) -> anyhow::Result<
     if by_extension.is_none() && choices.format.is_none() {
         anyhow::bail!(
             "{}: the output's extension names no format: end it in .csv, .tsv, .json, .jsonl, \
-             .parquet, .arrow, .arrows, .feather or .lp (optionally .gz or .zst), or give --format",
+             .parquet, .arrow, .arrows, .feather, .avro, .xlsx, .lp, .om or .sql (optionally \
+             .gz or .zst, or .zip for a file per series), or give --format",
             output.display()
         );
     }
-    Ok(choices.options(by_extension)?)
+    let mut options = choices.options(by_extension)?;
+    if options.table.is_none() {
+        let stem = output.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let stem = stem.split('.').next().unwrap_or_default();
+        options.table = Some(variosync_app::exports::table_name(stem));
+    }
+    Ok(options)
 }
 
 /// Writes the canonical Parquet file `canonical` to `output` as `options` say; a failure

@@ -222,6 +222,13 @@ pub const SETTINGS: &[SettingDoc] = &[
         about: "Compute reserved per GiB when an import job is submitted (the unused part is given back at its end).",
     },
     SettingDoc {
+        key: "jobs.export_expiry_secs",
+        kind: Kind::Integer,
+        default: "604800",
+        expected: "a whole number of seconds, at least 1",
+        about: "How long the file of an export job is kept (7 days by default); the job runners' sweep then deletes it with its record.",
+    },
+    SettingDoc {
         key: "log.format",
         kind: Kind::Text,
         default: "text",

@@ -99,6 +99,11 @@ impl Backends {
         crate::ForecastRepository::new(self.db.clone())
     }
 
+    /// Exports written by jobs.
+    pub fn exports(&self) -> crate::exports::ExportRepository {
+        crate::exports::ExportRepository::new(self.db.clone())
+    }
+
     /// Browser sessions.
     pub fn sessions(&self) -> SessionRepository {
         SessionRepository::new(self.db.clone())

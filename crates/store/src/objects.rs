@@ -27,34 +27,6 @@ use crate::settings::S3Settings;
 /// How long a readiness probe waits for the object store.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// File extensions an export may carry; the set is closed so that a key never holds text
-/// chosen by a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// Comma-separated values.
-    Csv,
-    /// Apache Parquet.
-    Parquet,
-    /// JSON Lines.
-    Jsonl,
-    /// Excel workbook.
-    Xlsx,
-    /// Arrow IPC file.
-    Arrow,
-}
-
-impl ExportFormat {
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Parquet => "parquet",
-            Self::Jsonl => "jsonl",
-            Self::Xlsx => "xlsx",
-            Self::Arrow => "arrow",
-        }
-    }
-}
-
 /// The key of one object. The only way to make one is through the constructors below.
 ///
 /// Every key lives under its workspace's folder, `users/{workspace}/`: the folder's name is
@@ -134,9 +106,9 @@ impl ObjectKey {
         Self(StorePath::from(key))
     }
 
-    /// An exported file.
-    pub fn export(workspace: WorkspaceId, export: ExportId, format: ExportFormat) -> Self {
-        Self(StorePath::from(format!("users/{workspace}/exports/{export}.{}", format.extension())))
+    /// An exported file (its name, chosen by a person, is kept in its record, not here).
+    pub fn export_file(workspace: WorkspaceId, export: ExportId) -> Self {
+        Self(StorePath::from(format!("users/{workspace}/exports/{export}")))
     }
 
     /// A forecast result.
@@ -186,6 +158,8 @@ pub struct ObjectStorage {
     backend: &'static str,
     /// The folder of a local store.
     root: Option<std::path::PathBuf>,
+    /// What presigns download URLs, for S3.
+    signer: Option<Arc<object_store::aws::AmazonS3>>,
 }
 
 impl fmt::Debug for ObjectStorage {
@@ -211,7 +185,7 @@ impl ObjectStorage {
         let store = LocalFileSystem::new_with_prefix(root)?;
         let root = std::fs::canonicalize(root)
             .map_err(|source| Error::Io { path: root.display().to_string(), source })?;
-        Ok(Self { store: Arc::new(store), backend: "local", root: Some(root) })
+        Ok(Self { store: Arc::new(store), backend: "local", root: Some(root), signer: None })
     }
 
     fn s3(bucket: &str, settings: &S3Settings) -> Result<Self> {
@@ -234,12 +208,34 @@ impl ObjectStorage {
         let store = builder
             .build()
             .map_err(|error| Error::Config { key: "VARIOSYNC_S3_*", message: error.to_string() })?;
-        Ok(Self { store: Arc::new(store), backend: "s3", root: None })
+        let store = Arc::new(store);
+        Ok(Self { store: store.clone(), backend: "s3", root: None, signer: Some(store) })
     }
 
     /// `local` or `s3`.
     pub fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    /// A URL that downloads `key` without credentials for `valid_for`, saved as
+    /// `file_name`: presigned by S3; `None` for a local folder (the application signs its
+    /// own links then).
+    pub async fn signed_download_url(
+        &self,
+        key: &ObjectKey,
+        file_name: &str,
+        media_type: &str,
+        valid_for: Duration,
+    ) -> Result<Option<String>> {
+        use object_store::signer::{Method, SignedUrlOptions, Signer};
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let disposition = format!("attachment; filename=\"{}\"", file_name.replace('"', ""));
+        let options = SignedUrlOptions::new().with_query([
+            ("response-content-disposition", disposition.as_str()),
+            ("response-content-type", media_type),
+        ]);
+        let url = signer.signed_url_opts(Method::GET, &key.0, valid_for, &options).await?;
+        Ok(Some(url.to_string()))
     }
 
     /// Writes a whole object at once; for small objects.
@@ -419,9 +415,9 @@ mod tests {
         );
         let export: ExportId = "01936d5e-0000-7000-8000-000000000003".parse().unwrap();
         assert_eq!(
-            ObjectKey::export(user, export, ExportFormat::Csv).as_str(),
+            ObjectKey::export_file(user, export).as_str(),
             "users/01936d5e-0000-7000-8000-000000000001/exports/\
-             01936d5e-0000-7000-8000-000000000003.csv"
+             01936d5e-0000-7000-8000-000000000003"
         );
     }
 }

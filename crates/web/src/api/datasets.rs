@@ -521,9 +521,12 @@ async fn rejects(
 #[into_params(parameter_in = Query)]
 struct ExportQuery {
     /// `csv` (default), `tsv`, `json`, `jsonl`, `parquet`, `arrow` (Arrow IPC file),
-    /// `arrows` (Arrow IPC stream), `feather` or `lp` (InfluxDB line protocol).
+    /// `arrows` (Arrow IPC stream), `feather`, `avro`, `xlsx` (Excel), `lp` (InfluxDB line
+    /// protocol, QuestDB ILP), `openmetrics` (Prometheus) or `timescale` (a psql script:
+    /// `CREATE TABLE`, a hypertable where TimescaleDB is installed, and `COPY` of the rows).
     format: Option<String>,
-    /// `gzip` or `zstd` around the file (default: none).
+    /// `gzip` or `zstd` around the file, or `zip` for a zip with a file per series
+    /// (default: none).
     compression: Option<String>,
     /// Comma-separated series (default: every series).
     series: Option<String>,
@@ -548,6 +551,11 @@ struct ExportQuery {
     /// JSON's layout: `records` (default, an array of records) or `series` (an object of
     /// records per series).
     json_layout: Option<String>,
+    /// Excel's sheets: `one` (default; continued past 1,048,575 rows) or `series` (a sheet
+    /// per series).
+    sheets: Option<String>,
+    /// The table a `timescale` script creates (default: named after the dataset).
+    table: Option<String>,
 }
 
 /// Export a dataset
@@ -577,8 +585,13 @@ struct ExportQuery {
                 (Vec<u8> = "application/vnd.apache.arrow.file"),
                 (Vec<u8> = "application/vnd.apache.arrow.stream"),
                 (String = "text/plain"),
+                (Vec<u8> = "application/avro"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "application/openmetrics-text"),
+                (String = "application/sql"),
                 (Vec<u8> = "application/gzip"),
-                (Vec<u8> = "application/zstd")
+                (Vec<u8> = "application/zstd"),
+                (Vec<u8> = "application/zip")
             ),
             headers((
                 "Content-Disposition" = String,
@@ -615,6 +628,8 @@ async fn export(
         time: query.time,
         zone: query.tz,
         json_layout: query.json_layout,
+        sheets: query.sheets,
+        table: query.table,
     };
     let request = exports::ExportRequest {
         version: query.version,

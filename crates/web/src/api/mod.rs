@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 pub(crate) mod billing;
 pub(crate) mod datasets;
+mod exports;
 pub(crate) mod forecasts;
 mod hours;
 pub(crate) mod jobs;
@@ -110,6 +111,7 @@ pub(crate) fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::Op
         .merge(preview::router())
         .merge(uploads::router())
         .merge(forecasts::router())
+        .merge(exports::router())
         .merge(jobs::router())
         .merge(billing::router())
         .merge(admin::router());

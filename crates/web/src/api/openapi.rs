@@ -56,6 +56,11 @@ const SESSION: &str = "session";
             name = "forecasts",
             description = "Forecasts with intervals and rolling-origin backtests, made by jobs"
         ),
+        (
+            name = "exports",
+            description = "Exports written by jobs into the object store, downloaded through \
+                signed, expiring links"
+        ),
         (name = "billing", description = "Hour packages, Stripe Checkout and its webhook"),
         (
             name = "jobs",
