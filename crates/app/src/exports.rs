@@ -355,7 +355,7 @@ impl std::fmt::Debug for ExportFile {
 }
 
 /// The name of the server secret that signs download links.
-const LINK_SECRET: &str = "export_links";
+pub const LINK_SECRET: &str = "export_links";
 /// How long a download link answered by the API stays valid.
 pub const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -369,8 +369,8 @@ pub fn parse_export_id(text: &str) -> Result<ExportId> {
 }
 
 /// The hex HMAC-SHA256 of an export's download link valid until `expires` (seconds since
-/// 1970) under `secret`.
-fn link_signature(secret: &str, export: ExportId, expires: i64) -> String {
+/// 1970) under `secret` (the server secret [`LINK_SECRET`]).
+pub fn link_signature(secret: &str, export: ExportId, expires: i64) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("export:{export}:{expires}").as_bytes());

@@ -6,6 +6,7 @@ mod backends;
 mod billing;
 mod datasets;
 mod email;
+mod exports;
 mod external;
 mod forecasts;
 mod github;
