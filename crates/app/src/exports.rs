@@ -482,15 +482,7 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<ExportView> {
         principal.require_editor()?;
-        if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
-            if let Ok(crate::JobPayload::Export(payload)) = crate::JobPayload::of(&job) {
-                return self.export_view(principal, payload.export_id).await;
-            }
-            return Err(Error::conflict(
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for another kind of request",
-            ));
-        }
+        // Checked first: a repeated key never makes an invalid request look accepted.
         let options = asked.choices.options(None)?;
         let request = ExportRequest {
             version: asked.version,
@@ -501,6 +493,12 @@ impl App {
             options,
         };
         let plan = self.export_plan(principal, asked.dataset_id, &request).await?;
+        if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
+            if let Ok(crate::JobPayload::Export(payload)) = crate::JobPayload::of(&job) {
+                return self.export_view(principal, payload.export_id).await;
+            }
+            return Err(crate::jobs::key_reused(&job));
+        }
         let id = ExportId::new();
         let expiry = i64::try_from(self.settings.jobs.export_expiry_secs).unwrap_or(i64::MAX);
         let expires_at = chrono::Utc::now() + chrono::Duration::seconds(expiry.max(1));

@@ -438,10 +438,14 @@ impl crate::App {
         asked: ForecastRequest,
         idempotency_key: Option<String>,
     ) -> crate::Result<variosync_store::Job> {
+        // Checked first: a repeated key never makes an invalid request look accepted.
+        let payload = self.forecast_payload(principal, asked).await?;
         if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
+            if job.kind != "forecast" {
+                return Err(crate::jobs::key_reused(&job));
+            }
             return Ok(job);
         }
-        let payload = self.forecast_payload(principal, asked).await?;
         let reserve = reserve(&payload.request);
         let submission = crate::jobs::Submission {
             payload: crate::JobPayload::Forecast(payload),

@@ -379,6 +379,9 @@ impl App {
             ));
         }
         if let Some(job) = self.job_by_key(principal, import.idempotency_key.as_deref()).await? {
+            if job.kind != "import" {
+                return Err(crate::jobs::key_reused(&job));
+            }
             return Ok(ImportOutcome::Queued(Box::new(job)));
         }
         if import.file.size <= self.settings.jobs.inline_import_bytes {

@@ -119,6 +119,17 @@ pub struct UsageReport {
     pub days: Vec<Usage>,
 }
 
+/// The error for an idempotency key already used by a request of another kind.
+pub(crate) fn key_reused(job: &Job) -> Error {
+    Error::conflict(
+        "idempotency_key_reused",
+        format!(
+            "this Idempotency-Key was used for a job of kind {}: use a new key for each request",
+            job.kind
+        ),
+    )
+}
+
 fn not_found() -> Error {
     Error::not_found("job_not_found", "there is no such job")
 }

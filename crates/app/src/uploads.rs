@@ -214,6 +214,9 @@ impl App {
         let (access, workspace) = (principal.access(), principal.workspace);
         options.check()?;
         if let Some(job) = self.job_by_key(principal, idempotency_key.as_deref()).await? {
+            if job.kind != "import" {
+                return Err(crate::jobs::key_reused(&job));
+            }
             // The same request again (its answer was lost): the job it submitted.
             return Ok(ImportOutcome::Queued(Box::new(job)));
         }

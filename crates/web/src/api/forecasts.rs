@@ -178,6 +178,12 @@ impl NewForecastRequest {
         ),
         (status = 402, description = "Not enough hours to reserve (`insufficient_hours`)", body = ApiError),
         (
+            status = 409,
+            description = "The Idempotency-Key was used for another kind of job \
+                (`idempotency_key_reused`)",
+            body = ApiError
+        ),
+        (
             status = 404,
             description = "No such dataset, version, series or column (`dataset_not_found`, \
                 `version_not_found`, `series_not_found`, `column_not_found`)",

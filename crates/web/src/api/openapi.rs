@@ -324,13 +324,15 @@ pub(super) fn state_rules(openapi: &mut OpenApi, upload_limit: u64) -> Vec<Strin
         }
     };
     let components = openapi.components.get_or_insert_with(Default::default);
-    let properties: [Rule; 7] = [
+    let properties: [Rule; 9] = [
         ("DatasetChange", "name", Box::new(name(NameKind::Dataset))),
         ("DatasetChange", "tags", Box::new(name(NameKind::Tag))),
         ("NewApiKey", "name", Box::new(name(NameKind::Key))),
         ("NewForecastRequest", "series", Box::new(name(NameKind::Series))),
         ("NewForecastRequest", "column", Box::new(name(NameKind::Column))),
         ("RegressorBody", "column", Box::new(name(NameKind::Column))),
+        ("NewExportRequest", "series", Box::new(name(NameKind::Series))),
+        ("NewExportRequest", "columns", Box::new(name(NameKind::Column))),
         (
             "NewUpload",
             "size",
@@ -350,7 +352,7 @@ pub(super) fn state_rules(openapi: &mut OpenApi, upload_limit: u64) -> Vec<Strin
         }
     }
     let idempotency = "^[!-~]([ -~\\t]{0,198}[!-~])?$";
-    let parameters: [Rule; 11] = [
+    let parameters: [Rule; 12] = [
         ("upload_dataset", "name", Box::new(name_or_blank(NameKind::Dataset))),
         ("upload_dataset", "series", Box::new(name_or_blank(NameKind::Series))),
         ("complete_upload", "name", Box::new(name_or_blank(NameKind::Dataset))),
@@ -370,6 +372,11 @@ pub(super) fn state_rules(openapi: &mut OpenApi, upload_limit: u64) -> Vec<Strin
         ),
         (
             "create_forecast",
+            "Idempotency-Key",
+            Box::new(|o: &mut Object| o.pattern = Some(idempotency.into())),
+        ),
+        (
+            "create_export",
             "Idempotency-Key",
             Box::new(|o: &mut Object| o.pattern = Some(idempotency.into())),
         ),
