@@ -14,6 +14,7 @@ stored part with `variosync convert` (release build), then writes that part out 
 and reports seconds, rows per second and the peak resident memory of each process (`wait4`).
 
 Usage: python3 bench/export.py [--layout series|time] [--rows N] [--runs N] [--dir DIR]
+                               [--no-build]
 """
 
 import argparse
@@ -45,12 +46,17 @@ def main():
     parser.add_argument("--layout", choices=["series", "time"], default="time")
     parser.add_argument("--runs", type=int, default=1, help="runs per tool; the fastest counts")
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp/variosync-bench"))
+    parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
     args = parser.parse_args()
     ensure_venv()
     import duckdb
 
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    variosync, export_file = build(target)
+    if args.no_build:
+        variosync = target / "release" / "variosync"
+        export_file = target / "release" / "examples" / "export_file"
+    else:
+        variosync, export_file = build(target)
     args.dir.mkdir(parents=True, exist_ok=True)
     parts = {}
     for rows in sorted({args.rows, args.excel_rows}):

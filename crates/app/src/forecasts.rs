@@ -506,6 +506,45 @@ impl crate::App {
         Ok((forecast, csv))
     }
 
+    /// A forecast's points in an export format: one row per model and step, the model as
+    /// the series, `mean`, then `lower_L` and `upper_L` per level, then `chosen` (what Auto
+    /// chose; left out of OpenMetrics, which holds numbers only). Answers the file's name,
+    /// media type and bytes.
+    pub async fn forecast_export(
+        &self,
+        principal: &crate::Principal,
+        id: ForecastId,
+        options: variosync_formats::export::ExportOptions,
+    ) -> crate::Result<(String, &'static str, Vec<u8>)> {
+        use variosync_formats::export::{Format, Packing};
+        let ForecastPoints { forecast, points } = self.forecast_points(principal, id).await?;
+        let with_chosen = options.format != Format::OpenMetrics;
+        let batch = points_batch(&points, &forecast.levels, with_chosen)
+            .map_err(|e| crate::Error::internal("a forecast's points cannot be laid out", e))?;
+        let mut options = options;
+        if options.table.is_none() {
+            options.table = Some(format!("forecast_{}", forecast.id.as_uuid().simple()));
+        }
+        let written = tokio::task::spawn_blocking(move || {
+            let out = SharedBuffer::default();
+            let mut writer =
+                variosync_formats::export::writer(out.clone(), batch.schema(), &options)?;
+            writer.write(&batch)?;
+            writer.finish()?;
+            Ok::<_, variosync_formats::export::ExportError>((out.take(), options))
+        })
+        .await?;
+        let (bytes, options) =
+            written.map_err(|e| crate::Error::invalid("invalid_export", e.to_string()))?;
+        let media_type = match options.packing {
+            Packing::Plain => options.format.media_type(),
+            Packing::Gzip => "application/gzip",
+            Packing::Zstd => "application/zstd",
+            Packing::Zip => "application/zip",
+        };
+        Ok((options.file_name(&format!("forecast-{}", forecast.id)), media_type, bytes))
+    }
+
     /// Deletes a forecast and its points.
     #[tracing::instrument(skip_all, fields(forecast_id = %id), err(level = "warn"))]
     pub async fn delete_forecast(
@@ -526,6 +565,78 @@ impl crate::App {
         let action = variosync_domain::AuditAction::ForecastDeleted;
         self.audit(principal, principal.user, action, detail).await
     }
+}
+
+/// A `Write` into a buffer that stays readable after the writer that owns it is done.
+#[derive(Debug, Clone, Default)]
+struct SharedBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut buffer = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A forecast's points as a canonical batch: the model as the series, the step's time, the
+/// mean and the bounds of each level, and (with `chosen`) what Auto chose.
+fn points_batch(
+    points: &Points,
+    levels: &[f64],
+    chosen: bool,
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let mut fields = vec![
+        Field::new(variosync_domain::schema::SERIES_ID, DataType::Utf8, false),
+        Field::new(
+            variosync_domain::schema::TS,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("mean", DataType::Float64, false),
+    ];
+    for level in levels {
+        fields.push(Field::new(format!("lower_{level}"), DataType::Float64, false));
+        fields.push(Field::new(format!("upper_{level}"), DataType::Float64, false));
+    }
+    if chosen {
+        fields.push(Field::new("chosen", DataType::Utf8, true));
+    }
+    let (mut models, mut times, mut means, mut picked) = (vec![], vec![], vec![], vec![]);
+    let mut bounds: Vec<Vec<f64>> = vec![Vec::new(); 2 * levels.len()];
+    for forecast in &points.forecasts {
+        let Some(prediction) = &forecast.prediction else { continue };
+        for (i, time) in points.times.iter().enumerate() {
+            models.push(forecast.model.name());
+            times.push(*time);
+            means.push(prediction.mean[i]);
+            picked.push(forecast.chosen.clone().filter(|c| !c.is_empty()));
+            for (k, band) in prediction.bands.iter().enumerate().take(levels.len()) {
+                bounds[2 * k].push(band.lower[i]);
+                bounds[2 * k + 1].push(band.upper[i]);
+            }
+        }
+    }
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(models)),
+        Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+        Arc::new(Float64Array::from(means)),
+    ];
+    columns.extend(bounds.into_iter().map(|b| Arc::new(Float64Array::from(b)) as ArrayRef));
+    if chosen {
+        columns.push(Arc::new(StringArray::from(picked)));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 #[cfg(test)]
@@ -557,6 +668,15 @@ mod tests {
             report.to_csv(&request.levels)
         );
         assert!(from_parquet(bytes::Bytes::from_static(b"PAR1"), &request.levels).is_err());
+        // As an export: a row per model and step, the bands beside the mean.
+        let batch = points_batch(&points, &request.levels, true).unwrap();
+        assert_eq!(batch.num_rows(), 24);
+        let schema = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            names,
+            ["series_id", "ts", "mean", "lower_80", "upper_80", "lower_95", "upper_95", "chosen"]
+        );
         assert!(reserve(&request) > variosync_domain::Hours::ZERO);
     }
 }

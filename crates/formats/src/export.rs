@@ -645,8 +645,8 @@ fn times_of(batch: &RecordBatch) -> &[i64] {
 /// A float in its shortest form that reads back to the same bits, always with a decimal
 /// point or an exponent so that it reads back as a float (`1.0`, `0.1`, `1e-7`).
 fn push_float(out: &mut String, value: f64) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{value:?}");
+    let mut buffer = ryu::Buffer::new();
+    out.push_str(buffer.format(value));
 }
 
 /// The time of `micros` as text, by `options`.
@@ -664,6 +664,7 @@ impl Times {
             }
             TimeFormat::EpochMillis => push_scaled(out, micros, 1_000),
             TimeFormat::EpochSeconds => push_scaled(out, micros, 1_000_000),
+            TimeFormat::Rfc3339 if self.push_rfc3339(out, micros) => {}
             TimeFormat::Rfc3339 => match chrono::DateTime::from_timestamp_micros(micros) {
                 Some(at) => {
                     let at = at.with_timezone(&self.zone);
@@ -696,6 +697,97 @@ impl Times {
             },
         }
     }
+}
+
+impl Times {
+    /// RFC 3339 without chrono's formatter (the hot path of text exports): the local time
+    /// digit by digit, fractions only when there are some, `Z` in UTC or the zone's offset.
+    /// False (nothing written) for a year outside 0 to 9999, which chrono then writes.
+    fn push_rfc3339(&self, out: &mut String, micros: i64) -> bool {
+        use chrono::{Offset, TimeZone};
+        let offset = if self.zone == chrono_tz::UTC {
+            None
+        } else {
+            let Some(at) = chrono::DateTime::from_timestamp_micros(micros) else { return false };
+            Some(self.zone.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc())
+        };
+        if offset.is_some_and(|seconds| seconds % 60 != 0) {
+            // A local mean time of old, offset by seconds: chrono writes it as it always has.
+            return false;
+        }
+        let Some(local) = micros.checked_add(i64::from(offset.unwrap_or(0)) * 1_000_000) else {
+            return false;
+        };
+        let seconds = local.div_euclid(1_000_000);
+        let fraction = local.rem_euclid(1_000_000);
+        let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            return false;
+        }
+        let mut text = [0u8; 32];
+        let mut n = 0;
+        put_digits(&mut text, &mut n, year as u32, 4, b'-');
+        put_digits(&mut text, &mut n, month, 2, b'-');
+        put_digits(&mut text, &mut n, day, 2, b'T');
+        put_digits(&mut text, &mut n, (second_of_day / 3600) as u32, 2, b':');
+        put_digits(&mut text, &mut n, (second_of_day / 60 % 60) as u32, 2, b':');
+        let seconds = (second_of_day % 60) as u32;
+        if fraction == 0 {
+            put_digits(&mut text, &mut n, seconds, 2, 0);
+        } else {
+            put_digits(&mut text, &mut n, seconds, 2, b'.');
+            if fraction % 1_000 == 0 {
+                put_digits(&mut text, &mut n, (fraction / 1_000) as u32, 3, 0);
+            } else {
+                put_digits(&mut text, &mut n, fraction as u32, 6, 0);
+            }
+        }
+        match offset {
+            None => {
+                text[n] = b'Z';
+                n += 1;
+            }
+            Some(offset) => {
+                text[n] = if offset < 0 { b'-' } else { b'+' };
+                n += 1;
+                let minutes = offset.unsigned_abs() / 60;
+                put_digits(&mut text, &mut n, minutes / 60, 2, b':');
+                put_digits(&mut text, &mut n, minutes % 60, 2, 0);
+            }
+        }
+        // Only ASCII digits and punctuation were written.
+        out.push_str(std::str::from_utf8(&text[..n]).unwrap_or_default());
+        true
+    }
+}
+
+/// Writes `value` as `width` digits at `text[*n..]`, then `separator` unless it is 0.
+fn put_digits(text: &mut [u8; 32], n: &mut usize, value: u32, width: usize, separator: u8) {
+    let mut value = value;
+    for i in (0..width).rev() {
+        text[*n + i] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    *n += width;
+    if separator != 0 {
+        text[*n] = separator;
+        *n += 1;
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `micros / unit`, exactly: an integer, or with the fraction's digits.
@@ -1271,5 +1363,58 @@ mod tests {
         assert_eq!(names, ["series_id", "Adj_Close", "Adj_Close_2", "_2m"]);
         assert_eq!(renamed.field(1).metadata()[ORIGINAL_NAME_KEY], "Adj Close");
         assert!(!renamed.field(0).metadata().contains_key(ORIGINAL_NAME_KEY));
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_is_written_digit_by_digit_as_chrono_writes_it() {
+        let zones = [chrono_tz::UTC, chrono_tz::Europe::Berlin, chrono_tz::America::St_Johns];
+        let samples = [
+            0,
+            -1,
+            -1_500_000,
+            951_782_400_000_000,
+            1_700_000_000_123_000,
+            1_700_000_000_123_456,
+            253_402_214_400_000_001,
+            -62_135_596_800_000_000,
+        ];
+        for zone in zones {
+            let times = Times { format: TimeFormat::Rfc3339, zone };
+            for micros in samples {
+                let mut fast = String::new();
+                if !times.push_rfc3339(&mut fast, micros) {
+                    // Only an offset of seconds (a local mean time of old) is left to chrono.
+                    assert!(micros < -2_000_000_000_000_000, "{micros} in {zone}");
+                    continue;
+                }
+                let at =
+                    chrono::DateTime::from_timestamp_micros(micros).unwrap().with_timezone(&zone);
+                let mut expected = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+                if zone == chrono_tz::UTC {
+                    expected = expected.replace("+00:00", "Z");
+                }
+                assert_eq!(fast, expected, "{micros} in {zone}");
+            }
+        }
+        let mut out = String::new();
+        let far = Times { format: TimeFormat::Rfc3339, zone: chrono_tz::UTC };
+        assert!(!far.push_rfc3339(&mut out, 253_402_300_800_000_000), "year 10000");
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn floats_are_the_shortest_text_that_reads_back_to_the_same_bits() {
+        for value in [0.1, 1.0, -0.0, 1e-7, 1e21, 123_456.789, f64::MAX, f64::MIN_POSITIVE, 5e-324]
+        {
+            let mut text = String::new();
+            push_float(&mut text, value);
+            assert_eq!(text.parse::<f64>().unwrap().to_bits(), value.to_bits(), "{text}");
+            assert!(text.contains(['.', 'e']), "{text} reads back as a float");
+        }
     }
 }

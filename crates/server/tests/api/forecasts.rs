@@ -154,6 +154,30 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     assert!(lines.next().unwrap().starts_with("2023-09-22T00:00:00Z,auto,"));
     assert_eq!(csv.lines().count(), 1 + 60);
 
+    // In any export format: Excel with a sheet per model, JSON records per model.
+    let response = app
+        .with_key(Method::GET, &format!("{url}/export?format=xlsx&sheets=series"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.ends_with(".xlsx\""), "{disposition}");
+    assert_eq!(&response.bytes().await.unwrap()[..2], b"PK");
+    let response = app
+        .with_key(Method::GET, &format!("{url}/export?format=json&json_layout=series"), &key)
+        .send()
+        .await
+        .unwrap();
+    let by_model: Value = response.json().await.unwrap();
+    assert_eq!(by_model["auto"].as_array().unwrap().len(), 30, "{by_model}");
+    assert_eq!(by_model["naive"][0]["ts"], "2023-09-22T00:00:00Z");
+    let step = &by_model["naive"][0];
+    assert!(step["lower_95"].as_f64() < step["mean"].as_f64(), "{step}");
+    let response =
+        app.with_key(Method::GET, &format!("{url}/export?format=xml"), &key).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
     let (_, _, listed) = json_of(
         app.with_key(Method::GET, &format!("/api/v1/forecasts?dataset_id={dataset}"), &key)
             .send()
@@ -184,7 +208,7 @@ async fn a_forecast_job_backtests_forecasts_charges_and_serves_its_points() {
     // Someone else sees nothing of it.
     let eve = app.sign_up("eve@example.com").await;
     let eve_key = app.create_key(&eve, "write").await.0;
-    for path in [url.clone(), format!("{url}/csv")] {
+    for path in [url.clone(), format!("{url}/csv"), format!("{url}/export?format=parquet")] {
         let response = app.with_key(Method::GET, &path, &eve_key).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }

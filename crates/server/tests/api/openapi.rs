@@ -58,6 +58,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/forecasts/{id}",
     "DELETE /api/v1/forecasts/{id}",
     "GET /api/v1/forecasts/{id}/csv",
+    "GET /api/v1/forecasts/{id}/export",
     "GET /api/v1/exports",
     "POST /api/v1/exports",
     "GET /api/v1/exports/{id}",

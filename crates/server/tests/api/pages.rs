@@ -269,6 +269,52 @@ async fn a_sample_dataset_opens_its_page_with_statistics_quality_and_versions() 
     assert_eq!(status, StatusCode::OK);
     assert!(quality.contains("Unusual jumps") && quality.contains("<td>close</td>"), "{quality}");
 
+    // "Prepare a file" sends the same form to a job; the exports page shows it, then its
+    // download link.
+    let user: variosync_domain::UserId = browser.user_id.parse().unwrap();
+    let grant = variosync_domain::Hours::from_hours_f64(1.0).unwrap();
+    let owner = variosync_store::Owner::personal(user);
+    let ledger = app.backends.ledger();
+    ledger.apply(variosync_store::Access::System, owner, grant, "test grant", None).await.unwrap();
+    assert!(html.contains(&format!("formaction=\"/datasets/{id}/exports\"")), "{html}");
+    let csrf = csrf_field(&html);
+    let fields = [
+        ("version", "1"),
+        ("format", "xlsx"),
+        ("compression", ""),
+        ("series", ""),
+        ("columns", "close,volume"),
+        ("from", ""),
+        ("to", ""),
+        ("sheets", "series"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let forged = form(&app, &format!("/datasets/{id}/exports"), Some(&cookie), &fields[..8]).await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST, "no CSRF token, no export");
+    let made = form(&app, &format!("/datasets/{id}/exports"), Some(&cookie), &fields).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    assert_eq!(made.headers()[LOCATION], "/exports");
+    let started = std::time::Instant::now();
+    let exports = loop {
+        let (status, exports) = page(&app, "/exports", &cookie).await;
+        assert_eq!(status, StatusCode::OK);
+        if !exports.contains("data-status=\"pending\"") {
+            break exports;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the export never ended: {exports}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(exports.contains("data-status=\"ready\""), "{exports}");
+    let link_at = exports.find("href=\"/api/v1/exports/").unwrap() + "href=\"".len();
+    let link = &exports[link_at..link_at + exports[link_at..].find('"').unwrap()];
+    let link = link.replace("&#38;", "&").replace("&amp;", "&");
+    let response = app.client.get(app.url(&link)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{link}");
+    let workbook = response.bytes().await.unwrap();
+    assert_eq!(&workbook[..2], b"PK", "an xlsx is a zip");
+    let (_, others) = page(&app, "/exports", &app.sign_up("bob@example.com").await.cookie).await;
+    assert!(others.contains("No exports yet"), "{others}");
+
     let (status, _) = page(&app, "/datasets/00000000-0000-7000-8000-000000000000", &cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = page(&app, &format!("{place}?version=9"), &cookie).await;

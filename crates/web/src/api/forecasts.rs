@@ -27,6 +27,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(show, remove))
         .routes(routes!(download))
+        .routes(routes!(export))
 }
 
 /// A forecast to make.
@@ -308,6 +309,89 @@ async fn download(
 ) -> Result<Response, ApiError> {
     let (forecast, csv) = state.app.forecast_csv(&principal, parse_forecast_id(&id)?).await?;
     Ok(super::csv_attachment(csv, &format!("forecast-{}.csv", forecast.id)))
+}
+
+/// How to write a forecast's points.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ExportQuery {
+    /// `csv` (default), `tsv`, `json`, `jsonl`, `parquet`, `arrow`, `arrows`, `feather`,
+    /// `avro`, `xlsx`, `lp`, `openmetrics` or `timescale`.
+    format: Option<String>,
+    /// `gzip` or `zstd` around the file, or `zip` for a file per model.
+    compression: Option<String>,
+    /// CSV's delimiter: one ASCII character, or `tab`.
+    delimiter: Option<String>,
+    /// The decimal mark of CSV and TSV: `point` or `comma`.
+    decimal: Option<String>,
+    /// How times are written in text formats: `rfc3339`, `s`, `ms`, `us` or a strftime
+    /// pattern.
+    time: Option<String>,
+    /// The zone times are written in (default `UTC`).
+    tz: Option<String>,
+    /// JSON's layout: `records` or `series` (records per model).
+    json_layout: Option<String>,
+    /// Excel's sheets: `one` or `series` (a sheet per model).
+    sheets: Option<String>,
+    /// The table a `timescale` script creates (default `forecast_<id>`).
+    table: Option<String>,
+}
+
+/// Download a forecast's points in an export format.
+///
+/// One row per model and step: the model as `series_id`, the step's time as `ts`, `mean`,
+/// then `lower_L` and `upper_L` per interval level, then `chosen` (what Auto chose; not in
+/// OpenMetrics, which holds numbers only). Any export format and option of a dataset's
+/// export.
+#[utoipa::path(
+    get,
+    path = "/forecasts/{id}/export",
+    tag = "forecasts",
+    operation_id = "export_forecast",
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The forecast's id"), ExportQuery),
+    responses(
+        (
+            status = 200,
+            description = "The points, as an attachment",
+            body = Vec<u8>,
+            content_type = "application/octet-stream",
+            headers(("Content-Disposition" = String, description = "An attachment named after the forecast"))
+        ),
+        Reading,
+        (status = 400, description = "A choice makes no sense (`invalid_export`)", body = ApiError),
+        (status = 404, description = "There is no such forecast (`forecast_not_found`)", body = ApiError),
+    )
+)]
+async fn export(
+    State(state): State<AppState>,
+    Actor(principal): Actor,
+    Path(id): Path<String>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let choices = variosync_app::exports::ExportChoices {
+        format: query.format,
+        compression: query.compression,
+        delimiter: query.delimiter,
+        decimal: query.decimal,
+        time: query.time,
+        zone: query.tz,
+        json_layout: query.json_layout,
+        sheets: query.sheets,
+        table: query.table,
+    };
+    let options = choices.options(None)?;
+    let id = parse_forecast_id(&id)?;
+    let (file_name, media_type, bytes) = state.app.forecast_export(&principal, id, options).await?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// Delete a forecast and its points.

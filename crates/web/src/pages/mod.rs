@@ -14,6 +14,7 @@ mod admin;
 mod auth;
 mod dataset;
 mod datasets;
+mod exports;
 mod oidc;
 mod upload;
 mod work;
@@ -26,6 +27,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(datasets::router())
         .merge(dataset::router())
         .merge(upload::router())
+        .merge(exports::router())
         .merge(work::router())
         .merge(admin::router())
         .merge(oidc::router())
