@@ -354,8 +354,23 @@ struct ExportQuery {
         (
             status = 200,
             description = "The points, as an attachment",
-            body = Vec<u8>,
-            content_type = "application/octet-stream",
+            content(
+                (String = "text/csv"),
+                (String = "text/tab-separated-values"),
+                (String = "application/json"),
+                (String = "application/jsonl"),
+                (Vec<u8> = "application/vnd.apache.parquet"),
+                (Vec<u8> = "application/vnd.apache.arrow.file"),
+                (Vec<u8> = "application/vnd.apache.arrow.stream"),
+                (String = "text/plain"),
+                (Vec<u8> = "application/avro"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "application/openmetrics-text"),
+                (String = "application/sql"),
+                (Vec<u8> = "application/gzip"),
+                (Vec<u8> = "application/zstd"),
+                (Vec<u8> = "application/zip")
+            ),
             headers(("Content-Disposition" = String, description = "An attachment named after the forecast"))
         ),
         Reading,
