@@ -423,12 +423,7 @@ impl App {
             stem.push_str(&format!("-v{}", version.version));
         }
         let file_name = options.file_name(&stem);
-        let media_type = match options.packing {
-            Packing::Plain => options.format.media_type(),
-            Packing::Gzip => "application/gzip",
-            Packing::Zstd => "application/zstd",
-            Packing::Zip => "application/zip",
-        };
+        let media_type = options.media_type();
         if options.table.is_none() {
             options.table = Some(table_name(&dataset.name));
         }

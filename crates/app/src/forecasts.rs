@@ -516,7 +516,7 @@ impl crate::App {
         id: ForecastId,
         options: variosync_formats::export::ExportOptions,
     ) -> crate::Result<(String, &'static str, Vec<u8>)> {
-        use variosync_formats::export::{Format, Packing};
+        use variosync_formats::export::Format;
         let ForecastPoints { forecast, points } = self.forecast_points(principal, id).await?;
         let with_chosen = options.format != Format::OpenMetrics;
         let batch = points_batch(&points, &forecast.levels, with_chosen)
@@ -536,13 +536,8 @@ impl crate::App {
         .await?;
         let (bytes, options) =
             written.map_err(|e| crate::Error::invalid("invalid_export", e.to_string()))?;
-        let media_type = match options.packing {
-            Packing::Plain => options.format.media_type(),
-            Packing::Gzip => "application/gzip",
-            Packing::Zstd => "application/zstd",
-            Packing::Zip => "application/zip",
-        };
-        Ok((options.file_name(&format!("forecast-{}", forecast.id)), media_type, bytes))
+        let file_name = options.file_name(&format!("forecast-{}", forecast.id));
+        Ok((file_name, options.media_type(), bytes))
     }
 
     /// Deletes a forecast and its points.

@@ -409,6 +409,16 @@ impl ExportOptions {
         self.table.as_deref().unwrap_or("variosync_export")
     }
 
+    /// The media type of the file these options write.
+    pub fn media_type(&self) -> &'static str {
+        match self.packing {
+            Packing::Plain => self.format.media_type(),
+            Packing::Gzip => "application/gzip",
+            Packing::Zstd => "application/zstd",
+            Packing::Zip => "application/zip",
+        }
+    }
+
     /// The file name for an export of `stem` (already safe) with these options.
     pub fn file_name(&self, stem: &str) -> String {
         format!("{stem}.{}{}", self.format.extension(), self.packing.extension())

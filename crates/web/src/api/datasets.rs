@@ -516,18 +516,10 @@ async fn rejects(
     Ok(super::csv_attachment(Body::from_stream(stream), &name))
 }
 
-/// What to export and how to write it.
+/// What to export.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ExportQuery {
-    /// `csv` (default), `tsv`, `json`, `jsonl`, `parquet`, `arrow` (Arrow IPC file),
-    /// `arrows` (Arrow IPC stream), `feather`, `avro`, `xlsx` (Excel), `lp` (InfluxDB line
-    /// protocol, QuestDB ILP), `openmetrics` (Prometheus) or `timescale` (a psql script:
-    /// `CREATE TABLE`, a hypertable where TimescaleDB is installed, and `COPY` of the rows).
-    format: Option<String>,
-    /// `gzip` or `zstd` around the file, or `zip` for a zip with a file per series
-    /// (default: none).
-    compression: Option<String>,
     /// Comma-separated series (default: every series).
     series: Option<String>,
     /// Comma-separated value columns (default: every column).
@@ -539,6 +531,20 @@ struct ExportQuery {
     /// The version's number (default: the current version).
     #[param(minimum = 1, maximum = 2147483647)]
     version: Option<u32>,
+}
+
+/// How to write an export (of a dataset or of a forecast's points).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ExportHow {
+    /// `csv` (default), `tsv`, `json`, `jsonl`, `parquet`, `arrow` (Arrow IPC file),
+    /// `arrows` (Arrow IPC stream), `feather`, `avro`, `xlsx` (Excel), `lp` (InfluxDB line
+    /// protocol, QuestDB ILP), `openmetrics` (Prometheus) or `timescale` (a psql script:
+    /// `CREATE TABLE`, a hypertable where TimescaleDB is installed, and `COPY` of the rows).
+    format: Option<String>,
+    /// `gzip` or `zstd` around the file, or `zip` for a zip with a file per series (per
+    /// model, for a forecast) (default: none).
+    compression: Option<String>,
     /// CSV's delimiter: one ASCII character, or `tab` (default `,`; `;` with a decimal comma).
     delimiter: Option<String>,
     /// The decimal mark of CSV and TSV: `point` (default) or `comma`.
@@ -549,13 +555,31 @@ struct ExportQuery {
     /// The zone times are written in: `UTC` (default) or a zone such as `Europe/Berlin`.
     tz: Option<String>,
     /// JSON's layout: `records` (default, an array of records) or `series` (an object of
-    /// records per series).
+    /// records per series, or per model).
     json_layout: Option<String>,
     /// Excel's sheets: `one` (default; continued past 1,048,575 rows) or `series` (a sheet
-    /// per series).
+    /// per series, or per model).
     sheets: Option<String>,
-    /// The table a `timescale` script creates (default: named after the dataset).
+    /// The table a `timescale` script creates (default: named after the dataset, or
+    /// `forecast_<id>`).
     table: Option<String>,
+}
+
+impl ExportHow {
+    /// The use case's choices.
+    pub(super) fn choices(self) -> exports::ExportChoices {
+        exports::ExportChoices {
+            format: self.format,
+            compression: self.compression,
+            delimiter: self.delimiter,
+            decimal: self.decimal,
+            time: self.time,
+            zone: self.tz,
+            json_layout: self.json_layout,
+            sheets: self.sheets,
+            table: self.table,
+        }
+    }
 }
 
 /// Export a dataset
@@ -571,7 +595,7 @@ struct ExportQuery {
     tag = "datasets",
     operation_id = "export_dataset",
     security(("bearer" = []), ("session" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The dataset's id"), ExportQuery),
+    params(("id" = uuid::Uuid, Path, description = "The dataset's id"), ExportQuery, ExportHow),
     responses(
         (
             status = 200,
@@ -618,19 +642,10 @@ async fn export(
     Actor(principal): Actor,
     Path(id): Path<String>,
     Query(query): Query<ExportQuery>,
+    Query(how): Query<ExportHow>,
 ) -> Result<Response, ApiError> {
     use axum::http::HeaderValue;
-    let choices = exports::ExportChoices {
-        format: query.format,
-        compression: query.compression,
-        delimiter: query.delimiter,
-        decimal: query.decimal,
-        time: query.time,
-        zone: query.tz,
-        json_layout: query.json_layout,
-        sheets: query.sheets,
-        table: query.table,
-    };
+    let choices = how.choices();
     let request = exports::ExportRequest {
         version: query.version,
         series: list_of(query.series.as_deref()),

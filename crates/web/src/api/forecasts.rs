@@ -16,7 +16,7 @@ use variosync_app::forecasts::{
 };
 use variosync_store::Forecast;
 
-use super::datasets::MICROSECONDS;
+use super::datasets::{ExportHow, MICROSECONDS};
 use super::openapi::{Changing, Reading};
 use crate::error::ApiError;
 use crate::session::Actor;
@@ -311,32 +311,6 @@ async fn download(
     Ok(super::csv_attachment(csv, &format!("forecast-{}.csv", forecast.id)))
 }
 
-/// How to write a forecast's points.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ExportQuery {
-    /// `csv` (default), `tsv`, `json`, `jsonl`, `parquet`, `arrow`, `arrows`, `feather`,
-    /// `avro`, `xlsx`, `lp`, `openmetrics` or `timescale`.
-    format: Option<String>,
-    /// `gzip` or `zstd` around the file, or `zip` for a file per model.
-    compression: Option<String>,
-    /// CSV's delimiter: one ASCII character, or `tab`.
-    delimiter: Option<String>,
-    /// The decimal mark of CSV and TSV: `point` or `comma`.
-    decimal: Option<String>,
-    /// How times are written in text formats: `rfc3339`, `s`, `ms`, `us` or a strftime
-    /// pattern.
-    time: Option<String>,
-    /// The zone times are written in (default `UTC`).
-    tz: Option<String>,
-    /// JSON's layout: `records` or `series` (records per model).
-    json_layout: Option<String>,
-    /// Excel's sheets: `one` or `series` (a sheet per model).
-    sheets: Option<String>,
-    /// The table a `timescale` script creates (default `forecast_<id>`).
-    table: Option<String>,
-}
-
 /// Download a forecast's points in an export format.
 ///
 /// One row per model and step: the model as `series_id`, the step's time as `ts`, `mean`,
@@ -349,7 +323,7 @@ struct ExportQuery {
     tag = "forecasts",
     operation_id = "export_forecast",
     security(("bearer" = []), ("session" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The forecast's id"), ExportQuery),
+    params(("id" = uuid::Uuid, Path, description = "The forecast's id"), ExportHow),
     responses(
         (
             status = 200,
@@ -382,21 +356,11 @@ async fn export(
     State(state): State<AppState>,
     Actor(principal): Actor,
     Path(id): Path<String>,
-    Query(query): Query<ExportQuery>,
+    Query(how): Query<ExportHow>,
 ) -> Result<Response, ApiError> {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
-    let choices = variosync_app::exports::ExportChoices {
-        format: query.format,
-        compression: query.compression,
-        delimiter: query.delimiter,
-        decimal: query.decimal,
-        time: query.time,
-        zone: query.tz,
-        json_layout: query.json_layout,
-        sheets: query.sheets,
-        table: query.table,
-    };
+    let choices = how.choices();
     let options = choices.options(None)?;
     let id = parse_forecast_id(&id)?;
     let (file_name, media_type, bytes) = state.app.forecast_export(&principal, id, options).await?;
